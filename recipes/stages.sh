@@ -1,0 +1,38 @@
+# Sourced by every recipes/<corpus>/run.sh: stage selection, the Python to use, and where the shared
+# corpora live. A recipe defines its stages as `if stage_runs N; then ...; fi`.
+#
+#   ./run.sh                          all stages
+#   ./run.sh --stage 2 --stop-stage 3 only stages 2..3
+#
+# Environment: DFCNN_DATA (corpora; default ../shared/data beside the repository),
+#              PYTHON (interpreter; default the repository's .venv).
+set -euo pipefail
+
+stage=0
+stop_stage=100
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --stage) stage="$2"; shift 2 ;;
+    --stop-stage) stop_stage="$2"; shift 2 ;;
+    --stage=*) stage="${1#*=}"; shift ;;
+    --stop-stage=*) stop_stage="${1#*=}"; shift ;;
+    -h|--help) sed -n '1,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "error: unknown option $1 (use --stage N --stop-stage M)" >&2; exit 2 ;;
+  esac
+done
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+DFCNN_DATA="${DFCNN_DATA:-$(cd "$REPO/.." && pwd)/shared/data}"
+if [ -z "${PYTHON:-}" ]; then
+  if [ -x "$REPO/.venv/bin/python" ]; then PYTHON="$REPO/.venv/bin/python"; else PYTHON=python3; fi
+fi
+dfcnn() { "$PYTHON" -m dfcnn "$@"; }
+
+stage_runs() {
+  # stage_runs N: true when stage N is inside --stage..--stop-stage; prints a banner.
+  if [ "$1" -ge "$stage" ] && [ "$1" -le "$stop_stage" ]; then
+    echo "==== stage $1 ($(date +%H:%M:%S)) ===="
+    return 0
+  fi
+  return 1
+}
