@@ -1,0 +1,94 @@
+"""Self-describing checkpoints, written atomically and read with ``torch.load(weights_only=True)``.
+
+A checkpoint is a dict of plain types and tensors:
+
+    format          "dfcnn-checkpoint", version 1
+    model_config    ModelConfig as a dict: the model is rebuilt from it
+    feature_config  FeatureConfig as a dict
+    feature_stats   {"mean": (F,), "std": (F,)} global normalisation
+    tokenizer       {"tokens": [...], "normalizer": "english"}
+    model           DFCNN state dict
+    config          the whole experiment config (for reference and --resume)
+    training        optimizer, scaler, step, epoch, sampler position, RNG states, best score (training
+                    checkpoints only)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+from .errors import CheckpointError
+from .features import FeatureConfig, FeatureExtractor
+from .model import DFCNN, ModelConfig
+from .text import Tokenizer
+
+FORMAT = "dfcnn-checkpoint"
+VERSION = 1
+
+
+def build_payload(
+    model: DFCNN, features: FeatureExtractor, tokenizer: Tokenizer, config: dict | None = None,
+    training: dict | None = None,
+) -> dict:
+    """Everything needed to rebuild and run the model, plus optional training state."""
+    payload = {
+        "format": FORMAT,
+        "version": VERSION,
+        "model_config": dataclasses.asdict(model.config),
+        "feature_config": dataclasses.asdict(features.config),
+        "feature_stats": {"mean": features.mean.detach().cpu().clone(), "std": features.std.detach().cpu().clone()},
+        "tokenizer": tokenizer.to_dict(),
+        "model": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+        "config": config or {},
+    }
+    if training is not None:
+        payload["training"] = training
+    return payload
+
+
+def save_checkpoint(path: str | Path, payload: dict) -> None:
+    """Write to a temp file in the same folder, fsync, then rename: a crash never leaves half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            torch.save(payload, file)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
+    """Read a checkpoint safely (``weights_only=True``); ``CheckpointError`` naming the file on failure."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint not found")
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as error:  # truncated zip, pickle of arbitrary objects, not a torch file, ...
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise CheckpointError(f"{path}: not a readable checkpoint ({reason[:200]})") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a dfcnn checkpoint")
+    if payload.get("version", 0) > VERSION:
+        raise CheckpointError(f"{path}: checkpoint version {payload['version']} is newer than this dfcnn ({VERSION})")
+    return payload
+
+
+def restore_modules(payload: dict) -> tuple[DFCNN, FeatureExtractor, Tokenizer]:
+    """Rebuild the model, the feature extractor (with its statistics) and the tokenizer."""
+    model = DFCNN(ModelConfig(**payload["model_config"]))
+    model.load_state_dict(payload["model"])
+    features = FeatureExtractor(FeatureConfig(**payload["feature_config"]))
+    features.set_stats(payload["feature_stats"]["mean"], payload["feature_stats"]["std"])
+    tokenizer = Tokenizer.from_dict(payload["tokenizer"])
+    return model, features, tokenizer

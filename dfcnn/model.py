@@ -1,0 +1,145 @@
+"""The DFCNN: a spectrogram read as an image by stacked 3x3 convolutions and poolings, then a
+per-frame head to CTC log-probabilities.
+
+    features (B, 1, F, T) --blocks--> (B, C, F', T') --head--> log-probs (B, T', V)
+
+Each block is ``convs_per_block`` x [3x3 conv -> BatchNorm -> ReLU] then a (freq, time) max-pool.
+Padded frames are zeroed after every layer, so a 3x3 kernel at an utterance's end sees the same
+zeros it would see if the utterance were alone: in eval mode, results do not depend on what else is
+in the batch. No input length cap anywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from .errors import ConfigError
+
+
+@dataclass
+class ModelConfig:
+    input_bins: int = 200  # F: frequency bins of the input image (set from the feature config)
+    vocab_size: int = 0  # V: CTC outputs, blank included (set from the vocabulary)
+    channels: list[int] = field(default_factory=lambda: [32, 64, 128, 128])  # conv channels per block
+    convs_per_block: int = 2  # 3x3 conv + BN + ReLU layers in each block
+    time_pool: list[int] = field(default_factory=lambda: [2, 2, 1, 1])  # time pooling per block: 4x, 40 ms frames
+    freq_pool: list[int] = field(default_factory=lambda: [2, 2, 2, 2])  # frequency pooling per block
+    hidden_dim: int = 256  # width of the per-frame hidden layer of the head
+    dropout: float = 0.1  # dropout before the output layer
+    channels_last: bool = True  # NHWC memory layout: faster convolutions on CPU (oneDNN) and tensor cores
+
+    def __post_init__(self):
+        blocks = len(self.channels)
+        if not blocks or len(self.time_pool) != blocks or len(self.freq_pool) != blocks:
+            raise ConfigError(
+                f"model.channels, model.time_pool and model.freq_pool need one entry per block "
+                f"(got {len(self.channels)}, {len(self.time_pool)}, {len(self.freq_pool)})"
+            )
+        if min(self.time_pool + self.freq_pool) < 1 or self.convs_per_block < 1:
+            raise ConfigError("model pools and convs_per_block must be >= 1")
+
+    @property
+    def time_reduction(self) -> int:
+        reduction = 1
+        for pool in self.time_pool:
+            reduction *= pool
+        return reduction
+
+    @property
+    def output_bins(self) -> int:
+        """F': frequency size after the blocks."""
+        bins = self.input_bins
+        for pool in self.freq_pool:
+            bins //= pool
+        if bins < 1:
+            raise ConfigError(f"model.freq_pool reduces {self.input_bins} frequency bins to nothing")
+        return bins
+
+
+def _time_mask(lengths: torch.Tensor, frames: int) -> torch.Tensor:
+    """(B,) lengths -> (B, 1, 1, T) float mask of valid frames."""
+    valid = torch.arange(frames, device=lengths.device)[None, :] < lengths[:, None]
+    return valid[:, None, None, :].float()
+
+
+class ConvBlock(nn.Module):
+    """[3x3 conv -> BN -> ReLU] x n, then max-pool; padded frames zeroed after each layer."""
+
+    def __init__(self, in_channels: int, out_channels: int, num_convs: int, freq_pool: int, time_pool: int):
+        super().__init__()
+        self.convs = nn.ModuleList()
+        for index in range(num_convs):
+            self.convs.append(
+                nn.Sequential(
+                    nn.Conv2d(in_channels if index == 0 else out_channels, out_channels, 3, padding=1, bias=False),
+                    nn.BatchNorm2d(out_channels),
+                    nn.ReLU(inplace=True),
+                )
+            )
+        self.time_pool = time_pool
+        self.pool = nn.MaxPool2d((freq_pool, time_pool)) if freq_pool * time_pool > 1 else nn.Identity()
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, C_in, F, T), (B,) -> (B, C_out, F // freq_pool, T // time_pool), (B,)."""
+        mask = _time_mask(lengths, x.shape[-1])
+        for conv in self.convs:
+            x = conv(x) * mask
+        x = self.pool(x)
+        lengths = lengths // self.time_pool
+        return x * _time_mask(lengths, x.shape[-1]), lengths
+
+
+class DFCNN(nn.Module):
+    """Deep fully convolutional network for CTC speech recognition. Returns log-probs only."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        if config.vocab_size < 2:
+            raise ConfigError(f"model.vocab_size must be at least 2 (blank + one token), got {config.vocab_size}")
+        self.config = config
+        blocks, in_channels = [], 1
+        for channels, time_pool, freq_pool in zip(config.channels, config.time_pool, config.freq_pool):
+            blocks.append(ConvBlock(in_channels, channels, config.convs_per_block, freq_pool, time_pool))
+            in_channels = channels
+        self.blocks = nn.ModuleList(blocks)
+        self.head = nn.Sequential(
+            nn.Linear(in_channels * config.output_bins, config.hidden_dim),
+            nn.ReLU(inplace=True),
+            nn.Dropout(config.dropout),
+            nn.Linear(config.hidden_dim, config.vocab_size),
+        )
+        if config.channels_last:
+            self.blocks.to(memory_format=torch.channels_last)
+
+    def output_lengths(self, frame_lengths: torch.Tensor) -> torch.Tensor:
+        """Output frames for input frame counts, derived from the pooling of each block (floor)."""
+        for block in self.blocks:
+            frame_lengths = frame_lengths // block.time_pool
+        return frame_lengths
+
+    def forward(self, features: torch.Tensor, frame_lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """
+        Args:
+            features: (B, 1, F, T) normalised log spectrograms, zero past each length.
+            frame_lengths: (B,) valid frames per utterance.
+        Returns:
+            log_probs (B, T', V) float32, T' = max(output_lengths) (frames past a length hold garbage) and
+            output_lengths (B,) = ``output_lengths(frame_lengths)``.
+        """
+        if features.shape[2] != self.config.input_bins:
+            raise ValueError(f"expected {self.config.input_bins} frequency bins, got {features.shape[2]}")
+        reduction = self.config.time_reduction
+        padding = -features.shape[-1] % reduction  # zero frames so every pooling has whole windows
+        x = nn.functional.pad(features, (0, padding)) if padding else features
+        lengths = frame_lengths
+        if self.config.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        for block in self.blocks:
+            x, lengths = block(x, lengths)  # (B, C, F', T')
+        batch, channels, bins, frames = x.shape
+        x = x.permute(0, 3, 1, 2).reshape(batch, frames, channels * bins)  # (B, T', C * F')
+        logits = self.head(x[:, : int(lengths.max())])  # (B, T', V), T' = longest output
+        return torch.log_softmax(logits.float(), dim=-1), lengths

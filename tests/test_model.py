@@ -1,0 +1,63 @@
+import pytest
+import torch
+
+from dfcnn.errors import ConfigError
+from dfcnn.model import DFCNN, ModelConfig
+
+
+def small_model(**overrides) -> DFCNN:
+    config = dict(input_bins=40, vocab_size=7, channels=[4, 8, 8], time_pool=[2, 2, 1], freq_pool=[2, 2, 2], hidden_dim=16)
+    config.update(overrides)
+    model = DFCNN(ModelConfig(**config)).eval()
+    # non-trivial BatchNorm statistics, so that masking mistakes cannot hide behind zero biases
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.bias.data.uniform_(-0.5, 0.5)
+    return model
+
+
+@pytest.mark.parametrize("channels_last", [True, False])
+def test_padding_does_not_change_an_utterance(channels_last):
+    model = small_model(channels_last=channels_last)
+    lengths = [50, 37, 13, 8]
+    batch = torch.zeros(4, 1, 40, 50)
+    singles = []
+    for row, t in enumerate(lengths):
+        x = torch.randn(1, 1, 40, t)
+        batch[row, :, :, :t] = x[0]
+        singles.append(model(x, torch.tensor([t])))
+    log_probs, out_lengths = model(batch, torch.tensor(lengths))
+    for row, (single, single_length) in enumerate(singles):
+        n = int(single_length[0])
+        assert int(out_lengths[row]) == n == single.shape[1]
+        assert torch.allclose(log_probs[row, :n], single[0], atol=1e-5)
+
+
+@pytest.mark.parametrize("time_pool", [[2, 2, 1], [2, 2, 2], [3, 1, 2], [1, 1, 1]])
+def test_output_lengths_match_real_outputs(time_pool):
+    model = small_model(time_pool=time_pool)
+    for frames in range(1, 90, 3):
+        log_probs, lengths = model(torch.randn(1, 1, 40, frames), torch.tensor([frames]))
+        assert log_probs.shape[1] == int(model.output_lengths(torch.tensor([frames]))[0]) == int(lengths[0])
+
+
+def test_outputs_are_log_probs():
+    log_probs, _ = small_model()(torch.randn(2, 1, 40, 30), torch.tensor([30, 30]))
+    assert log_probs.shape == (2, 7, 7)
+    assert torch.allclose(log_probs.exp().sum(-1), torch.ones(2, 7), atol=1e-5)
+
+
+def test_default_reduces_time_4x():
+    config = ModelConfig(vocab_size=30)
+    assert config.time_reduction == 4
+    assert DFCNN(config).output_lengths(torch.tensor([1000])).item() == 250
+
+
+def test_bad_configs():
+    with pytest.raises(ConfigError, match="one entry per block"):
+        ModelConfig(vocab_size=5, channels=[8, 16], time_pool=[2], freq_pool=[2, 2])
+    with pytest.raises(ConfigError, match="vocab_size"):
+        DFCNN(ModelConfig(vocab_size=1))
+    with pytest.raises(ConfigError, match="to nothing"):
+        ModelConfig(input_bins=8, vocab_size=5, channels=[4, 4], time_pool=[1, 1], freq_pool=[4, 4]).output_bins
