@@ -50,7 +50,7 @@ def _merge(defaults: dict, updates: dict, where: str, nested: set[str]) -> dict:
         if key in nested:
             if not isinstance(value, dict):
                 raise ConfigError(f"{where}: {key!r} must be a mapping of its fields")
-            merged[key] = {**merged[key], **value}
+            merged[key] = _merge(merged[key], value, f"{where}: {key}", set())
         else:
             merged[key] = value
     return merged
