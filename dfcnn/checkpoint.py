@@ -61,6 +61,7 @@ def save_checkpoint(path: str | Path, payload: dict) -> None:
             torch.save(payload, file)
             file.flush()
             os.fsync(file.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -88,6 +88,7 @@ def atomic_write_text(path: str | Path, content: str) -> None:
         tmp.write(content)
         tmp.flush()
         os.fsync(tmp.fileno())
+    os.chmod(tmp.name, 0o644)  # NamedTemporaryFile makes 0600 files; outputs are for everyone to read
     os.replace(tmp.name, path)
 
 

@@ -246,7 +246,13 @@ class Trainer:
         self._say(f"feature statistics from {count} training utterances")
 
     def _restore(self, payload: dict) -> None:
-        self.model.load_state_dict(payload["model"])
+        try:
+            self.model.load_state_dict(payload["model"])
+        except RuntimeError:
+            raise ConfigError(
+                f"{self.exp_dir / 'last.pt'} was trained with another model or feature config than this one; "
+                "resume with the original config, or set another exp_dir"
+            ) from None
         self.features.set_stats(payload["feature_stats"]["mean"], payload["feature_stats"]["std"])
         state = payload["training"]
         self.optimizer.load_state_dict(state["optimizer"])
@@ -372,10 +378,11 @@ class Trainer:
         record = {"epoch": self.epoch, "skipped_batches": self.skipped_batches}
         if self.dist.is_main and (self.epoch % cfg.dev_every_epochs == 0 or self.epoch == cfg.epochs):
             record.update(self.evaluate_dev())
-            current = record[f"dev_{cfg.select_metric}"]
-            improved = current < self.best["score"]
+            other = "cer" if cfg.select_metric == "wer" else "wer"
+            current = [record[f"dev_{cfg.select_metric}"], record[f"dev_{other}"]]  # ties broken by the other
+            improved = current < [self.best["score"], self.best.get("tiebreak", float("inf"))]
             if improved:
-                self.best = {"score": current, "epoch": self.epoch}
+                self.best = {"score": current[0], "tiebreak": current[1], "epoch": self.epoch}
             self._say(
                 f"epoch {self.epoch}: dev WER {record['dev_wer']:.2f}% CER {record['dev_cer']:.2f}%"
                 + (" (best)" if improved else f" (best {self.best['score']:.2f}% at epoch {self.best['epoch']})")

@@ -26,6 +26,7 @@ DFCNN_DATA="${DFCNN_DATA:-$(cd "$REPO/.." && pwd)/shared/data}"
 if [ -z "${PYTHON:-}" ]; then
   if [ -x "$REPO/.venv/bin/python" ]; then PYTHON="$REPO/.venv/bin/python"; else PYTHON=python3; fi
 fi
+export PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}"  # this checkout's dfcnn, installed or not
 dfcnn() { "$PYTHON" -m dfcnn "$@"; }
 
 stage_runs() {

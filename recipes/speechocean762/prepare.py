@@ -1,0 +1,186 @@
+#!/usr/bin/env python3
+"""Prepare speechocean762 (OpenSLR 101): manifests and a character vocabulary.
+
+The corpus comes as two Kaldi data folders, ``train/`` and ``test/`` (125 and 63 speakers,
+speaker-disjoint), each with ``text`` (upper-case words), ``wav.scp`` (paths relative to the corpus
+folder, here ``WAVE/SPEAKERxxxx/<utt>.opus``), ``utt2spk`` and ``spk2age``. Half of the speakers are
+children; all are Mandarin L1 speakers reading English.
+
+Split: test is Kaldi's ``test/``. Dev holds out ``--dev-fraction`` (8 %) of the TRAIN speakers, all
+of their utterances, so dev is speaker-disjoint from train. The choice is deterministic: speakers
+are ranked by an MD5 hash of their id and taken from children (age < 18) and adults in proportion,
+so dev has both (5 + 5 of 125 speakers at 8 %).
+
+    python prepare.py [--corpus-dir $DFCNN_DATA/speechocean762] [--out recipes/speechocean762/data]
+
+writes OUT/{train,dev,test}.jsonl (absolute audio paths, durations from the headers) and
+OUT/vocab.txt (characters of the train transcripts).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))  # run as a script from a checkout: make `dfcnn` importable
+
+from dfcnn.audio import audio_info  # noqa: E402
+from dfcnn.data import Utterance, write_manifest  # noqa: E402
+from dfcnn.errors import DfcnnError  # noqa: E402
+from dfcnn.text import build_vocab, normalize_english, save_vocab  # noqa: E402
+
+CORPUS = "speechocean762"
+DEV_FRACTION = 0.08
+ADULT_AGE = 18  # speakers younger than this count as children when dev speakers are drawn
+
+
+def data_root() -> Path:
+    """$DFCNN_DATA, or ../shared/data beside the repository."""
+    return Path(os.environ.get("DFCNN_DATA") or REPO.parent / "shared" / "data")
+
+
+def read_kaldi_map(path: Path, required: bool = True) -> dict[str, str]:
+    """A Kaldi ``key value...`` file as a dict (value: the rest of the line, stripped)."""
+    if not path.is_file():
+        if required:
+            raise DfcnnError(f"{path}: file not found (expected a Kaldi data folder)")
+        return {}
+    table = {}
+    with path.open(encoding="utf-8") as lines:
+        for number, line in enumerate(lines, 1):
+            fields = line.strip().split(maxsplit=1)
+            if not fields:
+                continue
+            key = fields[0]
+            if key in table:
+                raise DfcnnError(f"{path}:{number}: duplicate key {key!r}")
+            table[key] = fields[1].strip() if len(fields) > 1 else ""
+    return table
+
+
+def read_kaldi_dir(corpus_dir: Path, split: str) -> tuple[list[Utterance], dict[str, str], dict[str, str]]:
+    """(utterances sorted by id, utt -> speaker, speaker -> age) of the Kaldi folder ``corpus_dir/split``."""
+    folder = corpus_dir / split
+    texts = read_kaldi_map(folder / "text")
+    wavs = read_kaldi_map(folder / "wav.scp")
+    utt2spk = read_kaldi_map(folder / "utt2spk")
+    spk2age = read_kaldi_map(folder / "spk2age", required=False)
+    utterances = []
+    for utt_id in sorted(texts):
+        for table, name in ((wavs, "wav.scp"), (utt2spk, "utt2spk")):
+            if utt_id not in table:
+                raise DfcnnError(f"{folder / name}: no entry for utterance {utt_id!r} of {folder / 'text'}")
+        location = wavs[utt_id]
+        if location.endswith("|"):
+            raise DfcnnError(f"{folder / 'wav.scp'}: {utt_id}: piped commands are not supported, only file paths")
+        audio = Path(location)
+        if not audio.is_absolute():
+            audio = corpus_dir / audio  # speechocean762's wav.scp is relative to the corpus folder
+        duration, _, _ = audio_info(audio)
+        utterances.append(Utterance(audio, duration, normalize_english(texts[utt_id]), utt_id))
+    return utterances, utt2spk, spk2age
+
+
+def _rank(speaker: str) -> str:
+    return hashlib.md5(speaker.encode("utf-8")).hexdigest()
+
+
+def choose_dev_speakers(speakers: list[str], spk2age: dict[str, str], fraction: float) -> set[str]:
+    """``round(fraction * len(speakers))`` speakers, children and adults in proportion, by hash rank."""
+    total = round(fraction * len(speakers))
+    if total <= 0:
+        return set()
+
+    def is_child(speaker: str) -> bool:
+        age = spk2age.get(speaker, "")
+        return age.isdigit() and int(age) < ADULT_AGE
+
+    children = sorted((s for s in speakers if is_child(s)), key=_rank)
+    adults = sorted((s for s in speakers if not is_child(s)), key=_rank)
+    groups = [g for g in (children, adults) if g]
+    shares = [total * len(g) / len(speakers) for g in groups]
+    counts = [int(share) for share in shares]
+    # largest remainder: hand the speakers left over to the groups with the biggest fractional share
+    for index in sorted(range(len(groups)), key=lambda i: shares[i] - counts[i], reverse=True)[: total - sum(counts)]:
+        counts[index] += 1
+    return {speaker for group, count in zip(groups, counts) for speaker in group[:count]}
+
+
+def prepare(
+    corpus_dir: str | Path, out_dir: str | Path, dev_fraction: float = DEV_FRACTION
+) -> dict[str, list[Utterance]]:
+    """Write OUT/{train,dev,test}.jsonl and OUT/vocab.txt; return the utterances of each split."""
+    corpus_dir = Path(corpus_dir).resolve()
+    out_dir = Path(out_dir)
+    train_all, train_utt2spk, train_spk2age = read_kaldi_dir(corpus_dir, "train")
+    test, test_utt2spk, _ = read_kaldi_dir(corpus_dir, "test")
+    shared = {train_utt2spk[u.utt_id] for u in train_all} & {test_utt2spk[u.utt_id] for u in test}
+    if shared:
+        print(f"warning: {len(shared)} speakers are in both train/ and test/: {sorted(shared)[:5]}", file=sys.stderr)
+    speakers = sorted({train_utt2spk[u.utt_id] for u in train_all})
+    dev_speakers = choose_dev_speakers(speakers, train_spk2age, dev_fraction)
+    splits = {
+        "train": [u for u in train_all if train_utt2spk[u.utt_id] not in dev_speakers],
+        "dev": [u for u in train_all if train_utt2spk[u.utt_id] in dev_speakers],
+        "test": test,
+    }
+    for name, utterances in splits.items():
+        if not utterances:
+            raise DfcnnError(f"{corpus_dir}: the {name} split came out empty")
+        write_manifest(out_dir / f"{name}.jsonl", utterances)
+    save_vocab(build_vocab(u.text for u in splits["train"]), out_dir / "vocab.txt")
+    return splits
+
+
+def summary(splits: dict[str, list[Utterance]], out_dir: Path, utt2spk: dict[str, str]) -> str:
+    lines = [f"{CORPUS}: wrote {out_dir}/{{{','.join(splits)}}}.jsonl and vocab.txt"]
+    lines.append("  split   utts   hours  speakers")
+    for name, utterances in splits.items():
+        hours = sum(u.duration for u in utterances) / 3600
+        speakers = len({utt2spk.get(u.utt_id) for u in utterances})
+        lines.append(f"  {name:<5} {len(utterances):>6} {hours:>7.3f} {speakers:>9}")
+    dev_speakers = sorted({utt2spk.get(u.utt_id, "?") for u in splits["dev"]})
+    lines.append(f"  dev speakers: {' '.join(dev_speakers)}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--corpus-dir", type=Path, default=None, help=f"default: $DFCNN_DATA/{CORPUS}")
+    parser.add_argument("--out", type=Path, default=HERE / "data", help="output folder (default: %(default)s)")
+    parser.add_argument(
+        "--dev-fraction",
+        type=float,
+        default=DEV_FRACTION,
+        help="share of train speakers held out as dev (default: %(default)s)",
+    )
+    args = parser.parse_args(argv)
+    if not 0 < args.dev_fraction < 1:
+        parser.error(f"--dev-fraction must be between 0 and 1, got {args.dev_fraction}")
+    corpus_dir = args.corpus_dir or data_root() / CORPUS
+    if not corpus_dir.is_dir():
+        print(
+            f"error: corpus directory {corpus_dir} not found "
+            f"(DFCNN_DATA={os.environ.get('DFCNN_DATA') or 'unset, default ' + str(data_root())}; "
+            f"point DFCNN_DATA at the folder holding {CORPUS}/ or pass --corpus-dir)",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        splits = prepare(corpus_dir, args.out, args.dev_fraction)
+    except DfcnnError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    utt2spk = {**read_kaldi_map(corpus_dir / "train" / "utt2spk"), **read_kaldi_map(corpus_dir / "test" / "utt2spk")}
+    print(summary(splits, args.out, utt2spk))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# speechocean762 (OpenSLR 101): read English by Mandarin L1 speakers, half of them children.
+# Kaldi's train (125 speakers; 8 % of them held out as a speaker-disjoint dev) and test (63 speakers).
+#
+#   ./run.sh                          prepare, train, evaluate on test, transcribe three test files
+#   ./run.sh --stage 2 --stop-stage 3 only evaluate and transcribe
+#
+# Stages: 0 prepare data/ (manifests, vocab)  1 train exp/  2 WER on test  3 transcribe examples
+source "$(dirname "$0")/../stages.sh" "$@"
+cd "$(dirname "$0")"
+
+corpus="$DFCNN_DATA/speechocean762"
+
+if stage_runs 0; then
+  if [ -f data/.done ]; then
+    echo "data/ already prepared (remove data/.done to redo)"
+  else
+    "$PYTHON" prepare.py --corpus-dir "$corpus" --out data
+    touch data/.done
+  fi
+fi
+
+if stage_runs 1; then
+  if [ -f exp/last.pt ]; then
+    dfcnn train conf.yaml --resume
+  else
+    dfcnn train conf.yaml
+  fi
+fi
+
+if stage_runs 2; then
+  dfcnn evaluate --model exp/best.pt --manifest data/test.jsonl --out exp/eval-test
+fi
+
+if stage_runs 3; then
+  # references: "mark is going to see elephant", "kate loves china", "two six four eight"
+  dfcnn transcribe --model exp/best.pt \
+    "$corpus/WAVE/SPEAKER0003/000030012.opus" \
+    "$corpus/WAVE/SPEAKER0003/000030024.opus" \
+    "$corpus/WAVE/SPEAKER0003/000030040.opus"
+fi

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# yesno (OpenSLR 1): 60 recordings of one speaker saying 8 Hebrew yes/no words each; Kaldi's split,
+# 31 train (4 of them held out as dev) / 29 test. A smoke test: trains in a minute or two on a CPU.
+#
+#   ./run.sh                          prepare, train, evaluate on test, transcribe two test files
+#   ./run.sh --stage 2 --stop-stage 3 only evaluate and transcribe
+#
+# Stages: 0 prepare data/ (manifests, vocab)  1 train exp/  2 WER on test  3 transcribe examples
+source "$(dirname "$0")/../stages.sh" "$@"
+cd "$(dirname "$0")"
+
+corpus="$DFCNN_DATA/yesno"
+
+if stage_runs 0; then
+  if [ -f data/.done ]; then
+    echo "data/ already prepared (remove data/.done to redo)"
+  else
+    "$PYTHON" prepare.py --corpus-dir "$corpus" --out data
+    touch data/.done
+  fi
+fi
+
+if stage_runs 1; then
+  if [ -f exp/last.pt ]; then
+    dfcnn train conf.yaml --resume
+  else
+    dfcnn train conf.yaml
+  fi
+fi
+
+if stage_runs 2; then
+  dfcnn evaluate --model exp/best.pt --manifest data/test.jsonl --out exp/eval-test
+fi
+
+if stage_runs 3; then
+  # references: "yes no no no no no no yes", "yes yes yes yes yes yes yes yes"
+  dfcnn transcribe --model exp/best.pt \
+    "$corpus/waves_yesno/1_0_0_0_0_0_0_1.wav" \
+    "$corpus/waves_yesno/1_1_1_1_1_1_1_1.wav"
+fi
