@@ -37,3 +37,21 @@ stage_runs() {
   fi
   return 1
 }
+
+# The stages every recipe shares.
+prepare_stage() {
+  # prepare_stage ARGS...: run prepare.py once; data/.done marks a finished preparation
+  if [ -f data/.done ]; then
+    echo "data/ already prepared (remove data/.done to redo)"
+  else
+    "$PYTHON" prepare.py "$@" --out data
+    touch data/.done
+  fi
+}
+train_stage() {
+  # --resume continues an interrupted run where it stopped, and starts a fresh one when there is none
+  dfcnn train conf.yaml --resume "$@"
+}
+evaluate_stage() {
+  dfcnn evaluate --model exp/best.pt --manifest data/test.jsonl --out exp/eval-test "$@"
+}

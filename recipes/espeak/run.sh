@@ -15,11 +15,11 @@ if stage_runs 0; then
 fi
 
 if stage_runs 1; then
-  dfcnn train conf.yaml --resume    # --resume: continue an interrupted run, or start a fresh one
+  train_stage
 fi
 
 if stage_runs 2; then
-  dfcnn evaluate --model exp/best.pt --manifest data/test.jsonl --out exp/eval-test
+  evaluate_stage
 fi
 
 if stage_runs 3; then

@@ -16,21 +16,19 @@ OUT/vocab.txt (characters of the train transcripts).
 
 from __future__ import annotations
 
-import argparse
-import os
 import re
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))  # run as a script from a checkout: make `dfcnn` importable
+sys.path.insert(0, str(HERE.parent))  # recipes/common.py (which makes `dfcnn` importable)
+
+from common import Splits, run_prepare, write_splits  # noqa: E402
 
 from dfcnn.audio import audio_info  # noqa: E402
-from dfcnn.data import Utterance, write_manifest  # noqa: E402
+from dfcnn.data import Utterance  # noqa: E402
 from dfcnn.errors import DfcnnError  # noqa: E402
-from dfcnn.text import build_vocab, normalize_english, save_vocab  # noqa: E402
+from dfcnn.text import normalize_english  # noqa: E402
 
 CORPUS = "fsdd"
 DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
@@ -38,10 +36,6 @@ NAME = re.compile(r"^(?P<digit>[0-9])_(?P<speaker>[A-Za-z]+)_(?P<index>[0-9]+)$"
 TEST_INDICES = range(0, 5)  # official test set
 DEV_INDICES = range(5, 10)  # held out of the official train set
 
-
-def data_root() -> Path:
-    """$DFCNN_DATA, or ../shared/data beside the repository."""
-    return Path(os.environ.get("DFCNN_DATA") or REPO.parent / "shared" / "data")
 
 
 def split_of(index: int) -> str:
@@ -52,7 +46,7 @@ def split_of(index: int) -> str:
     return "train"
 
 
-def prepare(corpus_dir: str | Path, out_dir: str | Path) -> dict[str, list[Utterance]]:
+def prepare(corpus_dir: str | Path, out_dir: str | Path) -> Splits:
     """Write OUT/{train,dev,test}.jsonl and OUT/vocab.txt; return the utterances of each split."""
     corpus_dir = Path(corpus_dir).resolve()
     out_dir = Path(out_dir)
@@ -69,42 +63,12 @@ def prepare(corpus_dir: str | Path, out_dir: str | Path) -> dict[str, list[Utter
         duration, _, _ = audio_info(wave)
         text = normalize_english(DIGITS[int(match["digit"])])
         splits[split_of(int(match["index"]))].append(Utterance(wave, duration, text, wave.stem))
-    for name, utterances in splits.items():
-        if not utterances:
-            raise DfcnnError(f"{recordings}: the {name} split came out empty")
-        write_manifest(out_dir / f"{name}.jsonl", utterances)
-    save_vocab(build_vocab(u.text for u in splits["train"]), out_dir / "vocab.txt")
+    write_splits(splits, out_dir, recordings)
     return splits
 
 
-def summary(splits: dict[str, list[Utterance]], out_dir: Path) -> str:
-    lines = [f"{CORPUS}: wrote {out_dir}/{{{','.join(splits)}}}.jsonl and vocab.txt", "  split   utts   hours"]
-    for name, utterances in splits.items():
-        lines.append(f"  {name:<5} {len(utterances):>6} {sum(u.duration for u in utterances) / 3600:>7.3f}")
-    return "\n".join(lines)
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--corpus-dir", type=Path, default=None, help=f"default: $DFCNN_DATA/{CORPUS}")
-    parser.add_argument("--out", type=Path, default=HERE / "data", help="output folder (default: %(default)s)")
-    args = parser.parse_args(argv)
-    corpus_dir = args.corpus_dir or data_root() / CORPUS
-    if not corpus_dir.is_dir():
-        print(
-            f"error: corpus directory {corpus_dir} not found "
-            f"(DFCNN_DATA={os.environ.get('DFCNN_DATA') or 'unset, default ' + str(data_root())}; "
-            f"point DFCNN_DATA at the folder holding {CORPUS}/ or pass --corpus-dir)",
-            file=sys.stderr,
-        )
-        return 2
-    try:
-        splits = prepare(corpus_dir, args.out)
-    except DfcnnError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    print(summary(splits, args.out))
-    return 0
+    return run_prepare(CORPUS, __doc__.split("\n\n")[0], prepare, argv)
 
 
 if __name__ == "__main__":

@@ -12,24 +12,15 @@ cd "$(dirname "$0")"
 corpus="$DFCNN_DATA/fsdd"
 
 if stage_runs 0; then
-  if [ -f data/.done ]; then
-    echo "data/ already prepared (remove data/.done to redo)"
-  else
-    "$PYTHON" prepare.py --corpus-dir "$corpus" --out data
-    touch data/.done
-  fi
+  prepare_stage --corpus-dir "$corpus"
 fi
 
 if stage_runs 1; then
-  if [ -f exp/last.pt ]; then
-    dfcnn train conf.yaml --resume
-  else
-    dfcnn train conf.yaml
-  fi
+  train_stage
 fi
 
 if stage_runs 2; then
-  dfcnn evaluate --model exp/best.pt --manifest data/test.jsonl --out exp/eval-test
+  evaluate_stage
 fi
 
 if stage_runs 3; then

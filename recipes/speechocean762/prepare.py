@@ -19,30 +19,24 @@ OUT/vocab.txt (characters of the train transcripts).
 
 from __future__ import annotations
 
-import argparse
 import hashlib
-import os
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))  # run as a script from a checkout: make `dfcnn` importable
+sys.path.insert(0, str(HERE.parent))  # recipes/common.py (which makes `dfcnn` importable)
+
+from common import Splits, run_prepare, write_splits  # noqa: E402
 
 from dfcnn.audio import audio_info  # noqa: E402
-from dfcnn.data import Utterance, write_manifest  # noqa: E402
+from dfcnn.data import Utterance  # noqa: E402
 from dfcnn.errors import DfcnnError  # noqa: E402
-from dfcnn.text import build_vocab, normalize_english, save_vocab  # noqa: E402
+from dfcnn.text import normalize_english  # noqa: E402
 
 CORPUS = "speechocean762"
 DEV_FRACTION = 0.08
 ADULT_AGE = 18  # speakers younger than this count as children when dev speakers are drawn
 
-
-def data_root() -> Path:
-    """$DFCNN_DATA, or ../shared/data beside the repository."""
-    return Path(os.environ.get("DFCNN_DATA") or REPO.parent / "shared" / "data")
 
 
 def read_kaldi_map(path: Path, required: bool = True) -> dict[str, str]:
@@ -114,8 +108,10 @@ def choose_dev_speakers(speakers: list[str], spk2age: dict[str, str], fraction: 
 
 def prepare(
     corpus_dir: str | Path, out_dir: str | Path, dev_fraction: float = DEV_FRACTION
-) -> dict[str, list[Utterance]]:
+) -> Splits:
     """Write OUT/{train,dev,test}.jsonl and OUT/vocab.txt; return the utterances of each split."""
+    if not 0 < dev_fraction < 1:
+        raise DfcnnError(f"--dev-fraction must be between 0 and 1, got {dev_fraction}")
     corpus_dir = Path(corpus_dir).resolve()
     out_dir = Path(out_dir)
     train_all, train_utt2spk, train_spk2age = read_kaldi_dir(corpus_dir, "train")
@@ -130,56 +126,20 @@ def prepare(
         "dev": [u for u in train_all if train_utt2spk[u.utt_id] in dev_speakers],
         "test": test,
     }
-    for name, utterances in splits.items():
-        if not utterances:
-            raise DfcnnError(f"{corpus_dir}: the {name} split came out empty")
-        write_manifest(out_dir / f"{name}.jsonl", utterances)
-    save_vocab(build_vocab(u.text for u in splits["train"]), out_dir / "vocab.txt")
+    write_splits(splits, out_dir, corpus_dir)
+    print(f"dev speakers ({len(dev_speakers)} of {len(speakers)}): {' '.join(sorted(dev_speakers))}")
     return splits
 
 
-def summary(splits: dict[str, list[Utterance]], out_dir: Path, utt2spk: dict[str, str]) -> str:
-    lines = [f"{CORPUS}: wrote {out_dir}/{{{','.join(splits)}}}.jsonl and vocab.txt"]
-    lines.append("  split   utts   hours  speakers")
-    for name, utterances in splits.items():
-        hours = sum(u.duration for u in utterances) / 3600
-        speakers = len({utt2spk.get(u.utt_id) for u in utterances})
-        lines.append(f"  {name:<5} {len(utterances):>6} {hours:>7.3f} {speakers:>9}")
-    dev_speakers = sorted({utt2spk.get(u.utt_id, "?") for u in splits["dev"]})
-    lines.append(f"  dev speakers: {' '.join(dev_speakers)}")
-    return "\n".join(lines)
+def add_arguments(parser) -> None:
+    parser.add_argument(
+        "--dev-fraction", type=float, default=DEV_FRACTION,
+        help="share of train speakers held out as dev (default: %(default)s)",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--corpus-dir", type=Path, default=None, help=f"default: $DFCNN_DATA/{CORPUS}")
-    parser.add_argument("--out", type=Path, default=HERE / "data", help="output folder (default: %(default)s)")
-    parser.add_argument(
-        "--dev-fraction",
-        type=float,
-        default=DEV_FRACTION,
-        help="share of train speakers held out as dev (default: %(default)s)",
-    )
-    args = parser.parse_args(argv)
-    if not 0 < args.dev_fraction < 1:
-        parser.error(f"--dev-fraction must be between 0 and 1, got {args.dev_fraction}")
-    corpus_dir = args.corpus_dir or data_root() / CORPUS
-    if not corpus_dir.is_dir():
-        print(
-            f"error: corpus directory {corpus_dir} not found "
-            f"(DFCNN_DATA={os.environ.get('DFCNN_DATA') or 'unset, default ' + str(data_root())}; "
-            f"point DFCNN_DATA at the folder holding {CORPUS}/ or pass --corpus-dir)",
-            file=sys.stderr,
-        )
-        return 2
-    try:
-        splits = prepare(corpus_dir, args.out, args.dev_fraction)
-    except DfcnnError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    utt2spk = {**read_kaldi_map(corpus_dir / "train" / "utt2spk"), **read_kaldi_map(corpus_dir / "test" / "utt2spk")}
-    print(summary(splits, args.out, utt2spk))
-    return 0
+    return run_prepare(CORPUS, __doc__.split("\n\n")[0], prepare, argv, add_arguments)
 
 
 if __name__ == "__main__":

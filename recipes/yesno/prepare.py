@@ -21,21 +21,19 @@ OUT/vocab.txt (characters of the train transcripts).
 
 from __future__ import annotations
 
-import argparse
-import os
 import re
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))  # run as a script from a checkout: make `dfcnn` importable
+sys.path.insert(0, str(HERE.parent))  # recipes/common.py (which makes `dfcnn` importable)
+
+from common import Splits, run_prepare, write_splits  # noqa: E402
 
 from dfcnn.audio import audio_info  # noqa: E402
-from dfcnn.data import Utterance, write_manifest  # noqa: E402
+from dfcnn.data import Utterance  # noqa: E402
 from dfcnn.errors import DfcnnError  # noqa: E402
-from dfcnn.text import build_vocab, normalize_english, save_vocab  # noqa: E402
+from dfcnn.text import normalize_english  # noqa: E402
 
 CORPUS = "yesno"
 WORDS = {"0": "no", "1": "yes"}
@@ -43,10 +41,6 @@ NAME = re.compile(r"^[01](?:_[01])*$")  # file stem: the words, 0/1, joined by "
 DEV_EVERY = 8  # dev = sorted train files [DEV_OFFSET::DEV_EVERY] -> 4 of 31
 DEV_OFFSET = 3
 
-
-def data_root() -> Path:
-    """$DFCNN_DATA, or ../shared/data beside the repository."""
-    return Path(os.environ.get("DFCNN_DATA") or REPO.parent / "shared" / "data")
 
 
 def find_waves(corpus_dir: Path) -> list[Path]:
@@ -65,7 +59,7 @@ def transcript(stem: str) -> str:
     return " ".join(WORDS[bit] for bit in stem.split("_"))
 
 
-def prepare(corpus_dir: str | Path, out_dir: str | Path) -> dict[str, list[Utterance]]:
+def prepare(corpus_dir: str | Path, out_dir: str | Path) -> Splits:
     """Write OUT/{train,dev,test}.jsonl and OUT/vocab.txt; return the utterances of each split."""
     corpus_dir = Path(corpus_dir).resolve()
     out_dir = Path(out_dir)
@@ -81,42 +75,12 @@ def prepare(corpus_dir: str | Path, out_dir: str | Path) -> dict[str, list[Utter
     dev_ids = {u.utt_id for u in dev}
     train = [u for u in train if u.utt_id not in dev_ids]
     splits = {"train": train, "dev": dev, "test": test}
-    for name, utterances in splits.items():
-        if not utterances:
-            raise DfcnnError(f"{corpus_dir}: the {name} split came out empty")
-        write_manifest(out_dir / f"{name}.jsonl", utterances)
-    save_vocab(build_vocab(u.text for u in train), out_dir / "vocab.txt")
+    write_splits(splits, out_dir, corpus_dir)
     return splits
 
 
-def summary(splits: dict[str, list[Utterance]], out_dir: Path) -> str:
-    lines = [f"{CORPUS}: wrote {out_dir}/{{{','.join(splits)}}}.jsonl and vocab.txt", "  split   utts   hours"]
-    for name, utterances in splits.items():
-        lines.append(f"  {name:<5} {len(utterances):>6} {sum(u.duration for u in utterances) / 3600:>7.3f}")
-    return "\n".join(lines)
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--corpus-dir", type=Path, default=None, help=f"default: $DFCNN_DATA/{CORPUS}")
-    parser.add_argument("--out", type=Path, default=HERE / "data", help="output folder (default: %(default)s)")
-    args = parser.parse_args(argv)
-    corpus_dir = args.corpus_dir or data_root() / CORPUS
-    if not corpus_dir.is_dir():
-        print(
-            f"error: corpus directory {corpus_dir} not found "
-            f"(DFCNN_DATA={os.environ.get('DFCNN_DATA') or 'unset, default ' + str(data_root())}; "
-            f"point DFCNN_DATA at the folder holding {CORPUS}/ or pass --corpus-dir)",
-            file=sys.stderr,
-        )
-        return 2
-    try:
-        splits = prepare(corpus_dir, args.out)
-    except DfcnnError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    print(summary(splits, args.out))
-    return 0
+    return run_prepare(CORPUS, __doc__.split("\n\n")[0], prepare, argv)
 
 
 if __name__ == "__main__":

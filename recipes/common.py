@@ -1,0 +1,78 @@
+"""What every recipes/<corpus>/prepare.py shares: where the corpora live, writing the splits, and
+the command line (``--corpus-dir``, ``--out``, one-line errors).
+
+A prepare script puts this folder and the repository on ``sys.path`` and calls ``run_prepare``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))  # run as a script from a checkout: make `dfcnn` importable
+
+from dfcnn.data import Utterance, write_manifest  # noqa: E402
+from dfcnn.errors import DfcnnError  # noqa: E402
+from dfcnn.text import build_vocab, save_vocab  # noqa: E402
+
+Splits = dict[str, list[Utterance]]
+
+
+def data_root() -> Path:
+    """$DFCNN_DATA, or ../shared/data beside the repository."""
+    return Path(os.environ.get("DFCNN_DATA") or REPO.parent / "shared" / "data")
+
+
+def write_splits(splits: Splits, out_dir: Path, source: Path) -> None:
+    """OUT/<split>.jsonl for each split and OUT/vocab.txt from the train texts; no split may be empty."""
+    for name, utterances in splits.items():
+        if not utterances:
+            raise DfcnnError(f"{source}: the {name} split came out empty")
+        write_manifest(out_dir / f"{name}.jsonl", utterances)
+    save_vocab(build_vocab(u.text for u in splits["train"]), out_dir / "vocab.txt")
+
+
+def summary(corpus: str, splits: Splits, out_dir: Path) -> str:
+    lines = [f"{corpus}: wrote {out_dir}/{{{','.join(splits)}}}.jsonl and vocab.txt", "  split   utts   hours"]
+    for name, utterances in splits.items():
+        lines.append(f"  {name:<5} {len(utterances):>6} {sum(u.duration for u in utterances) / 3600:>7.3f}")
+    return "\n".join(lines)
+
+
+def run_prepare(
+    corpus: str, description: str, prepare: Callable[..., Splits], argv: list[str] | None = None,
+    add_arguments: Callable[[argparse.ArgumentParser], None] | None = None, extra_summary: Callable = None,
+) -> int:
+    """The prepare command line: parse, check the corpus folder, call ``prepare``, print a summary.
+
+    ``prepare(corpus_dir, out_dir, **extra)`` gets the values of the options ``add_arguments`` adds.
+    Exit codes: 0 done, 1 bad corpus content, 2 corpus folder missing.
+    """
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--corpus-dir", type=Path, default=None, help=f"default: $DFCNN_DATA/{corpus}")
+    here = REPO / "recipes" / corpus
+    parser.add_argument("--out", type=Path, default=here / "data", help="output folder (default: %(default)s)")
+    if add_arguments is not None:
+        add_arguments(parser)
+    args = vars(parser.parse_args(argv))
+    corpus_dir, out_dir = args.pop("corpus_dir") or data_root() / corpus, args.pop("out")
+    if not corpus_dir.is_dir():
+        print(
+            f"error: corpus directory {corpus_dir} not found "
+            f"(DFCNN_DATA={os.environ.get('DFCNN_DATA') or 'unset, default ' + str(data_root())}; "
+            f"point DFCNN_DATA at the folder holding {corpus}/ or pass --corpus-dir)",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        splits = prepare(corpus_dir, out_dir, **args)
+    except DfcnnError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(summary(corpus, splits, out_dir))
+    return 0
