@@ -26,6 +26,7 @@ class FeatureConfig:
     hop_ms: float = 10.0  # frame shift: 100 frames per second
     n_linear_bins: int = 200  # "linear": lowest bins kept of n_fft // 2 + 1 (400-point FFT: 201 -> 200, 0..7960 Hz)
     n_mels: int = 80  # "mel": number of mel bands
+    utterance_mean_norm: bool = False  # subtract each utterance's own mean per bin (removes level and channel)
 
     def __post_init__(self):
         if self.kind not in FEATURE_KINDS:
@@ -96,7 +97,7 @@ class FeatureExtractor(nn.Module):
         self.std.copy_(std.clamp(min=1e-5))
 
     def log_spectrogram(self, waves: torch.Tensor, wave_lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Un-normalised features.
+        """Features before the global normalisation (after the per-utterance one, if configured).
 
         Args:
             waves: (B, N) float32 at 16 kHz, zero-padded. wave_lengths: (B,) samples.
@@ -113,7 +114,11 @@ class FeatureExtractor(nn.Module):
             features = torch.log(spec + 1e-6)
         frame_lengths = self.config.num_frames(wave_lengths)
         mask = torch.arange(features.shape[-1], device=features.device)[None, :] < frame_lengths[:, None]
-        return features * mask[:, None, :], frame_lengths
+        features = features * mask[:, None, :]
+        if self.config.utterance_mean_norm:
+            utterance_mean = features.sum(dim=-1, keepdim=True) / frame_lengths[:, None, None]  # (B, F, 1)
+            features = (features - utterance_mean) * mask[:, None, :]
+        return features, frame_lengths
 
     def forward(self, waves: torch.Tensor, wave_lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, N) waves -> (B, 1, F, T) normalised features (zero past each length), (B,) frame lengths."""

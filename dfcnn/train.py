@@ -219,6 +219,7 @@ class Trainer:
         self.epoch = 0
         self.batches_done = 0  # in the current epoch
         self.skipped_batches = 0  # non-finite loss or gradient
+        self.grad_norm = 0.0  # of the last step, before clipping
         self.best = {"score": float("inf"), "epoch": -1}
         self.total_steps = cfg.epochs * len(self.sampler._batches())
         if resume_from is not None:
@@ -303,6 +304,7 @@ class Trainer:
             return None
         self.scaler.step(self.optimizer)
         self.scaler.update()
+        self.grad_norm = float(grad_norm)
         return float(loss.detach())
 
     def evaluate_dev(self) -> dict:
@@ -352,7 +354,8 @@ class Trainer:
                         bar.set_postfix(loss=f"{mean_loss:.3f}", audio_s_per_s=f"{speed:.1f}")
                         self.metrics.log(self.step, {
                             "epoch": self.epoch + 1, "loss": mean_loss, "lr": self.optimizer.param_groups[0]["lr"],
-                            "audio_sec_per_sec": speed, "skipped_batches": self.skipped_batches,
+                            "audio_sec_per_sec": speed, "grad_norm": self.grad_norm,
+                            "skipped_batches": self.skipped_batches,
                         })
                         window_audio, window_start, window_losses = 0.0, time.perf_counter(), []
                     if self.step % cfg.save_every_steps == 0:

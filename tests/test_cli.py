@@ -21,7 +21,7 @@ def experiment(tmp_path_factory):
         f"exp_dir: {folder / 'exp'}\ndata:\n  train_manifest: {manifest}\n  dev_manifest: {manifest}\n"
         f"  vocab: {vocab}\n  max_batch_duration: 2.0\n  num_workers: 0\ntrain:\n  epochs: 1\n  warmup_steps: 2\n"
     )
-    result = dfcnn("train", folder / "conf.yaml", *TINY_MODEL, "--quiet")
+    result = dfcnn("train", folder / "conf.yaml", "--quiet", *TINY_MODEL)  # overrides may follow options
     assert result.returncode == 0, result.stderr
     assert "best checkpoint:" in result.stdout
     return folder

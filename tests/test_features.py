@@ -61,3 +61,14 @@ def test_specaugment_masks_in_training_only():
     assert not torch.equal(masked[0], masked[1])  # independent masks per utterance
     augment.eval()
     assert torch.equal(augment(features), features)
+
+
+def test_utterance_mean_norm_removes_gain_and_matches_batched():
+    extractor = FeatureExtractor(FeatureConfig(kind="mel", utterance_mean_norm=True))
+    wave = torch.randn(8000)
+    quiet, _ = extractor(0.1 * wave[None], torch.tensor([8000]))
+    loud, _ = extractor(wave[None], torch.tensor([8000]))
+    assert torch.allclose(quiet, loud, atol=1e-2)  # a gain is a constant offset in log-mel
+    batch, _ = extractor(torch.stack([wave, torch.cat([wave[:4000], torch.zeros(4000)])]), torch.tensor([8000, 4000]))
+    alone, frames = extractor(wave[None, :4000], torch.tensor([4000]))
+    assert torch.allclose(batch[1, :, :, : int(frames[0])], alone[0], atol=1e-4)
