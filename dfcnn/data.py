@@ -223,7 +223,8 @@ class DurationBatchSampler(torch.utils.data.Sampler):
         self.epoch = epoch
         self.skip = skip_batches
 
-    def _batches(self) -> list[list[int]]:
+    def epoch_batches(self) -> list[list[int]]:
+        """All batches of the current epoch on this rank (ignores the resume skip)."""
         order = sorted(range(len(self.durations)), key=lambda i: self.durations[i])
         rng = random.Random(self.seed * 100_003 + self.epoch)
         if self.shuffle:
@@ -250,7 +251,7 @@ class DurationBatchSampler(torch.utils.data.Sampler):
         return batches
 
     def __iter__(self) -> Iterator[list[int]]:
-        yield from self._batches()[self.skip :]
+        yield from self.epoch_batches()[self.skip :]
 
     def __len__(self) -> int:
-        return max(0, len(self._batches()) - self.skip)
+        return max(0, len(self.epoch_batches()) - self.skip)

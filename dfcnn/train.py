@@ -24,6 +24,7 @@ import torch
 import yaml
 
 from . import config as config_io
+from .audio import SAMPLE_RATE
 from .checkpoint import build_payload, load_checkpoint, save_checkpoint
 from .data import DurationBatchSampler, SpeechDataset, collate, filter_for_ctc, read_manifest
 from .errors import ConfigError
@@ -183,7 +184,7 @@ class Trainer:
         self.specaugment = SpecAugment(config.specaugment).to(self.device)
 
         def output_frames(seconds: float) -> int:
-            frames = config.features.num_frames(round(seconds * 16000))
+            frames = config.features.num_frames(round(seconds * SAMPLE_RATE))
             return int(self.model.output_lengths(torch.tensor([frames]))[0])
 
         utterances, targets, dropped = filter_for_ctc(
@@ -221,7 +222,7 @@ class Trainer:
         self.skipped_batches = 0  # non-finite loss or gradient
         self.grad_norm = 0.0  # of the last step, before clipping
         self.best = {"score": float("inf"), "epoch": -1}
-        self.total_steps = cfg.epochs * len(self.sampler._batches())
+        self.total_steps = cfg.epochs * len(self.sampler.epoch_batches())
         if resume_from is not None:
             self._restore(resume_from)
         else:
@@ -326,7 +327,7 @@ class Trainer:
             (self.exp_dir / "config.yaml").write_text(yaml.safe_dump(config_io.to_dict(self.config), sort_keys=False))
             self._say(
                 f"{sum(p.numel() for p in self.model.parameters()):,} parameters, {len(self.dataset)} utterances "
-                f"({sum(self.dataset.durations) / 3600:.2f} h), {len(self.sampler._batches())} batches/epoch, "
+                f"({sum(self.dataset.durations) / 3600:.2f} h), {len(self.sampler.epoch_batches())} batches/epoch, "
                 f"device {self.device}"
             )
         self.model.train()
@@ -344,7 +345,7 @@ class Trainer:
                     loss = self.train_step(batch)
                     self.step += 1
                     self.batches_done += 1
-                    window_audio += float(batch.wave_lengths.sum()) / 16000 * self.dist.world_size
+                    window_audio += float(batch.wave_lengths.sum()) / SAMPLE_RATE * self.dist.world_size
                     if loss is not None:
                         window_losses.append(loss)
                     bar.update(1)

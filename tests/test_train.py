@@ -18,7 +18,7 @@ def test_resume_continues_exactly(tmp_path):
     straight.run()
 
     first = Trainer(tiny_config(tmp_path / "b", "train.epochs=3"), progress=False)
-    batches_per_epoch = len(first.sampler._batches())
+    batches_per_epoch = len(first.sampler.epoch_batches())
     stop_at = batches_per_epoch + 2  # in the middle of the second epoch
     first.run(max_steps=stop_at)
     assert first.step == stop_at
