@@ -113,7 +113,7 @@ def _aligned_pair(ref: list[str], hyp: list[str], chunks) -> tuple[str, str, str
             ref_row.append(a.ljust(width))
             hyp_row.append(b.ljust(width))
             marks.append(mark.ljust(width))
-    return " ".join(ref_row), " ".join(hyp_row), " ".join(marks).rstrip()
+    return " ".join(ref_row).rstrip(), " ".join(hyp_row).rstrip(), " ".join(marks).rstrip()
 
 
 def format_alignments(utt_ids: Sequence[str], result: Score) -> str:
