@@ -156,6 +156,11 @@ class Trainer:
         for key in ("train_manifest", "dev_manifest", "vocab"):
             if not getattr(data, key):
                 raise ConfigError(f"data.{key} is not set")
+            if not Path(getattr(data, key)).is_file():
+                raise ConfigError(
+                    f"data.{key}: {getattr(data, key)} not found (config paths are relative to the working "
+                    f"directory, {Path.cwd()})"
+                )
 
         last = self.exp_dir / "last.pt"
         resume_from = None
