@@ -69,6 +69,11 @@ class SpecAugmentConfig:
     time_mask_max_ratio: float = 0.2  # a time mask covers at most this share of the utterance
 
 
+def _frame_mask(frame_lengths: torch.Tensor, frames: int) -> torch.Tensor:
+    """(B,) lengths -> (B, T) bool, True on real frames."""
+    return torch.arange(frames, device=frame_lengths.device)[None, :] < frame_lengths[:, None]
+
+
 class FeatureExtractor(nn.Module):
     """Waveforms -> normalised log spectrograms.
 
@@ -113,7 +118,7 @@ class FeatureExtractor(nn.Module):
         else:
             features = torch.log(spec + 1e-6)
         frame_lengths = self.config.num_frames(wave_lengths)
-        mask = torch.arange(features.shape[-1], device=features.device)[None, :] < frame_lengths[:, None]
+        mask = _frame_mask(frame_lengths, features.shape[-1])
         features = features * mask[:, None, :]
         if self.config.utterance_mean_norm:
             utterance_mean = features.sum(dim=-1, keepdim=True) / frame_lengths[:, None, None]  # (B, F, 1)
@@ -123,7 +128,7 @@ class FeatureExtractor(nn.Module):
     def forward(self, waves: torch.Tensor, wave_lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, N) waves -> (B, 1, F, T) normalised features (zero past each length), (B,) frame lengths."""
         features, frame_lengths = self.log_spectrogram(waves, wave_lengths)
-        mask = torch.arange(features.shape[-1], device=features.device)[None, :] < frame_lengths[:, None]
+        mask = _frame_mask(frame_lengths, features.shape[-1])
         features = (features - self.mean[:, None]) / self.std[:, None] * mask[:, None, :]
         return features.unsqueeze(1), frame_lengths
 

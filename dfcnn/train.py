@@ -25,7 +25,7 @@ import yaml
 
 from . import config as config_io
 from .audio import SAMPLE_RATE
-from .checkpoint import build_payload, load_checkpoint, save_checkpoint
+from .checkpoint import build_payload, copy_checkpoint, load_checkpoint, save_checkpoint
 from .data import DurationBatchSampler, SpeechDataset, collate, filter_for_ctc, read_manifest
 from .errors import ConfigError
 from .features import FeatureConfig, FeatureExtractor, SpecAugment, SpecAugmentConfig, compute_stats
@@ -385,6 +385,7 @@ class Trainer:
         self.epoch += 1
         self.batches_done = 0
         record = {"epoch": self.epoch, "skipped_batches": self.skipped_batches}
+        improved = False
         if self.dist.is_main and (self.epoch % cfg.dev_every_epochs == 0 or self.epoch == cfg.epochs):
             record.update(self.evaluate_dev())
             other = "cer" if cfg.select_metric == "wer" else "wer"
@@ -396,14 +397,15 @@ class Trainer:
                 f"epoch {self.epoch}: dev WER {record['dev_wer']:.2f}% CER {record['dev_cer']:.2f}%"
                 + (" (best)" if improved else f" (best {self.best['score']:.2f}% at epoch {self.best['epoch']})")
             )
-            if improved:
-                self.save("best.pt")
         self.metrics.log(self.step, record)
-        self.save(f"epoch-{self.epoch}.pt")
         self.save()
-        stale = self.exp_dir / f"epoch-{self.epoch - cfg.keep_epoch_checkpoints}.pt"
-        if self.dist.is_main and stale.exists():
-            stale.unlink()
+        if self.dist.is_main:
+            last = self.exp_dir / "last.pt"
+            copy_checkpoint(last, self.exp_dir / f"epoch-{self.epoch}.pt")
+            if improved:
+                copy_checkpoint(last, self.exp_dir / "best.pt")
+            stale = self.exp_dir / f"epoch-{self.epoch - cfg.keep_epoch_checkpoints}.pt"
+            stale.unlink(missing_ok=True)
         if self.dist.world_size > 1:
             torch.distributed.barrier()
 
