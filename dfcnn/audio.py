@@ -71,3 +71,69 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     if not np.isfinite(mono).all():
         raise AudioError(f"{path}: contains NaN or infinite samples")
     return np.ascontiguousarray(resample(mono, rate, sample_rate), dtype=np.float32)
+
+
+def stream_audio(path: str | Path, block_seconds: float = 30.0, sample_rate: int = SAMPLE_RATE):
+    """Decode ``path`` block by block: memory stays bounded whatever the file's length.
+
+    Yields:
+        np.ndarray blocks of shape (n,), float32 mono at ``sample_rate``; their concatenation matches
+        ``load_audio(path)`` (exactly at 16 kHz; up to resampler edge effects otherwise).
+    """
+    path = Path(path)
+    problem = _describe(path)
+    if problem:
+        raise AudioError(f"{path}: {problem}")
+    try:
+        handle = soundfile.SoundFile(str(path))
+    except (soundfile.LibsndfileError, RuntimeError) as error:
+        raise AudioError(f"{path}: not a readable audio file ({error})") from None
+    with handle:
+        resampler = None
+        if handle.samplerate != sample_rate:
+            import soxr  # librosa's resampling backend, here in streaming mode
+
+            resampler = soxr.ResampleStream(handle.samplerate, sample_rate, 1, dtype="float32", quality="HQ")
+        block_frames = max(1, int(block_seconds * handle.samplerate))
+        total = 0
+        while True:
+            try:
+                block = handle.read(block_frames, dtype="float32", always_2d=True)  # (n, channels)
+            except (soundfile.LibsndfileError, RuntimeError, ValueError) as error:
+                raise AudioError(f"{path}: decoding failed after {total / handle.samplerate:.1f} s ({error})") from None
+            last = block.shape[0] < block_frames
+            mono = block.mean(axis=1) if block.shape[1] > 1 else block[:, 0]
+            if not np.isfinite(mono).all():
+                raise AudioError(f"{path}: contains NaN or infinite samples")
+            total += mono.shape[0]
+            if resampler is not None:
+                mono = resampler.resample_chunk(mono, last=last)
+            if mono.shape[0]:
+                yield np.ascontiguousarray(mono, dtype=np.float32)
+            if last:
+                break
+        if total == 0:
+            raise AudioError(f"{path}: holds no audio samples")
+
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".opus", ".mp3", ".sph", ".aiff", ".aif", ".au", ".w64", ".caf")
+
+
+def expand_audio_paths(patterns: list[str | Path]) -> list[Path]:
+    """Files, folders (searched recursively for audio suffixes) and glob patterns -> sorted unique files.
+
+    A pattern matching nothing is kept as given, so the caller reports it as a missing file.
+    """
+    import glob
+
+    found: list[Path] = []
+    for pattern in patterns:
+        path = Path(pattern)
+        if path.is_dir():
+            found += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
+        elif not path.exists() and glob.has_magic(str(pattern)):
+            matches = sorted(Path(p) for p in glob.glob(str(pattern), recursive=True))
+            found += [p for p in matches if p.is_file()] or [path]
+        else:
+            found.append(path)
+    return list(dict.fromkeys(found))

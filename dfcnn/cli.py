@@ -1,8 +1,10 @@
 """The ``dfcnn`` command.
 
     dfcnn train CONFIG.yaml [key=value ...] [--resume]
-    dfcnn evaluate --model exp/best.pt --manifest data/test.jsonl [--out exp/eval-test]
-    dfcnn transcribe --model exp/best.pt speech.flac other.wav
+    dfcnn evaluate --model exp/best.pt --manifest data/test.jsonl [--out exp/eval-test] [--lm lm/lm.bin]
+    dfcnn transcribe --model exp/best.pt speech.flac talks/ 'calls/*.mp3' [--format srt --output-dir subs]
+    dfcnn lm --text corpus.txt train.jsonl --vocab data/vocab.txt --out lm [--order 3]
+    dfcnn tune --model exp/best.pt --manifest data/dev.jsonl --lm lm/lm.bin --out exp/tune
 
 Errors caused by input (missing files, malformed manifests, bad configs) print one line and exit 1.
 """
@@ -26,11 +28,25 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _decoder_config(args: argparse.Namespace):
+    """Greedy unless a beam size, lexicon or LM is asked for."""
+    from .decode import BeamSearchConfig
+
+    if args.beam_size is None and args.lexicon is None and args.lm is None:
+        return None
+    return BeamSearchConfig(
+        beam_size=args.beam_size or 50, beam_threshold=args.beam_threshold, lm_weight=args.lm_weight,
+        word_score=args.word_score, lexicon=str(args.lexicon) if args.lexicon else None,
+        lm=str(args.lm) if args.lm else None,
+    )
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     from .evaluate import evaluate
 
     _, table = evaluate(
-        args.model, args.manifest, args.out, args.device, args.max_batch_duration, progress=not args.quiet
+        args.model, args.manifest, args.out, args.device, args.max_batch_duration, progress=not args.quiet,
+        decoder=_decoder_config(args),
     )
     print(table)
     if args.out is not None:
@@ -38,22 +54,127 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _transcribe(args: argparse.Namespace) -> int:
-    from .inference import load_model
+def _output_stems(paths: list[Path]) -> dict[Path, str]:
+    """File name stems for outputs; files sharing a stem are told apart by their parent folders."""
+    stems = {path: path.stem for path in paths}
+    clashes = {stem for stem in stems.values() if list(stems.values()).count(stem) > 1}
+    for path in paths:
+        if path.stem in clashes:
+            stems[path] = "__".join(path.with_suffix("").parts[-3:]).lstrip("_")
+    return stems
 
-    recognizer = load_model(args.model, args.device)
-    failed = 0
-    for path in args.files:
+
+def _transcribe(args: argparse.Namespace) -> int:
+    import json
+
+    from tqdm import tqdm
+
+    from .audio import audio_info, expand_audio_paths
+    from .inference import TranscribeConfig, load_model
+    from .longform import ChunkConfig
+    from .transcript import FORMATS, format_transcript, write_transcript
+
+    paths = expand_audio_paths(args.paths)
+    formats = list(FORMATS) if args.format == "all" else [args.format]
+    to_stdout = args.output_dir is None
+    if to_stdout and len(formats) > 1:
+        raise DfcnnError("--format all writes files: give --output-dir")
+    if to_stdout and formats[0] in ("srt", "vtt", "tsv") and len(paths) > 1:
+        raise DfcnnError(f"--format {formats[0]} for {len(paths)} files writes one file each: give --output-dir")
+    config = TranscribeConfig(
+        chunk=ChunkConfig(chunk_seconds=args.chunk_seconds), max_batch_duration=args.max_batch_duration
+    )
+    recognizer = load_model(args.model, args.device, decoder=_decoder_config(args), config=config)
+    stems = _output_stems(paths)
+
+    def seconds(path: Path) -> float:
         try:
-            text = recognizer.transcribe(path).text
-        except DfcnnError as error:
-            print(f"dfcnn: error: {error}", file=sys.stderr)
+            return audio_info(path)[0]
+        except DfcnnError:
+            return 0.0
+
+    total = sum(seconds(path) for path in paths)
+    failed = 0
+    bar = tqdm(total=round(total, 1), unit="s", desc="audio", disable=args.quiet or not sys.stderr.isatty(), leave=False)
+    for done, (path, duration, result) in enumerate(recognizer.transcribe_files(paths), 1):
+        bar.set_postfix_str(f"{done}/{len(paths)} files")
+        bar.update(round(duration, 1))
+        if isinstance(result, DfcnnError):
+            bar.write(f"dfcnn: error: {result}", file=sys.stderr)
             failed += 1
             continue
-        print(f"{path}\t{text}", flush=True)
+        if to_stdout:
+            if formats[0] == "txt":
+                line = f"{path}\t{result.text}" if len(paths) > 1 or args.with_path else result.text
+                bar.write(line, file=sys.stdout)
+            elif formats[0] == "json":
+                bar.write(json.dumps(result.to_dict(), ensure_ascii=False), file=sys.stdout)
+            else:
+                sys.stdout.write(format_transcript(result, formats[0]))
+            sys.stdout.flush()
+        else:
+            for fmt in formats:
+                write_transcript(result, fmt, args.output_dir, stems[path])
+    bar.close()
+    if not to_stdout:
+        print(f"{len(paths) - failed} transcripts ({', '.join(formats)}) written to {args.output_dir}", file=sys.stderr)
     if failed:
-        print(f"dfcnn: {failed} of {len(args.files)} files failed", file=sys.stderr)
+        print(f"dfcnn: {failed} of {len(paths)} files failed", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _lm(args: argparse.Namespace) -> int:
+    from .lm import build_lm
+    from .text import Tokenizer
+
+    tokenizer = None
+    if args.model is not None:
+        from .checkpoint import load_checkpoint
+
+        tokenizer = Tokenizer.from_dict(load_checkpoint(args.model)["tokenizer"])
+    elif args.vocab is not None:
+        tokenizer = Tokenizer.from_file(args.vocab, args.normalizer)
+    normalizer = tokenizer.normalizer if tokenizer is not None else args.normalizer
+    lm = build_lm(args.text, args.out, args.order, normalizer, args.memory, args.prune, not args.arpa_only, tokenizer)
+    print(f"{args.order}-gram LM on {lm.sentences} sentences, {lm.vocabulary_size} words: {lm.arpa}")
+    if lm.binary is not None:
+        print(f"KenLM binary: {lm.binary}")
+    if lm.lexicon is not None:
+        print(f"lexicon: {lm.lexicon} ({lm.vocabulary_size - lm.lexicon_skipped} words"
+              f"{f', {lm.lexicon_skipped} left out for characters outside the vocabulary' if lm.lexicon_skipped else ''})")
+    return 0
+
+
+def _tune(args: argparse.Namespace) -> int:
+    from .evaluate import tune_decoder
+
+    base = _decoder_config(args)
+    if base is None or base.lm is None:
+        raise DfcnnError("dfcnn tune needs --lm (the LM whose weight is tuned)")
+    best, table = tune_decoder(
+        args.model, args.manifest, base, args.lm_weights, args.word_scores, args.out, args.device,
+        args.max_batch_duration, progress=not args.quiet,
+    )
+    print(table)
+    print(f"best: --lm-weight {best.lm_weight:g} --word-score {best.word_score:g}")
+    return 0
+
+
+def _floats(text: str) -> list[float]:
+    try:
+        return [float(item) for item in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+
+
+def _add_decoder_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("decoding (greedy unless --beam-size, --lexicon or --lm is given)")
+    group.add_argument("--beam-size", type=int, default=None, help="beam search with this many hypotheses (50 when only --lm/--lexicon)")
+    group.add_argument("--lexicon", type=Path, default=None, help="lexicon: only its words are output (default with --lm: lexicon.txt beside it)")
+    group.add_argument("--lm", type=Path, default=None, help="KenLM n-gram word LM, ARPA or binary (from dfcnn lm)")
+    group.add_argument("--lm-weight", type=float, default=1.0, help="weight of the LM score")
+    group.add_argument("--word-score", type=float, default=0.0, help="score added per word")
+    group.add_argument("--beam-threshold", type=float, default=25.0, help="prune hypotheses this far below the best")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -76,13 +197,51 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     evaluate.add_argument("--max-batch-duration", type=float, default=200.0, help="seconds of audio per batch")
     evaluate.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_decoder_options(evaluate)
     evaluate.set_defaults(run=_evaluate)
 
-    transcribe = commands.add_parser("transcribe", help="print the transcript of audio files", formatter_class=defaults)
+    transcribe = commands.add_parser(
+        "transcribe", help="transcribe audio files: text, JSON with word times, subtitles", formatter_class=defaults,
+        description="Transcribe files of any length. Without --output-dir the text goes to stdout.")
     transcribe.add_argument("--model", type=Path, required=True, help="checkpoint (e.g. exp/best.pt)")
-    transcribe.add_argument("files", nargs="+", type=Path, help="audio files (wav, flac, ogg/opus, mp3, ...)")
+    transcribe.add_argument("paths", nargs="+", metavar="PATH",
+                            help="audio files (wav, flac, ogg/opus, mp3, ...), folders (searched recursively) or globs")
+    transcribe.add_argument("--format", default="txt", choices=["txt", "json", "srt", "vtt", "tsv", "all"],
+                            help="output format; json has segments and words with start, end and confidence")
+    transcribe.add_argument("--output-dir", type=Path, default=None, help="write FILE_STEM.FORMAT here instead of stdout")
+    transcribe.add_argument("--with-path", action="store_true", help="txt on stdout: prefix the path even for one file")
     transcribe.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    transcribe.add_argument("--chunk-seconds", type=float, default=30.0, help="longer audio is processed in chunks this long")
+    transcribe.add_argument("--max-batch-duration", type=float, default=200.0, help="seconds of short files decoded together")
+    transcribe.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_decoder_options(transcribe)
     transcribe.set_defaults(run=_transcribe)
+
+    lm = commands.add_parser("lm", help="train an n-gram word LM (KenLM) and its lexicon", formatter_class=defaults,
+                             description="Estimate a Kneser-Ney n-gram LM with KenLM's lmplz: writes OUT/lm.arpa, "
+                                         "OUT/lm.bin and OUT/lexicon.txt (with --vocab or --model).")
+    lm.add_argument("--text", type=Path, nargs="+", required=True, help="text files (a sentence a line) or JSONL manifests")
+    lm.add_argument("--out", type=Path, required=True, help="output folder")
+    lm.add_argument("--order", type=int, default=3, help="n-gram order")
+    lm.add_argument("--vocab", type=Path, default=None, help="vocabulary of the acoustic model: spell the lexicon in it")
+    lm.add_argument("--model", type=Path, default=None, help="or take vocabulary and normaliser from a checkpoint")
+    lm.add_argument("--normalizer", default="english", choices=["english", "mandarin", "none"], help="text normaliser")
+    lm.add_argument("--memory", default="1G", help="lmplz -S: memory it reserves for sorting (e.g. 4G, or 20%%)")
+    lm.add_argument("--prune", type=int, nargs="+", default=None, help="lmplz --prune thresholds per order, e.g. 0 0 1")
+    lm.add_argument("--arpa-only", action="store_true", help="skip build_binary")
+    lm.set_defaults(run=_lm)
+
+    tune = commands.add_parser("tune", help="grid-search LM weight and word score on a dev set", formatter_class=defaults)
+    tune.add_argument("--model", type=Path, required=True, help="checkpoint (e.g. exp/best.pt)")
+    tune.add_argument("--manifest", type=Path, required=True, help="dev manifest with reference texts")
+    tune.add_argument("--lm-weights", type=_floats, default=[0.0, 0.5, 1.0, 1.5, 2.0, 3.0], help="comma-separated grid")
+    tune.add_argument("--word-scores", type=_floats, default=[-2.0, -1.0, 0.0, 1.0, 2.0], help="comma-separated grid")
+    tune.add_argument("--out", type=Path, default=None, help="folder for tune.md and best.json")
+    tune.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    tune.add_argument("--max-batch-duration", type=float, default=200.0, help="seconds of audio per batch")
+    tune.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_decoder_options(tune)
+    tune.set_defaults(run=_tune)
     return parser
 
 

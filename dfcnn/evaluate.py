@@ -1,27 +1,44 @@
-"""Scoring a model on a manifest: transcripts -> WER/CER tables and per-utterance alignments.
+"""Scoring a model on a manifest: transcripts -> WER/CER tables and per-utterance alignments, and
+tuning the beam search's LM weight and word score on a dev set.
 
-    dfcnn evaluate --model exp/best.pt --manifest data/test.jsonl --out exp/eval-test
+    dfcnn evaluate --model exp/best.pt --manifest data/test.jsonl --out exp/eval-test [--lm lm/lm.bin]
+    dfcnn tune --model exp/best.pt --manifest data/dev.jsonl --lm lm/lm.bin --out exp/tune
 
-writes ``results.md`` (the table), ``alignments.txt`` (REF/HYP per utterance, errors marked) and
-``hyps.jsonl`` (utt_id, ref, hyp) to the output folder.
+``evaluate`` writes ``results.md`` (the table), ``alignments.txt`` (REF/HYP per utterance, errors
+marked) and ``hyps.jsonl`` (utt_id, ref, hyp) to the output folder.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from .data import atomic_write_text, read_manifest
+from .decode import BeamSearchConfig, build_decoder
 from .inference import load_model
 from .metrics import Score, format_alignments, format_table, score
+
+
+def _decoder_name(config: BeamSearchConfig | None) -> str:
+    if config is None:
+        return "greedy"
+    parts = [f"beam {config.beam_size}"]
+    if config.lexicon or config.lm:
+        parts.append("lexicon")
+    if config.lm:
+        parts.append(f"LM {Path(config.lm).name} (weight {config.lm_weight:g}, word score {config.word_score:g})")
+    return ", ".join(parts)
 
 
 def evaluate(
     model_path: str | Path, manifest: str | Path, out_dir: str | Path | None = None, device: str = "auto",
     max_batch_duration: float = 200.0, name: str | None = None, progress: bool = True,
+    decoder: BeamSearchConfig | None = None,
 ) -> tuple[Score, str]:
     """Decode every utterance of ``manifest`` and score it; returns (score, markdown table)."""
-    recognizer = load_model(model_path, device)
+    recognizer = load_model(model_path, device, decoder=decoder)
     utterances = read_manifest(manifest)
     hypotheses = recognizer.recognize(utterances, max_batch_duration, progress=progress)
     normalize = recognizer.tokenizer.normalize
@@ -32,7 +49,8 @@ def evaluate(
     if out_dir is not None:
         out_dir = Path(out_dir)
         ids = [u.utt_id for u in utterances]
-        atomic_write_text(out_dir / "results.md", f"model: {model_path}\nmanifest: {manifest}\n\n{table}")
+        header = f"model: {model_path}\nmanifest: {manifest}\ndecoder: {_decoder_name(decoder)}\n\n"
+        atomic_write_text(out_dir / "results.md", header + table)
         atomic_write_text(out_dir / "alignments.txt", format_alignments(ids, result))
         atomic_write_text(
             out_dir / "hyps.jsonl",
@@ -43,3 +61,48 @@ def evaluate(
             ),
         )
     return result, table
+
+
+def tune_decoder(
+    model_path: str | Path, manifest: str | Path, base: BeamSearchConfig, lm_weights: list[float],
+    word_scores: list[float], out_dir: str | Path | None = None, device: str = "auto",
+    max_batch_duration: float = 200.0, progress: bool = True,
+) -> tuple[BeamSearchConfig, str]:
+    """Grid search of ``lm_weight`` x ``word_score`` on a dev manifest, by WER then CER.
+
+    The network runs once; each grid point only re-runs the beam search. Returns the best config
+    and a markdown table of every point; ``out_dir`` gets ``tune.md`` and ``best.json``.
+    """
+    from tqdm import tqdm
+
+    recognizer = load_model(model_path, device)
+    utterances = read_manifest(manifest)
+    log_probs = recognizer.utterance_log_probs(utterances, max_batch_duration, progress=progress)
+    normalize = recognizer.tokenizer.normalize
+    refs = [normalize(u.text) for u in utterances]
+    rows, best = [], None
+    grid = list(itertools.product(lm_weights, word_scores))
+    for lm_weight, word_score in tqdm(grid, desc="tuning", disable=not progress, leave=False):
+        config = replace(base, lm_weight=lm_weight, word_score=word_score)
+        decode = build_decoder(recognizer.tokenizer, config)
+        hyps = [normalize(decode(lp[None], _length(lp))[0].text) for lp in log_probs]
+        result = score(refs, hyps)
+        key = (result.words.error_rate, result.chars.error_rate)
+        rows.append((lm_weight, word_score, *key))
+        if best is None or key < best[0]:
+            best = (key, config)
+    table = "| LM weight | word score | WER % | CER % |\n|---:|---:|---:|---:|\n" + "".join(
+        f"| {w:g} | {s:g} | {100 * wer:.2f} | {100 * cer:.2f} |\n" for w, s, wer, cer in rows
+    )
+    assert best is not None
+    if out_dir is not None:
+        out_dir = Path(out_dir)
+        atomic_write_text(out_dir / "tune.md", f"model: {model_path}\nmanifest: {manifest}\n\n{table}")
+        atomic_write_text(out_dir / "best.json", json.dumps(asdict(best[1]), indent=2) + "\n")
+    return best[1], table
+
+
+def _length(log_probs):
+    import torch
+
+    return torch.tensor([log_probs.shape[0]])

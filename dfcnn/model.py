@@ -49,6 +49,16 @@ class ModelConfig:
         return reduction
 
     @property
+    def receptive_radius(self) -> int:
+        """Input frames beyond either edge of an output frame's own span that can change it (an upper bound)."""
+        radius, scale = 0, 1
+        for pool in self.time_pool:
+            radius += self.convs_per_block * scale  # each 3x3 conv reaches one frame further per side
+            radius += (pool - 1) * scale  # a pooling window reaches pool - 1 frames past its first
+            scale *= pool
+        return radius
+
+    @property
     def output_bins(self) -> int:
         """F': frequency size after the blocks."""
         bins = self.input_bins

@@ -32,7 +32,7 @@ _ENGLISH_NOT_KEPT = re.compile(r"[^a-z0-9' ]+")
 _STRAY_APOSTROPHE = re.compile(r"(?<![a-z0-9])'|'(?![a-z0-9])")
 
 
-def _is_cjk(char: str) -> bool:
+def is_cjk(char: str) -> bool:
     return "\u3400" <= char <= "\u9fff" or "\uf900" <= char <= "\ufaff" or "\U00020000" <= char <= "\U0002fa1f"
 
 
@@ -60,7 +60,7 @@ def normalize_mandarin(text: str) -> str:
     words = _WHITESPACE.split(text.strip())
     out = ""
     for word in words:
-        if out and not _is_cjk(out[-1]) and not _is_cjk(word[0]):
+        if out and not is_cjk(out[-1]) and not is_cjk(word[0]):
             out += " "
         out += word
     return out

@@ -1,0 +1,130 @@
+"""Where the words are: CTC forced alignment of decoded tokens, word times and confidences, and the
+pauses that split long audio into segments.
+
+    spans = align_tokens(log_probs, hypothesis.tokens)              # (T, V), [ids] -> TokenSpans
+    words = words_from_spans(spans, tokenizer, frame_seconds=0.04)  # Word(word, start, end, confidence)
+
+Times are seconds from the first output frame: frame t covers [t, t + 1) * frame_seconds.
+"""
+
+from __future__ import annotations
+
+import torch
+import torchaudio.functional as F
+from torchaudio.functional import TokenSpan
+
+from .text import UNK, UNK_DECODED, WORD_SEPARATOR, Tokenizer, is_cjk
+from .transcript import Word
+
+
+def align_tokens(log_probs: torch.Tensor, tokens: list[int], blank: int = 0) -> list[TokenSpan]:
+    """The most likely CTC path that emits exactly ``tokens``, as one span per token.
+
+    Args:
+        log_probs: (T, V) log-probabilities of one utterance (valid frames only).
+        tokens: the token ids to place (blank-free), e.g. a hypothesis' tokens.
+    Returns:
+        ``TokenSpan(token, start, end, score)`` per token, frames [start, end), score = mean probability
+        of the token over its frames. Empty when ``tokens`` is empty or cannot fit in T frames.
+    """
+    repeats = sum(1 for a, b in zip(tokens, tokens[1:]) if a == b)
+    if not tokens or len(tokens) + repeats > log_probs.shape[0]:
+        return []
+    emissions = log_probs.detach().to("cpu", torch.float32)[None]  # (1, T, V)
+    targets = torch.tensor([tokens], dtype=torch.int32)  # (1, L)
+    path, scores = F.forced_align(emissions, targets, blank=blank)  # (1, T), (1, T)
+    return F.merge_tokens(path[0], scores[0].exp(), blank=blank)
+
+
+def words_from_spans(
+    spans: list[TokenSpan], tokenizer: Tokenizer, frame_seconds: float, offset_seconds: float = 0.0
+) -> list[Word]:
+    """Group token spans into words at word separators (and at every CJK character).
+
+    A word starts where its first token starts and ends where its last token ends; its confidence
+    is the mean of its tokens' probabilities.
+    """
+    words: list[Word] = []
+    current: list[TokenSpan] = []
+
+    def close() -> None:
+        if current:
+            text = "".join(UNK_DECODED if tokenizer.tokens[s.token] == UNK else tokenizer.tokens[s.token] for s in current)
+            words.append(
+                Word(
+                    text,
+                    offset_seconds + current[0].start * frame_seconds,
+                    offset_seconds + current[-1].end * frame_seconds,
+                    sum(s.score for s in current) / len(current),
+                )
+            )
+            current.clear()
+
+    for span in spans:
+        token = tokenizer.tokens[span.token]
+        if token == WORD_SEPARATOR:
+            close()
+        elif is_cjk(token[0]):  # Mandarin: every character is a word of its own
+            close()
+            current.append(span)
+            close()
+        else:
+            current.append(span)
+    close()
+    return words
+
+
+def split_at_pauses(
+    log_probs: torch.Tensor, frame_seconds: float, min_pause: float = 0.5, max_segment: float = 30.0,
+    margin: float = 0.2, blank: int = 0,
+) -> list[tuple[int, int]]:
+    """Speech segments of a long utterance, cut where the greedy path is blank for ``min_pause`` s.
+
+    A segment longer than ``max_segment`` seconds is cut again at its longest blank run (or, with no
+    blank at all, in the middle). Each segment keeps ``margin`` s of the pause on either side, so the
+    beam search and the aligner see a word's edges whole.
+
+    Args:
+        log_probs: (T, V) log-probs.
+    Returns:
+        [(start, end), ...] output frame ranges in order, non-overlapping; empty for silence only.
+    """
+    best = log_probs.argmax(dim=-1)  # (T,)
+    speech = (best != blank).nonzero().squeeze(1).tolist()
+    if not speech:
+        return []
+    min_gap = max(1, round(min_pause / frame_seconds))
+    ranges = []  # [first, last] frames with a non-blank argmax
+    first = previous = speech[0]
+    for frame in speech[1:]:
+        if frame - previous > min_gap:
+            ranges.append([first, previous])
+            first = frame
+        previous = frame
+    ranges.append([first, previous])
+
+    max_frames = max(2, round(max_segment / frame_seconds))
+    is_speech = best != blank
+    done: list[list[int]] = []
+    while ranges:
+        first, last = ranges.pop(0)
+        if last + 1 - first <= max_frames:
+            done.append([first, last])
+            continue
+        inside = is_speech[first : last + 1].tolist()
+        cut, longest, run = (first + last) // 2, 0, 0
+        for index, frame_is_speech in enumerate(inside):
+            run = 0 if frame_is_speech else run + 1
+            if run > longest:
+                longest, cut = run, first + index - run // 2
+        left_end = max(first, cut - 1)
+        ranges[:0] = [[first, left_end], [left_end + 1, last]]
+
+    pad = round(margin / frame_seconds)
+    segments = []
+    total = log_probs.shape[0]
+    for index, (first, last) in enumerate(done):
+        start = max(first - pad, 0 if index == 0 else (done[index - 1][1] + first + 1) // 2)
+        end = min(last + 1 + pad, total if index == len(done) - 1 else (last + done[index + 1][0] + 1) // 2)
+        segments.append((start, end))
+    return segments

@@ -1,0 +1,299 @@
+"""Language models: n-gram word LMs built with KenLM, and lexicons for flashlight's lexicon decoder.
+
+    tokenizer = Tokenizer.from_file("data/lang/vocab.txt", normalizer="english")
+    lm = build_lm(["data/train.jsonl", "data/extra_text.txt"], "exp/lm", order=3, tokenizer=tokenizer)
+    # exp/lm/text.txt (normalised corpus), lm.arpa, lm.bin, lexicon.txt -> ctc_decoder(lexicon=, lm=)
+
+A lexicon line is a word and its spelling in vocabulary tokens, the format torchaudio's
+``ctc_decoder`` reads. English words end in the word separator, as in torchaudio's examples
+(``hello h e l l o |``); the LM words of Mandarin are single characters spelt by themselves
+(``你 你``), with no separator, because Mandarin transcripts have none between characters.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import subprocess
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .data import atomic_write_text, read_manifest
+from .errors import DfcnnError, VocabError
+from .text import BLANK, WORD_SEPARATOR, Tokenizer, is_cjk, get_normalizer
+
+REPO_KENLM_BIN = Path(__file__).resolve().parents[1] / "tools" / "kenlm" / "bin"  # where install_kenlm.sh puts them
+ARPA_SPECIALS = ("<s>", "</s>", "<unk>")  # in every KenLM ARPA, never in a lexicon
+
+
+def find_kenlm_binary(name: str) -> Path:
+    """Path of KenLM's ``name`` ("lmplz", "build_binary"): $DFCNN_KENLM_BIN, tools/kenlm/bin, PATH."""
+    folders = [Path(os.environ["DFCNN_KENLM_BIN"])] if os.environ.get("DFCNN_KENLM_BIN") else []
+    for folder in [*folders, REPO_KENLM_BIN]:
+        if (folder / name).is_file() and os.access(folder / name, os.X_OK):
+            return folder / name
+    found = shutil.which(name)
+    if found:
+        return Path(found)
+    looked = ", ".join(str(f) for f in [*folders, REPO_KENLM_BIN]) + " and PATH"
+    raise DfcnnError(
+        f"KenLM's {name} not found (looked in {looked}); build it with `bash tools/install_kenlm.sh` "
+        "(compiles the kenlm source from PyPI with cmake and Boost from apt) or set DFCNN_KENLM_BIN "
+        "to the folder holding lmplz and build_binary"
+    )
+
+
+def lm_words(text: str, normalizer: str) -> list[str]:
+    """The LM words of a text after normalisation.
+
+    Words are space-separated, except for Mandarin, whose vocabulary is characters: each CJK character
+    is a word and a run of other characters (a Latin word) is one, so ``"我用ok了"`` -> 我 用 ok 了.
+    """
+    text = get_normalizer(normalizer)(text)
+    if normalizer != "mandarin":
+        return text.split()
+    words = []
+    for chunk in text.split():
+        for cjk, run in itertools.groupby(chunk, is_cjk):
+            if cjk:
+                words.extend(run)
+            else:
+                words.append("".join(run))
+    return words
+
+
+def _source_lines(source: str | Path) -> list[str]:
+    """Raw sentences of a source: the ``text`` of a JSONL manifest, or the lines of a text file."""
+    source = Path(source)
+    if source.suffix == ".jsonl":
+        return [utterance.text for utterance in read_manifest(source)]
+    if not source.is_file():
+        raise DfcnnError(f"{source}: LM text file not found")
+    return source.read_text(encoding="utf-8").splitlines()
+
+
+def lm_corpus(sources: Iterable[str | Path], normalizer: str) -> list[str]:
+    """Normalised sentences of all ``sources``, words one space apart (see ``lm_words``); empty ones dropped."""
+    sentences = []
+    for source in sources:
+        for line in _source_lines(source):
+            words = lm_words(line, normalizer)
+            if words:
+                sentences.append(" ".join(words))
+    return sentences
+
+
+def spelling(word: str, normalizer: str) -> list[str]:
+    """Vocabulary tokens of a lexicon word: its characters, then ``|`` unless the text is Mandarin.
+
+    The decoder may still put a separator between two Mandarin words (flashlight allows silence between
+    words), which is what a space between two Latin words in a Mandarin transcript needs.
+    """
+    return list(word) if normalizer == "mandarin" else [*word, WORD_SEPARATOR]
+
+
+def write_lexicon(words: Iterable[str], tokenizer: Tokenizer, path: str | Path) -> int:
+    """Write a lexicon of ``words`` (sorted, unique) spelt in ``tokenizer``'s vocabulary.
+
+    Returns the number of words left out because a character of theirs is not a token.
+    """
+    tokens = set(tokenizer.tokens) - {BLANK}
+    lines, skipped = [], 0
+    for word in sorted(set(words)):
+        spelt = spelling(word, tokenizer.normalizer)
+        if not set(spelt) <= tokens:
+            skipped += 1
+            continue
+        lines.append(f"{word} {' '.join(spelt)}\n")
+    atomic_write_text(path, "".join(lines))
+    return skipped
+
+
+def read_lexicon(path: str | Path, tokenizer: Tokenizer | None = None) -> dict[str, list[list[str]]]:
+    """Word -> its spellings (a word may have several lines). With ``tokenizer``, every token is checked.
+
+    Raises ``VocabError`` naming file and line for a line without a spelling or, with ``tokenizer``,
+    for a spelling token outside its vocabulary (the decoder would fail or never emit the word).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise VocabError(f"{path}: lexicon not found")
+    tokens = set(tokenizer.tokens) - {BLANK} if tokenizer is not None else None
+    lexicon: dict[str, list[list[str]]] = {}
+    with path.open(encoding="utf-8") as lines:
+        for number, line in enumerate(lines, 1):
+            fields = line.split()
+            if not fields:
+                continue
+            if len(fields) == 1:
+                raise VocabError(f"{path}:{number}: word {fields[0]!r} has no spelling")
+            unknown = [t for t in fields[1:] if t not in tokens] if tokens is not None else []
+            if unknown:
+                raise VocabError(f"{path}:{number}: token {unknown[0]!r} of {fields[0]!r} is not in the vocabulary")
+            spellings = lexicon.setdefault(fields[0], [])
+            if fields[1:] not in spellings:
+                spellings.append(fields[1:])
+    if not lexicon:
+        raise VocabError(f"{path}: lexicon holds no words")
+    return lexicon
+
+
+def check_lexicon(path: str | Path, tokenizer: Tokenizer) -> dict[str, list[list[str]]]:
+    """``read_lexicon`` checking that every spelling is in ``tokenizer``'s vocabulary."""
+    return read_lexicon(path, tokenizer)
+
+
+def _arpa_sections(path: Path) -> tuple[dict[int, int], list[str]]:
+    """(order -> n-gram count from the \\data\\ header, unigram words) of an ARPA file."""
+    if not path.is_file():
+        raise DfcnnError(f"{path}: ARPA file not found")
+    counts, unigrams, section = {}, [], None
+    with path.open(encoding="utf-8") as lines:
+        for line in lines:
+            line = line.strip()
+            if line in ("\\2-grams:", "\\end\\"):
+                break  # past the unigrams: the rest of a large file need not be read
+            if line.startswith("\\"):
+                section = line
+            elif section == "\\data\\" and line.startswith("ngram "):
+                order, count = line[len("ngram ") :].split("=")
+                counts[int(order)] = int(count)
+            elif section == "\\1-grams:" and line:
+                unigrams.append(line.split()[1])
+    if not counts or not unigrams:
+        raise DfcnnError(f"{path}: not an ARPA language model (no \\data\\ header or no 1-grams)")
+    return counts, unigrams
+
+
+def arpa_counts(path: str | Path) -> dict[int, int]:
+    """Order -> number of n-grams, from an ARPA file's header: {1: 1200, 2: 5000, 3: 7000}."""
+    return _arpa_sections(Path(path))[0]
+
+
+def arpa_vocabulary(path: str | Path) -> list[str]:
+    """The words of an ARPA LM (its unigrams less <s>, </s>, <unk>), to derive a lexicon from."""
+    return [word for word in _arpa_sections(Path(path))[1] if word not in ARPA_SPECIALS]
+
+
+def resolve_lexicon(lexicon: str | Path | None, lm: str | Path | None, tokenizer: Tokenizer) -> Path | None:
+    """The lexicon a beam search should use, checked against ``tokenizer``.
+
+    An explicit ``lexicon`` wins; with only an ``lm``, ``lexicon.txt`` beside it (as ``dfcnn lm``
+    writes it), else one derived from an ARPA LM's unigrams. No lexicon and no LM: None.
+    """
+    if lm is not None and not Path(lm).is_file():
+        raise DfcnnError(f"{lm}: language model not found")
+    if lexicon is not None:
+        if not Path(lexicon).is_file():
+            raise DfcnnError(f"{lexicon}: lexicon not found")
+        check_lexicon(lexicon, tokenizer)
+        return Path(lexicon)
+    if lm is None:
+        return None
+    beside = Path(lm).parent / "lexicon.txt"
+    if beside.is_file():
+        check_lexicon(beside, tokenizer)
+        return beside
+    with open(lm, "rb") as handle:
+        is_arpa = b"\\data\\" in handle.read(4096)
+    if not is_arpa:
+        raise DfcnnError(f"{lm}: a binary LM needs a lexicon: give --lexicon (dfcnn lm writes lexicon.txt beside the LM)")
+    import hashlib
+    import tempfile
+
+    key = hashlib.sha1(f"{Path(lm).resolve()}:{os.path.getmtime(lm)}:{tokenizer.tokens}".encode()).hexdigest()[:16]
+    derived = Path(tempfile.gettempdir()) / f"dfcnn-lexicon-{key}.txt"
+    if not derived.is_file():
+        write_lexicon(arpa_vocabulary(lm), tokenizer, derived)
+    return derived
+
+
+@dataclass(frozen=True)
+class LanguageModel:
+    """What ``build_lm`` wrote."""
+
+    arpa: Path  # the ARPA file, readable by any toolkit
+    binary: Path | None  # KenLM binary of the same LM (faster to load), or None
+    lexicon: Path | None  # flashlight lexicon of the LM's words, or None without a tokenizer
+    vocabulary_size: int  # words of the LM: the ARPA's unigrams less <s>, </s>, <unk> (fewer if pruned)
+    sentences: int  # sentences the LM was estimated on
+    lexicon_skipped: int  # words left out of the lexicon for characters outside the vocabulary
+
+
+def _run(command: Sequence[str | Path]) -> None:
+    """Run a KenLM program; a failure raises ``DfcnnError`` with the end of its stderr."""
+    result = subprocess.run([str(c) for c in command], capture_output=True, text=True)
+    if result.returncode != 0:
+        tail = "\n".join(result.stderr.strip().splitlines()[-15:])
+        name = Path(command[0]).name
+        raise DfcnnError(f"{name} failed (exit {result.returncode}): {' '.join(map(str, command))}\n{tail}")
+
+
+def build_lm(
+    sources: Iterable[str | Path],
+    out_dir: str | Path,
+    order: int = 3,
+    normalizer: str = "english",
+    memory: str = "1G",
+    prune: Sequence[int] | None = None,
+    binary: bool = True,
+    tokenizer: Tokenizer | None = None,
+) -> LanguageModel:
+    """Estimate an ``order``-gram Kneser-Ney LM on ``sources`` with lmplz into ``out_dir``.
+
+    Args:
+        sources: text files (one sentence a line) and/or JSONL manifests (their ``text``).
+        memory: lmplz's -S, its sorting memory (``"1G"``, ``"20%"`` of RAM); lmplz reserves it up front.
+        prune: lmplz's --prune thresholds, one per order from unigrams (``[0, 0, 1]``), non-decreasing.
+        tokenizer: when given, also write lexicon.txt of the LM's words spelt in its vocabulary.
+    """
+    out_dir = Path(out_dir)
+    if tokenizer is not None and tokenizer.normalizer != normalizer:
+        raise DfcnnError(
+            f"the LM text normalizer {normalizer!r} differs from the vocabulary's {tokenizer.normalizer!r}"
+        )
+    if prune is not None and len(prune) > order:
+        raise DfcnnError(f"--prune has {len(prune)} thresholds for a {order}-gram LM")
+    lmplz = find_kenlm_binary("lmplz")
+    build_binary = find_kenlm_binary("build_binary") if binary else None
+    sentences = lm_corpus(sources, normalizer)
+    if not sentences:
+        raise DfcnnError("the LM sources hold no text after normalisation")
+    text = out_dir / "text.txt"
+    atomic_write_text(text, "".join(s + "\n" for s in sentences))
+
+    # lmplz writes its output as it goes: a temp name keeps a failed run from leaving a truncated lm.arpa
+    arpa, arpa_tmp = out_dir / "lm.arpa", out_dir / "lm.arpa.tmp"
+    # --discount_fallback: small corpora lack the counts-of-counts Kneser-Ney discounts are estimated from
+    command = [lmplz, "-o", order, "-S", memory, "-T", out_dir, "--discount_fallback", "--text", text]
+    try:
+        _run([*command, "--arpa", arpa_tmp, *(["--prune", *prune] if prune else [])])
+        os.replace(arpa_tmp, arpa)
+    finally:
+        arpa_tmp.unlink(missing_ok=True)
+
+    bin_path = out_dir / "lm.bin"
+    bin_path.unlink(missing_ok=True)  # never leave a binary of an older LM beside the new ARPA
+    if build_binary is not None:
+        bin_tmp = out_dir / "lm.bin.tmp"
+        try:
+            _run([build_binary, arpa, bin_tmp])
+            os.replace(bin_tmp, bin_path)
+        finally:
+            bin_tmp.unlink(missing_ok=True)
+
+    words = arpa_vocabulary(arpa)
+    lexicon, skipped = out_dir / "lexicon.txt", 0
+    lexicon.unlink(missing_ok=True)
+    if tokenizer is not None:
+        skipped = write_lexicon(words, tokenizer, lexicon)
+    return LanguageModel(
+        arpa,
+        bin_path if build_binary is not None else None,
+        lexicon if tokenizer is not None else None,
+        len(words),
+        len(sentences),
+        skipped,
+    )
