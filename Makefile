@@ -1,11 +1,12 @@
 # make demo   set up .venv, synthesise the eSpeak NG corpus, train, evaluate, transcribe (CPU, < 15 min)
 # make test   set up .venv and run the test suite
 # make bench  parameter count, FLOPs, training throughput and real-time factor of the default model
+# make kenlm  build KenLM's lmplz and build_binary into tools/kenlm/bin (for `dfcnn lm`)
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup demo test test-fast bench clean-demo
+.PHONY: setup kenlm demo test test-fast bench clean-demo
 
 setup: $(VENV)/.installed
 
@@ -14,13 +15,18 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $@
 
-demo: setup
+kenlm: tools/kenlm/bin/lmplz
+
+tools/kenlm/bin/lmplz: tools/install_kenlm.sh | $(VENV)/.installed
+	PYTHON=$(PY) bash tools/install_kenlm.sh
+
+demo: setup kenlm
 	bash recipes/espeak/run.sh
 
-test: setup
+test: setup kenlm
 	$(PY) -m pytest -q
 
-test-fast: setup
+test-fast: setup kenlm
 	$(PY) -m pytest -q -m "not slow"
 
 bench: setup

@@ -112,11 +112,15 @@ def split_at_pauses(
             done.append([first, last])
             continue
         inside = is_speech[first : last + 1].tolist()
-        cut, longest, run = (first + last) // 2, 0, 0
+        cut, longest, run = None, 0, 0
         for index, frame_is_speech in enumerate(inside):
             run = 0 if frame_is_speech else run + 1
             if run > longest:
                 longest, cut = run, first + index - run // 2
+        if cut is None:  # no blank at all: cut where the best token changes, nearest the middle
+            changes = (best[first + 1 : last + 1] != best[first:last]).nonzero().squeeze(1) + first + 1
+            middle = (first + last + 1) // 2
+            cut = int(changes[(changes - middle).abs().argmin()]) if len(changes) else middle
         left_end = max(first, cut - 1)
         ranges[:0] = [[first, left_end], [left_end + 1, last]]
 

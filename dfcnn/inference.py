@@ -162,18 +162,26 @@ class Recognizer:
             (path, seconds of audio, transcript or the error that file raised); a bad file never
             stops the others.
         """
-        pending: list[tuple[Path, np.ndarray]] = []
+        pending: list[tuple[Path, np.ndarray | DfcnnError]] = []  # in input order; errors keep their place
 
         def flush():
-            if not pending:
-                return
-            waves = [torch.from_numpy(wave) for _, wave in pending]
-            lengths = torch.tensor([len(w) for w in waves])
-            batch = torch.nn.utils.rnn.pad_sequence(waves, batch_first=True)  # (B, N)
-            log_probs, out_lengths = self.log_probs(batch, lengths)
-            for row, (path, wave) in enumerate(pending):
-                piece = log_probs[row, : int(out_lengths[row])].float().cpu()
-                yield path, len(wave) / SAMPLE_RATE, self.transcript_from_log_probs(piece, len(wave) / SAMPLE_RATE, str(path))
+            good = [(path, wave) for path, wave in pending if isinstance(wave, np.ndarray)]
+            results = {}
+            if good:
+                waves = [torch.from_numpy(wave) for _, wave in good]
+                batch = torch.nn.utils.rnn.pad_sequence(waves, batch_first=True)  # (B, N)
+                log_probs, lengths = self.log_probs(batch, torch.tensor([len(w) for w in waves]))
+                for row, (path, wave) in enumerate(good):
+                    seconds = len(wave) / SAMPLE_RATE
+                    piece = log_probs[row, : int(lengths[row])].float().cpu()  # (T_i, V)
+                    results[row] = (path, seconds, self.transcript_from_log_probs(piece, seconds, str(path)))
+            row = 0
+            for path, wave in pending:
+                if isinstance(wave, np.ndarray):
+                    yield results[row]
+                    row += 1
+                else:
+                    yield path, 0.0, wave
             pending.clear()
 
         pending_seconds = 0.0
@@ -186,10 +194,12 @@ class Recognizer:
                     yield path, duration, self._transcribe_file(path)
                     continue
                 pending.append((path, load_audio(path)))
+                pending_seconds += duration
             except DfcnnError as error:
-                yield path, 0.0, error
-                continue
-            pending_seconds += duration
+                if pending:
+                    pending.append((path, error))
+                else:
+                    yield path, 0.0, error
             if pending_seconds >= self.config.max_batch_duration:
                 yield from flush()
                 pending_seconds = 0.0

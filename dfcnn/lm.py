@@ -5,9 +5,8 @@
     # exp/lm/text.txt (normalised corpus), lm.arpa, lm.bin, lexicon.txt -> ctc_decoder(lexicon=, lm=)
 
 A lexicon line is a word and its spelling in vocabulary tokens, the format torchaudio's
-``ctc_decoder`` reads. English words end in the word separator, as in torchaudio's examples
-(``hello h e l l o |``); the LM words of Mandarin are single characters spelt by themselves
-(``你 你``), with no separator, because Mandarin transcripts have none between characters.
+``ctc_decoder`` reads: ``hello h e l l o``. The separator ``|`` is not part of a spelling (see
+``spelling``); the LM words of Mandarin are single characters spelt by themselves (``你 你``).
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ from pathlib import Path
 
 from .data import atomic_write_text, read_manifest
 from .errors import DfcnnError, VocabError
-from .text import BLANK, WORD_SEPARATOR, Tokenizer, is_cjk, get_normalizer
+from .text import BLANK, Tokenizer, get_normalizer, is_cjk
 
 REPO_KENLM_BIN = Path(__file__).resolve().parents[1] / "tools" / "kenlm" / "bin"  # where install_kenlm.sh puts them
 ARPA_SPECIALS = ("<s>", "</s>", "<unk>")  # in every KenLM ARPA, never in a lexicon
@@ -86,12 +85,12 @@ def lm_corpus(sources: Iterable[str | Path], normalizer: str) -> list[str]:
 
 
 def spelling(word: str, normalizer: str) -> list[str]:
-    """Vocabulary tokens of a lexicon word: its characters, then ``|`` unless the text is Mandarin.
+    """Vocabulary tokens of a lexicon word: its characters, without a trailing ``|``.
 
-    The decoder may still put a separator between two Mandarin words (flashlight allows silence between
-    words), which is what a space between two Latin words in a Mandarin transcript needs.
+    Our models emit ``|`` only between words, never after the last one; flashlight treats ``|`` as
+    optional silence between lexicon words, so a spelling that ended in it could not end an utterance.
     """
-    return list(word) if normalizer == "mandarin" else [*word, WORD_SEPARATOR]
+    return list(word)
 
 
 def write_lexicon(words: Iterable[str], tokenizer: Tokenizer, path: str | Path) -> int:

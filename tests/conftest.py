@@ -23,6 +23,18 @@ def shared_corpus(name: str) -> Path:
     return path
 
 
+@pytest.fixture
+def kenlm():
+    """Skip when KenLM's lmplz is not built (`make test` builds it with tools/install_kenlm.sh)."""
+    from dfcnn.errors import DfcnnError
+    from dfcnn.lm import find_kenlm_binary
+
+    try:
+        find_kenlm_binary("lmplz"), find_kenlm_binary("build_binary")
+    except DfcnnError as error:
+        pytest.skip(f"KenLM not available: {error}")
+
+
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)

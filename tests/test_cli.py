@@ -51,18 +51,57 @@ def test_transcribe_one_line_per_file_and_reports_bad_files(experiment, tmp_path
     assert "Traceback" not in result.stderr
 
 
+def test_transcribe_folder_to_every_format(experiment, tmp_path):
+    audio = tmp_path / "audio" / "nested"
+    audio.mkdir(parents=True)
+    for name in ("utt2.wav", "utt3.wav"):
+        (audio / name).write_bytes((experiment / name).read_bytes())
+    out = tmp_path / "out"
+    result = dfcnn("transcribe", "--model", experiment / "exp" / "best.pt", tmp_path / "audio", "--format", "all",
+                   "--output-dir", out, "--beam-size", "4")
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in out.iterdir()) == sorted(f"utt{i}.{f}" for i in (2, 3) for f in ("txt", "json", "srt", "vtt", "tsv"))
+    state = json.loads((out / "utt2.json").read_text())
+    assert state["audio_filepath"].endswith("utt2.wav") and state["duration"] > 0
+    for word in (w for s in state["segments"] for w in s["words"]):
+        assert 0 <= word["start"] <= word["end"] <= state["duration"] and 0 <= word["confidence"] <= 1
+    assert (out / "utt2.vtt").read_text().startswith("WEBVTT")
+    assert (out / "utt2.tsv").read_text().startswith("start\tend\ttext")
+
+
+def test_transcribe_one_file_to_stdout_as_json_and_srt(experiment):
+    model, audio = experiment / "exp" / "best.pt", experiment / "utt0.wav"
+    as_json = dfcnn("transcribe", "--model", model, audio, "--format", "json", "--quiet")
+    assert as_json.returncode == 0, as_json.stderr
+    text = json.loads(as_json.stdout)["text"]
+    as_txt = dfcnn("transcribe", "--model", model, audio, "--quiet")
+    assert as_txt.stdout.strip() == text  # one file: just the text
+    as_srt = dfcnn("transcribe", "--model", model, audio, "--format", "srt", "--quiet")
+    assert as_srt.returncode == 0 and ("-->" in as_srt.stdout or not text)
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
         (["train", "missing.yaml"], "missing.yaml: config file not found"),
         (["evaluate", "--model", "none.pt", "--manifest", "x.jsonl"], "none.pt: checkpoint not found"),
         (["transcribe", "--model", "none.pt", "a.wav"], "none.pt: checkpoint not found"),
+        (["transcribe", "--model", "none.pt", "a.wav", "b.wav", "--format", "srt"],
+         "--format srt for 2 files writes one file each: give --output-dir"),
+        (["lm", "--text", "missing.txt", "--out", "lm"], "missing.txt: LM text file not found"),
     ],
 )
 def test_errors_are_one_line_without_traceback(tmp_path, args, message):
     result = dfcnn(*args, cwd=tmp_path)
     assert result.returncode == 1
     assert result.stderr.strip() == f"dfcnn: error: {message}"
+
+
+def test_missing_language_model_is_named(experiment, tmp_path):
+    result = dfcnn("transcribe", "--model", experiment / "exp" / "best.pt", experiment / "utt0.wav",
+                   "--lm", tmp_path / "none.bin")
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"dfcnn: error: {tmp_path / 'none.bin'}: language model not found"
 
 
 def test_bad_manifest_line_is_named(experiment, tmp_path):

@@ -1,9 +1,12 @@
 import math
 
+import pytest
 import torch
 
-from dfcnn.decode import greedy_decode
-from dfcnn.text import Tokenizer
+from dfcnn.decode import BeamSearchConfig, BeamSearchDecoder, greedy_decode
+from dfcnn.errors import DfcnnError, VocabError
+from dfcnn.lm import build_lm, write_lexicon
+from dfcnn.text import Tokenizer, build_vocab
 
 TOK = Tokenizer(("<blank>", "|", "a", "b", "c"))
 
@@ -43,3 +46,104 @@ def test_greedy_all_blank_is_empty():
 def test_greedy_on_zero_frames():
     hyp = greedy_decode(torch.zeros(1, 0, 5), torch.tensor([0]), TOK)[0]
     assert hyp.text == "" and hyp.score == 0.0
+
+
+# --- beam search -------------------------------------------------------------------------------
+
+WORDS_TOKENIZER = Tokenizer(tuple(build_vocab(["the cat sat sad dog"])), "english")
+
+
+def spelled_log_probs(tokenizer: Tokenizer, frames: list[dict[str, float]]) -> torch.Tensor:
+    """(T, V) log-probs: each frame a {token: probability} dict, the rest of the mass on blank."""
+    probs = torch.full((len(frames), len(tokenizer)), 1e-4)
+    for t, frame in enumerate(frames):
+        for token, p in frame.items():
+            probs[t, tokenizer.tokens.index(token)] = p
+        probs[t, 0] = max(1e-4, 1.0 - sum(frame.values()))
+    return (probs / probs.sum(dim=1, keepdim=True)).log()
+
+
+def spell(text: str, confusions: dict[int, dict[str, float]] | None = None) -> list[dict[str, float]]:
+    """A clear frame per character (| between words) with a blank frame after each."""
+    frames = []
+    for index, char in enumerate(text):
+        frames += [(confusions or {}).get(index, {"|" if char == " " else char: 0.9}), {}]
+    return frames
+
+
+def test_beam_search_without_lexicon_agrees_with_greedy_on_clear_input():
+    log_probs = spelled_log_probs(WORDS_TOKENIZER, spell("the cat sat"))[None]
+    lengths = torch.tensor([log_probs.shape[1]])
+    beam = BeamSearchDecoder(WORDS_TOKENIZER, BeamSearchConfig(beam_size=8))(log_probs, lengths)[0][0]
+    assert beam.text == greedy_decode(log_probs, lengths, WORDS_TOKENIZER)[0].text == "the cat sat"
+    assert [WORDS_TOKENIZER.tokens[t] for t in beam.tokens] == list("the|cat|sat")
+
+
+def test_lexicon_constrains_output_to_its_words(tmp_path):
+    # acoustically "the cst sat": greedy keeps the non-word, the lexicon forces a real one
+    frames = spell("the cst sat", {5: {"s": 0.5, "a": 0.4}})
+    log_probs = spelled_log_probs(WORDS_TOKENIZER, frames)[None]
+    lengths = torch.tensor([log_probs.shape[1]])
+    assert greedy_decode(log_probs, lengths, WORDS_TOKENIZER)[0].text == "the cst sat"
+    lexicon = tmp_path / "lexicon.txt"
+    write_lexicon(["the", "cat", "sat", "sad"], WORDS_TOKENIZER, lexicon)
+    nbest = BeamSearchDecoder(WORDS_TOKENIZER, BeamSearchConfig(lexicon=str(lexicon), nbest=3))(log_probs, lengths)[0]
+    assert nbest[0].text == "the cat sat"
+    assert all(set(h.text.split()) <= {"the", "cat", "sat", "sad"} for h in nbest)
+    assert nbest[0].score >= nbest[-1].score
+
+
+def test_language_model_fixes_an_acoustic_confusion(tmp_path, kenlm):
+    # the last letter sounds more like "d" than "t": greedy and the lexicon alone say "sad";
+    # an LM that has only ever seen cats sit says "sat"
+    frames = spell("the cat sat", {10: {"d": 0.55, "t": 0.4}})
+    log_probs = spelled_log_probs(WORDS_TOKENIZER, frames)[None]
+    lengths = torch.tensor([log_probs.shape[1]])
+    assert greedy_decode(log_probs, lengths, WORDS_TOKENIZER)[0].text == "the cat sad"
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("the cat sat\nthe dog sat\nthe cat\nthe dog sad\n" * 5)
+    model = build_lm([corpus], tmp_path / "lm", memory="64M", tokenizer=WORDS_TOKENIZER)
+    write_lexicon(["the", "cat", "sat", "sad", "dog"], WORDS_TOKENIZER, model.lexicon)
+    lexicon_only = BeamSearchDecoder(WORDS_TOKENIZER, BeamSearchConfig(lexicon=str(model.lexicon)))
+    assert lexicon_only(log_probs, lengths)[0][0].text == "the cat sad"
+    with_lm = BeamSearchDecoder(WORDS_TOKENIZER, BeamSearchConfig(lm=str(model.binary), lm_weight=2.0))
+    assert with_lm(log_probs, lengths)[0][0].text == "the cat sat"  # lexicon.txt beside the LM is found
+    with_arpa = BeamSearchDecoder(WORDS_TOKENIZER, BeamSearchConfig(lm=str(model.arpa), lexicon=str(model.lexicon), lm_weight=2.0))
+    assert with_arpa(log_probs, lengths)[0][0].text == "the cat sat"
+
+
+def test_lexicon_is_derived_from_an_arpa_lm_alone(tmp_path):
+    arpa = tmp_path / "only.arpa"
+    arpa.write_text(  # a hand-written bigram LM: KenLM needs at least order 2
+        "\\data\\\nngram 1=5\nngram 2=2\n\n\\1-grams:\n-1.0\t<unk>\t0\n0\t<s>\t-0.3\n-0.5\t</s>\t0\n"
+        "-0.5\tcat\t-0.2\n-0.5\tthe\t-0.2\n\n\\2-grams:\n-0.1\t<s> the\n-0.1\tthe cat\n\n\\end\\\n"
+    )
+    log_probs = spelled_log_probs(WORDS_TOKENIZER, spell("the cat"))[None]
+    decoder = BeamSearchDecoder(WORDS_TOKENIZER, BeamSearchConfig(lm=str(arpa)))
+    assert decoder(log_probs, torch.tensor([log_probs.shape[1]]))[0][0].text == "the cat"
+
+
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        (BeamSearchConfig(lm="missing.bin"), "missing.bin: language model not found"),
+        (BeamSearchConfig(lexicon="missing.txt"), "missing.txt: lexicon not found"),
+    ],
+)
+def test_decoder_input_errors_name_the_file(config, message):
+    with pytest.raises(DfcnnError, match=message):
+        BeamSearchDecoder(WORDS_TOKENIZER, config)
+
+
+def test_binary_lm_without_lexicon_says_what_to_give(tmp_path):
+    binary = tmp_path / "lm.bin"
+    binary.write_bytes(b"mmap lm http://kheafield.com/code format version 5\0" + bytes(100))
+    with pytest.raises(DfcnnError, match="binary LM needs a lexicon"):
+        BeamSearchDecoder(WORDS_TOKENIZER, BeamSearchConfig(lm=str(binary)))
+
+
+def test_lexicon_with_a_token_outside_the_vocabulary_is_refused(tmp_path):
+    lexicon = tmp_path / "lexicon.txt"
+    lexicon.write_text("the t h e |\nzoo z o o |\n")
+    with pytest.raises(VocabError, match=r"lexicon.txt:2"):
+        BeamSearchDecoder(WORDS_TOKENIZER, BeamSearchConfig(lexicon=str(lexicon)))
