@@ -46,7 +46,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     _, table = evaluate(
         args.model, args.manifest, args.out, args.device, args.max_batch_duration, progress=not args.quiet,
-        decoder=_decoder_config(args),
+        decoder=_decoder_config(args), compare=args.compare,
     )
     print(table)
     if args.out is not None:
@@ -197,6 +197,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     evaluate.add_argument("--max-batch-duration", type=float, default=200.0, help="seconds of audio per batch")
     evaluate.add_argument("--quiet", action="store_true", help="no progress bar")
+    evaluate.add_argument("--compare", action="store_true",
+                          help="with beam search options: one row each for greedy, beam, beam+lexicon, beam+lexicon+LM")
     _add_decoder_options(evaluate)
     evaluate.set_defaults(run=_evaluate)
 

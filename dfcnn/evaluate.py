@@ -32,34 +32,65 @@ def _decoder_name(config: BeamSearchConfig | None) -> str:
     return ", ".join(parts)
 
 
+def decoder_variants(config: BeamSearchConfig, tokenizer) -> dict[str, BeamSearchConfig | None]:
+    """Greedy, then beam search without lexicon, with the lexicon, with lexicon and LM: what each adds."""
+    from .lm import resolve_lexicon
+
+    variants: dict[str, BeamSearchConfig | None] = {"greedy": None}
+    variants["beam"] = replace(config, lexicon=None, lm=None)
+    lexicon = resolve_lexicon(config.lexicon, config.lm, tokenizer)
+    if lexicon is not None:
+        # the word score was tuned with the LM: alone, the lexicon gets the neutral 0
+        variants["beam+lexicon"] = replace(config, lexicon=str(lexicon), lm=None, word_score=0.0)
+    if config.lm is not None:
+        variants["beam+lexicon+LM"] = replace(config, lexicon=str(lexicon))
+    return variants
+
+
 def evaluate(
     model_path: str | Path, manifest: str | Path, out_dir: str | Path | None = None, device: str = "auto",
     max_batch_duration: float = 200.0, name: str | None = None, progress: bool = True,
-    decoder: BeamSearchConfig | None = None,
+    decoder: BeamSearchConfig | None = None, compare: bool = False,
 ) -> tuple[Score, str]:
-    """Decode every utterance of ``manifest`` and score it; returns (score, markdown table)."""
-    recognizer = load_model(model_path, device, decoder=decoder)
+    """Decode every utterance of ``manifest`` and score it; returns (score, markdown table).
+
+    With ``compare`` (and a beam search ``decoder``), the network runs once and the table has a row
+    per ``decoder_variants``; the returned score is the last (fullest) decoder's.
+    """
+    recognizer = load_model(model_path, device)
     utterances = read_manifest(manifest)
-    hypotheses = recognizer.recognize(utterances, max_batch_duration, progress=progress)
+    name = name or Path(manifest).stem
+    if compare and decoder is not None:
+        variants = decoder_variants(decoder, recognizer.tokenizer)
+    else:
+        variants = {_decoder_name(decoder): decoder}
+    log_probs = recognizer.utterance_log_probs(utterances, max_batch_duration, progress=progress)
     normalize = recognizer.tokenizer.normalize
     refs = [normalize(u.text) for u in utterances]
-    hyps = [normalize(h.text) for h in hypotheses]
-    result = score(refs, hyps)
-    table = format_table({name or Path(manifest).stem: result})
+    ids = [u.utt_id for u in utterances]
+    scores: dict[str, Score] = {}
+    for label, config in variants.items():
+        decode = build_decoder(recognizer.tokenizer, config)
+        hyps = [normalize(decode(lp[None], _length(lp))[0].text) for lp in log_probs]
+        result = score(refs, hyps)
+        row = f"{name} {label}" if len(variants) > 1 else name
+        scores[row] = result
+        if out_dir is not None:
+            suffix = f"-{label.replace('+', '-').replace(' ', '')}" if len(variants) > 1 else ""
+            out = Path(out_dir)
+            atomic_write_text(out / f"alignments{suffix}.txt", format_alignments(ids, result))
+            atomic_write_text(
+                out / f"hyps{suffix}.jsonl",
+                "".join(
+                    json.dumps({"utt_id": i, "ref": r, "hyp": h, "audio_filepath": str(u.audio_filepath)},
+                               ensure_ascii=False) + "\n"
+                    for i, r, h, u in zip(ids, refs, hyps, utterances)
+                ),
+            )
+    table = format_table(scores)
     if out_dir is not None:
-        out_dir = Path(out_dir)
-        ids = [u.utt_id for u in utterances]
-        header = f"model: {model_path}\nmanifest: {manifest}\ndecoder: {_decoder_name(decoder)}\n\n"
-        atomic_write_text(out_dir / "results.md", header + table)
-        atomic_write_text(out_dir / "alignments.txt", format_alignments(ids, result))
-        atomic_write_text(
-            out_dir / "hyps.jsonl",
-            "".join(
-                json.dumps({"utt_id": i, "ref": r, "hyp": h, "audio_filepath": str(u.audio_filepath)}, ensure_ascii=False)
-                + "\n"
-                for i, r, h, u in zip(ids, refs, hyps, utterances)
-            ),
-        )
+        decoders = "".join(f"decoder {label}: {_decoder_name(config)}\n" for label, config in variants.items())
+        atomic_write_text(Path(out_dir) / "results.md", f"model: {model_path}\nmanifest: {manifest}\n{decoders}\n{table}")
     return result, table
 
 
@@ -92,7 +123,7 @@ def tune_decoder(
         if best is None or key < best[0]:
             best = (key, config)
     table = "| LM weight | word score | WER % | CER % |\n|---:|---:|---:|---:|\n" + "".join(
-        f"| {w:g} | {s:g} | {100 * wer:.2f} | {100 * cer:.2f} |\n" for w, s, wer, cer in rows
+        f"| {w:g} | {s:g} | {wer:.2f} | {cer:.2f} |\n" for w, s, wer, cer in rows
     )
     assert best is not None
     if out_dir is not None:

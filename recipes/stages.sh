@@ -55,3 +55,22 @@ train_stage() {
 evaluate_stage() {
   dfcnn evaluate --model exp/best.pt --manifest data/test.jsonl --out exp/eval-test "$@"
 }
+lm_stage() {
+  # lm_stage [TEXT...]: a word n-gram LM (KenLM) on the training transcripts plus any extra text,
+  # and its lexicon spelt in the model's vocabulary -> exp/lm/{lm.arpa,lm.bin,lexicon.txt}
+  dfcnn lm --text data/train.jsonl "$@" --model exp/best.pt --out exp/lm --order "${LM_ORDER:-3}"
+}
+compare_decoders_stage() {
+  # LM weight and word score tuned on dev, then the test set decoded four ways from one network pass:
+  # greedy, beam, beam+lexicon, beam+lexicon+LM -> exp/eval-test-decoders/results.md
+  dfcnn tune --model exp/best.pt --manifest data/dev.jsonl --lm exp/lm/lm.bin --out exp/tune --quiet "$@"
+  echo "tuned on dev: $(tuned_lm_options)"
+  # shellcheck disable=SC2046
+  dfcnn evaluate --model exp/best.pt --manifest data/test.jsonl $(tuned_lm_options) --compare \
+    --out exp/eval-test-decoders --quiet
+}
+tuned_lm_options() {
+  # the decoding options compare_decoders_stage chose: --lm exp/lm/lm.bin --lm-weight W --word-score S
+  "$PYTHON" -c "import json; b = json.load(open('exp/tune/best.json'))
+print('--lm exp/lm/lm.bin --lm-weight', b['lm_weight'], '--word-score', b['word_score'])"
+}

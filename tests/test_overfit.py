@@ -14,28 +14,94 @@ from conftest import shared_corpus
 DIGITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 
 
-@pytest.mark.slow
-def test_overfit_real_digits(tmp_path):
-    fsdd = shared_corpus("fsdd")
-    files = [next(fsdd.rglob(f"{digit}_jackson_7.wav")) for digit in (1, 3, 5, 7)] + [
-        next(fsdd.rglob(f"{digit}_nicolas_9.wav")) for digit in (0, 8)
-    ]
-    from dfcnn.audio import audio_info
+PAIRS = [("jackson_7", 1, 3), ("jackson_7", 5, 7), ("jackson_7", 0, 8), ("jackson_7", 2, 9), ("nicolas_9", 4, 6),
+         ("nicolas_9", 1, 5)]
+PAIR_GAP = 0.3  # seconds of silence between the two digits of a training utterance
 
-    utterances = [Utterance(p, audio_info(p)[0], DIGITS[int(p.name[0])], p.stem) for p in files]
+
+@pytest.fixture(scope="module")
+def overfit_model(tmp_path_factory):
+    """(checkpoint, utterances, digit spans): a small DFCNN trained to memorise six real utterances,
+    each two FSDD recordings with a short pause before, between and after them; digit spans are
+    each recording's (start, end) in seconds."""
+    import numpy as np
+    import soundfile
+
+    from dfcnn.audio import SAMPLE_RATE, load_audio
+
+    tmp_path = tmp_path_factory.mktemp("overfit")
+    fsdd = shared_corpus("fsdd")
+    utterances, digit_spans = [], []
+    gap = np.zeros(int(PAIR_GAP * SAMPLE_RATE), dtype=np.float32)
+    for speaker, first, second in PAIRS:
+        a, b = (load_audio(next(fsdd.rglob(f"{digit}_{speaker}.wav"))) for digit in (first, second))
+        path = tmp_path / f"{first}{second}_{speaker}.wav"
+        # a whole number of output frames (640 samples), so the utterances joined into one file keep
+        # the pooling phase they were memorised with: a memorised model does not generalise over it
+        wave = np.concatenate([gap, a, gap, b, gap])
+        wave = np.pad(wave, (0, -len(wave) % 640))
+        soundfile.write(str(path), wave, SAMPLE_RATE)
+        duration = len(wave) / SAMPLE_RATE
+        utterances.append(Utterance(path, duration, f"{DIGITS[first]} {DIGITS[second]}", path.stem))
+        b_start = (len(a) + 2 * len(gap)) / SAMPLE_RATE
+        digit_spans.append([(PAIR_GAP, PAIR_GAP + len(a) / SAMPLE_RATE), (b_start, b_start + len(b) / SAMPLE_RATE)])
     write_manifest(tmp_path / "train.jsonl", utterances)
     save_vocab(build_vocab(u.text for u in utterances), tmp_path / "vocab.txt")
     config = load_config(ExperimentConfig, None, [
         f"exp_dir={tmp_path / 'exp'}", f"data.train_manifest={tmp_path / 'train.jsonl'}",
         f"data.dev_manifest={tmp_path / 'train.jsonl'}", f"data.vocab={tmp_path / 'vocab.txt'}",
-        "data.num_workers=0", "data.max_batch_duration=10", "features.kind=mel", "features.n_mels=40",
+        "data.num_workers=0", "data.max_batch_duration=5", "features.kind=mel", "features.n_mels=40",
         "model.channels=[8,16,32]", "model.time_pool=[2,2,1]", "model.freq_pool=[2,2,2]", "model.hidden_dim=64",
         "model.dropout=0.0", "specaugment.freq_masks=0", "specaugment.time_masks=0",
-        "train.epochs=120", "train.lr=3e-3", "train.warmup_steps=10", "train.dev_every_epochs=40",
+        "train.epochs=150", "train.lr=3e-3", "train.warmup_steps=20", "train.dev_every_epochs=50",
         "train.weight_decay=0.0",
     ])
-    trainer = Trainer(config, progress=False)
-    trainer.run()
-    result, _ = evaluate(tmp_path / "exp" / "best.pt", tmp_path / "train.jsonl", device="cpu", progress=False)
+    Trainer(config, progress=False).run()
+    return tmp_path / "exp" / "best.pt", utterances, digit_spans
+
+
+@pytest.mark.slow
+def test_overfit_real_digits(overfit_model, tmp_path):
+    checkpoint, utterances, _ = overfit_model
+    write_manifest(tmp_path / "train.jsonl", utterances)
+    result, _ = evaluate(checkpoint, tmp_path / "train.jsonl", device="cpu", progress=False)
     assert result.words.errors == 0, result.word_alignment
     assert result.chars.errors == 0
+
+
+TIME_TOLERANCE = 0.1  # seconds: 2.5 output frames of 40 ms
+
+
+@pytest.mark.slow
+def test_word_times_fall_on_known_boundaries(overfit_model):
+    """The six utterances joined into one file, whose joins are known: every recognised word lies
+    inside its own utterance, and overlaps the stretch where its own recording has energy
+    (librosa.effects.split). Within an utterance a memorising model may fire a word's first letter
+    early in the pause before it, so the utterance joins are the boundaries checked."""
+    import librosa
+    import numpy as np
+
+    from dfcnn.audio import SAMPLE_RATE, load_audio
+    from dfcnn.inference import TranscribeConfig, load_model
+    from dfcnn.longform import ChunkConfig
+
+    checkpoint, utterances, digit_spans = overfit_model
+    pieces, joins, voiced, position = [], [], [], 0.0
+    for utterance, digits in zip(utterances, digit_spans):
+        wave = load_audio(utterance.audio_filepath)
+        for start, end in digits:
+            loud = librosa.effects.split(wave[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)], top_db=30)
+            joins.append((position, position + len(wave) / SAMPLE_RATE))
+            voiced.append((position + start + loud[0, 0] / SAMPLE_RATE, position + start + loud[-1, 1] / SAMPLE_RATE))
+        pieces.append(wave)
+        position += len(wave) / SAMPLE_RATE
+    # 2 s chunks: the 15 s file crosses chunk borders, which must neither move nor double a word
+    recognizer = load_model(checkpoint, "cpu", config=TranscribeConfig(chunk=ChunkConfig(chunk_seconds=2.0)))
+    transcript = recognizer.transcribe(np.concatenate(pieces))
+    words = transcript.words
+    assert [w.word for w in words] == " ".join(u.text for u in utterances).split()
+    for word, (start, end), (onset, offset) in zip(words, joins, voiced):
+        assert start - TIME_TOLERANCE <= word.start < word.end <= end + TIME_TOLERANCE, (word, start, end)
+        assert word.start < offset + TIME_TOLERANCE and word.end > onset - TIME_TOLERANCE, (word, onset, offset)
+        assert 0.5 < word.confidence <= 1.0
+    assert transcript.duration == pytest.approx(position)

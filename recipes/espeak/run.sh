@@ -2,11 +2,13 @@
 # The demo: English digit strings and short sentences spoken by eSpeak NG voices (synthesised
 # offline), a DFCNN trained on them on CPU, scored on voices never heard in training.
 #
-#   ./run.sh                          synthesise, train, evaluate on test, transcribe examples
-#   ./run.sh --stage 2 --stop-stage 3 only evaluate and transcribe
+#   ./run.sh                          synthesise, train, LM, evaluate on test, transcribe examples
+#   ./run.sh --stage 2                only the LM, the evaluation and the transcripts
 #
-# Stages: 0 synthesise data/ (audio, manifests, vocab)  1 train exp/  2 WER on test (unseen voices)
-#         3 transcribe three test files
+# Stages: 0 synthesise data/ (audio, manifests, vocab)  1 train exp/
+#         2 a 3-gram word LM (KenLM) on the training sentences -> exp/lm
+#         3 LM weight tuned on dev; test WER (unseen voices) greedy / beam / +lexicon / +LM
+#         4 transcribe three test files with the LM
 source "$(dirname "$0")/../stages.sh" "$@"
 cd "$(dirname "$0")"
 
@@ -19,10 +21,14 @@ if stage_runs 1; then
 fi
 
 if stage_runs 2; then
-  evaluate_stage
+  lm_stage
 fi
 
 if stage_runs 3; then
+  compare_decoders_stage
+fi
+
+if stage_runs 4; then
   files=$("$PYTHON" -c "
 import json
 lines = open('data/test.jsonl').read().splitlines()
@@ -31,6 +37,6 @@ for line in lines[:3]:
   echo "references:"
   head -n 3 data/test.jsonl | "$PYTHON" -c "import json, sys; [print('  ' + json.loads(l)['text']) for l in sys.stdin]"
   echo "dfcnn transcribe:"
-  # shellcheck disable=SC2086
-  dfcnn transcribe --model exp/best.pt $files
+  # shellcheck disable=SC2046,SC2086
+  dfcnn transcribe --model exp/best.pt $(tuned_lm_options) --quiet $files
 fi

@@ -6,6 +6,8 @@
 #   ./run.sh --stage 2 --stop-stage 3 only evaluate and transcribe
 #
 # Stages: 0 prepare data/ (manifests, vocab)  1 train exp/  2 WER on test  3 transcribe examples
+#         4 a 3-gram word LM (KenLM) on the training transcripts + LJSpeech and ARCTIC text -> exp/lm
+#         5 LM weight tuned on dev; test WER greedy / beam / +lexicon / +LM
 source "$(dirname "$0")/../stages.sh" "$@"
 cd "$(dirname "$0")"
 
@@ -29,4 +31,13 @@ if stage_runs 3; then
     "$corpus/WAVE/SPEAKER0003/000030012.opus" \
     "$corpus/WAVE/SPEAKER0003/000030024.opus" \
     "$corpus/WAVE/SPEAKER0003/000030040.opus"
+fi
+
+if stage_runs 4; then
+  "$PYTHON" lm_text.py --data "$DFCNN_DATA" --out data/lm_extra.txt
+  lm_stage data/lm_extra.txt
+fi
+
+if stage_runs 5; then
+  compare_decoders_stage
 fi

@@ -6,6 +6,8 @@
 #   ./run.sh --stage 2 --stop-stage 3 only evaluate and transcribe
 #
 # Stages: 0 prepare data/ (manifests, vocab)  1 train exp/  2 WER on test  3 transcribe examples
+#         4 a 3-gram word LM (KenLM) on the training transcripts -> exp/lm
+#         5 LM weight tuned on dev; test WER greedy / beam / +lexicon / +LM
 source "$(dirname "$0")/../stages.sh" "$@"
 cd "$(dirname "$0")"
 
@@ -28,4 +30,12 @@ if stage_runs 3; then
   dfcnn transcribe --model exp/best.pt \
     "$corpus/waves_yesno/1_0_0_0_0_0_0_1.wav" \
     "$corpus/waves_yesno/1_1_1_1_1_1_1_1.wav"
+fi
+
+if stage_runs 4; then
+  lm_stage
+fi
+
+if stage_runs 5; then
+  compare_decoders_stage
 fi
