@@ -14,7 +14,7 @@ import torchaudio.functional as F
 from torchaudio.functional import TokenSpan
 
 from .text import UNK, UNK_DECODED, WORD_SEPARATOR, Tokenizer, is_cjk
-from .transcript import Word
+from .transcript import Token, Word
 
 
 def align_tokens(log_probs: torch.Tensor, tokens: list[int], blank: int = 0) -> list[TokenSpan]:
@@ -49,15 +49,13 @@ def words_from_spans(
 
     def close() -> None:
         if current:
-            text = "".join(UNK_DECODED if tokenizer.tokens[s.token] == UNK else tokenizer.tokens[s.token] for s in current)
-            words.append(
-                Word(
-                    text,
-                    offset_seconds + current[0].start * frame_seconds,
-                    offset_seconds + current[-1].end * frame_seconds,
-                    sum(s.score for s in current) / len(current),
-                )
-            )
+            tokens = [
+                Token(UNK_DECODED if tokenizer.tokens[s.token] == UNK else tokenizer.tokens[s.token],
+                      offset_seconds + s.start * frame_seconds, offset_seconds + s.end * frame_seconds, float(s.score))
+                for s in current
+            ]
+            words.append(Word("".join(t.token for t in tokens), tokens[0].start, tokens[-1].end,
+                              sum(t.confidence for t in tokens) / len(tokens), tokens))
             current.clear()
 
     for span in spans:

@@ -32,11 +32,11 @@ def _decoder_config(args: argparse.Namespace):
     """Greedy unless a beam size, lexicon or LM is asked for."""
     from .decode import BeamSearchConfig
 
-    if args.beam_size is None and args.lexicon is None and args.lm is None:
+    if args.beam_size is None and args.lexicon is None and args.lm is None and getattr(args, "nbest", 1) == 1:
         return None
     return BeamSearchConfig(
         beam_size=args.beam_size or 50, beam_threshold=args.beam_threshold, lm_weight=args.lm_weight,
-        word_score=args.word_score, lexicon=str(args.lexicon) if args.lexicon else None,
+        word_score=args.word_score, nbest=getattr(args, "nbest", 1), lexicon=str(args.lexicon) if args.lexicon else None,
         lm=str(args.lm) if args.lm else None,
     )
 
@@ -217,6 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
     transcribe.add_argument("--max-batch-duration", type=float, default=200.0, help="seconds of short files decoded together")
     transcribe.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_decoder_options(transcribe)
+    transcribe.add_argument("--nbest", type=int, default=1, help="beam search: json lists the next-best texts of each segment")
     transcribe.set_defaults(run=_transcribe)
 
     lm = commands.add_parser("lm", help="train an n-gram word LM (KenLM) and its lexicon", formatter_class=defaults,

@@ -21,7 +21,7 @@ from .align import align_tokens, split_at_pauses, words_from_spans
 from .audio import SAMPLE_RATE, audio_info, load_audio, resample, stream_audio
 from .checkpoint import load_checkpoint, restore_modules
 from .data import DurationBatchSampler, SpeechDataset, Utterance, collate
-from .decode import BeamSearchConfig, Hypothesis, build_decoder
+from .decode import BeamSearchConfig, BeamSearchDecoder, Hypothesis, greedy_decode
 from .errors import AudioError, DfcnnError
 from .features import FeatureExtractor
 from .longform import ChunkConfig, chunked_log_probs
@@ -67,7 +67,13 @@ class Recognizer:
     def set_decoder(self, config: BeamSearchConfig | None) -> None:
         """Greedy when ``config`` is None, else beam search (with lexicon / LM as configured)."""
         self.decoder_config = config
-        self.decode = build_decoder(self.tokenizer, config)  # (B, T, V), (B,) -> list[Hypothesis]
+        self._beam = BeamSearchDecoder(self.tokenizer, config) if config is not None else None
+
+    def decode(self, log_probs: torch.Tensor, lengths: torch.Tensor) -> list[Hypothesis]:
+        """(B, T, V) log-probs, (B,) lengths -> the best hypothesis of each utterance."""
+        if self._beam is None:
+            return greedy_decode(log_probs, lengths, self.tokenizer)
+        return [nbest[0] for nbest in self._beam(log_probs, lengths)]
 
     @property
     def frame_seconds(self) -> float:
@@ -124,13 +130,18 @@ class Recognizer:
         segments = []
         for start, end in split_at_pauses(log_probs, frame, self.config.min_pause, self.config.max_segment):
             piece = log_probs[start:end].contiguous()  # (T_s, V)
-            hypothesis = self.decode(piece[None], torch.tensor([end - start]))[0]
+            lengths = torch.tensor([end - start])
+            if self._beam is not None:
+                nbest = self._beam(piece[None], lengths)[0]
+                hypothesis, alternatives = nbest[0], [h.text for h in nbest[1:]]
+            else:
+                hypothesis, alternatives = greedy_decode(piece[None], lengths, self.tokenizer)[0], []
             if not hypothesis.text:
                 continue
             spans = align_tokens(piece, hypothesis.tokens)
             words = words_from_spans(spans, self.tokenizer, frame, offset_seconds=start * frame)
             seg_start, seg_end = (words[0].start, words[-1].end) if words else (start * frame, end * frame)
-            segments.append(Segment(seg_start, min(seg_end, duration), hypothesis.text, words))
+            segments.append(Segment(seg_start, min(seg_end, duration), hypothesis.text, words, alternatives))
         text = join_words([segment.text for segment in segments])
         return Transcript(text, segments, duration, audio_filepath)
 

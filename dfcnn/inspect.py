@@ -411,7 +411,9 @@ def patches_figure(patches: list[Patch], field: LayerField):
         ax.set_ylabel("Hz", fontsize=8)
     for ax in axes.flat[len(patches) :]:
         ax.set_visible(False)
-    average = np.nanmean(np.stack([p.image for p in patches]), axis=0)
+    stack = np.stack([p.image for p in patches])  # (N, bins, frames)
+    seen = (~np.isnan(stack)).sum(axis=0)
+    average = np.where(seen > 0, np.nan_to_num(stack).sum(axis=0) / np.maximum(seen, 1), np.nan)
     ax = axes[-1][0]
     ax.set_visible(True)
     mesh = ax.pcolormesh(ms, np.arange(field.bins + 1), average, cmap=cmap, vmin=-limit, vmax=limit)

@@ -135,20 +135,27 @@ def _evaluation(page: Page, eval_dir: Path, worst: int) -> None:
 def training_figure(records: list[dict], path: Path):
     """Training loss, dev WER/CER and learning rate against the step; epochs end at the dotted lines."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
 
     train = [r for r in records if "loss" in r and "step" in r]
     dev = [r for r in records if "dev_wer" in r and "step" in r]
     fig, (loss_ax, dev_ax, lr_ax) = plt.subplots(3, 1, figsize=(12, 8.5), sharex=True)
     loss_ax.plot([r["step"] for r in train], [r["loss"] for r in train], color="tab:blue", linewidth=1)
     loss_ax.set_yscale("log")
+    loss_ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    loss_ax.yaxis.set_major_formatter(ScalarFormatter())
+    loss_ax.yaxis.set_minor_formatter(NullFormatter())
     loss_ax.set_ylabel("CTC loss (log scale)")
     loss_ax.set_title(f"training of {path}", loc="left", fontsize=10)
     for key, colour in (("dev_wer", "tab:red"), ("dev_cer", "tab:orange")):
         points = [(r["step"], r[key]) for r in dev if key in r]
         if points:
-            dev_ax.plot(*zip(*points), marker="o", color=colour, label=key.replace("_", " ").upper())
+            dev_ax.plot(*zip(*points), marker="o", color=colour, label=f"dev {key[4:].upper()}")
             best = min(points, key=lambda p: p[1])
             dev_ax.annotate(f"{best[1]:.1f}", best, textcoords="offset points", xytext=(0, -14), ha="center", fontsize=8)
+    for r in dev:
+        loss_ax.annotate(f"epoch {r.get('epoch', '?')}", (r["step"], 1), xycoords=loss_ax.get_xaxis_transform(),
+                         xytext=(-2, -3), textcoords="offset points", ha="right", va="top", fontsize=7, color="0.4")
     dev_ax.set_ylabel("dev error rate (%)")
     dev_ax.set_ylim(bottom=0)
     if dev:

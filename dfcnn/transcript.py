@@ -24,6 +24,16 @@ MIN_CUE_MS = 100  # a cue whose words have no duration lasts this long, so playe
 
 
 @dataclass
+class Token:
+    """One vocabulary token (a letter, a Chinese character) of a word, as CTC alignment placed it."""
+
+    token: str  # the token as written
+    start: float  # seconds
+    end: float  # seconds, >= start
+    confidence: float  # mean probability of the token over its aligned frames
+
+
+@dataclass
 class Word:
     """One recognised word (for Mandarin, one character), timed from the start of the file."""
 
@@ -31,6 +41,7 @@ class Word:
     start: float  # seconds
     end: float  # seconds, >= start
     confidence: float  # in [0, 1]
+    tokens: list[Token] = field(default_factory=list)  # its tokens' times; may be empty
 
 
 @dataclass
@@ -41,6 +52,7 @@ class Segment:
     end: float  # seconds
     text: str  # the words joined (``join_words``), or text alone when there are no word times
     words: list[Word] = field(default_factory=list)  # in time order; may be empty
+    alternatives: list[str] = field(default_factory=list)  # the beam search's next-best texts (n-best)
 
 
 @dataclass
@@ -67,11 +79,8 @@ class Transcript:
                     "start": round(s.start, 3),
                     "end": round(s.end, 3),
                     "text": s.text,
-                    "words": [
-                        {"word": w.word, "start": round(w.start, 3), "end": round(w.end, 3),
-                         "confidence": round(w.confidence, 3)}
-                        for w in s.words
-                    ],
+                    "words": [_word_dict(w) for w in s.words],
+                    **({"alternatives": list(s.alternatives)} if s.alternatives else {}),
                 }
                 for s in self.segments
             ],
@@ -79,11 +88,25 @@ class Transcript:
 
     @classmethod
     def from_dict(cls, state: dict) -> Transcript:
+        def word(w: dict) -> Word:
+            return Word(w["word"], w["start"], w["end"], w["confidence"], [Token(**t) for t in w.get("tokens", [])])
+
         segments = [
-            Segment(s["start"], s["end"], s["text"], [Word(**w) for w in s.get("words", [])])
+            Segment(s["start"], s["end"], s["text"], [word(w) for w in s.get("words", [])], s.get("alternatives", []))
             for s in state["segments"]
         ]
         return cls(state["text"], segments, state["duration"], state.get("audio_filepath"))
+
+
+def _word_dict(word: Word) -> dict:
+    out = {"word": word.word, "start": round(word.start, 3), "end": round(word.end, 3),
+           "confidence": round(word.confidence, 3)}
+    if word.tokens:
+        out["tokens"] = [
+            {"token": t.token, "start": round(t.start, 3), "end": round(t.end, 3), "confidence": round(t.confidence, 3)}
+            for t in word.tokens
+        ]
+    return out
 
 
 def join_words(words: Sequence[Word | str]) -> str:
