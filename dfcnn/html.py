@@ -19,14 +19,16 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only: no display needed, and the same pictures everywhere
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import soundfile  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import soundfile
 
-from .audio import SAMPLE_RATE  # noqa: E402
-from .data import atomic_write_text  # noqa: E402
+from .audio import SAMPLE_RATE
+from .data import atomic_write_text
 
 DPI = 100  # figure inches x 100 = PNG pixels
+FIG_WIDTH = 12.0  # inches: every time-axis figure has the same width and margins, so their axes align
+LEFT, RIGHT, BAR = 0.07, 0.89, (0.905, 0.012)  # plot area [LEFT, RIGHT]; colour bar at BAR[0], BAR[1] wide
 STYLE = """
 body { font: 15px/1.5 system-ui, sans-serif; margin: 2em auto; max-width: 1250px; padding: 0 1em; color: #222; }
 h1 { font-size: 1.6em; } h2 { margin-top: 2em; border-bottom: 1px solid #ccc; } h3 { margin-bottom: .3em; }
@@ -79,6 +81,35 @@ def draw_image(ax, data: np.ndarray, time_edges: np.ndarray, hz_edges: np.ndarra
     ax.set_xlabel("time (s)")
     ax.set_ylabel("Hz")
     return mesh
+
+
+def stacked_figure(heights: list[float], below: float = 0.3):
+    """A FIG_WIDTH-wide figure of stacked axes sharing the time axis, each with a colour-bar slot;
+    ``below``: extra inches under the last axes.
+
+    Returns:
+        (figure, [axes top to bottom], [colour-bar axes beside each]).
+    """
+    total = sum(heights) + 0.35 + below
+    fig = plt.figure(figsize=(FIG_WIDTH, total))
+    axes, bars, top = [], [], 1 - 0.35 / total
+    for height in heights:
+        bottom = top - height / total
+        axes.append(fig.add_axes((LEFT, bottom + 0.28 / total, RIGHT - LEFT, (height - 0.5) / total),
+                                 sharex=axes[0] if axes else None))
+        bars.append(fig.add_axes((BAR[0], bottom + 0.28 / total, BAR[1], (height - 0.5) / total)))
+        top = bottom
+    return fig, axes, bars
+
+
+def time_axis(ax, seconds: float) -> None:
+    """The same x limits and ticks on every picture (specshow and pcolormesh pick different ticks)."""
+    from matplotlib.ticker import AutoLocator, AutoMinorLocator, ScalarFormatter
+
+    ax.set_xlim(0, seconds)
+    ax.xaxis.set_major_locator(AutoLocator())
+    ax.xaxis.set_minor_locator(AutoMinorLocator())
+    ax.xaxis.set_major_formatter(ScalarFormatter())
 
 
 class Page:

@@ -84,7 +84,7 @@ class LayerField:
         if self.features.kind == "linear":
             width = min(self.freq.size, bins) * SAMPLE_RATE / self.features.n_fft
             return width, width
-        first = -(-(-self.freq.offset) // self.freq.jump)  # first unit whose field starts inside the input
+        first = -(self.freq.offset // self.freq.jump)  # first unit whose field starts inside the input: ceil(-s / j)
         last = (bins - self.freq.size - self.freq.offset) // self.freq.jump  # last unit ending inside it
         if last < first:  # the field is taller than the input: every unit sees all of it
             low, high = self.hz_range(0)

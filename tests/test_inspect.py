@@ -3,7 +3,6 @@ the page's files, headless Chromium (no console errors; a screenshot), and the C
 
 from __future__ import annotations
 
-import argparse
 import re
 import shutil
 import subprocess
@@ -13,16 +12,21 @@ import matplotlib.image
 import numpy as np
 import pytest
 import soundfile
+from helpers import noise_corpus
 
+from dfcnn.channel import inspect_channel
 from dfcnn.errors import DfcnnError
 from dfcnn.features import FeatureConfig, FeatureExtractor
 from dfcnn.inference import Recognizer
 from dfcnn.inspect import (
-    add_commands, input_figure, inspect_channel, inspect_file, layer_figure, posteriorgram_figure, run_network,
+    input_figure,
+    inspect_file,
+    layer_figure,
+    posteriorgram_figure,
+    run_network,
 )
 from dfcnn.model import DFCNN, ModelConfig
 from dfcnn.text import Tokenizer
-from helpers import noise_corpus
 
 CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -58,7 +62,7 @@ def open_in_chromium(page: Path, screenshot: Path) -> None:
     result = subprocess.run(
         ["chromium", *CHROMIUM_FLAGS, f"--user-data-dir={screenshot.parent / 'chromium-profile'}",
          f"--screenshot={screenshot}", page.resolve().as_uri()],
-        capture_output=True, text=True, timeout=120,
+        check=False, capture_output=True, text=True, timeout=120,
     )
     console = [line for line in result.stderr.splitlines() if ":CONSOLE" in line]
     assert not console, "console messages:\n" + "\n".join(console)
@@ -98,7 +102,7 @@ def test_figures_share_one_time_axis_in_seconds_and_hz(speech):
     assert all(ax.get_ylabel() == "Hz" for ax in figures[1].axes[::2])  # activation maps: frequency in Hz
     under_axis = [t.get_text() for t in posteriorgram.axes[2].texts]  # aligned characters, then words
     assert hypothesis.text and under_axis[-len(words):] == [w.word for w in words]
-    assert "".join(under_axis[: -len(words)]).replace("␣", " ") == hypothesis.text
+    assert "".join(under_axis[: -len(words)]).replace("␣", " ").strip() == hypothesis.text
     import matplotlib.pyplot as plt
 
     for fig in figures:
@@ -133,8 +137,9 @@ def test_inspect_channel_finds_patches(tmp_path):
 
 
 def test_commands_parse_and_name_bad_files(tmp_path):
-    parser = argparse.ArgumentParser(prog="dfcnn")
-    add_commands(parser.add_subparsers(dest="command"), argparse.ArgumentDefaultsHelpFormatter)
+    from dfcnn.cli import build_parser
+
+    parser = build_parser()
     args = parser.parse_args(["inspect", "--model", str(tmp_path / "none.pt"), "a.flac"])
     assert args.file == Path("a.flac") and args.channels == 4 and args.out is None
     with pytest.raises(DfcnnError, match="none.pt: checkpoint not found"):

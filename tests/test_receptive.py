@@ -1,17 +1,16 @@
 """Receptive fields: the layer geometry of dfcnn.receptive against autograd, and the ms x Hz units."""
 
 import pytest
-import torch
 
 from dfcnn.features import FeatureConfig
 from dfcnn.model import DFCNN, ModelConfig
 from dfcnn.receptive import band_edges, layer_fields, numerical_field
 
 CONFIGS = [
-    dict(channels=[2, 3], time_pool=[2, 2], freq_pool=[2, 2], convs_per_block=1),
-    dict(channels=[2, 3, 4], time_pool=[2, 1, 3], freq_pool=[4, 2, 1], convs_per_block=2),
-    dict(channels=[2, 2, 2, 2], time_pool=[2, 2, 1, 1], freq_pool=[2, 2, 2, 2], convs_per_block=2),  # the default geometry
-    dict(channels=[3], time_pool=[1], freq_pool=[3], convs_per_block=3),
+    {"channels": [2, 3], "time_pool": [2, 2], "freq_pool": [2, 2], "convs_per_block": 1},
+    {"channels": [2, 3, 4], "time_pool": [2, 1, 3], "freq_pool": [4, 2, 1], "convs_per_block": 2},
+    {"channels": [2, 2, 2, 2], "time_pool": [2, 2, 1, 1], "freq_pool": [2, 2, 2, 2], "convs_per_block": 2},  # the default geometry
+    {"channels": [3], "time_pool": [1], "freq_pool": [3], "convs_per_block": 3},
 ]
 
 
