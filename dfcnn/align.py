@@ -39,7 +39,7 @@ def align_tokens(log_probs: torch.Tensor, tokens: list[int], blank: int = 0) -> 
 def words_from_spans(
     spans: list[TokenSpan], tokenizer: Tokenizer, frame_seconds: float, offset_seconds: float = 0.0
 ) -> list[Word]:
-    """Group token spans into words at word separators (and at every CJK character).
+    """Group token spans into words at word separators (and at every CJK character or pinyin syllable).
 
     A word starts where its first token starts and ends where its last token ends; its confidence
     is the mean of its tokens' probabilities.
@@ -62,7 +62,7 @@ def words_from_spans(
         token = tokenizer.tokens[span.token]
         if token == WORD_SEPARATOR:
             close()
-        elif is_cjk(token[0]):  # Mandarin: every character is a word of its own
+        elif is_cjk(token[0]) or tokenizer.unit == "pinyin":  # Mandarin: every character (syllable) is a word
             close()
             current.append(span)
             close()

@@ -6,7 +6,7 @@ A checkpoint is a dict of plain types and tensors:
     model_config    ModelConfig as a dict: the model is rebuilt from it
     feature_config  FeatureConfig as a dict
     feature_stats   {"mean": (F,), "std": (F,)} global normalisation
-    tokenizer       {"tokens": [...], "normalizer": "english"}
+    tokenizer       {"tokens": [...], "normalizer": "english", "unit": "char"}
     model           DFCNN state dict
     config          the whole experiment config (for reference and --resume)
     training        optimizer, scaler, step, epoch, sampler position, RNG states, best score (training

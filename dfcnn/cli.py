@@ -135,7 +135,7 @@ def _lm(args: argparse.Namespace) -> int:
 
         tokenizer = Tokenizer.from_dict(load_checkpoint(args.model)["tokenizer"])
     elif args.vocab is not None:
-        tokenizer = Tokenizer.from_file(args.vocab, args.normalizer)
+        tokenizer = Tokenizer.from_file(args.vocab, args.normalizer, args.unit)
     normalizer = tokenizer.normalizer if tokenizer is not None else args.normalizer
     lm = build_lm(args.text, args.out, args.order, normalizer, args.memory, args.prune, not args.arpa_only, tokenizer)
     print(f"{args.order}-gram LM on {lm.sentences} sentences, {lm.vocabulary_size} words: {lm.arpa}")
@@ -299,6 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
     lm.add_argument("--vocab", type=Path, default=None, help="vocabulary of the acoustic model: spell the lexicon in it")
     lm.add_argument("--model", type=Path, default=None, help="or take vocabulary and normaliser from a checkpoint")
     lm.add_argument("--normalizer", default="english", choices=["english", "mandarin", "none"], help="text normaliser")
+    lm.add_argument("--unit", default="char", choices=["char", "pinyin"], help="token unit of --vocab (pinyin: tonal syllables)")
     lm.add_argument("--memory", default="1G", help="lmplz -S: memory it reserves for sorting (e.g. 4G, or 20%%)")
     lm.add_argument("--prune", type=int, nargs="+", default=None, help="lmplz --prune thresholds per order, e.g. 0 0 1")
     lm.add_argument("--arpa-only", action="store_true", help="skip build_binary")

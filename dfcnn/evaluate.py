@@ -65,7 +65,7 @@ def evaluate(
     else:
         variants = {_decoder_name(decoder): decoder}
     log_probs = recognizer.utterance_log_probs(utterances, max_batch_duration, progress=progress)
-    normalize = recognizer.tokenizer.normalize
+    normalize = recognizer.tokenizer.reference_text  # unit pinyin: syllables, so WER is the syllable error rate
     refs = [normalize(u.text) for u in utterances]
     ids = [u.utt_id for u in utterances]
     scores: dict[str, Score] = {}
@@ -109,7 +109,7 @@ def tune_decoder(
     recognizer = load_model(model_path, device)
     utterances = read_manifest(manifest)
     log_probs = recognizer.utterance_log_probs(utterances, max_batch_duration, progress=progress)
-    normalize = recognizer.tokenizer.normalize
+    normalize = recognizer.tokenizer.reference_text  # unit pinyin: syllables, so WER is the syllable error rate
     refs = [normalize(u.text) for u in utterances]
     rows, best = [], None
     grid = list(itertools.product(lm_weights, word_scores))

@@ -6,7 +6,8 @@
 
 A lexicon line is a word and its spelling in vocabulary tokens, the format torchaudio's
 ``ctc_decoder`` reads: ``hello h e l l o``. The separator ``|`` is not part of a spelling (see
-``spelling``); the LM words of Mandarin are single characters spelt by themselves (``你 你``).
+``spelling``); the LM words of Mandarin are single characters spelt by themselves (``你 你``), or with
+a pinyin vocabulary tonal syllables spelt by themselves (``ni3 ni3``): a syllable LM.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 
 from .data import atomic_write_text, read_manifest
 from .errors import DfcnnError, VocabError
-from .text import BLANK, Tokenizer, get_normalizer, is_cjk
+from .text import BLANK, Tokenizer, get_normalizer, is_cjk, to_pinyin
 
 REPO_KENLM_BIN = Path(__file__).resolve().parents[1] / "tools" / "kenlm" / "bin"  # where install_kenlm.sh puts them
 ARPA_SPECIALS = ("<s>", "</s>", "<unk>")  # in every KenLM ARPA, never in a lexicon
@@ -44,13 +45,16 @@ def find_kenlm_binary(name: str) -> Path:
     )
 
 
-def lm_words(text: str, normalizer: str) -> list[str]:
+def lm_words(text: str, normalizer: str, unit: str = "char") -> list[str]:
     """The LM words of a text after normalisation.
 
     Words are space-separated, except for Mandarin, whose vocabulary is characters: each CJK character
     is a word and a run of other characters (a Latin word) is one, so ``"我用ok了"`` -> 我 用 ok 了.
+    With ``unit="pinyin"`` each character is its tonal syllable: wo3 yong4 ok le5.
     """
     text = get_normalizer(normalizer)(text)
+    if unit == "pinyin":
+        return to_pinyin(text)
     if normalizer != "mandarin":
         return text.split()
     words = []
@@ -73,24 +77,24 @@ def _source_lines(source: str | Path) -> list[str]:
     return source.read_text(encoding="utf-8").splitlines()
 
 
-def lm_corpus(sources: Iterable[str | Path], normalizer: str) -> list[str]:
+def lm_corpus(sources: Iterable[str | Path], normalizer: str, unit: str = "char") -> list[str]:
     """Normalised sentences of all ``sources``, words one space apart (see ``lm_words``); empty ones dropped."""
     sentences = []
     for source in sources:
         for line in _source_lines(source):
-            words = lm_words(line, normalizer)
+            words = lm_words(line, normalizer, unit)
             if words:
                 sentences.append(" ".join(words))
     return sentences
 
 
-def spelling(word: str, normalizer: str) -> list[str]:
-    """Vocabulary tokens of a lexicon word: its characters, without a trailing ``|``.
+def spelling(word: str, normalizer: str, unit: str = "char") -> list[str]:
+    """Vocabulary tokens of a lexicon word: its characters (a pinyin syllable: itself), without a trailing ``|``.
 
     Our models emit ``|`` only between words, never after the last one; flashlight treats ``|`` as
     optional silence between lexicon words, so a spelling that ended in it could not end an utterance.
     """
-    return list(word)
+    return [word] if unit == "pinyin" else list(word)
 
 
 def write_lexicon(words: Iterable[str], tokenizer: Tokenizer, path: str | Path) -> int:
@@ -101,7 +105,7 @@ def write_lexicon(words: Iterable[str], tokenizer: Tokenizer, path: str | Path) 
     tokens = set(tokenizer.tokens) - {BLANK}
     lines, skipped = [], 0
     for word in sorted(set(words)):
-        spelt = spelling(word, tokenizer.normalizer)
+        spelt = spelling(word, tokenizer.normalizer, tokenizer.unit)
         if not set(spelt) <= tokens:
             skipped += 1
             continue
@@ -257,7 +261,7 @@ def build_lm(
         raise DfcnnError(f"--prune has {len(prune)} thresholds for a {order}-gram LM")
     lmplz = find_kenlm_binary("lmplz")
     build_binary = find_kenlm_binary("build_binary") if binary else None
-    sentences = lm_corpus(sources, normalizer)
+    sentences = lm_corpus(sources, normalizer, tokenizer.unit if tokenizer is not None else "char")
     if not sentences:
         raise DfcnnError("the LM sources hold no text after normalisation")
     text = out_dir / "text.txt"

@@ -41,6 +41,7 @@ class DataConfig:
     dev_manifest: str = ""  # JSONL manifest scored after each epoch (best.pt follows it)
     vocab: str = ""  # vocabulary file, one token per line, <blank> first
     normalizer: str = "english"  # text normaliser: english | mandarin | none
+    unit: str = "char"  # what a vocab token is: char | pinyin (tonal syllables such as ni3, for mandarin)
     max_batch_duration: float = 200.0  # seconds of padded audio per batch
     max_utterance_duration: float = 30.0  # longer training utterances are dropped (memory)
     num_workers: int = 2  # audio decoding processes
@@ -181,7 +182,7 @@ class Trainer:
         random.seed(cfg.seed)
         torch.manual_seed(cfg.seed)
 
-        self.tokenizer = Tokenizer.from_file(data.vocab, data.normalizer)
+        self.tokenizer = Tokenizer.from_file(data.vocab, data.normalizer, data.unit)
         config.model.input_bins = config.features.num_bins
         config.model.vocab_size = len(self.tokenizer)
         self.model = DFCNN(config.model).to(self.device)
@@ -318,8 +319,8 @@ class Trainer:
         hypotheses = recognizer.recognize(self.dev, self.config.data.max_batch_duration, progress=self.progress)
         self.model.train()
         self.features.train()
-        refs = [self.tokenizer.normalize(u.text) for u in self.dev]
-        result = score(refs, [self.tokenizer.normalize(h.text) for h in hypotheses])
+        refs = [self.tokenizer.reference_text(u.text) for u in self.dev]  # pinyin: syllable error rate
+        result = score(refs, [self.tokenizer.reference_text(h.text) for h in hypotheses])
         return {"dev_wer": result.wer, "dev_cer": result.cer}
 
     def run(self, max_steps: int | None = None) -> Path:

@@ -28,13 +28,16 @@ def data_root() -> Path:
     return Path(os.environ.get("DFCNN_DATA") or REPO.parent / "shared" / "data")
 
 
-def write_splits(splits: Splits, out_dir: Path, source: Path) -> None:
-    """OUT/<split>.jsonl for each split and OUT/vocab.txt from the train texts; no split may be empty."""
+def write_splits(splits: Splits, out_dir: Path, source: Path, unit: str = "char") -> None:
+    """OUT/<split>.jsonl for each split and OUT/vocab.txt from the train texts; no split may be empty.
+
+    ``unit`` is the vocabulary's token unit: char, or pinyin for tonal syllables of Mandarin texts.
+    """
     for name, utterances in splits.items():
         if not utterances:
             raise DfcnnError(f"{source}: the {name} split came out empty")
         write_manifest(out_dir / f"{name}.jsonl", utterances)
-    save_vocab(build_vocab(u.text for u in splits["train"]), out_dir / "vocab.txt")
+    save_vocab(build_vocab((u.text for u in splits["train"]), unit=unit), out_dir / "vocab.txt")
 
 
 def summary(corpus: str, splits: Splits, out_dir: Path) -> str:

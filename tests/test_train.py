@@ -3,7 +3,7 @@ import json
 import pytest
 import torch
 
-from dfcnn.errors import ConfigError
+from dfcnn.errors import ConfigError, VocabError
 from dfcnn.train import Trainer, learning_rate, TrainConfig
 
 from helpers import tiny_config
@@ -64,6 +64,12 @@ def test_too_short_utterances_are_dropped_and_counted(tmp_path):
     trainer = Trainer(tiny_config(tmp_path, "model.time_pool=[4,4]"), progress=False)  # 16x: 0.5 s = 3 frames
     assert sum(trainer.dropped.values()) > 0
     assert len(trainer.dataset) + sum(trainer.dropped.values()) == 8
+
+
+def test_pinyin_unit_with_a_character_vocabulary_names_the_file(tmp_path):
+    config = tiny_config(tmp_path, "data.normalizer=mandarin", "data.unit=pinyin")
+    with pytest.raises(VocabError, match=rf"{tmp_path / 'vocab.txt'}: token 'a' is not a tonal pinyin syllable"):
+        Trainer(config, progress=False)
 
 
 def test_learning_rate_warmup_then_decay():
