@@ -3,21 +3,25 @@
 #
 #   ./run.sh                          all stages
 #   ./run.sh --stage 2 --stop-stage 3 only stages 2..3
+#   ./run.sh --data-dir /corpora/LibriSpeech   recipes with a download stage: use this copy, download nothing
 #
 # Environment: DFCNN_DATA (corpora; default ../shared/data beside the repository),
-#              PYTHON (interpreter; default the repository's .venv).
+#              DATA_DIR (same as --data-dir), PYTHON (interpreter; default the repository's .venv).
 set -euo pipefail
 
 stage=0
 stop_stage=100
+DATA_DIR="${DATA_DIR:-}"
 while [ $# -gt 0 ]; do
   case "$1" in
     --stage) stage="$2"; shift 2 ;;
     --stop-stage) stop_stage="$2"; shift 2 ;;
     --stage=*) stage="${1#*=}"; shift ;;
     --stop-stage=*) stop_stage="${1#*=}"; shift ;;
+    --data-dir) DATA_DIR="$2"; shift 2 ;;
+    --data-dir=*) DATA_DIR="${1#*=}"; shift ;;
     -h|--help) sed -n '1,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "error: unknown option $1 (use --stage N --stop-stage M)" >&2; exit 2 ;;
+    *) echo "error: unknown option $1 (use --stage N --stop-stage M [--data-dir DIR])" >&2; exit 2 ;;
   esac
 done
 
@@ -39,6 +43,15 @@ stage_runs() {
 }
 
 # The stages every recipe shares.
+download_stage() {
+  # download_stage DIR [ARGS...]: fetch.py --out DIR ARGS (resumable, verified, skips what is there),
+  # or nothing when --data-dir / DATA_DIR names an existing copy of the corpus
+  if [ -n "$DATA_DIR" ]; then
+    echo "using the corpus at $DATA_DIR (--data-dir): nothing to download"
+  else
+    "$PYTHON" fetch.py --out "$@"
+  fi
+}
 prepare_stage() {
   # prepare_stage ARGS...: run prepare.py once; data/.done marks a finished preparation
   if [ -f data/.done ]; then
