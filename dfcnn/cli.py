@@ -34,6 +34,10 @@ def _decoder_config(args: argparse.Namespace):
     """Greedy unless a beam size, lexicon or LM is asked for."""
     from .decode import BeamSearchConfig
 
+    if args.beam_size is not None and args.beam_size < 1:
+        raise DfcnnError(f"--beam-size must be at least 1, got {args.beam_size}")
+    if getattr(args, "nbest", 1) < 1:
+        raise DfcnnError(f"--nbest must be at least 1, got {args.nbest}")
     if args.beam_size is None and args.lexicon is None and args.lm is None and getattr(args, "nbest", 1) == 1:
         return None
     return BeamSearchConfig(

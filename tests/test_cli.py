@@ -89,6 +89,7 @@ def test_transcribe_one_file_to_stdout_as_json_and_srt(experiment):
         (["transcribe", "--model", "none.pt", "a.wav", "b.wav", "--format", "srt"],
          "--format srt for 2 files writes one file each: give --output-dir"),
         (["lm", "--text", "missing.txt", "--out", "lm"], "missing.txt: LM text file not found"),
+        (["evaluate", "--model", "none.pt", "--manifest", "x.jsonl", "--beam-size", "0"], "--beam-size must be at least 1, got 0"),
     ],
 )
 def test_errors_are_one_line_without_traceback(tmp_path, args, message):
