@@ -104,3 +104,57 @@ def restore_modules(payload: dict) -> tuple[DFCNN, FeatureExtractor, Tokenizer]:
     features.set_stats(payload["feature_stats"]["mean"], payload["feature_stats"]["std"])
     tokenizer = Tokenizer.from_dict(payload["tokenizer"])
     return model, features, tokenizer
+
+
+def transfer_weights(payload: dict, model: DFCNN, tokenizer: Tokenizer) -> str:
+    """Start ``model`` from a checkpoint's weights (pre-training -> fine-tuning).
+
+    Every tensor must have the same shape, except the output layer's rows, which are matched by
+    token: rows of tokens both vocabularies hold are copied, the rest keep their fresh init.
+    Returns a one-line summary; raises ``CheckpointError`` naming the first mismatch.
+    """
+    source, target = payload["model"], model.state_dict()
+    output_layer = f"head.{len(model.head) - 1}."
+    old_rows = {token: row for row, token in enumerate(payload["tokenizer"]["tokens"])}
+    shared = [(row, old_rows[token]) for row, token in enumerate(tokenizer.tokens) if token in old_rows]
+    for name, tensor in target.items():
+        if name not in source:
+            raise CheckpointError(f"init_from: the checkpoint has no {name} (another model config?)")
+        if name.startswith(output_layer):
+            new_rows = torch.tensor([new for new, _ in shared])
+            tensor[new_rows] = source[name][torch.tensor([old for _, old in shared])].to(tensor.dtype)
+        elif source[name].shape != tensor.shape:
+            raise CheckpointError(
+                f"init_from: {name} is {tuple(source[name].shape)} in the checkpoint but {tuple(tensor.shape)} "
+                "in this model (model and feature configs must match)"
+            )
+        else:
+            tensor.copy_(source[name])
+    model.load_state_dict(target)
+    return f"{len(shared)} of {len(tokenizer.tokens)} output tokens carried over"
+
+
+def average_checkpoints(paths: list[str | Path]) -> dict:
+    """The element-wise mean of the models of several checkpoints of one run (Vaswani et al.'s averaging).
+
+    Float tensors (weights and BatchNorm statistics) are averaged; integer ones (BatchNorm's batch
+    counter) come from the last checkpoint, as do the configs and the feature statistics. Training
+    state is dropped: the result is for inference or evaluation, not for --resume.
+    """
+    if not paths:
+        raise CheckpointError("no checkpoints to average")
+    payloads = [load_checkpoint(path) for path in paths]
+    last = payloads[-1]
+    for path, payload in zip(paths, payloads):
+        if payload["model_config"] != last["model_config"] or payload["tokenizer"] != last["tokenizer"]:
+            raise CheckpointError(f"{path}: another model or vocabulary than {paths[-1]}; only one run's checkpoints average")
+    averaged = {}
+    for name, tensor in last["model"].items():
+        if tensor.is_floating_point():
+            averaged[name] = sum(payload["model"][name].double() for payload in payloads).div(len(payloads)).to(tensor.dtype)
+        else:
+            averaged[name] = tensor.clone()
+    result = {key: value for key, value in last.items() if key != "training"}
+    result["model"] = averaged
+    result["averaged_from"] = [str(path) for path in paths]
+    return result

@@ -4,6 +4,7 @@
     dfcnn evaluate --model exp/best.pt --manifest data/test.jsonl [--out exp/eval-test] [--lm lm/lm.bin]
     dfcnn transcribe --model exp/best.pt speech.flac talks/ 'calls/*.mp3' [--format srt --output-dir subs]
     dfcnn lm --text corpus.txt train.jsonl --vocab data/vocab.txt --out lm [--order 3]
+    dfcnn average --out exp/avg5.pt exp/epoch-{11..15}.pt
     dfcnn tune --model exp/best.pt --manifest data/dev.jsonl --lm lm/lm.bin --out exp/tune
     dfcnn inspect --model exp/best.pt speech.flac --out inspect/speech
     dfcnn report --eval exp/eval-test --metrics exp/metrics.jsonl --out exp/report
@@ -27,6 +28,14 @@ def _train(args: argparse.Namespace) -> int:
     config = load_config(ExperimentConfig, args.config, args.overrides)
     best = train(config, resume=args.resume, progress=not args.quiet)
     print(f"best checkpoint: {best}")
+    return 0
+
+
+def _average(args: argparse.Namespace) -> int:
+    from .checkpoint import average_checkpoints, save_checkpoint
+
+    save_checkpoint(args.out, average_checkpoints(args.checkpoints))
+    print(f"mean of {len(args.checkpoints)} checkpoints written to {args.out}")
     return 0
 
 
@@ -263,6 +272,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", action="store_true", help="continue exp_dir/last.pt exactly where it stopped")
     train.add_argument("--quiet", action="store_true", help="no progress bars")
     train.set_defaults(run=_train)
+
+    average = commands.add_parser(
+        "average", help="average the weights of a run's last checkpoints", formatter_class=defaults,
+        description="Element-wise mean of the models of several checkpoints of one run (e.g. the last 5 epochs); "
+                    "the result evaluates and transcribes like best.pt.")
+    average.add_argument("checkpoints", type=Path, nargs="+", metavar="CHECKPOINT", help="epoch-N.pt files of one run")
+    average.add_argument("--out", type=Path, required=True, help="averaged checkpoint to write")
+    average.set_defaults(run=_average)
 
     evaluate = commands.add_parser("evaluate", help="WER/CER of a model on a manifest", formatter_class=defaults)
     evaluate.add_argument("--model", type=Path, required=True, help="checkpoint (e.g. exp/best.pt)")

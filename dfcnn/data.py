@@ -17,9 +17,10 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
-from .audio import load_audio
+from .audio import SAMPLE_RATE, load_audio, resample
 from .errors import DfcnnError, ManifestError, VocabError
 from .text import Tokenizer
 
@@ -155,18 +156,45 @@ class Batch:
 
 
 class SpeechDataset(torch.utils.data.Dataset):
-    """Utterances with their token ids; items are decoded from disk on access."""
+    """Utterances with their token ids; items are decoded from disk on access.
 
-    def __init__(self, utterances: Sequence[Utterance], targets: Sequence[Sequence[int]] | None = None):
+    With ``speeds`` (Kaldi's speed perturbation, e.g. 0.9, 1.0, 1.1) each item is played at a speed
+    drawn from (seed, epoch, index) alone, so workers need no shared RNG and a resumed run draws the
+    same speeds: factor f resamples the wave as if it had been recorded at f x 16 kHz, so it lasts 1/f
+    as long with pitch and formants scaled by f.
+    """
+
+    def __init__(
+        self, utterances: Sequence[Utterance], targets: Sequence[Sequence[int]] | None = None,
+        speeds: Sequence[float] = (), seed: int = 0,
+    ):
         self.utterances = list(utterances)
         self.targets = [list(t) for t in targets] if targets is not None else [[] for _ in self.utterances]
+        if any(not 0.5 <= speed <= 2.0 for speed in speeds):
+            raise DfcnnError(f"speed perturbation factors must lie in [0.5, 2], got {list(speeds)}")
+        self.speeds = list(speeds)
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the epoch's speed draws (call before the DataLoader starts its workers)."""
+        self.epoch = epoch
+
+    def speed(self, index: int) -> float:
+        """The speed factor of item ``index`` in the current epoch (1.0 without perturbation)."""
+        if not self.speeds:
+            return 1.0
+        return random.Random(self.seed * 1_000_003 + self.epoch * 100_003 + index).choice(self.speeds)
 
     def __len__(self) -> int:
         return len(self.utterances)
 
     def __getitem__(self, index: int) -> tuple[int, torch.Tensor, list[int]]:
-        wave = torch.from_numpy(load_audio(self.utterances[index].audio_filepath))
-        return index, wave, self.targets[index]
+        wave = load_audio(self.utterances[index].audio_filepath)
+        speed = self.speed(index)
+        if speed != 1.0:
+            wave = resample(wave, round(SAMPLE_RATE * speed), SAMPLE_RATE)  # (N,) -> (~N / speed,)
+        return index, torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32)), self.targets[index]
 
     @property
     def durations(self) -> list[float]:

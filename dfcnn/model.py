@@ -3,7 +3,9 @@ per-frame head to CTC log-probabilities.
 
     features (B, 1, F, T) --blocks--> (B, C, F', T') --head--> log-probs (B, T', V)
 
-Each block is ``convs_per_block`` x [3x3 conv -> BatchNorm -> ReLU] then a (freq, time) max-pool.
+Each block is ``convs_per_block`` x [3x3 conv -> BatchNorm -> ReLU] then a (freq, time) max-pool;
+with ``residual`` the block's input is added to its last conv's output before the pool (ResNet's
+shortcut; a 1x1 conv + BatchNorm where the channel count changes).
 Padded frames are zeroed after every layer, so a 3x3 kernel at an utterance's end sees the same
 zeros it would see if the utterance were alone: in eval mode, results do not depend on what else is
 in the batch. No input length cap anywhere.
@@ -29,6 +31,7 @@ class ModelConfig:
     freq_pool: list[int] = field(default_factory=lambda: [2, 2, 2, 2])  # frequency pooling per block
     hidden_dim: int = 256  # width of the per-frame hidden layer of the head
     dropout: float = 0.1  # dropout before the output layer
+    residual: bool = False  # add each block's input (1x1 conv + BN where channels change) to its conv output
     channels_last: bool = True  # NHWC memory layout: faster convolutions on CPU (oneDNN) and tensor cores
 
     def __post_init__(self):
@@ -76,9 +79,12 @@ def _time_mask(lengths: torch.Tensor, frames: int) -> torch.Tensor:
 
 
 class ConvBlock(nn.Module):
-    """[3x3 conv -> BN -> ReLU] x n, then max-pool; padded frames zeroed after each layer."""
+    """[3x3 conv -> BN -> ReLU] x n (+ shortcut), then max-pool; padded frames zeroed after each layer."""
 
-    def __init__(self, in_channels: int, out_channels: int, num_convs: int, freq_pool: int, time_pool: int):
+    def __init__(
+        self, in_channels: int, out_channels: int, num_convs: int, freq_pool: int, time_pool: int,
+        residual: bool = False,
+    ):
         super().__init__()
         self.convs = nn.ModuleList()
         for index in range(num_convs):
@@ -89,14 +95,22 @@ class ConvBlock(nn.Module):
                     nn.ReLU(inplace=True),
                 )
             )
+        self.shortcut = None
+        if residual:
+            self.shortcut = nn.Identity() if in_channels == out_channels else nn.Sequential(
+                nn.Conv2d(in_channels, out_channels, 1, bias=False), nn.BatchNorm2d(out_channels)
+            )
         self.time_pool = time_pool
         self.pool = nn.MaxPool2d((freq_pool, time_pool)) if freq_pool * time_pool > 1 else nn.Identity()
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, C_in, F, T), (B,) -> (B, C_out, F // freq_pool, T // time_pool), (B,)."""
         mask = _time_mask(lengths, x.shape[-1])
+        block_input = x
         for conv in self.convs:
             x = conv(x) * mask
+        if self.shortcut is not None:
+            x = x + self.shortcut(block_input) * mask
         x = self.pool(x)
         lengths = lengths // self.time_pool
         return x * _time_mask(lengths, x.shape[-1]), lengths
@@ -112,7 +126,9 @@ class DFCNN(nn.Module):
         self.config = config
         blocks, in_channels = [], 1
         for channels, time_pool, freq_pool in zip(config.channels, config.time_pool, config.freq_pool):
-            blocks.append(ConvBlock(in_channels, channels, config.convs_per_block, freq_pool, time_pool))
+            blocks.append(
+                ConvBlock(in_channels, channels, config.convs_per_block, freq_pool, time_pool, config.residual)
+            )
             in_channels = channels
         self.blocks = nn.ModuleList(blocks)
         self.head = nn.Sequential(

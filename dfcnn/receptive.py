@@ -153,6 +153,10 @@ def numerical_field(model: DFCNN, layer: int, bins: int, frames: int, unit: tupl
             conv[0].weight.data.abs_().add_(0.01)
             conv[1].reset_running_stats()
             conv[1].reset_parameters()
+        if isinstance(block.shortcut, nn.Sequential):  # residual 1x1 projection: positive too
+            block.shortcut[0].weight.data.abs_().add_(0.01)
+            block.shortcut[1].reset_running_stats()
+            block.shortcut[1].reset_parameters()
     captured = {}
     hook = conv_layers(probe)[layer - 1].register_forward_hook(lambda module, args, output: captured.update(out=output))
     features = (torch.rand(1, 1, bins, frames) + 0.5).requires_grad_(True)  # (1, 1, F, T), positive

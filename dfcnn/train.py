@@ -11,7 +11,6 @@ Writes to ``exp_dir``: last.pt (every ``save_every_steps`` and each epoch), epoc
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import random
@@ -25,7 +24,7 @@ import yaml
 
 from . import config as config_io
 from .audio import SAMPLE_RATE
-from .checkpoint import build_payload, copy_checkpoint, load_checkpoint, save_checkpoint
+from .checkpoint import build_payload, copy_checkpoint, load_checkpoint, save_checkpoint, transfer_weights
 from .data import DurationBatchSampler, SpeechDataset, collate, filter_for_ctc, read_manifest
 from .errors import ConfigError
 from .features import FeatureConfig, FeatureExtractor, SpecAugment, SpecAugmentConfig, compute_stats
@@ -33,6 +32,7 @@ from .inference import Recognizer, resolve_device
 from .metrics import score
 from .model import DFCNN, ModelConfig
 from .text import Tokenizer
+from .tracking import MetricsLog
 
 
 @dataclass
@@ -44,6 +44,7 @@ class DataConfig:
     unit: str = "char"  # what a vocab token is: char | pinyin (tonal syllables such as ni3, for mandarin)
     max_batch_duration: float = 200.0  # seconds of padded audio per batch
     max_utterance_duration: float = 30.0  # longer training utterances are dropped (memory)
+    speed_perturb: list[float] = field(default_factory=list)  # speeds drawn per utterance and epoch, e.g. [0.9, 1.0, 1.1]; [] = off
     num_workers: int = 2  # audio decoding processes
     stats_utterances: int = 500  # training utterances sampled for the normalisation statistics
 
@@ -64,6 +65,8 @@ class TrainConfig:
     keep_epoch_checkpoints: int = 5  # epoch-N.pt files kept (for averaging)
     select_metric: str = "wer"  # dev metric that picks best.pt: wer | cer
     dev_every_epochs: int = 1  # score dev every N epochs (and after the last)
+    patience: int = 0  # early stopping: end after this many dev scorings without a new best; 0 = off
+    init_from: str = ""  # checkpoint whose weights start a fresh run (fine-tuning); output rows matched by token
 
 
 @dataclass
@@ -116,33 +119,6 @@ def _set_rng_state(state: dict, device: torch.device) -> None:
         torch.cuda.set_rng_state(state["cuda"], device)
 
 
-class MetricsLog:
-    """metrics.jsonl lines plus TensorBoard scalars (main process only)."""
-
-    def __init__(self, exp_dir: Path, enabled: bool):
-        self.enabled = enabled
-        self.writer = None
-        if enabled:
-            from torch.utils.tensorboard import SummaryWriter
-
-            self.path = exp_dir / "metrics.jsonl"
-            self.writer = SummaryWriter(str(exp_dir / "tensorboard"))
-
-    def log(self, step: int, record: dict) -> None:
-        if not self.enabled:
-            return
-        with self.path.open("a", encoding="utf-8") as file:
-            file.write(json.dumps({"step": step, **record}) + "\n")
-        for key, value in record.items():
-            if isinstance(value, (int, float)) and key not in ("epoch",):
-                self.writer.add_scalar(key, value, step)
-        self.writer.flush()
-
-    def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-
-
 class Trainer:
     """One training run: builds everything from an ``ExperimentConfig`` and runs or resumes it."""
 
@@ -189,8 +165,10 @@ class Trainer:
         self.features = FeatureExtractor(config.features).to(self.device)
         self.specaugment = SpecAugment(config.specaugment).to(self.device)
 
-        def output_frames(seconds: float) -> int:
-            frames = config.features.num_frames(round(seconds * SAMPLE_RATE))
+        fastest = max(data.speed_perturb, default=1.0)
+
+        def output_frames(seconds: float) -> int:  # at the fastest speed: every draw must fit CTC
+            frames = config.features.num_frames(round(seconds / fastest * SAMPLE_RATE))
             return int(self.model.output_lengths(torch.tensor([frames]))[0])
 
         utterances, targets, dropped = filter_for_ctc(
@@ -201,7 +179,7 @@ class Trainer:
         if not utterances:
             raise ConfigError(f"{data.train_manifest}: no usable training utterances left")
         self.dev = read_manifest(data.dev_manifest)
-        self.dataset = SpeechDataset(utterances, targets)
+        self.dataset = SpeechDataset(utterances, targets, data.speed_perturb, cfg.seed)
         self.dropped = dict(dropped)
         self.sampler = DurationBatchSampler(
             self.dataset.durations, data.max_batch_duration, shuffle=True, seed=cfg.seed,
@@ -232,6 +210,9 @@ class Trainer:
         if resume_from is not None:
             self._restore(resume_from)
         else:
+            if cfg.init_from:
+                reused = transfer_weights(load_checkpoint(cfg.init_from), self.model, self.tokenizer)
+                self._say(f"weights from {cfg.init_from} ({reused})")
             self._init_stats()
         self.metrics = MetricsLog(self.exp_dir, self.dist.is_main)
 
@@ -339,8 +320,9 @@ class Trainer:
         self.model.train()
         self.features.train()
         try:
-            while self.epoch < cfg.epochs:
+            while self.epoch < cfg.epochs and not self.out_of_patience():
                 self.sampler.set_epoch(self.epoch, skip_batches=self.batches_done)
+                self.dataset.set_epoch(self.epoch)
                 bar = tqdm(total=len(self.sampler) + self.batches_done, initial=self.batches_done,
                            desc=f"epoch {self.epoch + 1}/{cfg.epochs}", disable=not (self.progress and self.dist.is_main),
                            unit="batch", dynamic_ncols=True)
@@ -380,6 +362,17 @@ class Trainer:
         finally:
             self.metrics.close()
         return self.exp_dir / "best.pt"
+
+    def out_of_patience(self) -> bool:
+        """True once ``train.patience`` dev scorings in a row brought no new best (never when 0)."""
+        cfg = self.config.train
+        if cfg.patience <= 0 or self.best["epoch"] < 1:
+            return False
+        stale = (self.epoch - self.best["epoch"]) // cfg.dev_every_epochs
+        if stale >= cfg.patience:
+            self._say(f"early stop after epoch {self.epoch}: no better dev {cfg.select_metric} since epoch {self.best['epoch']}")
+            return True
+        return False
 
     def _end_epoch(self) -> None:
         cfg = self.config.train

@@ -17,9 +17,9 @@ def small_model(**overrides) -> DFCNN:
     return model
 
 
-@pytest.mark.parametrize("channels_last", [True, False])
-def test_padding_does_not_change_an_utterance(channels_last):
-    model = small_model(channels_last=channels_last)
+@pytest.mark.parametrize("channels_last,residual", [(True, False), (False, False), (True, True)])
+def test_padding_does_not_change_an_utterance(channels_last, residual):
+    model = small_model(channels_last=channels_last, residual=residual)
     lengths = [50, 37, 13, 8]
     batch = torch.zeros(4, 1, 40, 50)
     singles = []
@@ -46,6 +46,18 @@ def test_outputs_are_log_probs():
     log_probs, _ = small_model()(torch.randn(2, 1, 40, 30), torch.tensor([30, 30]))
     assert log_probs.shape == (2, 7, 7)
     assert torch.allclose(log_probs.exp().sum(-1), torch.ones(2, 7), atol=1e-5)
+
+
+def test_residual_adds_shortcuts_only_where_asked():
+    plain, residual = small_model(), small_model(residual=True)
+    assert all(block.shortcut is None for block in plain.blocks)
+    # 1 -> 4 and 4 -> 8 channels need a 1x1 projection; 8 -> 8 is the identity
+    kinds = [type(block.shortcut).__name__ for block in residual.blocks]
+    assert kinds == ["Sequential", "Sequential", "Identity"]
+    missing, unexpected = residual.load_state_dict(plain.state_dict(), strict=False)
+    assert not unexpected and all(".shortcut." in name for name in missing)
+    x = torch.randn(1, 1, 40, 30)  # same conv weights: only the shortcuts differ
+    assert not torch.allclose(plain(x, torch.tensor([30]))[0], residual(x, torch.tensor([30]))[0])
 
 
 def test_default_reduces_time_4x():
