@@ -13,7 +13,7 @@ import torch
 import torchaudio.functional as F
 from torchaudio.functional import TokenSpan
 
-from .text import UNK, UNK_DECODED, WORD_SEPARATOR, Tokenizer, is_cjk
+from .text import UNK, UNK_DECODED, WORD_SEPARATOR, WORD_UNITS, Tokenizer, is_cjk
 from .transcript import Token, Word
 
 
@@ -62,7 +62,7 @@ def words_from_spans(
         token = tokenizer.tokens[span.token]
         if token == WORD_SEPARATOR:
             close()
-        elif is_cjk(token[0]) or tokenizer.unit == "pinyin":  # Mandarin: every character (syllable) is a word
+        elif is_cjk(token[0]) or tokenizer.unit in WORD_UNITS:  # every CJK character, syllable or word token is a word
             close()
             current.append(span)
             close()

@@ -320,7 +320,8 @@ def build_parser() -> argparse.ArgumentParser:
     lm.add_argument("--vocab", type=Path, default=None, help="vocabulary of the acoustic model: spell the lexicon in it")
     lm.add_argument("--model", type=Path, default=None, help="or take vocabulary and normaliser from a checkpoint")
     lm.add_argument("--normalizer", default="english", choices=["english", "mandarin", "none"], help="text normaliser")
-    lm.add_argument("--unit", default="char", choices=["char", "pinyin"], help="token unit of --vocab (pinyin: tonal syllables)")
+    lm.add_argument("--unit", default="char", choices=["char", "pinyin", "word"],
+                    help="token unit of --vocab (pinyin: tonal syllables; word: whole words)")
     lm.add_argument("--memory", default="1G", help="lmplz -S: memory it reserves for sorting (e.g. 4G, or 20%%)")
     lm.add_argument("--prune", type=int, nargs="+", default=None, help="lmplz --prune thresholds per order, e.g. 0 0 1")
     lm.add_argument("--arpa-only", action="store_true", help="skip build_binary")

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from .data import atomic_write_text, read_manifest
 from .errors import DfcnnError, VocabError
-from .text import BLANK, Tokenizer, get_normalizer, is_cjk, to_pinyin
+from .text import BLANK, WORD_UNITS, Tokenizer, get_normalizer, is_cjk, to_pinyin
 
 REPO_KENLM_BIN = Path(__file__).resolve().parents[1] / "tools" / "kenlm" / "bin"  # where install_kenlm.sh puts them
 ARPA_SPECIALS = ("<s>", "</s>", "<unk>")  # in every KenLM ARPA, never in a lexicon
@@ -55,7 +55,7 @@ def lm_words(text: str, normalizer: str, unit: str = "char") -> list[str]:
     text = get_normalizer(normalizer)(text)
     if unit == "pinyin":
         return to_pinyin(text)
-    if normalizer != "mandarin":
+    if normalizer != "mandarin" or unit == "word":
         return text.split()
     words = []
     for chunk in text.split():
@@ -89,12 +89,12 @@ def lm_corpus(sources: Iterable[str | Path], normalizer: str, unit: str = "char"
 
 
 def spelling(word: str, normalizer: str, unit: str = "char") -> list[str]:
-    """Vocabulary tokens of a lexicon word: its characters (a pinyin syllable: itself), without a trailing ``|``.
+    """Vocabulary tokens of a lexicon word: its characters (a pinyin syllable or a word unit: itself), no trailing ``|``.
 
     Our models emit ``|`` only between words, never after the last one; flashlight treats ``|`` as
     optional silence between lexicon words, so a spelling that ended in it could not end an utterance.
     """
-    return [word] if unit == "pinyin" else list(word)
+    return [word] if unit in WORD_UNITS else list(word)
 
 
 def write_lexicon(words: Iterable[str], tokenizer: Tokenizer, path: str | Path) -> int:

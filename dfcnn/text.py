@@ -37,7 +37,8 @@ WORD_SEPARATOR = "|"  # a space in text
 UNK_DECODED = "\u2047"  # "⁇": how <unk> reads in decoded text (one character, like sentencepiece)
 
 NORMALIZERS = ("english", "mandarin", "none")
-UNITS = ("char", "pinyin")  # what a token is: a character, or a tonal pinyin syllable (Mandarin)
+UNITS = ("char", "pinyin", "word")  # what a token is: a character, a tonal pinyin syllable (Mandarin), a whole word
+WORD_UNITS = ("pinyin", "word")  # units whose every token is a word of its own: no separators between them
 
 _WHITESPACE = re.compile(r"\s+")
 _ENGLISH_NOT_KEPT = re.compile(r"[^a-z0-9' ]+")
@@ -226,6 +227,8 @@ def build_vocab(texts: Iterable[str], add_unk: bool = False, unit: str = "char")
 
     With ``unit="pinyin"`` the tokens are the tonal syllables of the texts' Chinese characters; their
     other words (Latin, digits of mp3) have no syllable and encode as ``<unk>`` (``add_unk``) or not at all.
+    With ``unit="word"`` they are the texts' space-separated words (closed-vocabulary tasks: digits,
+    yes/no, commands), and ``|`` stays in the vocabulary unused, as for pinyin.
     """
     if unit not in UNITS:
         raise VocabError(f"unknown token unit {unit!r}; choose one of {', '.join(UNITS)}")
@@ -233,6 +236,8 @@ def build_vocab(texts: Iterable[str], add_unk: bool = False, unit: str = "char")
     for text in texts:
         if unit == "pinyin":
             chars.update(piece for piece, syllable in _pinyin_pieces(text) if syllable)
+        elif unit == "word":
+            chars.update(text.split())
         else:
             chars.update(text)
     chars.discard(" ")
@@ -255,7 +260,7 @@ class Tokenizer:
 
     tokens: tuple[str, ...]  # id -> token; tokens[0] is the blank
     normalizer: str = "english"  # name of the normaliser applied to transcripts (see NORMALIZERS)
-    unit: str = "char"  # what a token is: char (a character, | between words) | pinyin (a tonal syllable, ni3)
+    unit: str = "char"  # what a token is: char (a character, | between words) | pinyin (a tonal syllable, ni3) | word
 
     def __post_init__(self):
         if not self.tokens or self.tokens[0] != BLANK:
@@ -281,9 +286,15 @@ class Tokenizer:
                     f"token {other!r} is not a tonal pinyin syllable (like ni3): unit 'pinyin' needs a syllable "
                     "vocabulary, build_vocab(texts, unit='pinyin'), not one of characters"
                 )
-        elif content and all(_SYLLABLE.fullmatch(t) for t in content):
+        elif self.unit == "char" and content and all(_SYLLABLE.fullmatch(t) for t in content):
             raise VocabError(
                 f"the tokens are pinyin syllables ({content[0]!r}, ...): set the unit to 'pinyin' "
+                "(data.unit in a training config)"
+            )
+        elif self.unit == "char" and any(len(t) > 1 for t in content):
+            word = next(t for t in content if len(t) > 1)
+            raise VocabError(
+                f"token {word!r} is longer than one character: for whole-word tokens set the unit to 'word' "
                 "(data.unit in a training config)"
             )
 
@@ -324,12 +335,20 @@ class Tokenizer:
         return " ".join(to_pinyin(text)) if self.unit == "pinyin" else text
 
     def encode(self, text: str) -> list[int]:
-        """Ids of a normalised text; spaces become the word separator.
+        """Ids of a normalised text; spaces become the word separator (unit word: the ids of its words).
 
         With unit pinyin, the ids of its syllables (``to_pinyin``), no separators; a word that is not a
         syllable of the vocabulary (a Latin word) is one ``<unk>``. Raises ``VocabError`` for a character
         (syllable) outside the vocabulary unless it has ``<unk>``.
         """
+        if self.unit == "word":
+            ids = []
+            for word in text.split():
+                index = self._ids.get(word, self.unk_id)
+                if index is None or index == 0 or word == WORD_SEPARATOR:
+                    raise VocabError(f"word {word!r} is not in the vocabulary (text: {text!r})")
+                ids.append(index)
+            return ids
         if self.unit == "pinyin":
             ids = []
             for piece in to_pinyin(text):
@@ -355,7 +374,7 @@ class Tokenizer:
             if token == BLANK:
                 continue
             pieces.append(" " if token == WORD_SEPARATOR else UNK_DECODED if token == UNK else token)
-        return _WHITESPACE.sub(" ", (" " if self.unit == "pinyin" else "").join(pieces)).strip()
+        return _WHITESPACE.sub(" ", (" " if self.unit in WORD_UNITS else "").join(pieces)).strip()
 
     def to_dict(self) -> dict:
         """Plain types, for a checkpoint loaded with ``weights_only=True``."""

@@ -41,7 +41,7 @@ class DataConfig:
     dev_manifest: str = ""  # JSONL manifest scored after each epoch (best.pt follows it)
     vocab: str = ""  # vocabulary file, one token per line, <blank> first
     normalizer: str = "english"  # text normaliser: english | mandarin | none
-    unit: str = "char"  # what a vocab token is: char | pinyin (tonal syllables such as ni3, for mandarin)
+    unit: str = "char"  # what a vocab token is: char | pinyin (tonal syllables such as ni3, for mandarin) | word (closed vocabularies)
     max_batch_duration: float = 200.0  # seconds of padded audio per batch
     max_utterance_duration: float = 30.0  # longer training utterances are dropped (memory)
     speed_perturb: list[float] = field(default_factory=list)  # speeds drawn per utterance and epoch, e.g. [0.9, 1.0, 1.1]; [] = off

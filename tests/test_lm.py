@@ -79,6 +79,14 @@ def test_mandarin_lexicon_spells_characters_without_separator(tmp_path):
     assert read_lexicon(path) == {"ok": [["o", "k"]], "你": [["你"]], "好": [["好"]]}
 
 
+def test_word_unit_lexicon_spells_each_word_as_its_token(tmp_path):
+    tokenizer = Tokenizer(tuple(build_vocab(["zero one two"], unit="word")), unit="word")
+    assert lm_words("Zero, one!", "english", unit="word") == ["zero", "one"]
+    path = tmp_path / "lexicon.txt"
+    assert write_lexicon(["zero", "one", "three"], tokenizer, path) == 1  # three is no token: left out
+    assert read_lexicon(path) == {"one": [["one"]], "zero": [["zero"]]}
+
+
 def test_malformed_lexicon_line_names_file_and_line(tmp_path):
     path = tmp_path / "lexicon.txt"
     path.write_text("cat c a t |\n\ndog\n", encoding="utf-8")

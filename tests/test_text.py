@@ -147,7 +147,7 @@ def test_build_vocab_pinyin():
     tokens = build_vocab(["你好吗", "好的", "我用ok了"], unit="pinyin")
     assert tokens == ["<blank>", "|", "de5", "hao3", "le5", "ma5", "ni3", "wo3", "yong4"]  # no ok
     with pytest.raises(VocabError, match="unknown token unit"):
-        build_vocab(["a"], unit="word")
+        build_vocab(["a"], unit="syllable")
 
 
 def test_pinyin_tokenizer_round_trip():
@@ -190,4 +190,19 @@ def test_vocab_file_of_the_wrong_unit(tmp_path):
     with pytest.raises(VocabError, match="needs the mandarin"):
         Tokenizer.from_file(tmp_path / "syllables.txt", "english", "pinyin")
     with pytest.raises(VocabError, match="unknown token unit"):
-        Tokenizer.from_file(tmp_path / "chars.txt", "mandarin", "word")
+        Tokenizer.from_file(tmp_path / "chars.txt", "mandarin", "phone")
+    save_vocab(build_vocab(["yes no"], unit="word"), tmp_path / "words.txt")
+    with pytest.raises(VocabError, match="words.txt: token 'no' is longer than one character: .* unit to 'word'"):
+        Tokenizer.from_file(tmp_path / "words.txt")
+
+
+def test_word_unit_round_trip():
+    tok = Tokenizer(tuple(build_vocab(["yes no", "no no yes", "one two"], unit="word")), unit="word")
+    assert tok.tokens == ("<blank>", "|", "no", "one", "two", "yes")  # | stays, unused, as for pinyin
+    ids = tok.encode(tok.normalize("Yes, no  two!"))
+    assert [tok.tokens[i] for i in ids] == ["yes", "no", "two"]  # one token a word, no separators
+    assert tok.decode([0, ids[0], 0, ids[1], 1, ids[2]]) == "yes no two"  # blanks and | skipped
+    assert tok.reference_text("Yes, no.") == "yes no"
+    with pytest.raises(VocabError, match="word 'maybe' is not in the vocabulary"):
+        tok.encode("yes maybe")
+    assert Tokenizer.from_dict(tok.to_dict()) == tok

@@ -127,6 +127,18 @@ def test_mandarin_characters_are_words_of_their_own():
     assert [w.word for w in words_from_spans(spans, tokenizer, 0.04)] == ["你", "好"]
 
 
+def test_word_tokens_are_words_of_their_own():
+    tokenizer = Tokenizer(tuple(build_vocab(["yes no"], unit="word")), unit="word")
+    probs = torch.full((8, len(tokenizer)), 0.01)
+    probs[:, 0] = 0.9
+    probs[1, tokenizer.tokens.index("no")] = probs[2, tokenizer.tokens.index("no")] = 0.9  # one word, 2 frames
+    probs[1:3, 0] = 0.01
+    probs[5, tokenizer.tokens.index("yes")] = 0.9
+    spans = align_tokens(probs.log(), tokenizer.encode("no yes"))
+    words = words_from_spans(spans, tokenizer, 0.04)
+    assert [(w.word, w.start, w.end) for w in words] == [("no", 0.04, 0.12), ("yes", 0.2, 0.24)]
+
+
 def test_split_at_pauses_cuts_long_blank_runs_and_long_segments():
     log_probs = peaky_log_probs({5: "a", 8: "b", 40: "d", 41: "e", 100: "c"}, 120)
     segments = split_at_pauses(log_probs, frame_seconds=0.04, min_pause=0.5, margin=0.2)
