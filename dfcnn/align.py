@@ -9,6 +9,8 @@ Times are seconds from the first output frame: frame t covers [t, t + 1) * frame
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 import torchaudio.functional as F
 from torchaudio.functional import TokenSpan
@@ -70,6 +72,14 @@ def words_from_spans(
             current.append(span)
     close()
     return words
+
+
+def relabel_words(words: list[Word], labels: list[str]) -> list[Word]:
+    """Words with new labels, one each (a pinyin path decoded to hanzi: syllable i is character i);
+    unchanged when the counts differ."""
+    if len(labels) != len(words):
+        return words
+    return [dataclasses.replace(word, word=label) for word, label in zip(words, labels)]
 
 
 def split_at_pauses(

@@ -150,13 +150,15 @@ def _lm(args: argparse.Namespace) -> int:
     elif args.vocab is not None:
         tokenizer = Tokenizer.from_file(args.vocab, args.normalizer, args.unit)
     normalizer = tokenizer.normalizer if tokenizer is not None else args.normalizer
-    lm = build_lm(args.text, args.out, args.order, normalizer, args.memory, args.prune, not args.arpa_only, tokenizer)
+    lm = build_lm(
+        args.text, args.out, args.order, normalizer, args.memory, args.prune, not args.arpa_only, tokenizer, args.hanzi
+    )
     print(f"{args.order}-gram LM on {lm.sentences} sentences, {lm.vocabulary_size} words: {lm.arpa}")
     if lm.binary is not None:
         print(f"KenLM binary: {lm.binary}")
     if lm.lexicon is not None:
         print(f"lexicon: {lm.lexicon} ({lm.vocabulary_size - lm.lexicon_skipped} words"
-              f"{f', {lm.lexicon_skipped} left out for characters outside the vocabulary' if lm.lexicon_skipped else ''})")
+              f"{f', {lm.lexicon_skipped} left out: spelt outside the vocabulary, or past 6 homophones' if lm.lexicon_skipped else ''})")
     return 0
 
 
@@ -325,6 +327,8 @@ def build_parser() -> argparse.ArgumentParser:
     lm.add_argument("--memory", default="1G", help="lmplz -S: memory it reserves for sorting (e.g. 4G, or 20%%)")
     lm.add_argument("--prune", type=int, nargs="+", default=None, help="lmplz --prune thresholds per order, e.g. 0 0 1")
     lm.add_argument("--arpa-only", action="store_true", help="skip build_binary")
+    lm.add_argument("--hanzi", action="store_true",
+                    help="pinyin models: an LM over Chinese characters, each spelt by its readings: decoding writes hanzi")
     lm.set_defaults(run=_lm)
 
     tune = commands.add_parser("tune", help="grid-search LM weight and word score on a dev set", formatter_class=defaults)

@@ -82,7 +82,7 @@ class BeamSearchDecoder:
     def __init__(self, tokenizer: Tokenizer, config: BeamSearchConfig | None = None):
         from torchaudio.models.decoder import ctc_decoder
 
-        from .lm import resolve_lexicon
+        from .lm import resolve_lexicon, writes_characters
 
         self.tokenizer = tokenizer
         self.config = config = config or BeamSearchConfig()
@@ -98,6 +98,7 @@ class BeamSearchDecoder:
         except (RuntimeError, ValueError) as error:  # flashlight's messages name neither file
             raise DfcnnError(f"cannot build the beam search decoder (lexicon {lexicon}, lm {config.lm}): {error}") from None
         self._uses_words = lexicon is not None
+        self.writes_characters = writes_characters(lexicon, tokenizer)  # pinyin in, hanzi out
 
     @torch.no_grad()
     def __call__(self, log_probs: torch.Tensor, lengths: torch.Tensor) -> list[list[Hypothesis]]:
@@ -124,3 +125,12 @@ def build_decoder(tokenizer: Tokenizer, config: BeamSearchConfig | None):
         return lambda log_probs, lengths: greedy_decode(log_probs, lengths, tokenizer)
     decoder = BeamSearchDecoder(tokenizer, config)
     return lambda log_probs, lengths: [nbest[0] for nbest in decoder(log_probs, lengths)]
+
+
+def decoder_writes_characters(tokenizer: Tokenizer, config: BeamSearchConfig | None) -> bool:
+    """Whether ``build_decoder(tokenizer, config)`` turns a pinyin model's syllables into characters."""
+    if config is None or tokenizer.unit != "pinyin":
+        return False
+    from .lm import resolve_lexicon, writes_characters
+
+    return writes_characters(resolve_lexicon(config.lexicon, config.lm, tokenizer), tokenizer)

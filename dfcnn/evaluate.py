@@ -16,8 +16,9 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 from .data import atomic_write_text, read_manifest
-from .decode import BeamSearchConfig, build_decoder
+from .decode import BeamSearchConfig, build_decoder, decoder_writes_characters
 from .inference import load_model
+from .lm import scoring_text
 from .metrics import Score, format_alignments, format_table, score
 
 
@@ -65,15 +66,18 @@ def evaluate(
     else:
         variants = {_decoder_name(decoder): decoder}
     log_probs = recognizer.utterance_log_probs(utterances, max_batch_duration, progress=progress)
-    normalize = recognizer.tokenizer.reference_text  # unit pinyin: syllables, so WER is the syllable error rate
-    refs = [normalize(u.text) for u in utterances]
     ids = [u.utt_id for u in utterances]
     scores: dict[str, Score] = {}
     for label, config in variants.items():
         decode = build_decoder(recognizer.tokenizer, config)
+        # unit pinyin: syllables, so WER is the syllable error rate; a hanzi lexicon: characters
+        hanzi = decoder_writes_characters(recognizer.tokenizer, config)
+        normalize = scoring_text(recognizer.tokenizer, hanzi)
+        refs = [normalize(u.text) for u in utterances]
         hyps = [normalize(decode(lp[None], _length(lp))[0].text) for lp in log_probs]
         result = score(refs, hyps)
-        row = f"{name} {label}" if len(variants) > 1 else name
+        shown = f"{label} (characters)" if hanzi else label
+        row = f"{name} {shown}" if len(variants) > 1 else f"{name} (characters)" if hanzi else name
         scores[row] = result
         if out_dir is not None:
             suffix = f"-{label.replace('+', '-').replace(' ', '')}" if len(variants) > 1 else ""
@@ -109,7 +113,7 @@ def tune_decoder(
     recognizer = load_model(model_path, device)
     utterances = read_manifest(manifest)
     log_probs = recognizer.utterance_log_probs(utterances, max_batch_duration, progress=progress)
-    normalize = recognizer.tokenizer.reference_text  # unit pinyin: syllables, so WER is the syllable error rate
+    normalize = scoring_text(recognizer.tokenizer, decoder_writes_characters(recognizer.tokenizer, base))
     refs = [normalize(u.text) for u in utterances]
     rows, best = [], None
     grid = list(itertools.product(lm_weights, word_scores))

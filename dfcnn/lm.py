@@ -12,6 +12,7 @@ a pinyin vocabulary tonal syllables spelt by themselves (``ni3 ni3``): a syllabl
 
 from __future__ import annotations
 
+import collections
 import itertools
 import os
 import shutil
@@ -97,21 +98,66 @@ def spelling(word: str, normalizer: str, unit: str = "char") -> list[str]:
     return [word] if unit in WORD_UNITS else list(word)
 
 
-def write_lexicon(words: Iterable[str], tokenizer: Tokenizer, path: str | Path) -> int:
-    """Write a lexicon of ``words`` (sorted, unique) spelt in ``tokenizer``'s vocabulary.
+def spellings(word: str, tokenizer: Tokenizer) -> list[list[str]]:
+    """Every spelling of a lexicon word in ``tokenizer``'s tokens (``spelling``, one as a rule).
 
-    Returns the number of words left out because a character of theirs is not a token.
+    A Chinese word under a pinyin vocabulary is spelt by its syllables: a character by each of its
+    readings (pypinyin's heteronyms: 行 -> xing2, hang2, ...), so a character LM can choose among them
+    and the decoder writes characters, as DFCNN's reference pipeline turns pinyin into hanzi.
+    """
+    if tokenizer.unit == "pinyin" and word and all(is_cjk(char) for char in word):
+        if len(word) > 1:
+            return [to_pinyin(word)]
+        from pypinyin import Style, pinyin
+
+        readings = pinyin(word, style=Style.TONE3, heteronym=True, neutral_tone_with_five=True)[0]
+        return [[reading] for reading in dict.fromkeys(readings)]
+    return [spelling(word, tokenizer.normalizer, tokenizer.unit)]
+
+
+FLASHLIGHT_MAX_HOMOPHONES = 6  # flashlight's lexicon trie keeps at most this many words per spelling
+
+
+def write_lexicon(
+    words: Iterable[str], tokenizer: Tokenizer, path: str | Path, counts: dict[str, int] | None = None
+) -> int:
+    """Write a lexicon of ``words`` (unique) spelt in ``tokenizer``'s vocabulary (see ``spellings``).
+
+    Words sharing one spelling (homophones: a pinyin syllable spells dozens of characters) are
+    capped at flashlight's trie limit, keeping the most frequent by ``counts`` (e.g. LM training
+    counts); otherwise words are in sorted order. Returns the number of words left out because no
+    spelling of theirs is made of tokens alone, or because all of theirs were past the cap.
     """
     tokens = set(tokenizer.tokens) - {BLANK}
-    lines, skipped = [], 0
-    for word in sorted(set(words)):
-        spelt = spelling(word, tokenizer.normalizer, tokenizer.unit)
-        if not set(spelt) <= tokens:
+    counts = counts or {}
+    lines, skipped, homophones = [], 0, {}
+    for word in sorted(set(words), key=lambda w: (-counts.get(w, 0), w)):
+        usable = [spelt for spelt in spellings(word, tokenizer) if set(spelt) <= tokens]
+        kept = [spelt for spelt in usable if homophones.get(tuple(spelt), 0) < FLASHLIGHT_MAX_HOMOPHONES]
+        for spelt in kept:
+            homophones[tuple(spelt)] = homophones.get(tuple(spelt), 0) + 1
+        if not kept:
             skipped += 1
-            continue
-        lines.append(f"{word} {' '.join(spelt)}\n")
-    atomic_write_text(path, "".join(lines))
+        lines.extend(f"{word} {' '.join(spelt)}\n" for spelt in kept)
+    atomic_write_text(path, "".join(sorted(lines) if not counts else lines))
     return skipped
+
+
+def writes_characters(lexicon: str | Path | None, tokenizer: Tokenizer) -> bool:
+    """True when a pinyin model decodes with a lexicon of Chinese characters: its output is hanzi."""
+    if lexicon is None or tokenizer.unit != "pinyin":
+        return False
+    with open(lexicon, encoding="utf-8") as lines:
+        first = next((line.split()[0] for line in lines if line.strip()), "")
+    return bool(first) and all(is_cjk(char) for char in first)
+
+
+def scoring_text(tokenizer: Tokenizer, hanzi: bool):
+    """text -> what it is scored as: ``tokenizer.reference_text``, or for hanzi output its characters
+    one space apart, so that WER counts characters as the pinyin rows count syllables."""
+    if not hanzi:
+        return tokenizer.reference_text
+    return lambda text: " ".join(lm_words(text, "mandarin"))
 
 
 def read_lexicon(path: str | Path, tokenizer: Tokenizer | None = None) -> dict[str, list[list[str]]]:
@@ -243,6 +289,7 @@ def build_lm(
     prune: Sequence[int] | None = None,
     binary: bool = True,
     tokenizer: Tokenizer | None = None,
+    hanzi: bool = False,
 ) -> LanguageModel:
     """Estimate an ``order``-gram Kneser-Ney LM on ``sources`` with lmplz into ``out_dir``.
 
@@ -251,6 +298,8 @@ def build_lm(
         memory: lmplz's -S, its sorting memory (``"1G"``, ``"20%"`` of RAM); lmplz reserves it up front.
         prune: lmplz's --prune thresholds, one per order from unigrams (``[0, 0, 1]``), non-decreasing.
         tokenizer: when given, also write lexicon.txt of the LM's words spelt in its vocabulary.
+        hanzi: with a pinyin tokenizer, an LM over Chinese characters (not syllables) whose lexicon
+            spells each character by its readings: the decoder then writes characters.
     """
     out_dir = Path(out_dir)
     if tokenizer is not None and tokenizer.normalizer != normalizer:
@@ -261,7 +310,9 @@ def build_lm(
         raise DfcnnError(f"--prune has {len(prune)} thresholds for a {order}-gram LM")
     lmplz = find_kenlm_binary("lmplz")
     build_binary = find_kenlm_binary("build_binary") if binary else None
-    sentences = lm_corpus(sources, normalizer, tokenizer.unit if tokenizer is not None else "char")
+    if hanzi and (tokenizer is None or tokenizer.unit != "pinyin"):
+        raise DfcnnError("a hanzi LM is for pinyin models: give the pinyin model's vocabulary (or the model)")
+    sentences = lm_corpus(sources, normalizer, "char" if hanzi or tokenizer is None else tokenizer.unit)
     if not sentences:
         raise DfcnnError("the LM sources hold no text after normalisation")
     text = out_dir / "text.txt"
@@ -291,7 +342,8 @@ def build_lm(
     lexicon, skipped = out_dir / "lexicon.txt", 0
     lexicon.unlink(missing_ok=True)
     if tokenizer is not None:
-        skipped = write_lexicon(words, tokenizer, lexicon)
+        counts = collections.Counter(word for sentence in sentences for word in sentence.split())
+        skipped = write_lexicon(words, tokenizer, lexicon, counts)
     return LanguageModel(
         arpa,
         bin_path if build_binary is not None else None,

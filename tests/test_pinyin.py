@@ -9,9 +9,12 @@ from dfcnn.audio import audio_info
 from dfcnn.checkpoint import load_checkpoint
 from dfcnn.config import load_config
 from dfcnn.data import Utterance, write_manifest
-from dfcnn.decode import BeamSearchConfig, BeamSearchDecoder
+from dfcnn.align import align_tokens, relabel_words, words_from_spans
+from dfcnn.decode import BeamSearchConfig, BeamSearchDecoder, decoder_writes_characters
 from dfcnn.evaluate import evaluate
-from dfcnn.lm import lm_corpus, lm_words, read_lexicon, write_lexicon
+from dfcnn.lm import (
+    FLASHLIGHT_MAX_HOMOPHONES, lm_corpus, lm_words, read_lexicon, scoring_text, write_lexicon, writes_characters,
+)
 from dfcnn.text import Tokenizer, build_vocab, normalize_mandarin, save_vocab
 from dfcnn.train import ExperimentConfig, Trainer
 
@@ -46,6 +49,43 @@ def test_beam_search_with_a_syllable_lexicon(tmp_path):
         hypothesis = BeamSearchDecoder(tokenizer, config)(log_probs, lengths)[0][0]
         assert hypothesis.text == "ni3 hao3 ma5"
         assert tokenizer.reference_text(hypothesis.text) == "ni3 hao3 ma5"
+
+
+def test_hanzi_lexicon_turns_syllables_into_characters(tmp_path):
+    """DFCNN's pinyin -> hanzi step: each character spelt by all its readings, the decoder writes characters."""
+    tokenizer = pinyin_tokenizer(["你好", "行了", "很好", "银行"])  # ni3 hao3 xing2 le5 hen3 yin2 hang2
+    lexicon = tmp_path / "lexicon.txt"
+    write_lexicon(["你", "好", "行", "很"], tokenizer, lexicon, counts={"好": 9, "你": 5, "很": 3, "行": 1})
+    spelt = read_lexicon(lexicon, tokenizer)
+    assert ["hao3"] in spelt["好"] and ["xing2"] in spelt["行"] and ["hang2"] in spelt["行"]  # heteronyms
+    assert writes_characters(lexicon, tokenizer) and not writes_characters(None, tokenizer)
+
+    path = ["hen3", "<blank>", "hao3", "<blank>", "xing2", "<blank>"]
+    probs = torch.full((len(path), len(tokenizer)), 0.01)
+    for t, token in enumerate(path):
+        probs[t, tokenizer.tokens.index(token)] = 0.9
+    log_probs = (probs / probs.sum(dim=1, keepdim=True)).log()  # (T, V)
+    config = BeamSearchConfig(beam_size=5, lexicon=str(lexicon))
+    decoder = BeamSearchDecoder(tokenizer, config)
+    assert decoder.writes_characters and decoder_writes_characters(tokenizer, config)
+    hypothesis = decoder(log_probs[None], torch.tensor([len(path)]))[0][0]
+    assert hypothesis.text == "很好行"
+    score_as = scoring_text(tokenizer, hanzi=True)
+    assert score_as("很好，行！") == "很 好 行"  # characters one space apart: WER counts characters
+    assert scoring_text(tokenizer, hanzi=False)("很好") == "hen3 hao3"
+
+    words = words_from_spans(align_tokens(log_probs, hypothesis.tokens), tokenizer, 0.04)
+    assert [w.word for w in relabel_words(words, list(hypothesis.text))] == ["很", "好", "行"]
+    assert [t.token for w in relabel_words(words, list(hypothesis.text)) for t in w.tokens] == ["hen3", "hao3", "xing2"]
+
+
+def test_homophones_are_capped_at_flashlights_limit_most_frequent_first(tmp_path):
+    tokenizer = pinyin_tokenizer(["一"])  # yi1; 一 衣 医 依 伊 壹 揖 all read yi1
+    characters = ["衣", "医", "依", "伊", "壹", "揖", "一"]
+    counts = {char: rank for rank, char in enumerate(reversed(characters), 1)}  # 衣 most frequent, 一 least
+    skipped = write_lexicon(characters, tokenizer, tmp_path / "lexicon.txt", counts=counts)
+    kept = read_lexicon(tmp_path / "lexicon.txt")
+    assert skipped == 1 and "一" not in kept and len(kept) == 6 == FLASHLIGHT_MAX_HOMOPHONES
 
 
 def test_tiny_pinyin_training_run_on_aishell(tmp_path):
