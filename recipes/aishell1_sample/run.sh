@@ -11,6 +11,9 @@
 # Stages: 0 prepare $data (manifests, pinyin vocab)  1 train $exp  2 syllable error rate (WER) on test
 #         3 transcribe examples  4 a 3-gram syllable LM (KenLM) on the training transcripts -> $exp/lm
 #         5 LM weight tuned on dev; test greedy / beam / +lexicon / +LM
+#         6 pinyin -> characters, as DFCNN's reference pipeline does: a 3-gram character LM on the training
+#           transcripts whose lexicon spells each character by its readings (dfcnn lm --hanzi) -> $exp/lm-hanzi;
+#           LM weight tuned on dev; test character error rate -> $exp/eval-test-hanzi
 source "$(dirname "$0")/../stages.sh" "$@"
 cd "$(dirname "$0")"
 
@@ -61,4 +64,17 @@ print('--lm', sys.argv[2], '--lm-weight', b['lm_weight'], '--word-score', b['wor
   # shellcheck disable=SC2086
   dfcnn evaluate --model "$exp/best.pt" --manifest "$data/test.jsonl" $tuned --compare \
     --out "$exp/eval-test-decoders" --quiet
+fi
+
+if stage_runs 6; then
+  dfcnn lm --text "$data/train.jsonl" --model "$exp/best.pt" --hanzi --out "$exp/lm-hanzi" --order "${LM_ORDER:-3}"
+  # a pinyin syllable spells up to 6 characters here: a small grid keeps the single-core search short
+  dfcnn tune --model "$exp/best.pt" --manifest "$data/dev.jsonl" --lm "$exp/lm-hanzi/lm.bin" --out "$exp/tune-hanzi" \
+    --lm-weights 0.5,1,2 --word-scores 0 --quiet
+  tuned=$("$PYTHON" -c "import json, sys; b = json.load(open(sys.argv[1]))
+print('--lm', sys.argv[2], '--lm-weight', b['lm_weight'], '--word-score', b['word_score'])" \
+    "$exp/tune-hanzi/best.json" "$exp/lm-hanzi/lm.bin")
+  echo "tuned on dev: $tuned"
+  # shellcheck disable=SC2086
+  dfcnn evaluate --model "$exp/best.pt" --manifest "$data/test.jsonl" $tuned --out "$exp/eval-test-hanzi" --quiet
 fi

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Issue 5's ablation on speechocean762: each lever trained under one short, equal protocol (conf.yaml
+# with train.epochs=$EPOCHS, default 4, same seed), then greedy WER/CER of best.pt on dev and of
+# the mean of the last 3 epochs (checkpoint averaging) -> exp-ablation/ablation.md.
+#
+#   ./ablation.sh                      every variant (skips finished ones, resumes interrupted ones)
+#   ./ablation.sh baseline speed       only these
+#   EPOCHS=8 ./ablation.sh             a longer protocol (use a fresh ABLATION_DIR)
+#
+# Variants (each is the baseline plus one change):
+#   baseline      conf.yaml as is
+#   synthetic     init_from the espeak demo model (recipes/espeak: synthetic speech, many voices)
+#   speed         speed perturbation 0.9 / 1.0 / 1.1
+#   residual      residual shortcut around each conv block
+#   all_english   + cathy_arctic and ljspeech_subset train (4.49 h; EPOCHS/2 epochs: equal compute)
+#   dropout3      head dropout 0.3 (from 0.1)
+#   nospecaug     SpecAugment off
+#   wide          channels 32-64-128-128 (the paper-sized early blocks; ~3x slower)
+variants=("$@")
+set --  # stages.sh parses the positional arguments as stage options
+source "$(dirname "$0")/../stages.sh"
+cd "$(dirname "$0")"
+
+EPOCHS="${EPOCHS:-4}"
+ABLATION_DIR="${ABLATION_DIR:-exp-ablation}"
+declare -A VARIANTS=(
+  [baseline]=""
+  [synthetic]="train.init_from=../espeak/exp/best.pt"
+  [speed]="data.speed_perturb=[0.9,1.0,1.1]"
+  [residual]="model.residual=true"
+  [all_english]="data.train_manifest=data/train_english.jsonl train.epochs=$(( (EPOCHS + 1) / 2 ))"
+  [dropout3]="model.dropout=0.3"
+  [nospecaug]="specaugment.freq_masks=0 specaugment.time_masks=0"
+  [wide]="model.channels=[32,64,128,128]"
+)
+ORDER=(baseline synthetic speed residual all_english dropout3 nospecaug wide)
+[ ${#variants[@]} -gt 0 ] && ORDER=("${variants[@]}")
+
+for name in "${ORDER[@]}"; do
+  [ -n "${VARIANTS[$name]+set}" ] || { echo "unknown variant $name (known: ${!VARIANTS[*]})" >&2; exit 2; }
+  exp="$ABLATION_DIR/$name"
+  if [ -f "$exp/done" ]; then echo "$name: done"; continue; fi
+  case "$name" in
+    synthetic) [ -f ../espeak/exp/best.pt ] || { echo "run recipes/espeak/run.sh (or make demo) first" >&2; exit 1; } ;;
+    all_english) [ -f data/train_english.jsonl ] || "$PYTHON" english_corpora.py ;;
+  esac
+  echo "==== $name: ${VARIANTS[$name]:-conf.yaml as is} ($(date +%H:%M:%S))"
+  start=$(date +%s)
+  # shellcheck disable=SC2086
+  dfcnn train conf.yaml exp_dir="$exp" train.epochs="$EPOCHS" data.num_workers=1 ${VARIANTS[$name]} --resume --quiet
+  echo $(( $(date +%s) - start + $(cat "$exp/wall_seconds" 2>/dev/null || echo 0) )) > "$exp/wall_seconds"
+  mapfile -t last < <(ls "$exp"/epoch-*.pt | sort -V | tail -3)
+  dfcnn average --out "$exp/avg-last3.pt" "${last[@]}"
+  touch "$exp/done"
+done
+"$PYTHON" ablation_table.py --dir "$ABLATION_DIR" --epochs "$EPOCHS"

@@ -1,0 +1,82 @@
+"""The ablation table: dev greedy WER/CER of every finished variant under exp-ablation/.
+
+    python ablation_table.py --dir exp-ablation --epochs 4
+
+For each variant: best.pt's dev WER and CER (the epoch the trainer picked), the lowest dev CER of
+any epoch, the mean of the last 3 epoch checkpoints (avg-last3.pt, scored here once and cached),
+training speed (median audio seconds per second) and wall time. Written to DIR/ablation.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parents[1]))
+from dfcnn.evaluate import evaluate  # noqa: E402
+
+DEV = HERE / "data" / "dev.jsonl"
+
+
+def averaged_score(exp: Path) -> tuple[float, float] | None:
+    """(WER, CER) of avg-last3.pt on dev, cached in eval-dev-avg/score.json."""
+    cache = exp / "eval-dev-avg" / "score.json"
+    if not cache.is_file():
+        if not (exp / "avg-last3.pt").is_file():
+            return None
+        score, _ = evaluate(exp / "avg-last3.pt", DEV, exp / "eval-dev-avg", device="cpu", progress=False)
+        cache.write_text(json.dumps({"wer": score.wer, "cer": score.cer}))
+    cached = json.loads(cache.read_text())
+    return cached["wer"], cached["cer"]
+
+
+def row(exp: Path) -> dict | None:
+    records = [json.loads(line) for line in (exp / "metrics.jsonl").read_text().splitlines()] if (exp / "metrics.jsonl").is_file() else []
+    dev = [r for r in records if "dev_wer" in r]
+    if not dev or not (exp / "done").exists():
+        return None
+    best = min(dev, key=lambda r: (r["dev_wer"], r["dev_cer"]))
+    speeds = [r["audio_sec_per_sec"] for r in records if "audio_sec_per_sec" in r]
+    averaged = averaged_score(exp)
+    wall = int((exp / "wall_seconds").read_text()) if (exp / "wall_seconds").is_file() else None
+    return {
+        "name": exp.name, "epochs": dev[-1]["epoch"], "best_epoch": best["epoch"],
+        "wer": best["dev_wer"], "cer": best["dev_cer"], "min_cer": min(r["dev_cer"] for r in dev),
+        "avg_wer": averaged[0] if averaged else None, "avg_cer": averaged[1] if averaged else None,
+        "speed": statistics.median(speeds) if speeds else None, "wall_min": wall / 60 if wall else None,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dir", type=Path, default=HERE / "exp-ablation")
+    parser.add_argument("--epochs", type=int, default=4)
+    args = parser.parse_args()
+    rows = [r for exp in sorted(args.dir.iterdir()) if exp.is_dir() and (r := row(exp))]
+    rows.sort(key=lambda r: (r["name"] != "baseline", r["cer"]))
+    base = next((r for r in rows if r["name"] == "baseline"), None)
+    fmt = lambda value, spec=".1f": "-" if value is None else format(value, spec)  # noqa: E731
+    lines = [
+        f"Protocol: conf.yaml, {args.epochs} epochs (cosine schedule over them), seed 0; greedy decoding of "
+        "speechocean762 dev (10 held-out speakers, 200 sentences).",
+        "",
+        "|variant|epochs|best epoch|dev WER|dev CER|CER vs baseline|best CER any epoch|avg last 3: WER|avg last 3: CER|audio-s/s|wall min|",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        delta = f"{r['cer'] - base['cer']:+.1f}" if base and r is not base else ""
+        lines.append(
+            f"|{r['name']}|{r['epochs']}|{r['best_epoch']}|{fmt(r['wer'])}|{fmt(r['cer'])}|{delta}|{fmt(r['min_cer'])}|"
+            f"{fmt(r['avg_wer'])}|{fmt(r['avg_cer'])}|{fmt(r['speed'], '.0f')}|{fmt(r['wall_min'], '.0f')}|"
+        )
+    table = "\n".join(lines) + "\n"
+    (args.dir / "ablation.md").write_text(table, encoding="utf-8")
+    print(table)
+
+
+if __name__ == "__main__":
+    main()

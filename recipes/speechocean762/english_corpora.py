@@ -1,0 +1,48 @@
+"""One training manifest of every real English corpus in the shared data, for the ablation.
+
+    python english_corpora.py --out data/train_english.jsonl
+
+speechocean762's train (2.67 h, non-native, half children) + cathy_arctic's train (1.2 h, one
+native US woman) + ljspeech_subset's train (0.6 h, one native US woman). Their dev and test
+utterances stay out, and dev stays speechocean762's. Audio paths become absolute, so the manifest
+works from any folder. Run each recipe's stage 0 first (their data/ folders are read here).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parents[1]))
+from dfcnn.data import Utterance, read_manifest, write_manifest  # noqa: E402
+from dfcnn.errors import DfcnnError  # noqa: E402
+
+SOURCES = {
+    "speechocean762": HERE / "data" / "train.jsonl",
+    "cathy_arctic": HERE.parent / "cathy_arctic" / "data" / "train.jsonl",
+    "ljspeech_subset": HERE.parent / "ljspeech_subset" / "data" / "train.jsonl",
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=HERE / "data" / "train_english.jsonl")
+    args = parser.parse_args()
+    combined = []
+    for corpus, manifest in SOURCES.items():
+        if not manifest.is_file():
+            raise SystemExit(f"{manifest}: not prepared; run recipes/{corpus}/run.sh --stop-stage 0 first")
+        try:
+            utterances = read_manifest(manifest)
+        except DfcnnError as error:
+            raise SystemExit(str(error)) from None
+        combined += [Utterance(u.audio_filepath.resolve(), u.duration, u.text, f"{corpus}-{u.utt_id}") for u in utterances]
+        print(f"{corpus}: {len(utterances)} utterances, {sum(u.duration for u in utterances) / 3600:.2f} h")
+    write_manifest(args.out, combined)
+    print(f"{args.out}: {len(combined)} utterances, {sum(u.duration for u in combined) / 3600:.2f} h")
+
+
+if __name__ == "__main__":
+    main()
