@@ -103,7 +103,7 @@ def tune_decoder(
     word_scores: list[float], out_dir: str | Path | None = None, device: str = "auto",
     max_batch_duration: float = 200.0, progress: bool = True,
 ) -> tuple[BeamSearchConfig, str]:
-    """Grid search of ``lm_weight`` x ``word_score`` on a dev manifest, by WER then CER.
+    """Grid search of ``lm_weight`` x ``word_score`` on a dev manifest, by WER then CER (hanzi output: CER first).
 
     The network runs once; each grid point only re-runs the beam search. Returns the best config
     and a markdown table of every point; ``out_dir`` gets ``tune.md`` and ``best.json``.
@@ -113,7 +113,8 @@ def tune_decoder(
     recognizer = load_model(model_path, device)
     utterances = read_manifest(manifest)
     log_probs = recognizer.utterance_log_probs(utterances, max_batch_duration, progress=progress)
-    normalize = scoring_text(recognizer.tokenizer, decoder_writes_characters(recognizer.tokenizer, base))
+    hanzi = decoder_writes_characters(recognizer.tokenizer, base)  # then the CER ranks: its WER counts sentences
+    normalize = scoring_text(recognizer.tokenizer, hanzi)
     refs = [normalize(u.text) for u in utterances]
     rows, best = [], None
     grid = list(itertools.product(lm_weights, word_scores))
@@ -124,6 +125,7 @@ def tune_decoder(
         result = score(refs, hyps)
         key = (result.words.error_rate, result.chars.error_rate)
         rows.append((lm_weight, word_score, *key))
+        key = key[::-1] if hanzi else key
         if best is None or key < best[0]:
             best = (key, config)
     table = "| LM weight | word score | WER % | CER % |\n|---:|---:|---:|---:|\n" + "".join(

@@ -153,11 +153,9 @@ def writes_characters(lexicon: str | Path | None, tokenizer: Tokenizer) -> bool:
 
 
 def scoring_text(tokenizer: Tokenizer, hanzi: bool):
-    """text -> what it is scored as: ``tokenizer.reference_text``, or for hanzi output its characters
-    one space apart, so that WER counts characters as the pinyin rows count syllables."""
-    if not hanzi:
-        return tokenizer.reference_text
-    return lambda text: " ".join(lm_words(text, "mandarin"))
+    """text -> what it is scored as: ``tokenizer.reference_text``, or for hanzi output the normalised
+    characters, as a character model's output is scored: read its CER (its WER counts sentences)."""
+    return tokenizer.normalize if hanzi else tokenizer.reference_text
 
 
 def read_lexicon(path: str | Path, tokenizer: Tokenizer | None = None) -> dict[str, list[list[str]]]:

@@ -71,7 +71,7 @@ def test_hanzi_lexicon_turns_syllables_into_characters(tmp_path):
     hypothesis = decoder(log_probs[None], torch.tensor([len(path)]))[0][0]
     assert hypothesis.text == "很好行"
     score_as = scoring_text(tokenizer, hanzi=True)
-    assert score_as("很好，行！") == "很 好 行"  # characters one space apart: WER counts characters
+    assert score_as("很好，行！") == "很好行"  # characters, scored as a character model's: CER
     assert scoring_text(tokenizer, hanzi=False)("很好") == "hen3 hao3"
 
     words = words_from_spans(align_tokens(log_probs, hypothesis.tokens), tokenizer, 0.04)
