@@ -11,7 +11,6 @@ Writes to ``exp_dir``: last.pt (every ``save_every_steps`` and each epoch), epoc
 
 from __future__ import annotations
 
-import ctypes
 import math
 import os
 import random
@@ -62,7 +61,6 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     amp: bool = True  # mixed precision on CUDA (bf16 where supported, else fp16); ignored on CPU
     log_every_steps: int = 20  # metrics.jsonl / TensorBoard interval
-    trim_memory_every_steps: int = 50  # CPU: hand freed heap back to the OS (glibc malloc_trim) this often; 0 = never
     save_every_steps: int = 500  # mid-epoch last.pt interval, for resuming long epochs
     keep_epoch_checkpoints: int = 5  # epoch-N.pt files kept (for averaging)
     select_metric: str = "wer"  # dev metric that picks best.pt: wer | cer
@@ -79,16 +77,6 @@ class ExperimentConfig:
     specaugment: SpecAugmentConfig = field(default_factory=SpecAugmentConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
-
-
-def trim_freed_memory() -> None:
-    """Return the heap glibc keeps after freeing (no-op elsewhere). Batches of ever-new shapes leave
-    freed activation buffers that glibc does not give back: a CPU training process grew to 4-5 GB
-    resident and was OOM-killed beside others; trimming keeps it near its working set."""
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
 
 
 def learning_rate(step: int, total_steps: int, cfg: TrainConfig) -> float:
@@ -361,8 +349,6 @@ class Trainer:
                         window_audio, window_start, window_losses = 0.0, time.perf_counter(), []
                     if self.step % cfg.save_every_steps == 0:
                         self.save()
-                    if self.device.type == "cpu" and cfg.trim_memory_every_steps and self.step % cfg.trim_memory_every_steps == 0:
-                        trim_freed_memory()
                     if max_steps is not None and self.step >= max_steps:
                         bar.close()
                         self.save()

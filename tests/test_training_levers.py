@@ -104,20 +104,3 @@ def test_average_checkpoints_is_the_mean_and_loads(tmp_path):
     Trainer(tiny_config(tmp_path / "wide", "model.channels=[4,16]", "train.epochs=1"), progress=False).run()
     with pytest.raises(CheckpointError, match="another model or vocabulary"):
         average_checkpoints([exp / "epoch-2.pt", tmp_path / "wide" / "exp" / "epoch-1.pt"])
-
-
-def test_trim_freed_memory_gives_freed_heap_back():
-    """Freed blocks held between live ones stay resident until trimmed (glibc): the trainer's
-    periodic trim is what keeps a long CPU run near its working set."""
-    from dfcnn.train import trim_freed_memory
-
-    def resident_mb() -> float:
-        return int(open("/proc/self/statm").read().split()[1]) * 4096 / 2**20
-
-    blocks = [bytearray(64 * 1024) for _ in range(4000)]  # 250 MB in heap-sized (non-mmap) blocks
-    keep = blocks[::50]  # a live block every 3 MB: glibc cannot shrink the heap from its top
-    del blocks
-    before = resident_mb()
-    trim_freed_memory()
-    assert resident_mb() < before - 150, (before, resident_mb())
-    del keep
