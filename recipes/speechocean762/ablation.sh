@@ -45,10 +45,8 @@ for name in "${ORDER[@]}"; do
     all_english) [ -f data/train_english.jsonl ] || "$PYTHON" english_corpora.py ;;
   esac
   echo "==== $name: ${VARIANTS[$name]:-conf.yaml as is} ($(date +%H:%M:%S))"
-  start=$(date +%s)
   # shellcheck disable=SC2086
   dfcnn train conf.yaml exp_dir="$exp" train.epochs="$EPOCHS" data.num_workers=1 ${VARIANTS[$name]} --resume --quiet
-  echo $(( $(date +%s) - start + $(cat "$exp/wall_seconds" 2>/dev/null || echo 0) )) > "$exp/wall_seconds"
   mapfile -t last < <(ls "$exp"/epoch-*.pt | sort -V | tail -3)
   dfcnn average --out "$exp/avg-last3.pt" "${last[@]}"
   touch "$exp/done"

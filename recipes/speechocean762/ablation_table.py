@@ -5,7 +5,8 @@
 For each variant: dev WER and CER after the last epoch (the end of the cosine schedule; at these
 error rates WER barely moves, so variants are ranked by CER), the lowest dev CER of any epoch, the
 mean of the last 3 epoch checkpoints (avg-last3.pt, scored here once and cached), training speed
-(median audio seconds per second) and wall time. Written to DIR/ablation.md.
+(median audio seconds per second; runs shared the CPU with others, so it is rough). Written to
+DIR/ablation.md.
 """
 
 from __future__ import annotations
@@ -44,12 +45,11 @@ def row(exp: Path) -> dict | None:
     best = min(dev, key=lambda r: (r["dev_cer"], r["epoch"]))
     speeds = [r["audio_sec_per_sec"] for r in records if "audio_sec_per_sec" in r]
     averaged = averaged_score(exp)
-    wall = int((exp / "wall_seconds").read_text()) if (exp / "wall_seconds").is_file() else None
     return {
         "name": exp.name, "epochs": last["epoch"], "best_epoch": best["epoch"],
         "wer": last["dev_wer"], "cer": last["dev_cer"], "min_cer": best["dev_cer"],
         "avg_wer": averaged[0] if averaged else None, "avg_cer": averaged[1] if averaged else None,
-        "speed": statistics.median(speeds) if speeds else None, "wall_min": wall / 60 if wall else None,
+        "speed": statistics.median(speeds) if speeds else None,
     }
 
 
@@ -66,14 +66,14 @@ def main() -> None:
         f"Protocol: conf.yaml, {args.epochs} epochs (cosine schedule over them), seed 0; greedy decoding of "
         "speechocean762 dev (10 held-out speakers, 200 sentences).",
         "",
-        "|variant|epochs|dev WER|dev CER|CER vs baseline|lowest CER (epoch)|avg last 3: WER|avg last 3: CER|audio-s/s|wall min|",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|variant|epochs|dev WER|dev CER|CER vs baseline|lowest CER (epoch)|avg last 3: WER|avg last 3: CER|audio-s/s|",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         delta = f"{r['cer'] - base['cer']:+.1f}" if base and r is not base else ""
         lines.append(
             f"|{r['name']}|{r['epochs']}|{fmt(r['wer'])}|{fmt(r['cer'])}|{delta}|{fmt(r['min_cer'])} ({r['best_epoch']})|"
-            f"{fmt(r['avg_wer'])}|{fmt(r['avg_cer'])}|{fmt(r['speed'], '.0f')}|{fmt(r['wall_min'], '.0f')}|"
+            f"{fmt(r['avg_wer'])}|{fmt(r['avg_cer'])}|{fmt(r['speed'], '.0f')}|"
         )
     table = "\n".join(lines) + "\n"
     (args.dir / "ablation.md").write_text(table, encoding="utf-8")
