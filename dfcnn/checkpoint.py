@@ -121,8 +121,10 @@ def transfer_weights(payload: dict, model: DFCNN, tokenizer: Tokenizer) -> str:
         if name not in source:
             raise CheckpointError(f"init_from: the checkpoint has no {name} (another model config?)")
         if name.startswith(output_layer):
-            new_rows = torch.tensor([new for new, _ in shared])
-            tensor[new_rows] = source[name][torch.tensor([old for _, old in shared])].to(tensor.dtype)
+            if shared:
+                new_rows = torch.tensor([new for new, _ in shared], dtype=torch.long)
+                old_rows_of = torch.tensor([old for _, old in shared], dtype=torch.long)
+                tensor[new_rows] = source[name][old_rows_of].to(tensor.dtype)
         elif source[name].shape != tensor.shape:
             raise CheckpointError(
                 f"init_from: {name} is {tuple(source[name].shape)} in the checkpoint but {tuple(tensor.shape)} "

@@ -120,17 +120,18 @@ class BeamSearchDecoder:
 
 
 def build_decoder(tokenizer: Tokenizer, config: BeamSearchConfig | None):
-    """A callable (log_probs, lengths) -> list[Hypothesis]: greedy when ``config`` is None."""
+    """A callable (log_probs, lengths) -> list[Hypothesis]: greedy when ``config`` is None. Its
+    ``writes_characters`` says whether it turns a pinyin model's syllables into characters."""
     if config is None:
-        return lambda log_probs, lengths: greedy_decode(log_probs, lengths, tokenizer)
+        def decode(log_probs, lengths):
+            return greedy_decode(log_probs, lengths, tokenizer)
+
+        decode.writes_characters = False
+        return decode
     decoder = BeamSearchDecoder(tokenizer, config)
-    return lambda log_probs, lengths: [nbest[0] for nbest in decoder(log_probs, lengths)]
 
+    def decode(log_probs, lengths):
+        return [nbest[0] for nbest in decoder(log_probs, lengths)]
 
-def decoder_writes_characters(tokenizer: Tokenizer, config: BeamSearchConfig | None) -> bool:
-    """Whether ``build_decoder(tokenizer, config)`` turns a pinyin model's syllables into characters."""
-    if config is None or tokenizer.unit != "pinyin":
-        return False
-    from .lm import resolve_lexicon, writes_characters
-
-    return writes_characters(resolve_lexicon(config.lexicon, config.lm, tokenizer), tokenizer)
+    decode.writes_characters = decoder.writes_characters
+    return decode

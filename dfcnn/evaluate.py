@@ -16,7 +16,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 from .data import atomic_write_text, read_manifest
-from .decode import BeamSearchConfig, build_decoder, decoder_writes_characters
+from .decode import BeamSearchConfig, build_decoder
 from .inference import load_model
 from .lm import scoring_text
 from .metrics import Score, format_alignments, format_table, score
@@ -71,7 +71,7 @@ def evaluate(
     for label, config in variants.items():
         decode = build_decoder(recognizer.tokenizer, config)
         # unit pinyin: syllables, so WER is the syllable error rate; a hanzi lexicon: characters
-        hanzi = decoder_writes_characters(recognizer.tokenizer, config)
+        hanzi = decode.writes_characters
         normalize = scoring_text(recognizer.tokenizer, hanzi)
         refs = [normalize(u.text) for u in utterances]
         hyps = [normalize(decode(lp[None], _length(lp))[0].text) for lp in log_probs]
@@ -113,14 +113,14 @@ def tune_decoder(
     recognizer = load_model(model_path, device)
     utterances = read_manifest(manifest)
     log_probs = recognizer.utterance_log_probs(utterances, max_batch_duration, progress=progress)
-    hanzi = decoder_writes_characters(recognizer.tokenizer, base)  # then the CER ranks: its WER counts sentences
-    normalize = scoring_text(recognizer.tokenizer, hanzi)
-    refs = [normalize(u.text) for u in utterances]
     rows, best = [], None
     grid = list(itertools.product(lm_weights, word_scores))
     for lm_weight, word_score in tqdm(grid, desc="tuning", disable=not progress, leave=False):
         config = replace(base, lm_weight=lm_weight, word_score=word_score)
         decode = build_decoder(recognizer.tokenizer, config)
+        hanzi = decode.writes_characters  # then the CER ranks: its WER counts sentences
+        normalize = scoring_text(recognizer.tokenizer, hanzi)
+        refs = [normalize(u.text) for u in utterances]
         hyps = [normalize(decode(lp[None], _length(lp))[0].text) for lp in log_probs]
         result = score(refs, hyps)
         key = (result.words.error_rate, result.chars.error_rate)

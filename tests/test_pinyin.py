@@ -10,7 +10,7 @@ from dfcnn.checkpoint import load_checkpoint
 from dfcnn.config import load_config
 from dfcnn.data import Utterance, write_manifest
 from dfcnn.align import align_tokens, relabel_words, words_from_spans
-from dfcnn.decode import BeamSearchConfig, BeamSearchDecoder, decoder_writes_characters
+from dfcnn.decode import BeamSearchConfig, BeamSearchDecoder, build_decoder
 from dfcnn.evaluate import evaluate
 from dfcnn.lm import (
     FLASHLIGHT_MAX_HOMOPHONES, lm_corpus, lm_words, read_lexicon, scoring_text, write_lexicon, writes_characters,
@@ -67,7 +67,8 @@ def test_hanzi_lexicon_turns_syllables_into_characters(tmp_path):
     log_probs = (probs / probs.sum(dim=1, keepdim=True)).log()  # (T, V)
     config = BeamSearchConfig(beam_size=5, lexicon=str(lexicon))
     decoder = BeamSearchDecoder(tokenizer, config)
-    assert decoder.writes_characters and decoder_writes_characters(tokenizer, config)
+    assert decoder.writes_characters and build_decoder(tokenizer, config).writes_characters
+    assert not build_decoder(tokenizer, None).writes_characters
     hypothesis = decoder(log_probs[None], torch.tensor([len(path)]))[0][0]
     assert hypothesis.text == "很好行"
     score_as = scoring_text(tokenizer, hanzi=True)
