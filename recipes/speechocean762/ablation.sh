@@ -16,6 +16,9 @@
 #   dropout3      head dropout 0.3 (from 0.1)
 #   nospecaug     SpecAugment off
 #   wide          channels 32-64-128-128 (the paper-sized early blocks; ~3x slower)
+#   deep3         3 convs per block (from 2): deeper, a wider receptive field
+#   time2         2x time pooling (from 4x): 20 ms output frames
+#   specaug_light SpecAugment at half strength: one frequency and one time mask (from two each)
 variants=("$@")
 set --  # stages.sh parses the positional arguments as stage options
 source "$(dirname "$0")/../stages.sh"
@@ -32,8 +35,11 @@ declare -A VARIANTS=(
   [dropout3]="model.dropout=0.3"
   [nospecaug]="specaugment.freq_masks=0 specaugment.time_masks=0"
   [wide]="model.channels=[32,64,128,128]"
+  [deep3]="model.convs_per_block=3"
+  [time2]="model.time_pool=[2,1,1,1]"
+  [specaug_light]="specaugment.freq_masks=1 specaugment.time_masks=1"
 )
-ORDER=(baseline synthetic speed residual all_english dropout3 nospecaug wide)
+ORDER=(baseline synthetic speed residual all_english dropout3 nospecaug wide deep3 time2 specaug_light)
 [ ${#variants[@]} -gt 0 ] && ORDER=("${variants[@]}")
 
 for name in "${ORDER[@]}"; do
