@@ -1,5 +1,5 @@
-"""What every recipes/<corpus>/prepare.py shares: where the corpora live, writing the splits, and
-the command line (``--corpus-dir``, ``--out``, one-line errors).
+"""What every recipes/<corpus>/prepare.py shares: where the corpora live, hash-ranked held-out sets,
+writing the splits, and the command line (``--corpus-dir``, ``--out``, one-line errors).
 
 A prepare script puts this folder and the repository on ``sys.path`` and calls ``run_prepare``.
 """
@@ -7,9 +7,10 @@ A prepare script puts this folder and the repository on ``sys.path`` and calls `
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -26,6 +27,35 @@ Splits = dict[str, list[Utterance]]
 def data_root() -> Path:
     """$DFCNN_DATA, or ../shared/data beside the repository."""
     return Path(os.environ.get("DFCNN_DATA") or REPO.parent / "shared" / "data")
+
+
+def hash_ranked(keys: Iterable[str]) -> list[str]:
+    """The distinct ``keys`` in the order of their MD5 digests.
+
+    A shuffle that is the same on every machine and Python version (``hash()`` is salted per
+    process), so a split drawn from it never changes.
+    """
+    return sorted(set(keys), key=lambda key: hashlib.md5(key.encode("utf-8")).hexdigest())
+
+
+def held_out(keys: Iterable[str], fractions: tuple[float, ...]) -> list[set[str]]:
+    """Disjoint sets of keys: the k-th holds ``round(fractions[k] * n)`` of the n distinct keys, in hash-rank order."""
+    ranked, sets, start = hash_ranked(keys), [], 0
+    for fraction in fractions:
+        count = round(fraction * len(ranked))
+        sets.append(set(ranked[start:start + count]))
+        start += count
+    return sets
+
+
+def check_fractions(dev_fraction: float, test_fraction: float | None = None) -> None:
+    """Each held-out share in (0, 1), their sum below 1; else a one-line error naming the options."""
+    if test_fraction is None:
+        if not 0 < dev_fraction < 1:
+            raise DfcnnError(f"--dev-fraction must be between 0 and 1, got {dev_fraction}")
+    elif not (0 < dev_fraction < 1 and 0 < test_fraction < 1 and dev_fraction + test_fraction < 1):
+        raise DfcnnError(f"--dev-fraction and --test-fraction must be in (0, 1) with a sum below 1, "
+                         f"got {dev_fraction} and {test_fraction}")
 
 
 def write_splits(splits: Splits, out_dir: Path, source: Path, unit: str = "char") -> None:

@@ -230,3 +230,23 @@ def test_aishell3_ssb0139_malformed_line(tmp_path):
     copy = corrupt_copy(shared_corpus("aishell3_SSB0139"), tmp_path, transcript, 5, "SSB01390005.wav\t我 wo3 知")
     with pytest.raises(DfcnnError, match=re.escape(f"{copy / transcript}:5:")):
         load_recipe("aishell3_SSB0139").prepare(copy, tmp_path / "out")
+
+
+# recipes/common.py: the hash-ranked held-out sets every split above is drawn with
+
+
+def test_held_out_sets_are_disjoint_sized_and_fixed():
+    load_recipe("cathy_arctic")  # puts recipes/ on sys.path, as every prepare.py does
+    from common import check_fractions, hash_ranked, held_out
+
+    keys = [f"utt{i:03d}" for i in range(200)]
+    test, dev = held_out(keys + keys[:50], (0.05, 0.1))  # a repeated key counts once
+    assert len(test) == 10 and len(dev) == 20 and not test & dev
+    assert held_out(reversed(keys), (0.05, 0.1)) == [test, dev]  # the input order does not matter
+    # the order is the keys' MD5, so a split is the same on every machine and Python version
+    assert hash_ranked(keys)[:3] == ["utt109", "utt098", "utt037"]
+    assert hash_ranked(keys)[0] in test
+    with pytest.raises(DfcnnError, match="--dev-fraction and --test-fraction must be in"):
+        check_fractions(0.6, 0.5)
+    with pytest.raises(DfcnnError, match="--dev-fraction must be between 0 and 1, got 0"):
+        check_fractions(0)

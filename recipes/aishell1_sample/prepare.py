@@ -29,7 +29,6 @@ OUT/vocab.txt (tonal pinyin syllables of the train transcripts).
 
 from __future__ import annotations
 
-import hashlib
 import re
 import sys
 from pathlib import Path
@@ -37,7 +36,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # recipes/common.py (which makes `dfcnn` importable)
 
-from common import Splits, run_prepare, write_splits  # noqa: E402
+from common import Splits, check_fractions, held_out, run_prepare, write_splits  # noqa: E402
 
 from dfcnn.audio import audio_info  # noqa: E402
 from dfcnn.data import Utterance  # noqa: E402
@@ -71,21 +70,6 @@ def read_transcript(path: Path) -> str:
     return text
 
 
-def _rank(key: str) -> str:
-    return hashlib.md5(key.encode("utf-8")).hexdigest()
-
-
-def held_out(utterances: list[Utterance], fractions: tuple[float, ...]) -> list[set[str]]:
-    """Disjoint sets of texts, the k-th ``fractions[k]`` of the distinct texts in hash-rank order."""
-    texts = sorted({u.text for u in utterances}, key=_rank)
-    sets, start = [], 0
-    for fraction in fractions:
-        count = round(fraction * len(texts))
-        sets.append(set(texts[start:start + count]))
-        start += count
-    return sets
-
-
 def prepare(
     corpus_dir: str | Path, out_dir: str | Path, split: str = "sentence",
     dev_fraction: float = DEV_FRACTION, test_fraction: float = TEST_FRACTION, test_speaker: str = TEST_SPEAKER,
@@ -94,9 +78,7 @@ def prepare(
     """Write OUT/{train,dev,test}.jsonl and OUT/vocab.txt; return the utterances of each split."""
     if split not in SPLITS:
         raise DfcnnError(f"--split must be one of {', '.join(SPLITS)}, got {split!r}")
-    if not (0 < dev_fraction < 1 and 0 < test_fraction < 1 and dev_fraction + test_fraction < 1):
-        raise DfcnnError(f"--dev-fraction and --test-fraction must be in (0, 1) with a sum below 1, "
-                         f"got {dev_fraction} and {test_fraction}")
+    check_fractions(dev_fraction, test_fraction)
     corpus_dir = Path(corpus_dir).resolve()
     out_dir = Path(out_dir)
     audio_dir = corpus_dir / "AISHELL_Sample_data"
@@ -119,7 +101,7 @@ def prepare(
         print(f"left out {len(latin)} utterances with Latin words (no pinyin for them): {' '.join(u.utt_id for u in latin[:4])} ...")
     speakers = sorted(set(speaker_of.values()))
     if split == "sentence":
-        test_texts, dev_texts = held_out(utterances, (test_fraction, dev_fraction))
+        test_texts, dev_texts = held_out((u.text for u in utterances), (test_fraction, dev_fraction))
         splits: Splits = {
             "train": [u for u in utterances if u.text not in test_texts | dev_texts],
             "dev": [u for u in utterances if u.text in dev_texts],
@@ -129,7 +111,7 @@ def prepare(
         if test_speaker not in speakers:
             raise DfcnnError(f"--test-speaker {test_speaker!r} is not a speaker of {audio_dir} ({', '.join(speakers)})")
         rest = [u for u in utterances if speaker_of[u.utt_id] != test_speaker]
-        (dev_texts,) = held_out(rest, (dev_fraction,))
+        (dev_texts,) = held_out((u.text for u in rest), (dev_fraction,))
         splits = {
             "train": [u for u in rest if u.text not in dev_texts],
             "dev": [u for u in rest if u.text in dev_texts],

@@ -21,7 +21,6 @@ OUT/vocab.txt (tonal pinyin syllables of the train transcripts).
 
 from __future__ import annotations
 
-import hashlib
 import re
 import sys
 from pathlib import Path
@@ -29,7 +28,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # recipes/common.py (which makes `dfcnn` importable)
 
-from common import Splits, run_prepare, write_splits  # noqa: E402
+from common import Splits, check_fractions, held_out, run_prepare, write_splits  # noqa: E402
 
 from dfcnn.audio import audio_info  # noqa: E402
 from dfcnn.data import Utterance  # noqa: E402
@@ -70,14 +69,9 @@ def read_content(path: Path) -> list[tuple[str, str, list[str]]]:
     return entries
 
 
-def _rank(key: str) -> str:
-    return hashlib.md5(key.encode("utf-8")).hexdigest()
-
-
 def prepare(corpus_dir: str | Path, out_dir: str | Path, dev_fraction: float = DEV_FRACTION) -> Splits:
     """Write OUT/{train,dev,test}.jsonl and OUT/vocab.txt; return the utterances of each split."""
-    if not 0 < dev_fraction < 1:
-        raise DfcnnError(f"--dev-fraction must be between 0 and 1, got {dev_fraction}")
+    check_fractions(dev_fraction)
     corpus_dir = Path(corpus_dir).resolve()
     out_dir = Path(out_dir)
     given: dict[str, list[Utterance]] = {}
@@ -97,8 +91,7 @@ def prepare(corpus_dir: str | Path, out_dir: str | Path, dev_fraction: float = D
                 total += len(pinyin)
             duration, _, _ = audio_info(audio)
             given[split].append(Utterance(audio, duration, text, stem))
-    ranked = sorted((u.utt_id for u in given["train"]), key=_rank)
-    dev_ids = set(ranked[: round(dev_fraction * len(ranked))])
+    (dev_ids,) = held_out((u.utt_id for u in given["train"]), (dev_fraction,))
     splits: Splits = {
         "train": [u for u in given["train"] if u.utt_id not in dev_ids],
         "dev": [u for u in given["train"] if u.utt_id in dev_ids],

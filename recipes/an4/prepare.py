@@ -20,7 +20,6 @@ audio paths, durations from the headers) and OUT/vocab.txt (characters of the tr
 
 from __future__ import annotations
 
-import hashlib
 import re
 import sys
 from pathlib import Path
@@ -28,7 +27,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # recipes/common.py (which makes `dfcnn` importable)
 
-from common import Splits, run_prepare, write_splits  # noqa: E402
+from common import Splits, hash_ranked, run_prepare, write_splits  # noqa: E402
 
 from dfcnn.audio import audio_info  # noqa: E402
 from dfcnn.data import Utterance  # noqa: E402
@@ -92,7 +91,7 @@ def read_split(root: Path, split: str) -> list[Utterance]:
 def choose_dev_speakers(speakers: set[str], fraction: float) -> set[str]:
     """``round(fraction * n)`` speakers (at least one), those with the smallest MD5 of their id."""
     count = max(1, round(fraction * len(speakers)))
-    return set(sorted(speakers, key=lambda s: hashlib.md5(s.encode("utf-8")).hexdigest())[:count])
+    return set(hash_ranked(speakers)[:count])
 
 
 def prepare(corpus_dir: str | Path, out_dir: str | Path, dev_fraction: float = DEV_FRACTION) -> Splits:

@@ -21,7 +21,6 @@ OUT/vocab.txt (characters of the train transcripts).
 
 from __future__ import annotations
 
-import hashlib
 import re
 import sys
 from pathlib import Path
@@ -29,7 +28,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # recipes/common.py (which makes `dfcnn` importable)
 
-from common import Splits, run_prepare, write_splits  # noqa: E402
+from common import Splits, check_fractions, held_out, run_prepare, write_splits  # noqa: E402
 
 from dfcnn.audio import audio_info  # noqa: E402
 from dfcnn.data import Utterance  # noqa: E402
@@ -78,10 +77,6 @@ def read_transcript(path: Path) -> str:
     return text
 
 
-def _rank(key: str) -> str:
-    return hashlib.md5(key.encode("utf-8")).hexdigest()
-
-
 def prompt_groups(texts: dict[str, set[str]]) -> dict[str, str]:
     """prompt id -> its group (the smallest prompt id that shares a normalised text with it, transitively)."""
     parent = {prompt: prompt for prompt in texts}
@@ -105,9 +100,7 @@ def prepare(
     dev_fraction: float = DEV_FRACTION, test_fraction: float = TEST_FRACTION,
 ) -> Splits:
     """Write OUT/{train,dev,test}.jsonl and OUT/vocab.txt; return the utterances of each split."""
-    if not (0 < dev_fraction < 1 and 0 < test_fraction < 1 and dev_fraction + test_fraction < 1):
-        raise DfcnnError(f"--dev-fraction and --test-fraction must be in (0, 1) with a sum below 1, "
-                         f"got {dev_fraction} and {test_fraction}")
+    check_fractions(dev_fraction, test_fraction)
     corpus_dir = Path(corpus_dir).resolve()
     out_dir = Path(out_dir)
     audio_dir = corpus_dir / "data_16k"
@@ -131,10 +124,9 @@ def prepare(
     if not utterances:
         raise DfcnnError(f"{audio_dir}: no .opus files")
     group_of = prompt_groups(texts)
-    groups = sorted(set(group_of.values()), key=_rank)
-    n_test, n_dev = round(test_fraction * len(groups)), round(dev_fraction * len(groups))
-    split_of = {g: "test" for g in groups[:n_test]}
-    split_of.update({g: "dev" for g in groups[n_test:n_test + n_dev]})
+    groups = set(group_of.values())
+    test_groups, dev_groups = held_out(groups, (test_fraction, dev_fraction))
+    split_of = {g: "test" for g in test_groups} | {g: "dev" for g in dev_groups}
     splits: Splits = {"train": [], "dev": [], "test": []}
     for utt in utterances:
         splits[split_of.get(group_of[prompt_of[utt.utt_id]], "train")].append(utt)

@@ -18,14 +18,13 @@ OUT/vocab.txt (characters of the train transcripts).
 
 from __future__ import annotations
 
-import hashlib
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # recipes/common.py (which makes `dfcnn` importable)
 
-from common import Splits, run_prepare, write_splits  # noqa: E402
+from common import Splits, check_fractions, held_out, run_prepare, write_splits  # noqa: E402
 
 from dfcnn.audio import audio_info  # noqa: E402
 from dfcnn.data import Utterance  # noqa: E402
@@ -60,27 +59,19 @@ def read_metadata(path: Path) -> dict[str, str]:
     return texts
 
 
-def _rank(key: str) -> str:
-    return hashlib.md5(key.encode("utf-8")).hexdigest()
-
-
 def prepare(
     corpus_dir: str | Path, out_dir: str | Path,
     dev_fraction: float = DEV_FRACTION, test_fraction: float = TEST_FRACTION,
 ) -> Splits:
     """Write OUT/{train,dev,test}.jsonl and OUT/vocab.txt; return the utterances of each split."""
-    if not (0 < dev_fraction < 1 and 0 < test_fraction < 1 and dev_fraction + test_fraction < 1):
-        raise DfcnnError(f"--dev-fraction and --test-fraction must be in (0, 1) with a sum below 1, "
-                         f"got {dev_fraction} and {test_fraction}")
+    check_fractions(dev_fraction, test_fraction)
     corpus_dir = Path(corpus_dir).resolve()
     out_dir = Path(out_dir)
     texts = read_metadata(corpus_dir / METADATA)
     if not texts:
         raise DfcnnError(f"{corpus_dir / METADATA}: no clips listed")
-    ranked = sorted(texts, key=_rank)
-    n_test, n_dev = round(test_fraction * len(ranked)), round(dev_fraction * len(ranked))
-    split_of = {clip: "test" for clip in ranked[:n_test]}
-    split_of.update({clip: "dev" for clip in ranked[n_test:n_test + n_dev]})
+    test_clips, dev_clips = held_out(texts, (test_fraction, dev_fraction))
+    split_of = {clip: "test" for clip in test_clips} | {clip: "dev" for clip in dev_clips}
     splits: Splits = {"train": [], "dev": [], "test": []}
     for clip in sorted(texts):
         audio = corpus_dir / "LJSpeech-1.1" / "wavs" / f"{clip}.opus"

@@ -19,14 +19,13 @@ OUT/vocab.txt (characters of the train transcripts).
 
 from __future__ import annotations
 
-import hashlib
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # recipes/common.py (which makes `dfcnn` importable)
 
-from common import Splits, run_prepare, write_splits  # noqa: E402
+from common import Splits, hash_ranked, run_prepare, write_splits  # noqa: E402
 
 from dfcnn.audio import audio_info  # noqa: E402
 from dfcnn.data import Utterance  # noqa: E402
@@ -81,10 +80,6 @@ def read_kaldi_dir(corpus_dir: Path, split: str) -> tuple[list[Utterance], dict[
     return utterances, utt2spk, spk2age
 
 
-def _rank(speaker: str) -> str:
-    return hashlib.md5(speaker.encode("utf-8")).hexdigest()
-
-
 def choose_dev_speakers(speakers: list[str], spk2age: dict[str, str], fraction: float) -> set[str]:
     """``round(fraction * len(speakers))`` speakers, children and adults in proportion, by hash rank."""
     total = round(fraction * len(speakers))
@@ -95,8 +90,8 @@ def choose_dev_speakers(speakers: list[str], spk2age: dict[str, str], fraction: 
         age = spk2age.get(speaker, "")
         return age.isdigit() and int(age) < ADULT_AGE
 
-    children = sorted((s for s in speakers if is_child(s)), key=_rank)
-    adults = sorted((s for s in speakers if not is_child(s)), key=_rank)
+    children = hash_ranked(s for s in speakers if is_child(s))
+    adults = hash_ranked(s for s in speakers if not is_child(s))
     groups = [g for g in (children, adults) if g]
     shares = [total * len(g) / len(speakers) for g in groups]
     counts = [int(share) for share in shares]
