@@ -166,3 +166,13 @@ def test_run_sh_is_valid_bash(corpus):
     assert os.access(run_sh, os.X_OK), f"{run_sh} is not executable"
     assert subprocess.run(["bash", "-n", str(run_sh)]).returncode == 0
     assert (RECIPES / corpus / "conf.yaml").is_file()
+
+
+@pytest.mark.parametrize("conf", sorted(RECIPES.glob("*/conf.yaml")), ids=lambda path: path.parent.name)
+def test_every_recipe_config_loads(conf):
+    from dfcnn.config import load_config
+    from dfcnn.train import ExperimentConfig
+
+    config = load_config(ExperimentConfig, conf)  # an unknown key or a wrong type is an error naming the file
+    for manifest in (config.data.train_manifest, config.data.dev_manifest):
+        assert not Path(manifest).is_absolute(), f"{conf}: {manifest} should be relative to the recipe folder"
