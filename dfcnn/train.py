@@ -25,7 +25,7 @@ import yaml
 from . import config as config_io
 from .audio import SAMPLE_RATE
 from .checkpoint import build_payload, copy_checkpoint, load_checkpoint, save_checkpoint, transfer_weights
-from .data import DurationBatchSampler, SpeechDataset, collate, filter_for_ctc, read_manifest
+from .data import DurationBatchSampler, SpeechDataset, collate, filter_for_ctc, read_manifest, worker_options
 from .errors import ConfigError
 from .features import FeatureConfig, FeatureExtractor, SpecAugment, SpecAugmentConfig, compute_stats
 from .inference import Recognizer, resolve_device
@@ -186,7 +186,7 @@ class Trainer:
             rank=self.dist.rank, world_size=self.dist.world_size,
         )
         self.loader = torch.utils.data.DataLoader(
-            self.dataset, batch_sampler=self.sampler, collate_fn=collate, num_workers=data.num_workers,
+            self.dataset, batch_sampler=self.sampler, collate_fn=collate, **worker_options(data.num_workers),
             pin_memory=self.device.type == "cuda",
             generator=torch.Generator().manual_seed(cfg.seed),  # keeps the global RNG untouched
         )
@@ -227,7 +227,7 @@ class Trainer:
         count = min(len(self.dataset), self.config.data.stats_utterances)
         subset = SpeechDataset(rng.sample(self.dataset.utterances, count))
         loader = torch.utils.data.DataLoader(
-            subset, batch_size=16, collate_fn=collate, num_workers=self.config.data.num_workers
+            subset, batch_size=16, collate_fn=collate, **worker_options(self.config.data.num_workers)
         )
         batches = ((b.waves.to(self.device), b.wave_lengths.to(self.device)) for b in loader)
         mean, std = compute_stats(self.features, batches)

@@ -79,3 +79,18 @@ def test_learning_rate_warmup_then_decay():
     assert all(a < b for a, b in zip(lrs[:9], lrs[1:10]))
     assert all(a >= b for a, b in zip(lrs[10:], lrs[11:]))
     assert lrs[-1] == pytest.approx(1e-4, rel=0.01)
+
+
+def test_audio_workers_train_exactly_as_in_process(tmp_path):
+    """Workers started by forkserver (not forked from the trainer) load the same batches, speeds included."""
+    runs = {}
+    for workers in (0, 1):
+        trainer = Trainer(tiny_config(tmp_path / f"workers{workers}", f"data.num_workers={workers}",
+                                      "data.speed_perturb=[0.9,1.0,1.1]", "train.epochs=1"), progress=False)
+        assert trainer.loader.num_workers == workers
+        if workers:
+            assert trainer.loader.multiprocessing_context.get_start_method() in ("forkserver", "spawn")
+        trainer.run()
+        runs[workers] = parameters(trainer)
+    for name, value in runs[0].items():
+        assert torch.allclose(value.float(), runs[1][name].float(), atol=1e-6), name
