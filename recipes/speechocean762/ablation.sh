@@ -19,6 +19,7 @@
 #   deep3         3 convs per block (from 2): deeper, a wider receptive field
 #   time2         2x time pooling (from 4x): 20 ms output frames
 #   specaug_light SpecAugment at half strength: one frequency and one time mask (from two each)
+#   seed1, seed2  the baseline with other seeds: the run-to-run noise every row above is read against
 variants=("$@")
 set --  # stages.sh parses the positional arguments as stage options
 source "$(dirname "$0")/../stages.sh"
@@ -38,8 +39,10 @@ declare -A VARIANTS=(
   [deep3]="model.convs_per_block=3"
   [time2]="model.time_pool=[2,1,1,1]"
   [specaug_light]="specaugment.freq_masks=1 specaugment.time_masks=1"
+  [seed1]="train.seed=1"
+  [seed2]="train.seed=2"
 )
-ORDER=(baseline synthetic speed residual all_english dropout3 nospecaug wide deep3 time2 specaug_light)
+ORDER=(baseline synthetic speed residual all_english dropout3 nospecaug wide deep3 time2 specaug_light seed1 seed2)
 [ ${#variants[@]} -gt 0 ] && ORDER=("${variants[@]}")
 
 for name in "${ORDER[@]}"; do
