@@ -20,6 +20,8 @@
 #   time2         2x time pooling (from 4x): 20 ms output frames
 #   specaug_light SpecAugment at half strength: one frequency and one time mask (from two each)
 #   seed1, seed2  the baseline with other seeds: the run-to-run noise every row above is read against
+#   synthetic_residual  residual, started from a residual demo model (recipes/espeak: dfcnn train conf.yaml
+#                 exp_dir=exp-residual model.residual=true)
 variants=("$@")
 set --  # stages.sh parses the positional arguments as stage options
 source "$(dirname "$0")/../stages.sh"
@@ -41,8 +43,9 @@ declare -A VARIANTS=(
   [specaug_light]="specaugment.freq_masks=1 specaugment.time_masks=1"
   [seed1]="train.seed=1"
   [seed2]="train.seed=2"
+  [synthetic_residual]="train.init_from=../espeak/exp-residual/best.pt model.residual=true"
 )
-ORDER=(baseline synthetic speed residual all_english dropout3 nospecaug wide deep3 time2 specaug_light seed1 seed2)
+ORDER=(baseline synthetic speed residual all_english dropout3 nospecaug wide deep3 time2 specaug_light seed1 seed2 synthetic_residual)
 [ ${#variants[@]} -gt 0 ] && ORDER=("${variants[@]}")
 
 for name in "${ORDER[@]}"; do
@@ -51,6 +54,7 @@ for name in "${ORDER[@]}"; do
   if [ -f "$exp/done" ]; then echo "$name: done"; continue; fi
   case "$name" in
     synthetic) [ -f ../espeak/exp/best.pt ] || { echo "run recipes/espeak/run.sh (or make demo) first" >&2; exit 1; } ;;
+    synthetic_residual) [ -f ../espeak/exp-residual/best.pt ] || { echo "train recipes/espeak with model.residual=true into exp-residual first" >&2; exit 1; } ;;
     all_english) [ -f data/train_english.jsonl ] || "$PYTHON" english_corpora.py ;;
   esac
   echo "==== $name: ${VARIANTS[$name]:-conf.yaml as is} ($(date +%H:%M:%S))"
