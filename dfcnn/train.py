@@ -46,6 +46,7 @@ class DataConfig:
     max_utterance_duration: float = 30.0  # longer training utterances are dropped (memory)
     speed_perturb: list[float] = field(default_factory=list)  # speeds drawn per utterance and epoch, e.g. [0.9, 1.0, 1.1]; [] = off
     num_workers: int = 2  # audio decoding processes
+    worker_start: str = "forkserver"  # how they start: forkserver (small; a script must guard its entry point) | fork
     stats_utterances: int = 500  # training utterances sampled for the normalisation statistics
 
 
@@ -186,7 +187,7 @@ class Trainer:
             rank=self.dist.rank, world_size=self.dist.world_size,
         )
         self.loader = torch.utils.data.DataLoader(
-            self.dataset, batch_sampler=self.sampler, collate_fn=collate, **worker_options(data.num_workers),
+            self.dataset, batch_sampler=self.sampler, collate_fn=collate, **worker_options(data.num_workers, data.worker_start),
             pin_memory=self.device.type == "cuda",
             generator=torch.Generator().manual_seed(cfg.seed),  # keeps the global RNG untouched
         )
@@ -227,7 +228,7 @@ class Trainer:
         count = min(len(self.dataset), self.config.data.stats_utterances)
         subset = SpeechDataset(rng.sample(self.dataset.utterances, count))
         loader = torch.utils.data.DataLoader(
-            subset, batch_size=16, collate_fn=collate, **worker_options(self.config.data.num_workers)
+            subset, batch_size=16, collate_fn=collate, **worker_options(self.config.data.num_workers, self.config.data.worker_start)
         )
         batches = ((b.waves.to(self.device), b.wave_lengths.to(self.device)) for b in loader)
         mean, std = compute_stats(self.features, batches)

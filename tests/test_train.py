@@ -3,6 +3,7 @@ import json
 import pytest
 import torch
 
+from dfcnn.data import worker_options
 from dfcnn.errors import ConfigError, VocabError
 from dfcnn.train import Trainer, learning_rate, TrainConfig
 
@@ -94,3 +95,7 @@ def test_audio_workers_train_exactly_as_in_process(tmp_path):
         runs[workers] = parameters(trainer)
     for name, value in runs[0].items():
         assert torch.allclose(value.float(), runs[1][name].float(), atol=1e-6), name
+    # fork needs no guarded entry point in a user's script; a typo is an error naming the option
+    assert worker_options(1, "fork")["multiprocessing_context"] == "fork"
+    with pytest.raises(ConfigError, match="data.worker_start must be forkserver or fork, got 'spawnn'"):
+        Trainer(tiny_config(tmp_path / "typo", "data.num_workers=1", "data.worker_start=spawnn"), progress=False)

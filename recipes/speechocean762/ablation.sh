@@ -15,7 +15,7 @@
 #   all_english   + cathy_arctic and ljspeech_subset train (4.49 h; EPOCHS/2 epochs: equal compute)
 #   dropout3      head dropout 0.3 (from 0.1)
 #   nospecaug     SpecAugment off
-#   wide          channels 32-64-128-128 (the paper-sized early blocks; ~3x slower)
+#   wide          channels 32-64-128-128 (the paper-sized early blocks; ~2x slower an epoch here)
 #   deep3         3 convs per block (from 2): deeper, a wider receptive field
 #   time2         2x time pooling (from 4x): 20 ms output frames
 #   specaug_light SpecAugment at half strength: one frequency and one time mask (from two each)

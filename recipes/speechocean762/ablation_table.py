@@ -3,8 +3,8 @@
     python ablation_table.py --dir exp-ablation --epochs 4
 
 The baseline's other seeds (seed1, seed2), when run, make the reference the mean of the three
-baseline runs and give its spread. For each variant: dev WER and CER after the last epoch (the end of the cosine schedule; at these
-error rates WER barely moves, so variants are ranked by CER), the lowest dev CER of any epoch, the
+baseline runs and give its spread. For each variant: dev WER and CER after the last epoch (the end
+of the cosine schedule; at these error rates WER barely moves, so variants are ranked by CER), the lowest dev CER of any epoch, the
 mean of the last 3 epoch checkpoints (avg-last3.pt, scored here once and cached), training speed
 (median audio seconds per second; runs shared the CPU with others, so it is rough). Written to
 DIR/ablation.md.
@@ -76,7 +76,8 @@ def main() -> None:
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
-        delta = f"{r['cer'] - reference:+.1f}" if reference is not None and len(base_cers) + (r["name"] not in seeds) > 1 else ""
+        lone_baseline = r["name"] in seeds and len(base_cers) == 1  # nothing to compare it with
+        delta = "" if reference is None or lone_baseline else f"{r['cer'] - reference:+.1f}"
         lines.append(
             f"|{r['name']}|{r['epochs']}|{fmt(r['wer'])}|{fmt(r['cer'])}|{delta}|{fmt(r['min_cer'])} ({r['best_epoch']})|"
             f"{fmt(r['avg_wer'])}|{fmt(r['avg_cer'])}|{fmt(r['speed'], '.0f')}|"
