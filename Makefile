@@ -1,20 +1,36 @@
-# make demo   set up .venv, synthesise the eSpeak NG corpus, train, evaluate, transcribe (CPU, < 15 min)
-# make test   set up .venv and run the test suite
-# make bench  parameter count, FLOPs, training throughput and real-time factor of the default model
-# make kenlm  build KenLM's lmplz and build_binary into tools/kenlm/bin (for `dfcnn lm`)
+# make demo     set up .venv and KenLM, synthesise the eSpeak NG corpus, train, evaluate, transcribe (CPU)
+# make test     set up .venv, KenLM and Chromium, lint, run the test suite
+# make setup    .venv from requirements.lock (exact versions, hashes), then dfcnn itself with --no-deps
+# make lock     regenerate requirements.lock from pyproject.toml (after changing a dependency)
+# make lint     ruff over the package, tests, recipes, bench and tools
+# make wheel-check  build the sdist and wheel, install the wheel in a venv outside the checkout, run it
+# make bench    parameter count, FLOPs, training throughput and real-time factor of the default model
+# make kenlm    build KenLM's lmplz and build_binary into tools/kenlm/bin (for `dfcnn lm`)
 # make browser  install headless Chromium (apt) for the HTML page tests
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+LOCK := requirements.lock
+PIP := $(PY) -m pip --disable-pip-version-check
 
-.PHONY: setup kenlm browser demo test test-fast bench clean-demo
+.PHONY: setup lock lint kenlm browser demo test test-fast wheel-check bench clean-demo
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# The lock holds every package, direct and transitive, at one version with its hashes; dfcnn itself
+# goes in afterwards without dependencies, built by the setuptools the lock pinned.
+$(VENV)/.installed: $(LOCK) pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(PIP) install --quiet --require-hashes -r $(LOCK)
+	$(PIP) install --quiet --no-deps --no-build-isolation -e .
 	touch $@
+
+lock: setup
+	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --universal --generate-hashes \
+	    --custom-compile-command "make lock" -o $(LOCK)
+
+lint: setup
+	$(VENV)/bin/ruff check dfcnn tests recipes bench tools
 
 kenlm: tools/kenlm/bin/lmplz
 
@@ -27,11 +43,14 @@ browser:
 demo: setup kenlm
 	bash recipes/espeak/run.sh
 
-test: setup kenlm browser
+test: setup kenlm browser lint
 	$(PY) -m pytest -q
 
 test-fast: setup kenlm browser
 	$(PY) -m pytest -q -m "not slow"
+
+wheel-check: setup
+	bash tools/check_wheel.sh
 
 bench: setup
 	$(PY) bench/bench.py

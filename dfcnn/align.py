@@ -10,13 +10,16 @@ Times are seconds from the first output frame: frame t covers [t, t + 1) * frame
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 import torch
-import torchaudio.functional as F
-from torchaudio.functional import TokenSpan
 
 from .text import UNK, UNK_DECODED, WORD_SEPARATOR, WORD_UNITS, Tokenizer, is_cjk
 from .transcript import Token, Word
+from .versions import load_torchaudio
+
+if TYPE_CHECKING:
+    from torchaudio.functional import TokenSpan
 
 
 def align_tokens(log_probs: torch.Tensor, tokens: list[int], blank: int = 0) -> list[TokenSpan]:
@@ -32,6 +35,7 @@ def align_tokens(log_probs: torch.Tensor, tokens: list[int], blank: int = 0) -> 
     repeats = sum(1 for a, b in zip(tokens, tokens[1:]) if a == b)
     if not tokens or len(tokens) + repeats > log_probs.shape[0]:
         return []
+    F = load_torchaudio().functional
     emissions = log_probs.detach().to("cpu", torch.float32)[None]  # (1, T, V)
     targets = torch.tensor([tokens], dtype=torch.int32)  # (1, L)
     path, scores = F.forced_align(emissions, targets, blank=blank)  # (1, T), (1, T)

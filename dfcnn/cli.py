@@ -263,7 +263,12 @@ def _add_decoder_options(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="dfcnn", description="DFCNN speech recognition: train, evaluate, transcribe, and look inside the network.")
+    from . import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="dfcnn", description="DFCNN speech recognition: train, evaluate, transcribe, and look inside the network."
+    )
+    parser.add_argument("--version", action="version", version=f"dfcnn {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     defaults = argparse.ArgumentDefaultsHelpFormatter
 

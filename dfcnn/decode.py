@@ -16,6 +16,7 @@ import torch
 
 from .errors import DfcnnError
 from .text import BLANK, UNK, WORD_SEPARATOR, Tokenizer
+from .versions import load_torchaudio
 
 
 @dataclass
@@ -80,9 +81,10 @@ class BeamSearchDecoder:
     """
 
     def __init__(self, tokenizer: Tokenizer, config: BeamSearchConfig | None = None):
-        from torchaudio.models.decoder import ctc_decoder
-
         from .lm import resolve_lexicon, writes_characters
+
+        load_torchaudio()  # checks the torch/torchaudio pair first
+        from torchaudio.models.decoder import ctc_decoder
 
         self.tokenizer = tokenizer
         self.config = config = config or BeamSearchConfig()

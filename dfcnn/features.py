@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torchaudio
 from torch import nn
 
 from .audio import SAMPLE_RATE
 from .errors import ConfigError
+from .versions import load_torchaudio
 
 FEATURE_KINDS = ("linear", "mel")
 
@@ -84,6 +84,7 @@ class FeatureExtractor(nn.Module):
     def __init__(self, config: FeatureConfig):
         super().__init__()
         self.config = config
+        torchaudio = load_torchaudio()
         common = dict(
             n_fft=config.n_fft, win_length=config.win_length, hop_length=config.hop_length,
             window_fn=torch.hamming_window, center=False,
@@ -139,6 +140,7 @@ class SpecAugment(nn.Module):
     def __init__(self, config: SpecAugmentConfig):
         super().__init__()
         self.config = config
+        torchaudio = load_torchaudio()
         self.freq_mask = torchaudio.transforms.FrequencyMasking(config.freq_mask_width, iid_masks=True)
         self.time_mask = torchaudio.transforms.TimeMasking(
             config.time_mask_width, iid_masks=True, p=config.time_mask_max_ratio

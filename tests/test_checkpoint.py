@@ -1,12 +1,11 @@
 import pytest
 import torch
+from helpers import tiny_config
 
 from dfcnn.checkpoint import load_checkpoint, restore_modules
 from dfcnn.errors import CheckpointError
 from dfcnn.inference import load_model
 from dfcnn.train import Trainer
-
-from helpers import tiny_config
 
 
 @pytest.fixture(scope="module")

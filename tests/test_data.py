@@ -4,7 +4,13 @@ import pytest
 import torch
 
 from dfcnn.data import (
-    DurationBatchSampler, SpeechDataset, Utterance, collate, ctc_min_frames, filter_for_ctc, read_manifest,
+    DurationBatchSampler,
+    SpeechDataset,
+    Utterance,
+    collate,
+    ctc_min_frames,
+    filter_for_ctc,
+    read_manifest,
     write_manifest,
 )
 from dfcnn.errors import ManifestError

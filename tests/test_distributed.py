@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from helpers import TINY_MODEL, noise_corpus
 
 

@@ -2,14 +2,13 @@
 (features, masking, CTC, optimiser, decoding) works on real speech."""
 
 import pytest
+from conftest import shared_corpus
 
 from dfcnn.config import load_config
 from dfcnn.data import Utterance, write_manifest
 from dfcnn.evaluate import evaluate
 from dfcnn.text import build_vocab, save_vocab
 from dfcnn.train import ExperimentConfig, Trainer
-
-from conftest import shared_corpus
 
 DIGITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 

@@ -4,22 +4,27 @@ beam search over syllables, and a tiny training run on real AISHELL recordings s
 import json
 
 import torch
+from conftest import shared_corpus
+from helpers import TINY_MODEL
 
+from dfcnn.align import align_tokens, relabel_words, words_from_spans
 from dfcnn.audio import audio_info
 from dfcnn.checkpoint import load_checkpoint
 from dfcnn.config import load_config
 from dfcnn.data import Utterance, write_manifest
-from dfcnn.align import align_tokens, relabel_words, words_from_spans
 from dfcnn.decode import BeamSearchConfig, BeamSearchDecoder, build_decoder
 from dfcnn.evaluate import evaluate
 from dfcnn.lm import (
-    FLASHLIGHT_MAX_HOMOPHONES, lm_corpus, lm_words, read_lexicon, scoring_text, write_lexicon, writes_characters,
+    FLASHLIGHT_MAX_HOMOPHONES,
+    lm_corpus,
+    lm_words,
+    read_lexicon,
+    scoring_text,
+    write_lexicon,
+    writes_characters,
 )
 from dfcnn.text import Tokenizer, build_vocab, normalize_mandarin, save_vocab
 from dfcnn.train import ExperimentConfig, Trainer
-
-from conftest import shared_corpus
-from helpers import TINY_MODEL
 
 
 def pinyin_tokenizer(texts: list[str]) -> Tokenizer:

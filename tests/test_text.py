@@ -2,7 +2,13 @@ import pytest
 
 from dfcnn.errors import VocabError
 from dfcnn.text import (
-    Tokenizer, build_vocab, chinese_numerals, normalize_english, normalize_mandarin, save_vocab, to_pinyin,
+    Tokenizer,
+    build_vocab,
+    chinese_numerals,
+    normalize_english,
+    normalize_mandarin,
+    save_vocab,
+    to_pinyin,
 )
 
 

@@ -2,12 +2,11 @@ import json
 
 import pytest
 import torch
+from helpers import tiny_config
 
 from dfcnn.data import worker_options
 from dfcnn.errors import ConfigError, VocabError
-from dfcnn.train import Trainer, learning_rate, TrainConfig
-
-from helpers import tiny_config
+from dfcnn.train import TrainConfig, Trainer, learning_rate
 
 
 def parameters(trainer):

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import soundfile
 import torch
+from helpers import tiny_config
 
 from dfcnn.checkpoint import CheckpointError, average_checkpoints, load_checkpoint
 from dfcnn.cli import main
@@ -12,8 +13,6 @@ from dfcnn.errors import DfcnnError
 from dfcnn.inference import load_model
 from dfcnn.text import save_vocab
 from dfcnn.train import Trainer
-
-from helpers import tiny_config
 
 
 def tone(path, hz=440.0, seconds=1.0):

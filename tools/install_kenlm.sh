@@ -2,7 +2,9 @@
 # Build KenLM's lmplz and build_binary (used by `dfcnn lm`) into tools/kenlm/bin.
 #
 # They are in no Debian or PyPI binary package: this builds them from the `kenlm` source
-# distribution on PyPI with cmake and Boost (installed from apt when run as root).
+# distribution on PyPI (hash-checked) with cmake and Boost from apt (installed when run as root).
+# Only kenlm itself is fetched as source: `--no-binary kenlm`, not `:all:`, which would also compile
+# its build requirements (CMake among them) from source, for twenty minutes and more.
 #   bash tools/install_kenlm.sh            # -> tools/kenlm/bin/{lmplz,build_binary}
 #   KENLM_PREFIX=/opt/kenlm bash tools/install_kenlm.sh
 set -euo pipefail
@@ -10,7 +12,8 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 prefix="${KENLM_PREFIX:-$here/kenlm}"
 python="${PYTHON:-python3}"
-kenlm_version="${KENLM_VERSION:-0.2.0}"
+kenlm_version="0.2.0"
+kenlm_sha256="c2dc1dc09d3c150e6a1777ef0fd5cac3688e1dc1cc13e41472d0284e5e88ac7f"  # PyPI's kenlm-0.2.0.tar.gz
 
 if [[ -x "$prefix/bin/lmplz" && -x "$prefix/bin/build_binary" ]]; then
   echo "KenLM already built: $prefix/bin"
@@ -36,7 +39,9 @@ fi
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-"$python" -m pip download --quiet --no-deps --no-binary :all: --dest "$work" "kenlm==$kenlm_version"
+echo "kenlm==$kenlm_version --hash=sha256:$kenlm_sha256" >"$work/requirements.txt"
+"$python" -m pip download --quiet --disable-pip-version-check --no-deps --no-binary kenlm --require-hashes \
+  -r "$work/requirements.txt" --dest "$work"
 tar -xzf "$work"/kenlm-*.tar.gz -C "$work"
 source_dir="$(find "$work" -maxdepth 1 -type d -name 'kenlm-*' | head -n1)"
 cmake -S "$source_dir" -B "$work/build" -DCMAKE_BUILD_TYPE=Release -DKENLM_MAX_ORDER=6 >"$work/cmake.log" 2>&1 \
