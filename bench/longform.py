@@ -39,8 +39,26 @@ from dfcnn.metrics import score  # noqa: E402
 
 def run_transcribe(model: Path, audio: Path, out_dir: Path, decoder_args: list[str]) -> tuple[dict, float, float]:
     """(transcript dict, wall seconds, peak RSS MiB) of ``dfcnn transcribe`` in its own process."""
-    command = ["/usr/bin/time", "-f", "%e %M", sys.executable, "-m", "dfcnn", "transcribe", "--model", str(model),
-               str(audio), "--format", "json", "--output-dir", str(out_dir), "--quiet", "--device", "cpu", *decoder_args]
+    command = [
+        "/usr/bin/time",
+        "-f",
+        "%e %M",
+        sys.executable,
+        "-m",
+        "dfcnn",
+        "transcribe",
+        "--model",
+        str(model),
+        str(audio),
+        "--format",
+        "json",
+        "--output-dir",
+        str(out_dir),
+        "--quiet",
+        "--device",
+        "cpu",
+        *decoder_args,
+    ]
     result = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
     if result.returncode != 0:
         raise SystemExit(f"dfcnn transcribe failed:\n{result.stderr}")
@@ -70,8 +88,14 @@ def main() -> None:
 
     decoders: dict[str, list[str]] = {"greedy": []}
     if args.lm is not None:
-        decoders["beam+lexicon+LM"] = ["--lm", str(args.lm), "--lm-weight", str(args.lm_weight),
-                                       "--word-score", str(args.word_score)]
+        decoders["beam+lexicon+LM"] = [
+            "--lm",
+            str(args.lm),
+            "--lm-weight",
+            str(args.lm_weight),
+            "--word-score",
+            str(args.word_score),
+        ]
     accuracy = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -85,9 +109,16 @@ def main() -> None:
             one_by_one = " ".join(h.text for h in recognizer.recognize(utterances))
             transcript, _, _ = run_transcribe(args.model, long_file, tmp, decoder_args)
             single, chunked = score([refs], [one_by_one]).wer, score([refs], [transcript["text"]]).wer
-            accuracy.append({"decoder": name, "utterances": len(utterances), "audio_min": len(joined) / SAMPLE_RATE / 60,
-                             "wer_one_by_one": single, "wer_long_file": chunked,
-                             "relative_change": (chunked - single) / max(single, 1e-9)})
+            accuracy.append(
+                {
+                    "decoder": name,
+                    "utterances": len(utterances),
+                    "audio_min": len(joined) / SAMPLE_RATE / 60,
+                    "wer_one_by_one": single,
+                    "wer_long_file": chunked,
+                    "relative_change": (chunked - single) / max(single, 1e-9),
+                }
+            )
             print(f"{name}: WER one by one {single:.2f}%, long file {chunked:.2f}%", flush=True)
 
         cost = []
@@ -97,9 +128,19 @@ def main() -> None:
             path = tmp / f"long-{minutes:g}min.flac"
             soundfile.write(str(path), np.tile(joined, repeats)[:samples], SAMPLE_RATE)
             transcript, wall, rss = run_transcribe(args.model, path, tmp, [])
-            cost.append({"audio_min": minutes, "wall_s": wall, "rtf": wall / (minutes * 60), "peak_rss_mib": rss,
-                         "words": sum(len(s["words"]) for s in transcript["segments"])})
-            print(f"{minutes:g} min: {wall:.1f} s wall, RTF {wall / (minutes * 60):.4f}, peak RSS {rss:.0f} MiB", flush=True)
+            cost.append(
+                {
+                    "audio_min": minutes,
+                    "wall_s": wall,
+                    "rtf": wall / (minutes * 60),
+                    "peak_rss_mib": rss,
+                    "words": sum(len(s["words"]) for s in transcript["segments"]),
+                }
+            )
+            print(
+                f"{minutes:g} min: {wall:.1f} s wall, RTF {wall / (minutes * 60):.4f}, peak RSS {rss:.0f} MiB",
+                flush=True,
+            )
             path.unlink()
 
     lines = [
@@ -111,13 +152,18 @@ def main() -> None:
         "",
         "| decoder | utterances | audio (min) | WER one by one % | WER long file % | relative change |",
         "|---|---:|---:|---:|---:|---:|",
-        *[f"| {a['decoder']} | {a['utterances']} | {a['audio_min']:.1f} | {a['wer_one_by_one']:.2f} | "
-          f"{a['wer_long_file']:.2f} | {100 * a['relative_change']:+.1f}% |" for a in accuracy],
+        *[
+            f"| {a['decoder']} | {a['utterances']} | {a['audio_min']:.1f} | {a['wer_one_by_one']:.2f} | "
+            f"{a['wer_long_file']:.2f} | {100 * a['relative_change']:+.1f}% |"
+            for a in accuracy
+        ],
         "",
         "| audio (min) | wall (s) | real-time factor | peak RSS (MiB) | words |",
         "|---:|---:|---:|---:|---:|",
-        *[f"| {c['audio_min']:g} | {c['wall_s']:.1f} | {c['rtf']:.4f} | {c['peak_rss_mib']:.0f} | {c['words']} |"
-          for c in cost],
+        *[
+            f"| {c['audio_min']:g} | {c['wall_s']:.1f} | {c['rtf']:.4f} | {c['peak_rss_mib']:.0f} | {c['words']} |"
+            for c in cost
+        ],
         "",
     ]
     args.out.write_text("\n".join(lines))

@@ -92,20 +92,30 @@ def main() -> None:
         print(f"dfcnn {name}: {wall:.0f} s", flush=True)
 
     rows = "".join(
-        f"| {name} | {s.words.error_rate:.1f} | {s.chars.error_rate:.1f} | {wall:.0f} | {wall / audio_seconds:.3f} | {jobs} |\n"
+        f"| {name} | {s.words.error_rate:.1f} | {s.chars.error_rate:.1f} | {wall:.0f} | "
+        f"{wall / audio_seconds:.3f} | {jobs} |\n"
         for name, (s, wall, jobs) in results.items()
     )
     text = (
         f"# dfcnn vs PocketSphinx ({datetime.date.today()}, {multiprocessing.cpu_count()} CPU cores)\n\n"
         f"`{args.manifest}`: {len(utterances)} utterances, {audio_seconds / 3600:.2f} h; references and "
         f"hypotheses through dfcnn's `{recognizer.tokenizer.normalizer}` normaliser; jiwer.\n\n"
-        "| system | WER % | CER % | wall (s) | RTF | processes |\n|---|---:|---:|---:|---:|---:|\n" + rows + "\n"
+        "| system | WER % | CER % | wall (s) | RTF | processes |\n|---|---:|---:|---:|---:|---:|\n"
+        + rows
+        + "\n"
         + format_table({name.split(" (")[0] if "Pocket" in name else name: s for name, (s, _, _) in results.items()})
     )
     args.out.write_text(text)
-    args.out.with_suffix(".json").write_text(json.dumps(
-        {name: {"wer": s.words.error_rate, "cer": s.chars.error_rate, "wall_s": wall} for name, (s, wall, _) in results.items()},
-        indent=2) + "\n")
+    args.out.with_suffix(".json").write_text(
+        json.dumps(
+            {
+                name: {"wer": s.words.error_rate, "cer": s.chars.error_rate, "wall_s": wall}
+                for name, (s, wall, _) in results.items()
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     with open(args.out.with_suffix(".hyps.jsonl"), "w", encoding="utf-8") as handle:
         for index, utterance in enumerate(utterances):
             row = {"utt_id": utterance.utt_id, "ref": refs[index], **{k: v[index] for k, v in hyps_out.items()}}

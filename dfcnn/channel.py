@@ -55,13 +55,25 @@ def _patch(recognizer: Recognizer, ins: Inspection, utt_id: str, text: str, fiel
     if not spans:
         hypothesis = greedy_decode(ins.log_probs[None], torch.tensor([ins.log_probs.shape[0]]), recognizer.tokenizer)[0]
         spans, words, out_edges = _spans_and_words(recognizer, ins, hypothesis.tokens)
-    said = "".join(" " if recognizer.tokenizer.tokens[s.token] == WORD_SEPARATOR else recognizer.tokenizer.tokens[s.token]
-                   for s in spans if out_edges[s.start] < end and out_edges[s.end] > start)
+    said = "".join(
+        " " if recognizer.tokenizer.tokens[s.token] == WORD_SEPARATOR else recognizer.tokenizer.tokens[s.token]
+        for s in spans
+        if out_edges[s.start] < end and out_edges[s.end] > start
+    )
     heard = " ".join(w.word for w in words if w.start < end and w.end > start)
     middle, half = (start + end) / 2, max(end - start, 0.4) / 2
     clip = ins.wave[max(0, int((middle - half) * SAMPLE_RATE)) : int((middle + half) * SAMPLE_RATE)]
-    return Patch(utt_id, float(maps[unit]), unit, image, (start, end), field.hz_range(unit[0]),
-                 said.strip() or "(silence)", heard or "(between words)", clip)
+    return Patch(
+        utt_id,
+        float(maps[unit]),
+        unit,
+        image,
+        (start, end),
+        field.hz_range(unit[0]),
+        said.strip() or "(silence)",
+        heard or "(between words)",
+        clip,
+    )
 
 
 def top_patches(recognizer: Recognizer, utterances, layer: int, channel: int, top: int = 16):
@@ -102,8 +114,10 @@ def patches_figure(patches: list[Patch], field: LayerField):
         ax.xaxis.set_major_locator(MaxNLocator(5))
         ax.xaxis.set_major_formatter(ScalarFormatter())
         ax.tick_params(axis="x", labelsize=8)
-        ax.set_title(f"{patch.utt_id} at {patch.seconds[0]:.2f} s\n“{patch.said}” in “{patch.words}” ({patch.value:.1f})",
-                     fontsize=9)
+        ax.set_title(
+            f"{patch.utt_id} at {patch.seconds[0]:.2f} s\n“{patch.said}” in “{patch.words}” ({patch.value:.1f})",
+            fontsize=9,
+        )
         ax.set_xlabel("ms from the centre", fontsize=8)
         ax.set_ylabel("Hz", fontsize=8)
     for ax in axes.flat[len(patches) :]:
@@ -123,8 +137,9 @@ def patches_figure(patches: list[Patch], field: LayerField):
     return fig
 
 
-def inspect_channel(recognizer: Recognizer, manifest: Path, layer: int, channel: int, out_dir: Path,
-                    top: int = 16, limit: int = 300) -> Path:
+def inspect_channel(
+    recognizer: Recognizer, manifest: Path, layer: int, channel: int, out_dir: Path, top: int = 16, limit: int = 300
+) -> Path:
     """Write ``out_dir/index.html``: the spectrogram patches that most excite one channel of one layer."""
     from .data import read_manifest
 
@@ -137,20 +152,37 @@ def inspect_channel(recognizer: Recognizer, manifest: Path, layer: int, channel:
     utterances = read_manifest(manifest)[:limit]
     patches, strongest = top_patches(recognizer, utterances, layer, channel, top)
     page = Page(f"dfcnn inspect-channel: layer {layer} ({field.name}), channel {channel}", Path(out_dir))
-    page.text(f"The {len(patches)} utterances of {manifest} (first {len(utterances)}) where this channel fires "
-              f"hardest, and the input each strongest unit sees: its receptive field, {field.frames} frames x "
-              f"{field.bins} bands ({field.ms:.0f} ms). Over each patch: what was said there, from the CTC forced "
-              "alignment of the reference text. What the patches share is what the filter detects.")
-    page.figure(patches_figure(patches, field), Path(out_dir) / "patches.png",
-                "Patches on one colour scale (the normalised input). Grey: past the edge of the input.")
+    page.text(
+        f"The {len(patches)} utterances of {manifest} (first {len(utterances)}) where this channel fires "
+        f"hardest, and the input each strongest unit sees: its receptive field, {field.frames} frames x "
+        f"{field.bins} bands ({field.ms:.0f} ms). Over each patch: what was said there, from the CTC forced "
+        "alignment of the reference text. What the patches share is what the filter detects."
+    )
+    page.figure(
+        patches_figure(patches, field),
+        Path(out_dir) / "patches.png",
+        "Patches on one colour scale (the normalised input). Grey: past the edge of the input.",
+    )
     rows = []
     for rank, patch in enumerate(patches, 1):
         clip = write_wav(patch.wave, Path(out_dir) / "audio" / f"{rank:02d}-{patch.utt_id}.wav")
-        rows.append([rank, patch.utt_id, f"{patch.value:.2f}", f"{patch.seconds[0]:.2f}-{patch.seconds[1]:.2f}",
-                     f"{patch.hz[0]:.0f}-{patch.hz[1]:.0f}", patch.said, patch.words,
-                     f'<audio controls preload="none" src="audio/{escape(clip.name)}"></audio>'])
+        rows.append(
+            [
+                rank,
+                patch.utt_id,
+                f"{patch.value:.2f}",
+                f"{patch.seconds[0]:.2f}-{patch.seconds[1]:.2f}",
+                f"{patch.hz[0]:.0f}-{patch.hz[1]:.0f}",
+                patch.said,
+                patch.words,
+                f'<audio controls preload="none" src="audio/{escape(clip.name)}"></audio>',
+            ]
+        )
     page.table(["rank", "utterance", "activation", "time (s)", "Hz", "said", "words", "listen"], rows, raw_columns=[7])
     page.heading(f"The strongest utterance: {patches[0].utt_id}")
-    page.figure(layer_figure(strongest, layer, [channel]), Path(out_dir) / "strongest.png",
-                "The channel's activation map over the whole utterance; the box is the field of its strongest unit.")
+    page.figure(
+        layer_figure(strongest, layer, [channel]),
+        Path(out_dir) / "strongest.png",
+        "The channel's activation map over the whole utterance; the box is the field of its strongest unit.",
+    )
     return page.write()

@@ -149,11 +149,15 @@ def average_checkpoints(paths: list[str | Path]) -> dict:
     last = payloads[-1]
     for path, payload in zip(paths, payloads):
         if payload["model_config"] != last["model_config"] or payload["tokenizer"] != last["tokenizer"]:
-            raise CheckpointError(f"{path}: another model or vocabulary than {paths[-1]}; only one run's checkpoints average")
+            raise CheckpointError(
+                f"{path}: another model or vocabulary than {paths[-1]}; only one run's checkpoints average"
+            )
     averaged = {}
     for name, tensor in last["model"].items():
         if tensor.is_floating_point():
-            averaged[name] = sum(payload["model"][name].double() for payload in payloads).div(len(payloads)).to(tensor.dtype)
+            averaged[name] = (
+                sum(payload["model"][name].double() for payload in payloads).div(len(payloads)).to(tensor.dtype)
+            )
         else:
             averaged[name] = tensor.clone()
     result = {key: value for key, value in last.items() if key != "training"}

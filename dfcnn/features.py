@@ -50,7 +50,9 @@ class FeatureConfig:
         if self.kind == "mel":
             return self.n_mels
         if self.n_linear_bins > self.n_fft // 2 + 1:
-            raise ConfigError(f"features.n_linear_bins={self.n_linear_bins} exceeds n_fft // 2 + 1 = {self.n_fft // 2 + 1}")
+            raise ConfigError(
+                f"features.n_linear_bins={self.n_linear_bins} exceeds n_fft // 2 + 1 = {self.n_fft // 2 + 1}"
+            )
         return self.n_linear_bins
 
     def num_frames(self, num_samples: torch.Tensor | int) -> torch.Tensor | int:
@@ -86,8 +88,11 @@ class FeatureExtractor(nn.Module):
         self.config = config
         torchaudio = load_torchaudio()
         common = dict(
-            n_fft=config.n_fft, win_length=config.win_length, hop_length=config.hop_length,
-            window_fn=torch.hamming_window, center=False,
+            n_fft=config.n_fft,
+            win_length=config.win_length,
+            hop_length=config.hop_length,
+            window_fn=torch.hamming_window,
+            center=False,
         )
         if config.kind == "linear":
             self.transform = torchaudio.transforms.Spectrogram(power=1.0, **common)

@@ -90,7 +90,8 @@ def lm_corpus(sources: Iterable[str | Path], normalizer: str, unit: str = "char"
 
 
 def spelling(word: str, normalizer: str, unit: str = "char") -> list[str]:
-    """Vocabulary tokens of a lexicon word: its characters (a pinyin syllable or a word unit: itself), no trailing ``|``.
+    """Vocabulary tokens of a lexicon word: its characters (a pinyin syllable or a word unit: itself), no
+    trailing ``|``.
 
     Our models emit ``|`` only between words, never after the last one; flashlight treats ``|`` as
     optional silence between lexicon words, so a spelling that ended in it could not end an utterance.
@@ -246,7 +247,9 @@ def resolve_lexicon(lexicon: str | Path | None, lm: str | Path | None, tokenizer
     with open(lm, "rb") as handle:
         is_arpa = b"\\data\\" in handle.read(4096)
     if not is_arpa:
-        raise DfcnnError(f"{lm}: a binary LM needs a lexicon: give --lexicon (dfcnn lm writes lexicon.txt beside the LM)")
+        raise DfcnnError(
+            f"{lm}: a binary LM needs a lexicon: give --lexicon (dfcnn lm writes lexicon.txt beside the LM)"
+        )
     import hashlib
     import tempfile
 

@@ -129,7 +129,9 @@ def conv_layers(model: DFCNN) -> list[nn.Module]:
     return [conv for block in model.blocks for conv in block.convs]
 
 
-def numerical_field(model: DFCNN, layer: int, bins: int, frames: int, unit: tuple[int, int]) -> tuple[tuple[int, int], tuple[int, int]]:
+def numerical_field(
+    model: DFCNN, layer: int, bins: int, frames: int, unit: tuple[int, int]
+) -> tuple[tuple[int, int], tuple[int, int]]:
     """The input cells whose gradient is non-zero for one unit of one conv layer, measured by autograd.
 
     A max-pool passes gradient to one cell of its window only, and a ReLU none where it is off, so the

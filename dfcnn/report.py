@@ -79,7 +79,9 @@ def _alignment_html(ref: list[str], hyp: list[str], chunks) -> str:
     return f"<table class=align>{''.join(rows)}</table>"
 
 
-def substitutions(result: Score, top: int = 15) -> tuple[list[tuple[tuple[str, str], int]], list[tuple[tuple[str, str], int]]]:
+def substitutions(
+    result: Score, top: int = 15
+) -> tuple[list[tuple[tuple[str, str], int]], list[tuple[tuple[str, str], int]]]:
     """The most frequent (reference, hypothesis) word and character substitutions."""
     found = []
     for output in (result.word_alignment, result.char_alignment):
@@ -87,7 +89,9 @@ def substitutions(result: Score, top: int = 15) -> tuple[list[tuple[tuple[str, s
         for ref, hyp, chunks in zip(output.references, output.hypotheses, output.alignments):
             for chunk in chunks:
                 if chunk.type == "substitute":
-                    pairs.update(zip(ref[chunk.ref_start_idx : chunk.ref_end_idx], hyp[chunk.hyp_start_idx : chunk.hyp_end_idx]))
+                    pairs.update(
+                        zip(ref[chunk.ref_start_idx : chunk.ref_end_idx], hyp[chunk.hyp_start_idx : chunk.hyp_end_idx])
+                    )
         found.append(pairs.most_common(top))
     return found[0], found[1]
 
@@ -108,7 +112,9 @@ def _evaluation(page: Page, eval_dir: Path, worst: int) -> None:
     out = result.word_alignment
     errors = []
     for index, chunks in enumerate(out.alignments):
-        count = sum(max(c.ref_end_idx - c.ref_start_idx, c.hyp_end_idx - c.hyp_start_idx) for c in chunks if c.type != "equal")
+        count = sum(
+            max(c.ref_end_idx - c.ref_start_idx, c.hyp_end_idx - c.hyp_start_idx) for c in chunks if c.type != "equal"
+        )
         errors.append((count / max(1, len(out.references[index])), count, index))
     ranked = [item for item in sorted(errors, key=lambda e: (-e[0], -e[1], e[2])) if item[1] > 0][:worst]
     page.heading(f"The {len(ranked)} worst utterances ({label})")
@@ -128,8 +134,7 @@ def _evaluation(page: Page, eval_dir: Path, worst: int) -> None:
     words, chars = substitutions(result)
     page.heading(f"Most frequent substitutions ({label})")
     page.table(["reference word", "recognised as", "times"], [[a, b, n] for (a, b), n in words])
-    page.table(["reference character", "recognised as", "times"],
-               [[repr(a), repr(b), n] for (a, b), n in chars])
+    page.table(["reference character", "recognised as", "times"], [[repr(a), repr(b), n] for (a, b), n in chars])
 
 
 def training_figure(records: list[dict], path: Path):
@@ -152,10 +157,21 @@ def training_figure(records: list[dict], path: Path):
         if points:
             dev_ax.plot(*zip(*points), marker="o", color=colour, label=f"dev {key[4:].upper()}")
             best = min(points, key=lambda p: p[1])
-            dev_ax.annotate(f"{best[1]:.1f}", best, textcoords="offset points", xytext=(0, -14), ha="center", fontsize=8)
+            dev_ax.annotate(
+                f"{best[1]:.1f}", best, textcoords="offset points", xytext=(0, -14), ha="center", fontsize=8
+            )
     for r in dev:
-        loss_ax.annotate(f"epoch {r.get('epoch', '?')}", (r["step"], 1), xycoords=loss_ax.get_xaxis_transform(),
-                         xytext=(-2, -3), textcoords="offset points", ha="right", va="top", fontsize=7, color="0.4")
+        loss_ax.annotate(
+            f"epoch {r.get('epoch', '?')}",
+            (r["step"], 1),
+            xycoords=loss_ax.get_xaxis_transform(),
+            xytext=(-2, -3),
+            textcoords="offset points",
+            ha="right",
+            va="top",
+            fontsize=7,
+            color="0.4",
+        )
     dev_ax.set_ylabel("dev error rate (%)")
     dev_ax.set_ylim(bottom=0)
     if dev:
@@ -178,12 +194,17 @@ def _training(page: Page, metrics: Path) -> None:
     if not any("loss" in r for r in records):
         raise DfcnnError(f"{metrics}: no training lines (with a 'loss') in it")
     page.heading("Training")
-    page.figure(training_figure(records, metrics), page.folder / "training.png",
-                "Top: the training CTC loss, averaged over the logging interval. Middle: dev WER and CER after each "
-                "epoch (dotted lines). Bottom: the learning-rate schedule (warm-up, then decay).")
+    page.figure(
+        training_figure(records, metrics),
+        page.folder / "training.png",
+        "Top: the training CTC loss, averaged over the logging interval. Middle: dev WER and CER after each "
+        "epoch (dotted lines). Bottom: the learning-rate schedule (warm-up, then decay).",
+    )
     dev = [r for r in records if "dev_wer" in r]
-    page.table(["epoch", "step", "dev WER (%)", "dev CER (%)"],
-               [[r.get("epoch", ""), r["step"], float(r["dev_wer"]), float(r.get("dev_cer", float("nan")))] for r in dev])
+    page.table(
+        ["epoch", "step", "dev WER (%)", "dev CER (%)"],
+        [[r.get("epoch", ""), r["step"], float(r["dev_wer"]), float(r.get("dev_cer", float("nan")))] for r in dev],
+    )
 
 
 def write_report(out_dir: Path, eval_dir: Path | None = None, metrics: Path | None = None, worst: int = 20) -> Path:

@@ -195,7 +195,7 @@ def subtitle_cues(transcript: Transcript, options: SubtitleOptions = SubtitleOpt
     bound = duration_ms if duration_ms > 0 else math.inf  # 0: duration unknown, nothing to clamp to
     starts = [round(start * 1000) for start, _, _ in raw]
     out: list[list] = []  # [start_ms, end_ms, lines]
-    for i, (start, end, lines) in enumerate(raw):
+    for i, (_, end, lines) in enumerate(raw):
         floor = out[-1][1] if out else 0
         s = min(max(starts[i], floor), bound)
         e = min(max(round(end * 1000), s), bound)

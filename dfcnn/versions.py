@@ -28,7 +28,10 @@ def torch_pair_problem(torch_version: str | None, torchaudio_version: str | None
     if torch_version is None:
         return "torch is not installed: run `make setup` (or pip install -r requirements.lock)"
     if torchaudio_version is None:
-        return f"torchaudio is not installed: pip install torchaudio=={release(torch_version)} (the one built for torch {torch_version})"
+        return (
+            f"torchaudio is not installed: pip install torchaudio=={release(torch_version)} "
+            f"(the one built for torch {torch_version})"
+        )
     if release(torch_version) != release(torchaudio_version):
         return (
             f"torch {torch_version} and torchaudio {torchaudio_version} do not match: torchaudio is built for one "

@@ -113,7 +113,10 @@ def build_aishell1(root: Path, sample: Path, packed: bool = False) -> dict:
             stem = f"BAC009{source}W{number:04d}"
             chars = (sample / "AISHELL_Sample_data" / f"{stem}.txt").read_text(encoding="utf-8").strip()
             utt_id = f"BAC009{speaker}W{first + k:04d}"
-            duration = _write(base / "wav" / split / speaker / f"{utt_id}.wav", _speech(sample / "AISHELL_Sample_data" / f"{stem}.opus"))
+            duration = _write(
+                base / "wav" / split / speaker / f"{utt_id}.wav",
+                _speech(sample / "AISHELL_Sample_data" / f"{stem}.opus"),
+            )
             lines.append(f"{utt_id} {_words(chars)}\n")
             expected[utt_id] = (split, chars, duration)
     untranscribed = base / "wav" / "train" / "S0002" / "BAC009S0002W0999.wav"
@@ -139,10 +142,33 @@ THCHS_LAYOUT = {"train": ["A2_0", "A2_1", "A4_0"], "dev": ["A11_175"], "test": [
 
 def _phones(syllable: str) -> str:
     """A tonal pinyin syllable as THCHS's line 3 writes it: initial and final apart (``guang3`` -> ``g uang3``)."""
-    for initial in ("zh", "ch", "sh", "b", "p", "m", "f", "d", "t", "n", "l", "g", "k", "h", "j", "q", "x",
-                    "r", "z", "c", "s", "y", "w"):
+    for initial in (
+        "zh",
+        "ch",
+        "sh",
+        "b",
+        "p",
+        "m",
+        "f",
+        "d",
+        "t",
+        "n",
+        "l",
+        "g",
+        "k",
+        "h",
+        "j",
+        "q",
+        "x",
+        "r",
+        "z",
+        "c",
+        "s",
+        "y",
+        "w",
+    ):
         if syllable.startswith(initial) and len(syllable) > len(initial) + 1:
-            return f"{initial} {syllable[len(initial):]}"
+            return f"{initial} {syllable[len(initial) :]}"
     return syllable
 
 
@@ -175,9 +201,14 @@ def build_thchs30(root: Path, aishell3: Path, symlink_one: bool = True) -> dict:
 # ---------------------------------------------------------------- AN4
 DIGITS = "ZERO ONE TWO THREE FOUR FIVE SIX SEVEN EIGHT NINE".split()
 AN4_LAYOUT = {  # split -> [(file id, fsdd takes spoken one after the other)]
-    "train": [("an251-fash-b", ["7_jackson_10", "3_jackson_11"]), ("an253-fash-b", ["1_jackson_12"]),
-              ("an86-fbbh-b", ["9_theo_10"]), ("an87-fbbh-b", ["2_theo_11", "5_theo_12"]),
-              ("cen1-mgah-b", ["4_nicolas_10"]), ("cen2-mgah-b", ["8_nicolas_11", "0_nicolas_12"])],
+    "train": [
+        ("an251-fash-b", ["7_jackson_10", "3_jackson_11"]),
+        ("an253-fash-b", ["1_jackson_12"]),
+        ("an86-fbbh-b", ["9_theo_10"]),
+        ("an87-fbbh-b", ["2_theo_11", "5_theo_12"]),
+        ("cen1-mgah-b", ["4_nicolas_10"]),
+        ("cen2-mgah-b", ["8_nicolas_11", "0_nicolas_12"]),
+    ],
     "test": [("cen1-fcaw-b", ["6_george_0"]), ("cen2-fcaw-b", ["1_george_1", "2_george_2"])],
 }
 AN4_DIRS = {"train": "an4_clstk", "test": "an4test_clstk"}
@@ -186,9 +217,18 @@ AN4_DIRS = {"train": "an4_clstk", "test": "an4test_clstk"}
 def write_sphere(path: Path, wave: np.ndarray) -> float:
     """16-bit big-endian NIST SPHERE with a hand-written 1024-byte header, AN4's layout."""
     samples = np.clip(np.round(wave * 32767), -32768, 32767).astype(">i2")
-    fields = ["NIST_1A", "   1024", f"sample_count -i {len(samples)}", f"sample_rate -i {RATE}",
-              "channel_count -i 1", "sample_byte_format -s2 10", "sample_n_bytes -i 2", "sample_sig_bits -i 16",
-              "sample_coding -s3 pcm", "end_head"]
+    fields = [
+        "NIST_1A",
+        "   1024",
+        f"sample_count -i {len(samples)}",
+        f"sample_rate -i {RATE}",
+        "channel_count -i 1",
+        "sample_byte_format -s2 10",
+        "sample_n_bytes -i 2",
+        "sample_sig_bits -i 16",
+        "sample_coding -s3 pcm",
+        "end_head",
+    ]
     header = ("\n".join(fields) + "\n").encode("ascii").ljust(1024, b" ")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(header + samples.tobytes())

@@ -24,8 +24,12 @@ def test_wav_any_rate_and_channels_becomes_16k_mono(write_tone, rate, channels):
 
 @pytest.mark.parametrize(
     "name, kwargs",
-    [("a.flac", {}), ("a.ogg", {"format": "OGG", "subtype": "VORBIS"}), ("a.opus", {"format": "OGG", "subtype": "OPUS"}),
-     ("a.mp3", {"format": "MP3", "subtype": "MPEG_LAYER_III"})],
+    [
+        ("a.flac", {}),
+        ("a.ogg", {"format": "OGG", "subtype": "VORBIS"}),
+        ("a.opus", {"format": "OGG", "subtype": "OPUS"}),
+        ("a.mp3", {"format": "MP3", "subtype": "MPEG_LAYER_III"}),
+    ],
 )
 def test_compressed_formats(write_tone, name, kwargs):
     path = write_tone(name, rate=44100 if "mp3" in name else 16000, seconds=1.0, freq=1000.0, **kwargs)

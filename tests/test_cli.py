@@ -59,7 +59,9 @@ def test_transcribe_folder_to_every_format(experiment, tmp_path):
     result = dfcnn("transcribe", "--model", experiment / "exp" / "best.pt", tmp_path / "audio", "--format", "all",
                    "--output-dir", out, "--beam-size", "4")
     assert result.returncode == 0, result.stderr
-    assert sorted(p.name for p in out.iterdir()) == sorted(f"utt{i}.{f}" for i in (2, 3) for f in ("txt", "json", "srt", "vtt", "tsv"))
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        f"utt{i}.{f}" for i in (2, 3) for f in ("txt", "json", "srt", "vtt", "tsv")
+    )
     state = json.loads((out / "utt2.json").read_text())
     assert state["audio_filepath"].endswith("utt2.wav") and state["duration"] > 0
     for word in (w for s in state["segments"] for w in s["words"]):
@@ -85,10 +87,15 @@ def test_transcribe_one_file_to_stdout_as_json_and_srt(experiment):
         (["train", "missing.yaml"], "missing.yaml: config file not found"),
         (["evaluate", "--model", "none.pt", "--manifest", "x.jsonl"], "none.pt: checkpoint not found"),
         (["transcribe", "--model", "none.pt", "a.wav"], "none.pt: checkpoint not found"),
-        (["transcribe", "--model", "none.pt", "a.wav", "b.wav", "--format", "srt"],
-         "--format srt for 2 files writes one file each: give --output-dir"),
+        (
+            ["transcribe", "--model", "none.pt", "a.wav", "b.wav", "--format", "srt"],
+            "--format srt for 2 files writes one file each: give --output-dir",
+        ),
         (["lm", "--text", "missing.txt", "--out", "lm"], "missing.txt: LM text file not found"),
-        (["evaluate", "--model", "none.pt", "--manifest", "x.jsonl", "--beam-size", "0"], "--beam-size must be at least 1, got 0"),
+        (
+            ["evaluate", "--model", "none.pt", "--manifest", "x.jsonl", "--beam-size", "0"],
+            "--beam-size must be at least 1, got 0",
+        ),
     ],
 )
 def test_errors_are_one_line_without_traceback(tmp_path, args, message):
@@ -98,8 +105,9 @@ def test_errors_are_one_line_without_traceback(tmp_path, args, message):
 
 
 def test_missing_language_model_is_named(experiment, tmp_path):
-    result = dfcnn("transcribe", "--model", experiment / "exp" / "best.pt", experiment / "utt0.wav",
-                   "--lm", tmp_path / "none.bin")
+    result = dfcnn(
+        "transcribe", "--model", experiment / "exp" / "best.pt", experiment / "utt0.wav", "--lm", tmp_path / "none.bin"
+    )
     assert result.returncode == 1
     assert result.stderr.strip() == f"dfcnn: error: {tmp_path / 'none.bin'}: language model not found"
 

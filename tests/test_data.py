@@ -24,7 +24,9 @@ def write_lines(path, lines):
 
 def test_manifest_round_trip_and_relative_paths(tmp_path, write_tone):
     write_tone("a.wav")
-    manifest = write_lines(tmp_path / "m.jsonl", [json.dumps({"audio_filepath": "a.wav", "duration": 1.0, "text": "hi"})])
+    manifest = write_lines(
+        tmp_path / "m.jsonl", [json.dumps({"audio_filepath": "a.wav", "duration": 1.0, "text": "hi"})]
+    )
     utts = read_manifest(manifest)
     assert utts[0].audio_filepath == tmp_path / "a.wav" and utts[0].utt_id == "a"
     write_manifest(tmp_path / "out.jsonl", utts)

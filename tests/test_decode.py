@@ -108,7 +108,9 @@ def test_language_model_fixes_an_acoustic_confusion(tmp_path, kenlm):
     assert lexicon_only(log_probs, lengths)[0][0].text == "the cat sad"
     with_lm = BeamSearchDecoder(WORDS_TOKENIZER, BeamSearchConfig(lm=str(model.binary), lm_weight=2.0))
     assert with_lm(log_probs, lengths)[0][0].text == "the cat sat"  # lexicon.txt beside the LM is found
-    with_arpa = BeamSearchDecoder(WORDS_TOKENIZER, BeamSearchConfig(lm=str(model.arpa), lexicon=str(model.lexicon), lm_weight=2.0))
+    with_arpa = BeamSearchDecoder(
+        WORDS_TOKENIZER, BeamSearchConfig(lm=str(model.arpa), lexicon=str(model.lexicon), lm_weight=2.0)
+    )
     assert with_arpa(log_probs, lengths)[0][0].text == "the cat sat"
 
 

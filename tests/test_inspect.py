@@ -114,7 +114,15 @@ def test_inspect_page_images_and_chromium(speech, tmp_path):
     page = inspect_file(recognizer, speech, tmp_path / "out", channels=2)
     out = page.parent
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["audio.wav", "filters.png", "index.html", "input.png", "layer01.png", "layer02.png", "posteriorgram.png"]
+    assert names == [
+        "audio.wav",
+        "filters.png",
+        "index.html",
+        "input.png",
+        "layer01.png",
+        "layer02.png",
+        "posteriorgram.png",
+    ]
     assert matplotlib.image.imread(out / "input.png").shape[:2] == (565, 1200)  # 12 x 5.65 in at 100 dpi
     assert matplotlib.image.imread(out / "layer01.png").shape[:2] == (665, 1200)  # input + 2 channel rows
     assert soundfile.info(str(out / "audio.wav")).samplerate == 16000
@@ -144,7 +152,9 @@ def test_commands_parse_and_name_bad_files(tmp_path):
     assert args.file == Path("a.flac") and args.channels == 4 and args.out is None
     with pytest.raises(DfcnnError, match="none.pt: checkpoint not found"):
         args.run(args)
-    args = parser.parse_args(["inspect-channel", "--model", "m.pt", "--manifest", "m.jsonl", "--layer", "2", "--channel", "0"])
+    args = parser.parse_args(
+        ["inspect-channel", "--model", "m.pt", "--manifest", "m.jsonl", "--layer", "2", "--channel", "0"]
+    )
     assert (args.layer, args.channel, args.top) == (2, 0, 16)
     args = parser.parse_args(["report", "--out", str(tmp_path / "r")])
     with pytest.raises(DfcnnError, match="needs --eval"):

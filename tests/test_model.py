@@ -6,7 +6,9 @@ from dfcnn.model import DFCNN, ModelConfig
 
 
 def small_model(**overrides) -> DFCNN:
-    config = dict(input_bins=40, vocab_size=7, channels=[4, 8, 8], time_pool=[2, 2, 1], freq_pool=[2, 2, 2], hidden_dim=16)
+    config = dict(
+        input_bins=40, vocab_size=7, channels=[4, 8, 8], time_pool=[2, 2, 1], freq_pool=[2, 2, 2], hidden_dim=16
+    )
     config.update(overrides)
     model = DFCNN(ModelConfig(**config)).eval()
     # non-trivial BatchNorm statistics, so that masking mistakes cannot hide behind zero biases
@@ -72,4 +74,4 @@ def test_bad_configs():
     with pytest.raises(ConfigError, match="vocab_size"):
         DFCNN(ModelConfig(vocab_size=1))
     with pytest.raises(ConfigError, match="to nothing"):
-        ModelConfig(input_bins=8, vocab_size=5, channels=[4, 4], time_pool=[1, 1], freq_pool=[4, 4]).output_bins
+        _ = ModelConfig(input_bins=8, vocab_size=5, channels=[4, 4], time_pool=[1, 1], freq_pool=[4, 4]).output_bins

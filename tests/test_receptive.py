@@ -9,13 +9,22 @@ from dfcnn.receptive import band_edges, layer_fields, numerical_field
 CONFIGS = [
     {"channels": [2, 3], "time_pool": [2, 2], "freq_pool": [2, 2], "convs_per_block": 1},
     {"channels": [2, 3, 4], "time_pool": [2, 1, 3], "freq_pool": [4, 2, 1], "convs_per_block": 2},
-    {"channels": [2, 2, 2, 2], "time_pool": [2, 2, 1, 1], "freq_pool": [2, 2, 2, 2], "convs_per_block": 2},  # the default geometry
+    {
+        "channels": [2, 2, 2, 2],
+        "time_pool": [2, 2, 1, 1],
+        "freq_pool": [2, 2, 2, 2],
+        "convs_per_block": 2,
+    },  # the default geometry
     {"channels": [3], "time_pool": [1], "freq_pool": [3], "convs_per_block": 3},
     {"channels": [2, 2, 3], "time_pool": [2, 2, 1], "freq_pool": [2, 2, 2], "convs_per_block": 2, "residual": True},
 ]
 
 
-@pytest.mark.parametrize("geometry", CONFIGS, ids=lambda g: f"t{g['time_pool']}f{g['freq_pool']}x{g['convs_per_block']}" + ("res" if g.get("residual") else ""))
+@pytest.mark.parametrize(
+    "geometry",
+    CONFIGS,
+    ids=lambda g: f"t{g['time_pool']}f{g['freq_pool']}x{g['convs_per_block']}" + ("res" if g.get("residual") else ""),
+)
 def test_analytic_field_equals_the_gradient_region(geometry):
     config = ModelConfig(input_bins=96, vocab_size=3, hidden_dim=4, channels_last=False, **geometry)
     model = DFCNN(config)

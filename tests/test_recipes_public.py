@@ -53,7 +53,7 @@ def check_prepared(out: Path, expected: dict, normalizer: str, splits: tuple[str
     got = {u.utt_id: (split, u) for split, us in manifests.items() for u in us}
     assert {k: v[0] for k, v in got.items()} == {k: v[0] for k, v in expected.items()}
     normalize = normalize_english if normalizer == "english" else normalize_mandarin
-    for utt_id, (split, text, duration) in expected.items():
+    for utt_id, (_split, text, duration) in expected.items():
         utt = got[utt_id][1]
         assert utt.text == text and normalize(utt.text) == utt.text, utt
         assert utt.duration == pytest.approx(duration, abs=2e-3), utt
@@ -402,7 +402,8 @@ def test_fetch_then_prepare_an4_from_a_file_mirror(tmp_path):
     mirror.mkdir()
     with tarfile.open(mirror / "an4_sphere.tar.gz", "w:gz") as tar:
         tar.add(tmp_path / "src" / "an4", arcname="an4")
-    fetch = [sys.executable, str(RECIPES / "an4" / "fetch.py"), "--out", str(tmp_path / "dl"), "--mirror", mirror.as_uri()]
+    fetch = [sys.executable, str(RECIPES / "an4" / "fetch.py"), "--out", str(tmp_path / "dl")]
+    fetch += ["--mirror", mirror.as_uri()]
     result = subprocess.run(fetch, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "no checksum" in result.stderr and (tmp_path / "dl" / "an4" / "etc" / "an4_train.transcription").is_file()
@@ -419,9 +420,15 @@ def test_fetch_aishell1_unpacks_the_speaker_archives(tmp_path):
     with tarfile.open(mirror / "data_aishell.tgz", "w:gz") as tar:
         tar.add(tmp_path / "src" / "data_aishell", arcname="data_aishell")
     fetch = load("aishell1", "fetch")
-    archives = {"data_aishell": download.Archive((mirror / "data_aishell.tgz").as_uri())}  # the real MD5 would not match
-    assert fetch.run_fetch("aishell1", "", archives, ["data_aishell"], ["--out", str(tmp_path / "dl")],
-                           fetch.unpack_speakers) == 0
+    archives = {
+        "data_aishell": download.Archive((mirror / "data_aishell.tgz").as_uri())
+    }  # the real MD5 would not match
+    assert (
+        fetch.run_fetch(
+            "aishell1", "", archives, ["data_aishell"], ["--out", str(tmp_path / "dl")], fetch.unpack_speakers
+        )
+        == 0
+    )
     assert len(list((tmp_path / "dl" / "data_aishell" / "wav").glob("*/*/*.wav"))) == 8
     splits = load("aishell1", "prepare").prepare(tmp_path / "dl", tmp_path / "out")
     assert [len(splits[s]) for s in ("train", "dev", "test")] == [3, 2, 2]

@@ -20,7 +20,10 @@ def eval_dir(tmp_path, write_tone):
     audio = write_tone("utt.wav", seconds=0.5)
     pairs = [("one two three", "one two three"), ("four five", "for five six"), ("seven eight", "seven"),
              ("nine one", "nine won")]
-    lines = [json.dumps({"utt_id": f"u{i}", "ref": r, "hyp": h, "audio_filepath": str(audio)}) for i, (r, h) in enumerate(pairs)]
+    lines = [
+        json.dumps({"utt_id": f"u{i}", "ref": r, "hyp": h, "audio_filepath": str(audio)})
+        for i, (r, h) in enumerate(pairs)
+    ]
     (folder / "hyps.jsonl").write_text("\n".join(lines) + "\n")
     (folder / "results.md").write_text("model: exp/best.pt\nmanifest: data/test.jsonl\n\n### WER\n...")
     return folder
@@ -29,8 +32,14 @@ def eval_dir(tmp_path, write_tone):
 @pytest.fixture
 def metrics(tmp_path):
     path = tmp_path / "metrics.jsonl"
-    lines = [{"step": s, "epoch": 1 + s // 50, "loss": 3.0 / (1 + s / 20), "lr": 1e-3 * min(1, s / 20)} for s in range(10, 100, 10)]
-    lines += [{"step": 50, "epoch": 1, "dev_wer": 60.0, "dev_cer": 25.0}, {"step": 100, "epoch": 2, "dev_wer": 40.0, "dev_cer": 15.0}]
+    lines = [
+        {"step": s, "epoch": 1 + s // 50, "loss": 3.0 / (1 + s / 20), "lr": 1e-3 * min(1, s / 20)}
+        for s in range(10, 100, 10)
+    ]
+    lines += [
+        {"step": 50, "epoch": 1, "dev_wer": 60.0, "dev_cer": 25.0},
+        {"step": 100, "epoch": 2, "dev_wer": 40.0, "dev_cer": 15.0},
+    ]
     path.write_text("".join(json.dumps(line) + "\n" for line in lines))
     return path
 

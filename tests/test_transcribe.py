@@ -107,7 +107,10 @@ def test_alignment_puts_words_where_their_tokens_peak():
     ]
     words = words_from_spans(spans, TOKENIZER, frame_seconds=0.04, offset_seconds=1.0)
     assert [w.word for w in words] == ["ab", "de"]
-    assert [(t.token, round(t.start, 2), round(t.end, 2)) for t in words[0].tokens] == [("a", 1.4, 1.44), ("b", 1.48, 1.52)]
+    assert [(t.token, round(t.start, 2), round(t.end, 2)) for t in words[0].tokens] == [
+        ("a", 1.4, 1.44),
+        ("b", 1.48, 1.52),
+    ]
     assert words[0].start == pytest.approx(1.0 + 10 * 0.04) and words[0].end == pytest.approx(1.0 + 13 * 0.04)
     assert words[1].start == pytest.approx(1.0 + 30 * 0.04) and words[1].end == pytest.approx(1.0 + 32 * 0.04)
     assert all(0.7 < w.confidence <= 1.0 for w in words)
@@ -160,7 +163,9 @@ def test_transcript_from_log_probs_has_segments_and_timed_words():
     assert transcript.text == "ab de cab"
     assert [s.text for s in transcript.segments] == ["ab de", "cab"]
     assert [(w.word, round(w.start, 2), round(w.end, 2)) for w in transcript.words] == [
-        ("ab", 0.4, 0.52), ("de", 0.72, 0.8), ("cab", 3.2, 3.36)
+        ("ab", 0.4, 0.52),
+        ("de", 0.72, 0.8),
+        ("cab", 3.2, 3.36),
     ]
 
 

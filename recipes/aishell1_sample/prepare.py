@@ -98,7 +98,10 @@ def prepare(
     latin = [u for u in utterances if LATIN.search(u.text)]
     if not keep_latin:
         utterances = [u for u in utterances if not LATIN.search(u.text)]
-        print(f"left out {len(latin)} utterances with Latin words (no pinyin for them): {' '.join(u.utt_id for u in latin[:4])} ...")
+        print(
+            f"left out {len(latin)} utterances with Latin words (no pinyin for them): "
+            f"{' '.join(u.utt_id for u in latin[:4])} ..."
+        )
     speakers = sorted(set(speaker_of.values()))
     if split == "sentence":
         test_texts, dev_texts = held_out((u.text for u in utterances), (test_fraction, dev_fraction))
@@ -124,18 +127,34 @@ def prepare(
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--split", choices=SPLITS, default="sentence",
-                        help="sentence: held-out sentences, both speakers everywhere; speaker: one speaker "
-                             "is test (default: %(default)s)")
-    parser.add_argument("--dev-fraction", type=float, default=DEV_FRACTION,
-                        help="share of sentences held out as dev (default: %(default)s)")
-    parser.add_argument("--test-fraction", type=float, default=TEST_FRACTION,
-                        help="share of sentences held out as test, --split sentence (default: %(default)s)")
-    parser.add_argument("--keep-latin", action="store_true",
-                        help="keep the utterances with Latin words (A P P L E P A Y); training drops them anyway "
-                             "(no syllable), and a test one can never be recognised right")
-    parser.add_argument("--test-speaker", default=TEST_SPEAKER,
-                        help="the held-out speaker, --split speaker (default: %(default)s)")
+    parser.add_argument(
+        "--split",
+        choices=SPLITS,
+        default="sentence",
+        help="sentence: held-out sentences, both speakers everywhere; speaker: one speaker "
+        "is test (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--dev-fraction",
+        type=float,
+        default=DEV_FRACTION,
+        help="share of sentences held out as dev (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--test-fraction",
+        type=float,
+        default=TEST_FRACTION,
+        help="share of sentences held out as test, --split sentence (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--keep-latin",
+        action="store_true",
+        help="keep the utterances with Latin words (A P P L E P A Y); training drops them anyway "
+        "(no syllable), and a test one can never be recognised right",
+    )
+    parser.add_argument(
+        "--test-speaker", default=TEST_SPEAKER, help="the held-out speaker, --split speaker (default: %(default)s)"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -73,7 +73,9 @@ def read_split(root: Path, split: str) -> list[Utterance]:
             except ValueError:
                 speaker = None
             if speaker is None:
-                raise DfcnnError(f"{path}:{number}: expected '<s> WORDS </s> (<id>-<speaker>-<x>)', got {line.strip()!r}")
+                raise DfcnnError(
+                    f"{path}:{number}: expected '<s> WORDS </s> (<id>-<speaker>-<x>)', got {line.strip()!r}"
+                )
             file_id = match["file_id"]
             audio = root / "wav" / AUDIO_DIRS[split] / speaker / f"{file_id}.sph"
             if not audio.is_file():
@@ -117,7 +119,9 @@ def prepare(corpus_dir: str | Path, out_dir: str | Path, dev_fraction: float = D
 
 def add_arguments(parser) -> None:
     parser.add_argument(
-        "--dev-fraction", type=float, default=DEV_FRACTION,
+        "--dev-fraction",
+        type=float,
+        default=DEV_FRACTION,
         help="share of train speakers held out as dev (default: %(default)s)",
     )
 

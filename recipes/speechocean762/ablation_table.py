@@ -4,10 +4,10 @@
 
 The baseline's other seeds (seed1, seed2), when run, make the reference the mean of the three
 baseline runs and give its spread. For each variant: dev WER and CER after the last epoch (the end
-of the cosine schedule; at these error rates WER barely moves, so variants are ranked by CER), the lowest dev CER of any epoch, the
-mean of the last 3 epoch checkpoints (avg-last3.pt, scored here once and cached), training speed
-(median audio seconds per second; runs shared the CPU with others, so it is rough). Written to
-DIR/ablation.md.
+of the cosine schedule; at these error rates WER barely moves, so variants are ranked by CER), the
+lowest dev CER of any epoch, the mean of the last 3 epoch checkpoints (avg-last3.pt, scored here
+once and cached), training speed (median audio seconds per second; runs shared the CPU with others,
+so it is rough). Written to DIR/ablation.md.
 """
 
 from __future__ import annotations
@@ -38,7 +38,11 @@ def averaged_score(exp: Path) -> tuple[float, float] | None:
 
 
 def row(exp: Path) -> dict | None:
-    records = [json.loads(line) for line in (exp / "metrics.jsonl").read_text().splitlines()] if (exp / "metrics.jsonl").is_file() else []
+    records = (
+        [json.loads(line) for line in (exp / "metrics.jsonl").read_text().splitlines()]
+        if (exp / "metrics.jsonl").is_file()
+        else []
+    )
     dev = [r for r in records if "dev_wer" in r]
     if not dev or not (exp / "done").exists():
         return None
@@ -47,9 +51,14 @@ def row(exp: Path) -> dict | None:
     speeds = [r["audio_sec_per_sec"] for r in records if "audio_sec_per_sec" in r]
     averaged = averaged_score(exp)
     return {
-        "name": exp.name, "epochs": last["epoch"], "best_epoch": best["epoch"],
-        "wer": last["dev_wer"], "cer": last["dev_cer"], "min_cer": best["dev_cer"],
-        "avg_wer": averaged[0] if averaged else None, "avg_cer": averaged[1] if averaged else None,
+        "name": exp.name,
+        "epochs": last["epoch"],
+        "best_epoch": best["epoch"],
+        "wer": last["dev_wer"],
+        "cer": last["dev_cer"],
+        "min_cer": best["dev_cer"],
+        "avg_wer": averaged[0] if averaged else None,
+        "avg_cer": averaged[1] if averaged else None,
         "speed": statistics.median(speeds) if speeds else None,
     }
 
@@ -69,8 +78,8 @@ def main() -> None:
     lines = [
         f"Protocol: conf.yaml, {args.epochs} epochs (cosine schedule over them), seed 0 (seed1/seed2: the baseline "
         "with seeds 1 and 2); greedy decoding of speechocean762 dev (10 held-out speakers, 200 sentences). "
-        f"CER change against {what}" + (f" ({reference:.1f}, standard deviation "
-                                          f"{statistics.stdev(base_cers):.1f})." if len(base_cers) > 1 else "."),
+        f"CER change against {what}"
+        + (f" ({reference:.1f}, standard deviation {statistics.stdev(base_cers):.1f})." if len(base_cers) > 1 else "."),
         "",
         "|variant|epochs|dev WER|dev CER|CER change|lowest CER (epoch)|avg last 3: WER|avg last 3: CER|audio-s/s|",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
@@ -79,7 +88,8 @@ def main() -> None:
         lone_baseline = r["name"] in seeds and len(base_cers) == 1  # nothing to compare it with
         delta = "" if reference is None or lone_baseline else f"{r['cer'] - reference:+.1f}"
         lines.append(
-            f"|{r['name']}|{r['epochs']}|{fmt(r['wer'])}|{fmt(r['cer'])}|{delta}|{fmt(r['min_cer'])} ({r['best_epoch']})|"
+            f"|{r['name']}|{r['epochs']}|{fmt(r['wer'])}|{fmt(r['cer'])}|{delta}|"
+            f"{fmt(r['min_cer'])} ({r['best_epoch']})|"
             f"{fmt(r['avg_wer'])}|{fmt(r['avg_cer'])}|{fmt(r['speed'], '.0f')}|"
         )
     table = "\n".join(lines) + "\n"

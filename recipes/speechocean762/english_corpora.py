@@ -38,7 +38,9 @@ def main() -> None:
             utterances = read_manifest(manifest)
         except DfcnnError as error:
             raise SystemExit(str(error)) from None
-        combined += [Utterance(u.audio_filepath.resolve(), u.duration, u.text, f"{corpus}-{u.utt_id}") for u in utterances]
+        combined += [
+            Utterance(u.audio_filepath.resolve(), u.duration, u.text, f"{corpus}-{u.utt_id}") for u in utterances
+        ]
         print(f"{corpus}: {len(utterances)} utterances, {sum(u.duration for u in utterances) / 3600:.2f} h")
     write_manifest(args.out, combined)
     print(f"{args.out}: {len(combined)} utterances, {sum(u.duration for u in combined) / 3600:.2f} h")

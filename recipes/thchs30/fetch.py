@@ -4,8 +4,8 @@
     python fetch.py --out DIR [--parts data_thchs30 test-noise resource] [--mirror URL] [--remove-archives]
 
 ``data_thchs30.tgz`` (6.4 GB) unpacks into DIR/data_thchs30/. ``test-noise`` (the noisy test sets)
-and ``resource`` (lexicon, LM) are not needed by this recipe. MD5s: those pinned by PaddleSpeech (dataset/thchs30/thchs30.py) for
-https://www.openslr.org/18/.
+and ``resource`` (lexicon, LM) are not needed by this recipe. MD5s: those pinned by PaddleSpeech
+(dataset/thchs30/thchs30.py) for https://www.openslr.org/18/.
 """
 
 from __future__ import annotations
