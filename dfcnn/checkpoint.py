@@ -16,13 +16,12 @@ A checkpoint is a dict of plain types and tensors:
 from __future__ import annotations
 
 import dataclasses
-import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import torch
 
+from .atomic import atomic_write
 from .errors import CheckpointError
 from .features import FeatureConfig, FeatureExtractor
 from .model import DFCNN, ModelConfig
@@ -52,31 +51,15 @@ def build_payload(
     return payload
 
 
-def _write_atomically(path: Path, write) -> None:
-    """``write(file)`` into a temp file in the same folder, fsync, then rename over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            write(file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save_checkpoint(path: str | Path, payload: dict) -> None:
     """Serialise ``payload`` atomically: a crash never leaves half a file."""
-    _write_atomically(Path(path), lambda file: torch.save(payload, file))
+    atomic_write(path, lambda file: torch.save(payload, file))
 
 
 def copy_checkpoint(source: str | Path, target: str | Path) -> None:
     """Copy a saved checkpoint atomically (no second serialisation of the same state)."""
     with open(source, "rb") as original:
-        _write_atomically(Path(target), lambda file: shutil.copyfileobj(original, file))
+        atomic_write(target, lambda file: shutil.copyfileobj(original, file))
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:

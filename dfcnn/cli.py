@@ -179,7 +179,7 @@ def _tune(args: argparse.Namespace) -> int:
 
 def _inspect(args: argparse.Namespace) -> int:
     from .inference import load_model
-    from .inspect import inspect_file
+    from .viz.inspect import inspect_file
 
     recognizer = load_model(args.model, args.device)
     out = args.out or Path("inspect") / args.file.stem
@@ -188,8 +188,8 @@ def _inspect(args: argparse.Namespace) -> int:
 
 
 def _inspect_channel(args: argparse.Namespace) -> int:
-    from .channel import inspect_channel
     from .inference import load_model
+    from .viz.channel import inspect_channel
 
     recognizer = load_model(args.model, args.device)
     out = args.out or Path("inspect") / f"layer{args.layer}-channel{args.channel}"
@@ -199,7 +199,7 @@ def _inspect_channel(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from .report import write_report
+    from .viz.report import write_report
 
     print(f"written: {write_report(args.out, args.eval, args.metrics, args.worst)}")
     return 0

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-import os
 import random
-import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -21,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .atomic import atomic_write_text
 from .audio import SAMPLE_RATE, load_audio, resample
 from .errors import ConfigError, DfcnnError, ManifestError, VocabError
 from .text import Tokenizer
@@ -80,18 +79,6 @@ def write_manifest(path: str | Path, utterances: Sequence[Utterance]) -> None:
         for u in utterances
     ]
     atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
-
-
-def atomic_write_text(path: str | Path, content: str) -> None:
-    """Replace ``path`` with ``content`` so a reader never sees a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, delete=False, suffix=".tmp") as tmp:
-        tmp.write(content)
-        tmp.flush()
-        os.fsync(tmp.fileno())
-    os.chmod(tmp.name, 0o644)  # NamedTemporaryFile makes 0600 files; outputs are for everyone to read
-    os.replace(tmp.name, path)
 
 
 def ctc_min_frames(token_ids: Sequence[int]) -> int:

@@ -15,7 +15,8 @@ import json
 from dataclasses import asdict, replace
 from pathlib import Path
 
-from .data import atomic_write_text, read_manifest
+from .atomic import atomic_write_text
+from .data import read_manifest
 from .decode import BeamSearchConfig, build_decoder
 from .inference import load_model
 from .lm import scoring_text

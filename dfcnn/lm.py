@@ -21,7 +21,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .data import atomic_write_text, read_manifest
+from .atomic import atomic_write_text
+from .data import read_manifest
 from .errors import DfcnnError, VocabError
 from .text import BLANK, WORD_UNITS, Tokenizer, get_normalizer, is_cjk, to_pinyin
 

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .data import atomic_write_text
+from .atomic import atomic_write_text
 from .text import is_cjk
 
 FORMATS = ("txt", "json", "srt", "vtt", "tsv")

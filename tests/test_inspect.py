@@ -14,19 +14,19 @@ import pytest
 import soundfile
 from helpers import noise_corpus
 
-from dfcnn.channel import inspect_channel
 from dfcnn.errors import DfcnnError
 from dfcnn.features import FeatureConfig, FeatureExtractor
 from dfcnn.inference import Recognizer
-from dfcnn.inspect import (
+from dfcnn.model import DFCNN, ModelConfig
+from dfcnn.text import Tokenizer
+from dfcnn.viz.channel import inspect_channel
+from dfcnn.viz.inspect import (
     input_figure,
     inspect_file,
     layer_figure,
     posteriorgram_figure,
     run_network,
 )
-from dfcnn.model import DFCNN, ModelConfig
-from dfcnn.text import Tokenizer
 
 CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

@@ -1,10 +1,10 @@
-"""Receptive fields: the layer geometry of dfcnn.receptive against autograd, and the ms x Hz units."""
+"""Receptive fields: the layer geometry of dfcnn.viz.receptive against autograd, and the ms x Hz units."""
 
 import pytest
 
 from dfcnn.features import FeatureConfig
 from dfcnn.model import DFCNN, ModelConfig
-from dfcnn.receptive import band_edges, layer_fields, numerical_field
+from dfcnn.viz.receptive import band_edges, layer_fields, numerical_field
 
 CONFIGS = [
     {"channels": [2, 3], "time_pool": [2, 2], "freq_pool": [2, 2], "convs_per_block": 1},

@@ -10,7 +10,7 @@ import pytest
 from test_inspect import open_in_chromium
 
 from dfcnn.errors import DfcnnError
-from dfcnn.report import read_hypotheses, write_report
+from dfcnn.viz.report import read_hypotheses, write_report
 
 
 @pytest.fixture

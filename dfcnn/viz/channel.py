@@ -12,14 +12,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .audio import SAMPLE_RATE, load_audio
-from .decode import greedy_decode
-from .errors import DfcnnError, VocabError
+from ..audio import SAMPLE_RATE, load_audio
+from ..decode import greedy_decode
+from ..errors import DfcnnError, VocabError
+from ..inference import Recognizer
+from ..text import WORD_SEPARATOR
 from .html import FIG_WIDTH, Page, draw_image, escape, write_wav
-from .inference import Recognizer
 from .inspect import Inspection, _spans_and_words, _time_edges, layer_figure, run_network
 from .receptive import LayerField, band_edges, layer_fields
-from .text import WORD_SEPARATOR
 
 
 @dataclass
@@ -141,7 +141,7 @@ def inspect_channel(
     recognizer: Recognizer, manifest: Path, layer: int, channel: int, out_dir: Path, top: int = 16, limit: int = 300
 ) -> Path:
     """Write ``out_dir/index.html``: the spectrogram patches that most excite one channel of one layer."""
-    from .data import read_manifest
+    from ..data import read_manifest
 
     fields = layer_fields(recognizer.model.config, recognizer.features.config)
     if not 1 <= layer <= len(fields):

@@ -18,9 +18,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .align import align_tokens, words_from_spans
-from .audio import SAMPLE_RATE, load_audio
-from .decode import greedy_decode
+from ..align import align_tokens, words_from_spans
+from ..audio import SAMPLE_RATE, load_audio
+from ..decode import greedy_decode
+from ..inference import Recognizer
+from ..text import BLANK, WORD_SEPARATOR
 from .html import (
     FIG_WIDTH,
     Page,
@@ -30,9 +32,7 @@ from .html import (
     time_axis,
     write_wav,
 )
-from .inference import Recognizer
 from .receptive import LayerField, band_edges, conv_layers, layer_fields
-from .text import BLANK, WORD_SEPARATOR
 
 
 @dataclass
@@ -340,7 +340,7 @@ def inspect_file(recognizer: Recognizer, audio: Path, out_dir: Path, channels: i
         "Each conv layer's unit sees a window of the input: 3x3 convolutions widen it by one step per side, "
         "poolings multiply the step. Deeper units see more time and more frequency, which is how the network "
         "goes from edges to formant movements to whole syllables. Computed from the layer geometry "
-        "(dfcnn.receptive) and checked against autograd in the tests."
+        "(dfcnn.viz.receptive) and checked against autograd in the tests."
     )
     rows = []
     for field, maps in zip(ins.fields, ins.activations):

@@ -23,9 +23,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from .audio import SAMPLE_RATE
-from .features import FeatureConfig
-from .model import DFCNN, ModelConfig
+from ..audio import SAMPLE_RATE
+from ..features import FeatureConfig
+from ..model import DFCNN, ModelConfig
 
 
 @dataclass(frozen=True)

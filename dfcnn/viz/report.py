@@ -13,10 +13,10 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from .audio import load_audio
-from .errors import AudioError, DfcnnError
+from ..audio import load_audio
+from ..errors import AudioError, DfcnnError
+from ..metrics import ErrorCounts, Score, score
 from .html import Page, escape, write_wav
-from .metrics import ErrorCounts, Score, score
 
 
 def _read_jsonl(path: Path) -> list[dict]:

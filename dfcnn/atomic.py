@@ -1,0 +1,114 @@
+"""Writing files so that nothing is ever half-written: a temp file in the same folder, fsync, rename.
+
+    atomic_write_text("exp/eval/results.md", table)
+    atomic_write("exp/last.pt", lambda file: torch.save(payload, file))
+
+A reader sees the old file or the new one, never a mix; a crash, a kill or a full disk leaves the
+old file intact and no temp file behind (except after kill -9, when ``remove_stale_temp_files``
+clears them on the next start). A full disk or a read-only folder is a ``DfcnnError`` naming the
+file, not an ``OSError`` or torch's "enforce fail at inline_container.cc".
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO
+
+from .errors import DfcnnError
+
+TEMP_SUFFIX = ".tmp"  # temp files are ".NAME.XXXXXXXX.tmp" beside their target
+
+
+def _is_disk_full(error: BaseException) -> bool:
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    # torch.save reports a failed write from its C++ zip writer as a RuntimeError with no errno
+    text = str(error)
+    return isinstance(error, RuntimeError) and ("inline_container" in text or "file write failed" in text)
+
+
+def _reason(error: BaseException) -> str:
+    if _is_disk_full(error):
+        return "no space left"
+    if isinstance(error, OSError) and error.errno == errno.EROFS:
+        return "read-only file system"
+    if isinstance(error, PermissionError):
+        return "permission denied"
+    if isinstance(error, OSError):
+        return error.strerror or str(error)
+    return str(error)
+
+
+def write_error(path: Path, error: BaseException) -> DfcnnError:
+    """The one-line error for a failed write of ``path``: "no space left writing exp/last.pt"."""
+    return DfcnnError(f"{_reason(error)} writing {path}")
+
+
+def atomic_write(path: str | Path, write: Callable[[BinaryIO], object]) -> None:
+    """``write(file)`` into a temp file beside ``path``, fsync, then rename it over ``path``.
+
+    Raises:
+        DfcnnError naming ``path`` when the disk is full, the folder is read-only or not a folder.
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
+    except OSError as error:
+        raise write_error(path, error) from None
+    try:
+        with os.fdopen(handle, "wb") as file:
+            write(file)
+            file.flush()
+            os.fsync(file.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; outputs are for everyone to read
+        os.replace(tmp, path)
+    except (OSError, RuntimeError) as error:
+        Path(tmp).unlink(missing_ok=True)
+        raise write_error(path, error) from None
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: str | Path, content: str) -> None:
+    """Replace ``path`` with the UTF-8 ``content`` atomically."""
+    data = content.encode("utf-8")
+    atomic_write(path, lambda file: file.write(data))
+
+
+def remove_stale_temp_files(folder: str | Path) -> list[Path]:
+    """Delete the temp files that writes killed with SIGKILL left in ``folder``; returns them."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    stale = [p for p in folder.glob(f".*{TEMP_SUFFIX}") if p.is_file()]
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
+
+
+def check_writable_folder(folder: str | Path, what: str = "output folder") -> Path:
+    """Fail now, not after an hour of decoding, when ``folder`` cannot take files.
+
+    Creates it if missing. Raises ``DfcnnError`` when it is a file, read-only, or on a full disk.
+    """
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise DfcnnError(f"{what} {folder} is a file, not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle, probe = tempfile.mkstemp(dir=folder, prefix=".dfcnn-probe.", suffix=TEMP_SUFFIX)
+        try:
+            os.write(handle, b"\0" * 4096)
+            os.fsync(handle)
+        finally:
+            os.close(handle)
+            os.unlink(probe)
+    except OSError as error:
+        raise DfcnnError(f"{what} {folder} cannot take files: {_reason(error)}") from None
+    return folder
