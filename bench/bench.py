@@ -79,7 +79,7 @@ def measure(name: str, features_config: FeatureConfig, model_overrides: dict, re
 
     train_time = median_time(train_step, repeats)
 
-    recognizer = Recognizer(model, features, Tokenizer(ENGLISH), "cpu")
+    recognizer = Recognizer(model.eval(), features.eval(), Tokenizer(ENGLISH))
     audio_seconds = soundfile.info(str(audio)).duration
     infer_time = median_time(lambda: recognizer.transcribe(audio), repeats)
     return {

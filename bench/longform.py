@@ -32,7 +32,7 @@ sys.path.insert(0, str(REPO))
 
 from dfcnn.audio import SAMPLE_RATE, load_audio  # noqa: E402
 from dfcnn.data import read_manifest  # noqa: E402
-from dfcnn.decode import BeamSearchConfig  # noqa: E402
+from dfcnn.decode import DecoderConfig  # noqa: E402
 from dfcnn.inference import load_model  # noqa: E402
 from dfcnn.metrics import score  # noqa: E402
 
@@ -83,10 +83,10 @@ def main() -> None:
     waves = [load_audio(u.audio_filepath) for u in utterances]
     gap = np.zeros(int(args.gap * SAMPLE_RATE), dtype=np.float32)
     joined = np.concatenate([piece for wave in waves for piece in (wave, gap)])
-    recognizer = load_model(args.model, "cpu")
+    recognizer = load_model(args.model, "cpu", decoder=None)
     refs = " ".join(recognizer.tokenizer.normalize(u.text) for u in utterances)
 
-    decoders: dict[str, list[str]] = {"greedy": []}
+    decoders: dict[str, list[str]] = {"greedy": ["--greedy"]}
     if args.lm is not None:
         decoders["beam+lexicon+LM"] = [
             "--lm",
@@ -103,8 +103,8 @@ def main() -> None:
         soundfile.write(str(long_file), joined, SAMPLE_RATE)
         for name, decoder_args in decoders.items():
             config = None
-            if decoder_args:
-                config = BeamSearchConfig(lm=str(args.lm), lm_weight=args.lm_weight, word_score=args.word_score)
+            if args.lm is not None and name != "greedy":
+                config = DecoderConfig(lm=str(args.lm), lm_weight=args.lm_weight, word_score=args.word_score)
             recognizer.set_decoder(config)
             one_by_one = " ".join(h.text for h in recognizer.recognize(utterances))
             transcript, _, _ = run_transcribe(args.model, long_file, tmp, decoder_args)

@@ -28,7 +28,7 @@ sys.path.insert(0, str(REPO))
 
 from dfcnn.audio import load_audio  # noqa: E402
 from dfcnn.data import read_manifest  # noqa: E402
-from dfcnn.decode import BeamSearchConfig  # noqa: E402
+from dfcnn.decode import DecoderConfig  # noqa: E402
 from dfcnn.inference import load_model  # noqa: E402
 from dfcnn.metrics import format_table, score  # noqa: E402
 
@@ -65,7 +65,7 @@ def main() -> None:
 
     utterances = read_manifest(args.manifest)
     audio_seconds = sum(u.duration for u in utterances)
-    recognizer = load_model(args.model, "cpu")
+    recognizer = load_model(args.model, "cpu", decoder=None)
     normalize = recognizer.tokenizer.normalize
     refs = [normalize(u.text) for u in utterances]
 
@@ -78,9 +78,9 @@ def main() -> None:
     results["PocketSphinx 5.1.1 (en-us model + LM)"] = (score(refs, hyps_out["pocketsphinx"]), wall, args.jobs)
     print(f"PocketSphinx: {wall:.0f} s", flush=True)
 
-    decoders = {"greedy": None}
+    decoders = {"greedy": DecoderConfig()}
     if args.lm is not None:
-        decoders["beam+lexicon+LM"] = BeamSearchConfig(lm=str(args.lm), lm_weight=args.lm_weight,
+        decoders["beam+lexicon+LM"] = DecoderConfig(lm=str(args.lm), lm_weight=args.lm_weight,
                                                        word_score=args.word_score)
     for name, config in decoders.items():
         recognizer.set_decoder(config)

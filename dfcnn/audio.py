@@ -6,6 +6,7 @@ any sample rate and channel count, becomes float32 mono at 16 kHz.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,10 @@ def _describe(path: Path) -> str:
         return "no such file"
     if path.is_dir():
         return "is a directory, not an audio file"
+    if not path.is_file():
+        return "not a regular file (a pipe or a device)"
+    if not os.access(path, os.R_OK):
+        return "permission denied"
     if path.stat().st_size == 0:
         return "empty file (0 bytes)"
     return ""
@@ -122,7 +127,8 @@ AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".opus", ".mp3", ".sph", ".aiff", ".a
 def expand_audio_paths(patterns: list[str | Path]) -> list[Path]:
     """Files, folders (searched recursively for audio suffixes) and glob patterns -> sorted unique files.
 
-    A pattern matching nothing is kept as given, so the caller reports it as a missing file.
+    A pattern matching nothing is kept as given, so the caller reports it as a missing file; a
+    folder without audio files is an error naming it.
     """
     import glob
 
@@ -130,7 +136,10 @@ def expand_audio_paths(patterns: list[str | Path]) -> list[Path]:
     for pattern in patterns:
         path = Path(pattern)
         if path.is_dir():
-            found += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
+            inside = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
+            if not inside:
+                raise AudioError(f"{path}: no audio files in this folder (looked for {', '.join(AUDIO_SUFFIXES)})")
+            found += inside
         elif not path.exists() and glob.has_magic(str(pattern)):
             matches = sorted(Path(p) for p in glob.glob(str(pattern), recursive=True))
             found += [p for p in matches if p.is_file()] or [path]

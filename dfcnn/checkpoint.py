@@ -21,9 +21,9 @@ from pathlib import Path
 
 import torch
 
-from .atomic import atomic_write
 from .errors import CheckpointError
 from .features import FeatureConfig, FeatureExtractor
+from .fileio import atomic_write
 from .model import DFCNN, ModelConfig
 from .text import Tokenizer
 

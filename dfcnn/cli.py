@@ -1,24 +1,30 @@
 """The ``dfcnn`` command.
 
     dfcnn train CONFIG.yaml [key=value ...] [--resume]
-    dfcnn evaluate --model exp/best.pt --manifest data/test.jsonl [--out exp/eval-test] [--lm lm/lm.bin]
-    dfcnn transcribe --model exp/best.pt speech.flac talks/ 'calls/*.mp3' [--format srt --output-dir subs]
+    dfcnn evaluate --model exp/ --manifest data/test.jsonl [--out exp/eval-test] [--decoder-config best.json]
+    dfcnn transcribe --model exp/ speech.flac talks/ 'calls/*.mp3' [--format srt --output-dir subs]
     dfcnn lm --text corpus.txt train.jsonl --vocab data/vocab.txt --out lm [--order 3]
     dfcnn average --out exp/avg5.pt exp/epoch-{11..15}.pt
-    dfcnn tune --model exp/best.pt --manifest data/dev.jsonl --lm lm/lm.bin --out exp/tune
+    dfcnn tune --model exp/best.pt --manifest data/dev.jsonl --lm lm/lm.bin --out exp/tune [--ship]
     dfcnn inspect --model exp/best.pt speech.flac --out inspect/speech
     dfcnn report --eval exp/eval-test --metrics exp/metrics.jsonl --out exp/report
 
 Errors caused by input (missing files, malformed manifests, bad configs) print one line and exit 1.
+Defaults and choices come from the dataclasses and constants they configure.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+import re
 import sys
+from dataclasses import replace
 from pathlib import Path
 
-from .errors import DfcnnError
+from .errors import ConfigError, DfcnnError
+
+DEVICE_HELP = "auto (CUDA when present), cpu, cuda or cuda:N"
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -33,32 +39,45 @@ def _train(args: argparse.Namespace) -> int:
 
 def _average(args: argparse.Namespace) -> int:
     from .checkpoint import average_checkpoints, save_checkpoint
+    from .fileio import check_writable_folder
 
+    check_writable_folder(args.out.parent, "--out folder")
     save_checkpoint(args.out, average_checkpoints(args.checkpoints))
     print(f"mean of {len(args.checkpoints)} checkpoints written to {args.out}")
     return 0
 
 
-def _decoder_config(args: argparse.Namespace):
-    """Greedy unless a beam size, lexicon or LM is asked for."""
-    from .decode import BeamSearchConfig
+BEAM_OPTIONS = ("beam_size", "beam_threshold", "lm_weight", "word_score", "nbest", "lexicon", "lm")
 
-    if args.beam_size is not None and args.beam_size < 1:
-        raise DfcnnError(f"--beam-size must be at least 1, got {args.beam_size}")
-    if getattr(args, "nbest", 1) < 1:
-        raise DfcnnError(f"--nbest must be at least 1, got {args.nbest}")
-    if args.beam_size is None and args.lexicon is None and args.lm is None and getattr(args, "nbest", 1) == 1:
+
+def _decoder_config(args: argparse.Namespace):
+    """The decoder the options ask for: ``--greedy``; ``--decoder-config FILE`` with any beam options
+    on top; beam options alone; or, with none of them, the model's shipped decoder."""
+    from .decode import DecoderConfig
+    from .inference import SHIPPED
+
+    given = {key: getattr(args, key) for key in BEAM_OPTIONS if getattr(args, key, None) is not None}
+    given = {key: str(value) if isinstance(value, Path) else value for key, value in given.items()}
+    if getattr(args, "greedy", False):
+        if given or args.decoder_config is not None:
+            raise DfcnnError("--greedy decodes without beam search: drop the beam, lexicon and LM options")
         return None
-    return BeamSearchConfig(
-        beam_size=args.beam_size or 50, beam_threshold=args.beam_threshold, lm_weight=args.lm_weight,
-        word_score=args.word_score, nbest=getattr(args, "nbest", 1), lexicon=str(args.lexicon) if args.lexicon else None,
-        lm=str(args.lm) if args.lm else None,
-    )
+    try:
+        if args.decoder_config is not None:
+            return replace(DecoderConfig.from_file(args.decoder_config), **given)
+        return DecoderConfig(**given) if given else SHIPPED
+    except ConfigError as error:
+        if error.field is None or error.field not in given:
+            raise
+        raise DfcnnError(f"--{error.field.replace('_', '-')} {str(error).split(' ', 1)[1]}") from None
 
 
 def _evaluate(args: argparse.Namespace) -> int:
     from .evaluate import evaluate
+    from .fileio import check_writable_folder
 
+    if args.out is not None:
+        check_writable_folder(args.out, "--out")
     _, table = evaluate(
         args.model, args.manifest, args.out, args.device, args.max_batch_duration, progress=not args.quiet,
         decoder=_decoder_config(args), compare=args.compare,
@@ -85,9 +104,10 @@ def _transcribe(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from .audio import audio_info, expand_audio_paths
+    from .fileio import check_writable_folder
     from .inference import TranscribeConfig, load_model
     from .longform import ChunkConfig
-    from .transcript import FORMATS, format_transcript, write_transcript
+    from .transcript import FORMATS, escape_path, format_transcript, write_transcript
 
     paths = expand_audio_paths(args.paths)
     formats = list(FORMATS) if args.format == "all" else [args.format]
@@ -96,6 +116,8 @@ def _transcribe(args: argparse.Namespace) -> int:
         raise DfcnnError("--format all writes files: give --output-dir")
     if to_stdout and formats[0] in ("srt", "vtt", "tsv") and len(paths) > 1:
         raise DfcnnError(f"--format {formats[0]} for {len(paths)} files writes one file each: give --output-dir")
+    if not to_stdout:
+        check_writable_folder(args.output_dir, "--output-dir")
     config = TranscribeConfig(
         chunk=ChunkConfig(chunk_seconds=args.chunk_seconds), max_batch_duration=args.max_batch_duration
     )
@@ -110,7 +132,8 @@ def _transcribe(args: argparse.Namespace) -> int:
 
     total = sum(seconds(path) for path in paths)
     failed = 0
-    bar = tqdm(total=round(total, 1), unit="s", desc="audio", disable=args.quiet or not sys.stderr.isatty(), leave=False)
+    show = not args.quiet and sys.stderr.isatty()
+    bar = tqdm(total=round(total, 1), unit="s", desc="audio", disable=not show, leave=False)
     for done, (path, duration, result) in enumerate(recognizer.transcribe_files(paths), 1):
         bar.set_postfix_str(f"{done}/{len(paths)} files")
         bar.update(round(duration, 1))
@@ -120,8 +143,8 @@ def _transcribe(args: argparse.Namespace) -> int:
             continue
         if to_stdout:
             if formats[0] == "txt":
-                line = f"{path}\t{result.text}" if len(paths) > 1 or args.with_path else result.text
-                bar.write(line, file=sys.stdout)
+                with_path = len(paths) > 1 or args.with_path
+                bar.write(f"{escape_path(path)}\t{result.text}" if with_path else result.text, file=sys.stdout)
             elif formats[0] == "json":
                 bar.write(json.dumps(result.to_dict(), ensure_ascii=False), file=sys.stdout)
             else:
@@ -139,16 +162,19 @@ def _transcribe(args: argparse.Namespace) -> int:
 
 
 def _lm(args: argparse.Namespace) -> int:
+    from .fileio import check_writable_folder
     from .lm import build_lm
     from .text import Tokenizer
 
     tokenizer = None
     if args.model is not None:
         from .checkpoint import load_checkpoint
+        from .inference import resolve_model_path
 
-        tokenizer = Tokenizer.from_dict(load_checkpoint(args.model)["tokenizer"])
+        tokenizer = Tokenizer.from_dict(load_checkpoint(resolve_model_path(args.model))["tokenizer"])
     elif args.vocab is not None:
         tokenizer = Tokenizer.from_file(args.vocab, args.normalizer, args.unit)
+    check_writable_folder(args.out, "--out")
     normalizer = tokenizer.normalizer if tokenizer is not None else args.normalizer
     lm = build_lm(
         args.text, args.out, args.order, normalizer, args.memory, args.prune, not args.arpa_only, tokenizer, args.hanzi
@@ -157,120 +183,95 @@ def _lm(args: argparse.Namespace) -> int:
     if lm.binary is not None:
         print(f"KenLM binary: {lm.binary}")
     if lm.lexicon is not None:
-        print(f"lexicon: {lm.lexicon} ({lm.vocabulary_size - lm.lexicon_skipped} words"
-              f"{f', {lm.lexicon_skipped} left out: spelt outside the vocabulary, or past 6 homophones' if lm.lexicon_skipped else ''})")
+        left_out = (
+            f", {lm.lexicon_skipped} left out: spelt outside the vocabulary, or past 6 homophones"
+            if lm.lexicon_skipped else ""
+        )
+        print(f"lexicon: {lm.lexicon} ({lm.vocabulary_size - lm.lexicon_skipped} words{left_out})")
     return 0
 
 
 def _tune(args: argparse.Namespace) -> int:
     from .evaluate import tune_decoder
+    from .fileio import check_writable_folder
 
     base = _decoder_config(args)
-    if base is None or base.lm is None:
+    if not hasattr(base, "lm") or base.lm is None:
         raise DfcnnError("dfcnn tune needs --lm (the LM whose weight is tuned)")
+    if args.out is not None:
+        check_writable_folder(args.out, "--out")
     best, table = tune_decoder(
         args.model, args.manifest, base, args.lm_weights, args.word_scores, args.out, args.device,
-        args.max_batch_duration, progress=not args.quiet,
+        args.max_batch_duration, progress=not args.quiet, ship=args.ship,
     )
     print(table)
     print(f"best: --lm-weight {best.lm_weight:g} --word-score {best.word_score:g}")
+    if args.ship:
+        print("shipped: the model now decodes with it by default (decoder.json beside its checkpoint)")
     return 0
-
-
-def _inspect(args: argparse.Namespace) -> int:
-    from .inference import load_model
-    from .viz.inspect import inspect_file
-
-    recognizer = load_model(args.model, args.device)
-    out = args.out or Path("inspect") / args.file.stem
-    print(f"written: {inspect_file(recognizer, args.file, out, args.channels)}")
-    return 0
-
-
-def _inspect_channel(args: argparse.Namespace) -> int:
-    from .inference import load_model
-    from .viz.channel import inspect_channel
-
-    recognizer = load_model(args.model, args.device)
-    out = args.out or Path("inspect") / f"layer{args.layer}-channel{args.channel}"
-    page = inspect_channel(recognizer, args.manifest, args.layer, args.channel, out, args.top, args.limit)
-    print(f"written: {page}")
-    return 0
-
-
-def _report(args: argparse.Namespace) -> int:
-    from .viz.report import write_report
-
-    print(f"written: {write_report(args.out, args.eval, args.metrics, args.worst)}")
-    return 0
-
-
-def _add_inspect_commands(subparsers, formatter_class) -> None:
-    """``inspect``, ``inspect-channel`` and ``report``: HTML pages of what the network does and how it scored."""
-    inspect = subparsers.add_parser(
-        "inspect", help="an HTML page of what every layer makes of one audio file", formatter_class=formatter_class,
-        description="Waveform, input spectrogram, receptive fields, activation maps of every conv layer, "
-                    "first-layer filters, CTC posteriorgram and alignment, and an audio player: OUT/index.html.")
-    inspect.add_argument("--model", type=Path, required=True, help="checkpoint (e.g. exp/best.pt)")
-    inspect.add_argument("file", type=Path, help="audio file (any format dfcnn reads)")
-    inspect.add_argument("--out", type=Path, default=None, help="output folder (default: inspect/FILE_STEM)")
-    inspect.add_argument("--channels", type=int, default=4, help="most active channels shown per layer")
-    inspect.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    inspect.set_defaults(run=_inspect)
-
-    channel = subparsers.add_parser(
-        "inspect-channel", help="the input patches that most excite one channel, across a data set",
-        formatter_class=formatter_class,
-        description="Zeiler-and-Fergus style: for each utterance the strongest unit of one channel; the receptive "
-                    "fields of the strongest ones, with what was said there. Layers are numbered as on the "
-                    "dfcnn inspect page (1 = the first conv), channels from 0.")
-    channel.add_argument("--model", type=Path, required=True, help="checkpoint (e.g. exp/best.pt)")
-    channel.add_argument("--manifest", type=Path, required=True, help="JSONL manifest with reference texts")
-    channel.add_argument("--layer", type=int, required=True, help="conv layer number, from 1")
-    channel.add_argument("--channel", type=int, required=True, help="channel of that layer, from 0")
-    channel.add_argument("--top", type=int, default=16, help="patches shown")
-    channel.add_argument("--limit", type=int, default=300, help="read at most this many utterances of the manifest")
-    channel.add_argument("--out", type=Path, default=None, help="output folder (default: inspect/layerL-channelC)")
-    channel.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    channel.set_defaults(run=_inspect_channel)
-
-    report = subparsers.add_parser(
-        "report", help="an HTML report of an evaluation run and of training", formatter_class=formatter_class,
-        description="WER/CER tables, worst utterances with REF/HYP alignments and audio, most frequent "
-                    "substitutions (from dfcnn evaluate --out DIR), and training curves (from metrics.jsonl).")
-    report.add_argument("--eval", type=Path, default=None, help="folder written by dfcnn evaluate --out")
-    report.add_argument("--metrics", type=Path, default=None, help="metrics.jsonl written by dfcnn train")
-    report.add_argument("--out", type=Path, required=True, help="output folder for index.html and its files")
-    report.add_argument("--worst", type=int, default=20, help="worst utterances listed")
-    report.set_defaults(run=_report)
 
 
 def _floats(text: str) -> list[float]:
     try:
-        return [float(item) for item in text.split(",")]
+        values = [float(item) for item in text.split(",")]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+    if not all(math.isfinite(value) for value in values):
+        raise argparse.ArgumentTypeError(f"expected finite numbers, got {text!r}")
+    return values
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive finite number of seconds, got {text!r}")
+    return value
+
+
+def _device(text: str) -> str:
+    if not re.fullmatch(r"auto|cpu|cuda(:\d+)?|mps", text):
+        raise argparse.ArgumentTypeError(f"unknown device {text!r}; use {DEVICE_HELP}")
+    return text
 
 
 def _add_decoder_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("decoding (greedy unless --beam-size, --lexicon or --lm is given)")
-    group.add_argument("--beam-size", type=int, default=None, help="beam search with this many hypotheses (50 when only --lm/--lexicon)")
-    group.add_argument("--lexicon", type=Path, default=None, help="lexicon: only its words are output (default with --lm: lexicon.txt beside it)")
-    group.add_argument("--lm", type=Path, default=None, help="KenLM n-gram word LM, ARPA or binary (from dfcnn lm)")
-    group.add_argument("--lm-weight", type=float, default=1.0, help="weight of the LM score")
-    group.add_argument("--word-score", type=float, default=0.0, help="score added per word")
-    group.add_argument("--beam-threshold", type=float, default=25.0, help="prune hypotheses this far below the best")
+    from .decode import DEFAULT_BEAM_SIZE, DecoderConfig
 
-
-def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
-
-    parser = argparse.ArgumentParser(
-        prog="dfcnn", description="DFCNN speech recognition: train, evaluate, transcribe, and look inside the network."
+    group = parser.add_argument_group(
+        "decoding (default: the decoder the model ships with, decoder.json beside its checkpoint, else greedy)"
     )
-    parser.add_argument("--version", action="version", version=f"dfcnn {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    defaults = argparse.ArgumentDefaultsHelpFormatter
+    group.add_argument("--greedy", action="store_true", help="the network's own output: best path, no beam search")
+    group.add_argument("--decoder-config", type=Path, default=None,
+                       help="JSON decoder options (dfcnn tune's best.json); options below override its values")
+    group.add_argument("--beam-size", type=int, default=None,
+                       help=f"beam search with this many hypotheses ({DEFAULT_BEAM_SIZE} when only --lm/--lexicon)")
+    group.add_argument("--lexicon", type=Path, default=None,
+                       help="lexicon: only its words are output (default with --lm: lexicon.txt beside it)")
+    group.add_argument("--lm", type=Path, default=None, help="KenLM n-gram word LM, ARPA or binary (from dfcnn lm)")
+    group.add_argument("--lm-weight", type=float, default=None,
+                       help=f"weight of the LM score (default {DecoderConfig.lm_weight:g})")
+    group.add_argument("--word-score", type=float, default=None,
+                       help=f"score added per word (default {DecoderConfig.word_score:g})")
+    group.add_argument("--beam-threshold", type=float, default=None,
+                       help=f"prune hypotheses this far below the best (default {DecoderConfig.beam_threshold:g})")
+
+
+def _add_run_options(parser: argparse.ArgumentParser, batch_help: str) -> None:
+    from .inference import TranscribeConfig
+
+    parser.add_argument("--device", type=_device, default="auto", help=DEVICE_HELP)
+    parser.add_argument("--max-batch-duration", type=_positive_seconds, default=TranscribeConfig.max_batch_duration,
+                        help=batch_help)
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _add_core_commands(commands, defaults) -> None:
+    from .longform import ChunkConfig
+    from .text import NORMALIZERS, UNITS
+    from .transcript import FORMATS
 
     train = commands.add_parser("train", help="train a model from a YAML config", formatter_class=defaults,
                                 description="Train a DFCNN. The YAML holds only what differs from the defaults.")
@@ -288,67 +289,83 @@ def build_parser() -> argparse.ArgumentParser:
     average.add_argument("--out", type=Path, required=True, help="averaged checkpoint to write")
     average.set_defaults(run=_average)
 
-    evaluate = commands.add_parser("evaluate", help="WER/CER of a model on a manifest", formatter_class=defaults)
-    evaluate.add_argument("--model", type=Path, required=True, help="checkpoint (e.g. exp/best.pt)")
+    evaluate = commands.add_parser(
+        "evaluate", help="WER/CER of a model on a manifest", formatter_class=defaults,
+        description="Score a model. A model that ships a decoder gets two rows: the network's own greedy output "
+                    "and the shipped decoder.")
+    evaluate.add_argument("--model", type=Path, required=True, help="checkpoint, or a folder with best.pt")
     evaluate.add_argument("--manifest", type=Path, required=True, help="JSONL manifest with reference texts")
     evaluate.add_argument("--out", type=Path, default=None, help="folder for results.md, alignments.txt, hyps.jsonl")
-    evaluate.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    evaluate.add_argument("--max-batch-duration", type=float, default=200.0, help="seconds of audio per batch")
-    evaluate.add_argument("--quiet", action="store_true", help="no progress bar")
     evaluate.add_argument("--compare", action="store_true",
                           help="with beam search options: one row each for greedy, beam, beam+lexicon, beam+lexicon+LM")
+    _add_run_options(evaluate, "seconds of audio per batch")
     _add_decoder_options(evaluate)
     evaluate.set_defaults(run=_evaluate)
 
     transcribe = commands.add_parser(
         "transcribe", help="transcribe audio files: text, JSON with word times, subtitles", formatter_class=defaults,
-        description="Transcribe files of any length. Without --output-dir the text goes to stdout.")
-    transcribe.add_argument("--model", type=Path, required=True, help="checkpoint (e.g. exp/best.pt)")
+        description="Transcribe files of any length. Without --output-dir the text goes to stdout: one "
+                    "PATH<TAB>TEXT line per file (a tab, newline or backslash in PATH is written \\t, \\n, \\\\).")
+    transcribe.add_argument("--model", type=Path, required=True, help="checkpoint, or a folder with best.pt")
     transcribe.add_argument("paths", nargs="+", metavar="PATH",
                             help="audio files (wav, flac, ogg/opus, mp3, ...), folders (searched recursively) or globs")
-    transcribe.add_argument("--format", default="txt", choices=["txt", "json", "srt", "vtt", "tsv", "all"],
+    transcribe.add_argument("--format", default="txt", choices=[*FORMATS, "all"],
                             help="output format; json has segments and words with start, end and confidence")
-    transcribe.add_argument("--output-dir", type=Path, default=None, help="write FILE_STEM.FORMAT here instead of stdout")
+    transcribe.add_argument("--output-dir", type=Path, default=None, help="write FILE_STEM.FORMAT here, not stdout")
     transcribe.add_argument("--with-path", action="store_true", help="txt on stdout: prefix the path even for one file")
-    transcribe.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    transcribe.add_argument("--chunk-seconds", type=float, default=30.0, help="longer audio is processed in chunks this long")
-    transcribe.add_argument("--max-batch-duration", type=float, default=200.0, help="seconds of short files decoded together")
-    transcribe.add_argument("--quiet", action="store_true", help="no progress bar")
+    transcribe.add_argument("--chunk-seconds", type=_positive_seconds, default=ChunkConfig.chunk_seconds,
+                            help="longer audio is processed in chunks this long")
+    _add_run_options(transcribe, "seconds of short files decoded together")
     _add_decoder_options(transcribe)
-    transcribe.add_argument("--nbest", type=int, default=1, help="beam search: json lists the next-best texts of each segment")
+    transcribe.add_argument("--nbest", type=int, default=None,
+                            help="beam search: json lists the next-best texts of each segment")
     transcribe.set_defaults(run=_transcribe)
 
     lm = commands.add_parser("lm", help="train an n-gram word LM (KenLM) and its lexicon", formatter_class=defaults,
                              description="Estimate a Kneser-Ney n-gram LM with KenLM's lmplz: writes OUT/lm.arpa, "
                                          "OUT/lm.bin and OUT/lexicon.txt (with --vocab or --model).")
-    lm.add_argument("--text", type=Path, nargs="+", required=True, help="text files (a sentence a line) or JSONL manifests")
+    lm.add_argument("--text", type=Path, nargs="+", required=True,
+                    help="text files (a sentence a line) or JSONL manifests")
     lm.add_argument("--out", type=Path, required=True, help="output folder")
     lm.add_argument("--order", type=int, default=3, help="n-gram order")
-    lm.add_argument("--vocab", type=Path, default=None, help="vocabulary of the acoustic model: spell the lexicon in it")
+    lm.add_argument("--vocab", type=Path, default=None,
+                    help="vocabulary of the acoustic model: spell the lexicon in it")
     lm.add_argument("--model", type=Path, default=None, help="or take vocabulary and normaliser from a checkpoint")
-    lm.add_argument("--normalizer", default="english", choices=["english", "mandarin", "none"], help="text normaliser")
-    lm.add_argument("--unit", default="char", choices=["char", "pinyin", "word"],
-                    help="token unit of --vocab (pinyin: tonal syllables; word: whole words)")
+    lm.add_argument("--normalizer", default=NORMALIZERS[0], choices=NORMALIZERS, help="text normaliser")
+    lm.add_argument("--unit", default=UNITS[0], choices=UNITS, help="token unit of --vocab")
     lm.add_argument("--memory", default="1G", help="lmplz -S: memory it reserves for sorting (e.g. 4G, or 20%%)")
     lm.add_argument("--prune", type=int, nargs="+", default=None, help="lmplz --prune thresholds per order, e.g. 0 0 1")
     lm.add_argument("--arpa-only", action="store_true", help="skip build_binary")
     lm.add_argument("--hanzi", action="store_true",
-                    help="pinyin models: an LM over Chinese characters, each spelt by its readings: decoding writes hanzi")
+                    help="pinyin models: an LM over Chinese characters spelt by their readings; decoding writes hanzi")
     lm.set_defaults(run=_lm)
 
-    tune = commands.add_parser("tune", help="grid-search LM weight and word score on a dev set", formatter_class=defaults)
-    tune.add_argument("--model", type=Path, required=True, help="checkpoint (e.g. exp/best.pt)")
+    tune = commands.add_parser("tune", help="grid-search LM weight and word score on a dev set",
+                               formatter_class=defaults)
+    tune.add_argument("--model", type=Path, required=True, help="checkpoint, or a folder with best.pt")
     tune.add_argument("--manifest", type=Path, required=True, help="dev manifest with reference texts")
     tune.add_argument("--lm-weights", type=_floats, default=[0.0, 0.5, 1.0, 1.5, 2.0, 3.0], help="comma-separated grid")
     tune.add_argument("--word-scores", type=_floats, default=[-2.0, -1.0, 0.0, 1.0, 2.0], help="comma-separated grid")
     tune.add_argument("--out", type=Path, default=None, help="folder for tune.md and best.json")
-    tune.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    tune.add_argument("--max-batch-duration", type=float, default=200.0, help="seconds of audio per batch")
-    tune.add_argument("--quiet", action="store_true", help="no progress bar")
+    tune.add_argument("--ship", action="store_true",
+                      help="write the best decoder as decoder.json beside the checkpoint: the model's default decoder")
+    _add_run_options(tune, "seconds of audio per batch")
     _add_decoder_options(tune)
     tune.set_defaults(run=_tune)
 
-    _add_inspect_commands(commands, defaults)
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+    from .viz.commands import add_commands as add_viz_commands
+
+    parser = argparse.ArgumentParser(
+        prog="dfcnn", description="DFCNN speech recognition: train, evaluate, transcribe, and look inside the network."
+    )
+    parser.add_argument("--version", action="version", version=f"dfcnn {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    defaults = argparse.ArgumentDefaultsHelpFormatter
+    _add_core_commands(commands, defaults)
+    add_viz_commands(commands, defaults)
     return parser
 
 

@@ -2,13 +2,16 @@
 
     config = load_config(ExperimentConfig, "conf.yaml", ["train.lr=5e-4", "model.channels=[16,32]"])
 
-Defaults live in the dataclasses; a YAML file holds only what differs. Unknown keys and values of
-the wrong type are errors that name the key and the file.
+Defaults live in the dataclasses; a YAML file holds only what differs. Every value is checked
+before any work starts: unknown keys, wrong types and out-of-range values (each dataclass's
+``__post_init__``) are errors that name the key and where its value came from, the file or the
+override.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import typing
 from pathlib import Path
@@ -17,24 +20,50 @@ from typing import Any, TypeVar
 import yaml
 
 from .errors import ConfigError
+from .fileio import read_text
 
 T = TypeVar("T")
 _SCIENTIFIC = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+$")
 
 
-def _check_value(value: Any, default: Any, where: str) -> Any:
+def _element_kind(hint) -> type | None:
+    """list[int] -> int, list[float] -> float; None for anything else."""
+    args = typing.get_args(hint)
+    return args[0] if typing.get_origin(hint) is list and args and args[0] in (int, float, str) else None
+
+
+def _check_value(value: Any, default: Any, hint, where: str) -> Any:
     """Coerce ``value`` to the kind of ``default`` (int -> float allowed) or raise ConfigError."""
+    def number(item, kind) -> tuple[bool, Any]:
+        if isinstance(item, bool):
+            return False, item
+        if kind is int:
+            return isinstance(item, int), item
+        ok = isinstance(item, (int, float))
+        return ok, float(item) if ok else item
+
     if isinstance(default, bool):
         ok = isinstance(value, bool)
-    elif isinstance(default, int):
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    elif isinstance(default, float):
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        value = float(value) if ok else value
+    elif isinstance(default, (int, float)):
+        ok, value = number(value, type(default))
+        if ok and isinstance(value, float) and math.isnan(value):
+            ok = False
     elif isinstance(default, str):
         ok = isinstance(value, str)
     elif isinstance(default, list):
         ok = isinstance(value, list)
+        kind = _element_kind(hint)
+        if ok and kind in (int, float):
+            checked = [number(item, kind) for item in value]
+            ok = all(good for good, _ in checked)
+            value = [item for _, item in checked]
+        elif ok and kind is str:
+            ok = all(isinstance(item, str) for item in value)
+        if not ok:
+            expected = f"a list of {kind.__name__}" if kind else "a list"
+            raise ConfigError(f"{where}: expected {expected}, got {value!r}")
+    elif default is None:
+        ok = True  # optional fields (str | None, int | None): the dataclass checks them
     else:
         ok = True
     if not ok:
@@ -42,41 +71,55 @@ def _check_value(value: Any, default: Any, where: str) -> Any:
     return value
 
 
-def _merge(defaults: dict, updates: dict, where: str, nested: set[str]) -> dict:
+def _merge(defaults: dict, updates: dict, where: str, nested: set[str], origins: dict, prefix: str = "") -> dict:
+    """``defaults`` updated by ``updates``; ``origins`` records which source set each dotted key."""
     merged = dict(defaults)
     for key, value in updates.items():
         if key not in defaults:
-            raise ConfigError(f"{where}: unknown key {key!r} (known: {', '.join(sorted(defaults))})")
+            raise ConfigError(f"{where}: unknown key '{prefix}{key}' (known: {', '.join(sorted(defaults))})")
         if key in nested:
             if not isinstance(value, dict):
-                raise ConfigError(f"{where}: {key!r} must be a mapping of its fields")
-            merged[key] = _merge(merged[key], value, f"{where}: {key}", set())
+                raise ConfigError(f"{where}: '{prefix}{key}' must be a mapping of its fields")
+            merged[key] = _merge(merged[key], value, where, set(), origins, f"{prefix}{key}.")
         else:
             merged[key] = value
+            origins[f"{prefix}{key}"] = where
     return merged
 
 
-def build(cls: type[T], values: dict, where: str) -> T:
-    """Instantiate dataclass ``cls`` (recursively) from ``values``, checking keys and types."""
+def build(cls: type[T], values: dict, where: str = "config", origins: dict | None = None, prefix: str = "") -> T:
+    """Instantiate dataclass ``cls`` (recursively) from ``values``, checking keys, types and ranges.
+
+    Errors name the dotted key and, from ``origins`` (key -> source), the file or override that set it.
+    """
+    origins = origins or {}
     hints = typing.get_type_hints(cls)
     defaults = cls()
     kwargs = {}
     for field in dataclasses.fields(cls):
         if field.name not in values:
             continue
+        key = f"{prefix}{field.name}"
+        source = origins.get(key, where)
         value = values[field.name]
-        default = getattr(defaults, field.name)
         if dataclasses.is_dataclass(hints[field.name]):
             if not isinstance(value, dict):
-                raise ConfigError(f"{where}: {field.name!r} must be a mapping")
+                raise ConfigError(f"{source}: {key!r} must be a mapping")
             unknown = set(value) - {f.name for f in dataclasses.fields(hints[field.name])}
             if unknown:
                 known = ", ".join(f.name for f in dataclasses.fields(hints[field.name]))
-                raise ConfigError(f"{where}: unknown key {field.name}.{sorted(unknown)[0]} (known: {known})")
-            kwargs[field.name] = build(hints[field.name], value, f"{where}: {field.name}")
+                raise ConfigError(f"{source}: unknown key '{key}.{sorted(unknown)[0]}' (known: {known})")
+            kwargs[field.name] = build(hints[field.name], value, where, origins, f"{key}.")
         else:
-            kwargs[field.name] = _check_value(value, default, f"{where}: {field.name}")
-    return cls(**kwargs)
+            default = getattr(defaults, field.name)
+            kwargs[field.name] = _check_value(value, default, hints[field.name], f"{source}: {key}")
+    try:
+        return cls(**kwargs)
+    except ConfigError as error:
+        if error.field is None:
+            raise
+        key = f"{prefix}{error.field}"
+        raise ConfigError(f"{origins.get(key, where)}: {prefix}{error}", field=key) from None
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
@@ -97,13 +140,12 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: list[st
     """Defaults of ``cls``, updated by the YAML file at ``path``, then by ``key=value`` overrides."""
     values = dataclasses.asdict(cls())
     nested = {f.name for f in dataclasses.fields(cls) if dataclasses.is_dataclass(typing.get_type_hints(cls)[f.name])}
-    source = "defaults"
+    origins: dict[str, str] = {}
     if path is not None:
         path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"{path}: config file not found")
+        text = read_text(path, "config file", ConfigError)
         try:
-            loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            loaded = yaml.safe_load(text) or {}
         except yaml.YAMLError as error:
             mark = getattr(error, "problem_mark", None)
             line = f":{mark.line + 1}" if mark else ""
@@ -111,15 +153,14 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: list[st
         if not isinstance(loaded, dict):
             raise ConfigError(f"{path}: expected a mapping at the top level")
         _fix_numbers(loaded)
-        values = _merge(values, loaded, str(path), nested)
-        source = str(path)
+        values = _merge(values, loaded, str(path), nested, origins)
     for text in overrides:
         keys, value = parse_override(text)
         update: Any = value
         for key in reversed(keys[1:]):
             update = {key: update}
-        values = _merge(values, {keys[0]: update}, f"override {text!r}", nested)
-    return build(cls, values, source)
+        values = _merge(values, {keys[0]: update}, f"override {text!r}", nested, origins)
+    return build(cls, values, str(path) if path is not None else "defaults", origins)
 
 
 def _fix_numbers(tree: dict) -> None:

@@ -9,19 +9,19 @@ against the manifest's folder, and ``utt_id`` is optional (the file stem otherwi
 from __future__ import annotations
 
 import json
-import multiprocessing
+import math
 import random
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from .atomic import atomic_write_text
 from .audio import SAMPLE_RATE, load_audio, resample
-from .errors import ConfigError, DfcnnError, ManifestError, VocabError
+from .errors import AudioError, DfcnnError, ManifestError, VocabError
+from .fileio import atomic_write_text, read_text
 from .text import Tokenizer
 
 REQUIRED_KEYS = {"audio_filepath": str, "duration": (int, float), "text": str}
@@ -40,33 +40,30 @@ class Utterance:
 def read_manifest(path: str | Path) -> list[Utterance]:
     """Parse a JSONL manifest; any malformed line raises ``ManifestError`` naming file and line."""
     path = Path(path)
-    if not path.is_file():
-        raise ManifestError(f"{path}: manifest not found")
     utterances = []
-    with path.open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{number}"
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise ManifestError(f"{where}: not valid JSON ({error.msg} at column {error.colno})") from None
-            if not isinstance(record, dict):
-                raise ManifestError(f"{where}: expected a JSON object, got {type(record).__name__}")
-            for key, kind in REQUIRED_KEYS.items():
-                if key not in record:
-                    raise ManifestError(f"{where}: missing key {key!r}")
-                if not isinstance(record[key], kind) or isinstance(record[key], bool):
-                    raise ManifestError(f"{where}: {key!r} has the wrong type ({record[key]!r})")
-            if not record["duration"] > 0:
-                raise ManifestError(f"{where}: 'duration' must be positive, got {record['duration']}")
-            audio = Path(record["audio_filepath"])
-            if not audio.is_absolute():
-                audio = path.parent / audio
-            utterances.append(
-                Utterance(audio, float(record["duration"]), record["text"], str(record.get("utt_id", audio.stem)))
-            )
+    for number, line in enumerate(read_text(path, "manifest", ManifestError).splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"{path}:{number}"
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise ManifestError(f"{where}: not valid JSON ({error.msg} at column {error.colno})") from None
+        if not isinstance(record, dict):
+            raise ManifestError(f"{where}: expected a JSON object, got {type(record).__name__}")
+        for key, kind in REQUIRED_KEYS.items():
+            if key not in record:
+                raise ManifestError(f"{where}: missing key {key!r}")
+            if not isinstance(record[key], kind) or isinstance(record[key], bool):
+                raise ManifestError(f"{where}: {key!r} has the wrong type ({record[key]!r})")
+        if not (math.isfinite(record["duration"]) and record["duration"] > 0):
+            raise ManifestError(f"{where}: 'duration' must be a positive number of seconds, got {record['duration']}")
+        audio = Path(record["audio_filepath"])
+        if not audio.is_absolute():
+            audio = path.parent / audio
+        utterances.append(
+            Utterance(audio, float(record["duration"]), record["text"], str(record.get("utt_id", audio.stem)))
+        )
     if not utterances:
         raise ManifestError(f"{path}: manifest holds no utterances")
     return utterances
@@ -124,13 +121,14 @@ def filter_for_ctc(
 
 @dataclass
 class Batch:
-    """A padded batch. B utterances, N samples, L target tokens."""
+    """A padded batch. B utterances, N samples (rounded up to a length bucket), L target tokens."""
 
     waves: torch.Tensor  # (B, N) float32, 16 kHz, zero-padded
     wave_lengths: torch.Tensor  # (B,) int64, samples
     targets: torch.Tensor  # (B, L) int64, zero-padded token ids
     target_lengths: torch.Tensor  # (B,) int64
     indices: list[int]  # positions in the dataset
+    failed: list[tuple[int, str]] = field(default_factory=list)  # (position, why) of items that could not load
 
     def to(self, device: torch.device) -> Batch:
         move = dict(non_blocking=True)
@@ -140,16 +138,24 @@ class Batch:
             self.targets.to(device, **move),
             self.target_lengths.to(device, **move),
             self.indices,
+            self.failed,
         )
+
+
+Item = tuple[int, "torch.Tensor | None", list[int], "str | None"]  # (position, wave or None, targets, error)
 
 
 class SpeechDataset(torch.utils.data.Dataset):
     """Utterances with their token ids; items are decoded from disk on access.
 
-    With ``speeds`` (Kaldi's speed perturbation, e.g. 0.9, 1.0, 1.1) each item is played at a speed
-    drawn from (seed, epoch, index) alone, so workers need no shared RNG and a resumed run draws the
-    same speeds: factor f resamples the wave as if it had been recorded at f x 16 kHz, so it lasts 1/f
-    as long with pitch and formants scaled by f.
+    An item is looked up by ``(epoch, index)`` (as ``DurationBatchSampler`` yields them) or by
+    ``index``. With ``speeds`` (Kaldi's speed perturbation, e.g. 0.9, 1.0, 1.1) each item is played
+    at a speed drawn from (seed, epoch, index) alone, so workers that live across epochs need no
+    shared state and a resumed run draws the same speeds: factor f resamples the wave as if it had
+    been recorded at f x 16 kHz, so it lasts 1/f as long with pitch and formants scaled by f.
+
+    A file that cannot be decoded does not raise in the worker (a multi-line worker traceback): its
+    item carries the error, and ``collate`` leaves it out of the batch and lists it in ``failed``.
     """
 
     def __init__(
@@ -162,75 +168,69 @@ class SpeechDataset(torch.utils.data.Dataset):
             raise DfcnnError(f"speed perturbation factors must lie in [0.5, 2], got {list(speeds)}")
         self.speeds = list(speeds)
         self.seed = seed
-        self.epoch = 0
 
-    def set_epoch(self, epoch: int) -> None:
-        """Select the epoch's speed draws (call before the DataLoader starts its workers)."""
-        self.epoch = epoch
-
-    def speed(self, index: int) -> float:
-        """The speed factor of item ``index`` in the current epoch (1.0 without perturbation)."""
+    def speed(self, index: int, epoch: int = 0) -> float:
+        """The speed factor of item ``index`` in ``epoch`` (1.0 without perturbation)."""
         if not self.speeds:
             return 1.0
-        return random.Random(self.seed * 1_000_003 + self.epoch * 100_003 + index).choice(self.speeds)
+        return random.Random(self.seed * 1_000_003 + epoch * 100_003 + index).choice(self.speeds)
 
     def __len__(self) -> int:
         return len(self.utterances)
 
-    def __getitem__(self, index: int) -> tuple[int, torch.Tensor, list[int]]:
-        wave = load_audio(self.utterances[index].audio_filepath)
-        speed = self.speed(index)
+    def __getitem__(self, key: int | tuple[int, int]) -> Item:
+        epoch, index = key if isinstance(key, tuple) else (0, key)
+        try:
+            wave = load_audio(self.utterances[index].audio_filepath)
+        except AudioError as error:
+            return index, None, self.targets[index], str(error)
+        speed = self.speed(index, epoch)
         if speed != 1.0:
             wave = resample(wave, round(SAMPLE_RATE * speed), SAMPLE_RATE)  # (N,) -> (~N / speed,)
-        return index, torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32)), self.targets[index]
+        return index, torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32)), self.targets[index], None
 
     @property
     def durations(self) -> list[float]:
         return [u.duration for u in self.utterances]
 
 
-def worker_options(num_workers: int, start: str = "forkserver") -> dict:
-    """DataLoader options for ``num_workers`` audio-decoding processes started by ``start``.
-
-    forkserver (the default; spawn where there is none): a worker forked from the trainer shares its
-    heap copy-on-write, and its own allocations reuse pages the trainer has freed, copying each:
-    measured here, every forked worker grew to the trainer's size (5.2 GB), against 0.55 GB from the
-    forkserver, which re-imports torch once an epoch (first batch of an epoch: 2.7 s against a
-    fork's 1.6 s, measured on FSDD).
-    A forkserver child re-runs the main script, so a script that trains must guard its entry point
-    (``if __name__ == "__main__":``), as on macOS and Windows; the dfcnn command does. ``fork``
-    needs no guard.
-    """
-    if start not in ("forkserver", "fork"):
-        raise ConfigError(f"data.worker_start must be forkserver or fork, got {start!r}")
-    if num_workers <= 0:
-        return {"num_workers": 0}
-    methods = multiprocessing.get_all_start_methods()
-    context = start if start in methods else "spawn"
-    return {"num_workers": num_workers, "multiprocessing_context": context}
+def bucketed_length(samples: int, buckets_per_doubling: int, floor: int = SAMPLE_RATE // 4) -> int:
+    """``samples`` rounded up to the next of ``buckets_per_doubling`` geometric steps per doubling
+    (from a quarter second): batches then come in a few repeating shapes, whose buffers the
+    allocator and oneDNN reuse, instead of a new shape (and fresh heap) every step. 0: unchanged."""
+    if buckets_per_doubling <= 0 or samples <= floor:
+        return max(samples, 1) if buckets_per_doubling <= 0 else floor
+    step = math.ceil(buckets_per_doubling * math.log2(samples / floor) - 1e-9)
+    return max(samples, math.ceil(floor * 2 ** (step / buckets_per_doubling)))
 
 
-def collate(items: Sequence[tuple[int, torch.Tensor, list[int]]]) -> Batch:
-    """Pad waves and targets of ``SpeechDataset`` items into a ``Batch``."""
-    indices = [index for index, _, _ in items]
-    wave_lengths = torch.tensor([len(wave) for _, wave, _ in items], dtype=torch.long)
-    waves = torch.zeros(len(items), int(wave_lengths.max()))
-    for row, (_, wave, _) in enumerate(items):
+def collate(items: Sequence[Item], buckets_per_doubling: int = 0) -> Batch:
+    """Pad the waves and targets of ``SpeechDataset`` items into a ``Batch``; items whose audio
+    failed to load are left out and listed in ``Batch.failed``. Waves are padded to the longest,
+    rounded up to a length bucket (``bucketed_length``)."""
+    failed = [(index, error) for index, wave, _, error in items if wave is None]
+    items = [item for item in items if item[1] is not None]
+    indices = [index for index, _, _, _ in items]
+    wave_lengths = torch.tensor([len(wave) for _, wave, _, _ in items], dtype=torch.long)
+    longest = int(wave_lengths.max()) if items else 0
+    waves = torch.zeros(len(items), bucketed_length(longest, buckets_per_doubling) if items else 0)
+    for row, (_, wave, _, _) in enumerate(items):
         waves[row, : len(wave)] = wave
-    target_lengths = torch.tensor([len(t) for _, _, t in items], dtype=torch.long)
-    targets = torch.zeros(len(items), max(1, int(target_lengths.max())), dtype=torch.long)
-    for row, (_, _, target) in enumerate(items):
+    target_lengths = torch.tensor([len(t) for _, _, t, _ in items], dtype=torch.long)
+    targets = torch.zeros(len(items), max(1, int(target_lengths.max()) if items else 1), dtype=torch.long)
+    for row, (_, _, target, _) in enumerate(items):
         targets[row, : len(target)] = torch.tensor(target, dtype=torch.long)
-    return Batch(waves, wave_lengths, targets, target_lengths, indices)
+    return Batch(waves, wave_lengths, targets, target_lengths, indices, failed)
 
 
 class DurationBatchSampler(torch.utils.data.Sampler):
     """Batches of similar-length utterances holding at most ``max_duration`` padded seconds.
 
     Utterances are sorted by duration, cut into buckets of neighbours, shuffled inside each bucket,
-    packed greedily (a batch's cost is its longest utterance times its size) and the batches shuffled.
-    Each epoch's batches follow from (seed, epoch) alone, so a resumed run replays the same order and
-    skips the batches already done. With ``world_size`` > 1 each rank takes every world_size-th batch.
+    packed greedily (a batch's cost is its longest utterance, rounded up to its length bucket, times
+    its size) and the batches shuffled. Each epoch's batches follow from (seed, epoch) alone, so a
+    resumed run replays the same order and skips the batches already done. With ``world_size`` > 1
+    each rank takes every world_size-th batch. Batches are lists of ``(epoch, index)`` keys.
     """
 
     def __init__(
@@ -242,6 +242,7 @@ class DurationBatchSampler(torch.utils.data.Sampler):
         num_buckets: int = 20,
         rank: int = 0,
         world_size: int = 1,
+        buckets_per_doubling: int = 0,
     ):
         if max_duration <= 0:
             raise DfcnnError(f"max batch duration must be positive, got {max_duration}")
@@ -252,6 +253,7 @@ class DurationBatchSampler(torch.utils.data.Sampler):
         self.num_buckets = num_buckets
         self.rank = rank
         self.world_size = world_size
+        self.buckets_per_doubling = buckets_per_doubling
         self.epoch = 0
         self.skip = 0
 
@@ -260,8 +262,12 @@ class DurationBatchSampler(torch.utils.data.Sampler):
         self.epoch = epoch
         self.skip = skip_batches
 
+    def _padded_seconds(self, index: int) -> float:
+        samples = round(self.durations[index] * SAMPLE_RATE)
+        return bucketed_length(samples, self.buckets_per_doubling) / SAMPLE_RATE
+
     def epoch_batches(self) -> list[list[int]]:
-        """All batches of the current epoch on this rank (ignores the resume skip)."""
+        """All batches of the current epoch on this rank, as dataset indices (ignores the resume skip)."""
         order = sorted(range(len(self.durations)), key=lambda i: self.durations[i])
         rng = random.Random(self.seed * 100_003 + self.epoch)
         if self.shuffle:
@@ -272,10 +278,10 @@ class DurationBatchSampler(torch.utils.data.Sampler):
             order = [i for bucket in buckets for i in bucket]
         batches, current, longest = [], [], 0.0
         for index in order:
-            new_longest = max(longest, self.durations[index])
+            new_longest = max(longest, self._padded_seconds(index))
             if current and new_longest * (len(current) + 1) > self.max_duration:
                 batches.append(current)
-                current, new_longest = [], self.durations[index]
+                current, new_longest = [], self._padded_seconds(index)
             current.append(index)
             longest = new_longest
         if current:
@@ -287,8 +293,9 @@ class DurationBatchSampler(torch.utils.data.Sampler):
             batches = batches[self.rank : usable : self.world_size]
         return batches
 
-    def __iter__(self) -> Iterator[list[int]]:
-        yield from self.epoch_batches()[self.skip :]
+    def __iter__(self) -> Iterator[list[tuple[int, int]]]:
+        for batch in self.epoch_batches()[self.skip :]:
+            yield [(self.epoch, index) for index in batch]
 
     def __len__(self) -> int:
         return max(0, len(self.epoch_batches()) - self.skip)

@@ -1,29 +1,48 @@
-"""Decoding CTC log-probabilities into hypotheses.
+"""Decoding CTC log-probabilities into text: one options dataclass, one interface, one builder.
 
-Greedy (best path): the most likely token at each frame, repeats merged, blanks removed.
-Beam search: flashlight-text's prefix beam search through ``torchaudio.models.decoder.ctc_decoder``,
-optionally constrained to a lexicon and scored by a KenLM n-gram word LM.
+    decoder = build_decoder(tokenizer, DecoderConfig(lm="lm/lm.bin", lm_weight=2.0))
+    nbest = decoder.decode(log_probs, lengths)          # per utterance, best first
+    decoder.writes                                      # "units", "words" or "hanzi"
+    score = decoder.score(references, [n[0].text for n in nbest])
 
-    decoder = build_decoder(tokenizer, BeamSearchConfig(lexicon="lm/lexicon.txt", lm="lm/lm.bin"))
-    hypotheses = decoder(log_probs, lengths)
+Greedy (best path): the most likely token at each frame, repeats merged, blanks removed. Beam
+search: flashlight-text's prefix beam search through ``torchaudio.models.decoder.ctc_decoder``,
+optionally constrained to a lexicon and scored by a KenLM n-gram word LM. Every caller (the
+Recognizer, evaluate, tune, the trainer's dev scoring) decodes and scores through this module, so
+a text is always scored in the form its decoder writes.
+
+torch is imported where a decoder runs, not at import: the command line reads ``DecoderConfig``'s
+defaults for its help without loading torch (seconds on a cold start).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import math
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
-
-from .errors import DfcnnError
+from .errors import ConfigError, DfcnnError, check_field
+from .fileio import read_text
+from .metrics import Score, score
 from .text import BLANK, UNK, WORD_SEPARATOR, Tokenizer
 from .versions import load_torchaudio
+
+if TYPE_CHECKING:
+    import torch
+
+DEFAULT_BEAM_SIZE = 50  # the beam when a lexicon or LM is asked for without a size
+WRITES = ("units", "words", "hanzi")  # the model's own tokens; lexicon words; Chinese characters (pinyin in)
 
 
 @dataclass
 class Hypothesis:
     """One decoded utterance."""
 
-    text: str  # decoded text
+    text: str  # decoded text, in the form the decoder writes
     tokens: list[int] = field(default_factory=list)  # emitted token ids, blank-free
     frames: list[int] = field(default_factory=list)  # output frame where each token starts (same length as tokens)
     score: float = 0.0  # log-probability of the decoded path (greedy: sum of frame maxima)
@@ -32,79 +51,193 @@ class Hypothesis:
         return self.text
 
 
-@torch.no_grad()
-def greedy_decode(
-    log_probs: torch.Tensor, lengths: torch.Tensor, tokenizer: Tokenizer, blank: int = 0
-) -> list[Hypothesis]:
-    """Best-path decoding of a batch.
+@dataclass(frozen=True)
+class DecoderConfig:
+    """How log-probs become text. The defaults decode greedily; a beam size, a lexicon or an LM asks
+    for the beam search (whisper's ``DecodingOptions`` shape)."""
 
-    Args:
-        log_probs: (B, T, V) CTC log-probabilities.
-        lengths: (B,) valid frames per utterance; frames past it are ignored.
-    Returns:
-        One ``Hypothesis`` per utterance, in batch order.
-    """
-    best_scores, best = log_probs.max(dim=-1)  # (B, T), (B, T)
-    valid = torch.arange(log_probs.shape[1], device=log_probs.device)[None, :] < lengths[:, None]
-    previous = torch.nn.functional.pad(best[:, :-1], (1, 0), value=blank)  # (B, T): token at t - 1
-    emitted = valid & (best != blank) & (best != previous)  # first frame of each non-blank run
-    scores = (best_scores * valid).sum(dim=1)
-    hypotheses = []
-    for row in range(best.shape[0]):
-        frames = emitted[row].nonzero().squeeze(1).tolist()
-        tokens = best[row, frames].tolist()
-        hypotheses.append(Hypothesis(tokenizer.decode(tokens), tokens, frames, float(scores[row])))
-    return hypotheses
-
-
-@dataclass
-class BeamSearchConfig:
-    """Options of the CTC prefix beam search (flashlight-text through torchaudio)."""
-
-    beam_size: int = 50  # hypotheses kept after each frame
+    beam_size: int | None = None  # hypotheses kept per frame; None: greedy unless lexicon or lm is set
     beam_size_token: int | None = None  # tokens considered per frame (None: the whole vocabulary)
     beam_threshold: float = 25.0  # drop hypotheses scoring this much below the best one
     lm_weight: float = 1.0  # weight of the n-gram LM score (only with an LM)
     word_score: float = 0.0  # added per word: > 0 favours more words, < 0 fewer
-    unk_score: float = float("-inf")  # score of an out-of-lexicon word (-inf: never emitted)
+    unk_score: float = -math.inf  # score of an out-of-lexicon word (-inf: never emitted)
     sil_score: float = 0.0  # added per word separator
     nbest: int = 1  # hypotheses returned per utterance
-    lexicon: str | None = None  # flashlight lexicon ("word s p e l l i n g |"); constrains output to its words
+    lexicon: str | None = None  # flashlight lexicon ("word s p e l l i n g"); constrains output to its words
     lm: str | None = None  # KenLM n-gram (ARPA or binary); needs a lexicon (given, beside the LM, or from ARPA)
 
+    def __post_init__(self):
+        check_field(
+            self.beam_size is None or self.beam_size >= 1, "beam_size", f"must be at least 1, got {self.beam_size}"
+        )
+        check_field(self.beam_size_token is None or self.beam_size_token >= 1, "beam_size_token",
+                    f"must be at least 1, got {self.beam_size_token}")
+        check_field(self.nbest >= 1, "nbest", f"must be at least 1, got {self.nbest}")
+        for name in ("beam_threshold", "lm_weight", "word_score", "sil_score"):
+            check_field(math.isfinite(getattr(self, name)), name, f"must be a finite number, got {getattr(self, name)}")
+        check_field(self.beam_threshold >= 0, "beam_threshold", f"must be >= 0, got {self.beam_threshold}")
+        check_field(not math.isnan(self.unk_score), "unk_score", "must be a number or -inf, got nan")
 
-class BeamSearchDecoder:
+    @property
+    def is_greedy(self) -> bool:
+        return self.beam_size is None and self.lexicon is None and self.lm is None and self.nbest == 1
+
+    @property
+    def beam(self) -> int:
+        """The beam size the search uses."""
+        return self.beam_size or max(DEFAULT_BEAM_SIZE, self.nbest)
+
+    def describe(self) -> str:
+        """"greedy", or "beam 50, lexicon, LM lm.bin (weight 2, word score 1)"."""
+        if self.is_greedy:
+            return "greedy"
+        parts = [f"beam {self.beam}"]
+        if self.lexicon or self.lm:
+            parts.append("lexicon")
+        if self.lm:
+            parts.append(f"LM {Path(self.lm).name} (weight {self.lm_weight:g}, word score {self.word_score:g})")
+        return ", ".join(parts)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict, where: str = "decoder config") -> DecoderConfig:
+        """Build from plain values (a JSON file), naming ``where`` for an unknown key or a wrong type."""
+        if not isinstance(values, dict):
+            raise ConfigError(f"{where}: expected a JSON object of decoder options")
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise ConfigError(f"{where}: unknown decoder option {unknown[0]!r} (known: {', '.join(known)})")
+        kinds = {"beam_size": int, "beam_size_token": int, "nbest": int, "lexicon": str, "lm": str}
+        checked = {}
+        for name, value in values.items():
+            kind = kinds.get(name, float)
+            if value is None and name in ("beam_size", "beam_size_token", "lexicon", "lm"):
+                checked[name] = None
+            elif kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+                checked[name] = float(value)
+            elif isinstance(value, kind) and not isinstance(value, bool):
+                checked[name] = value
+            else:
+                raise ConfigError(f"{where}: decoder option {name!r} has the wrong type ({value!r})")
+        return cls(**checked)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> DecoderConfig:
+        """Read a JSON file written by ``dfcnn tune`` (best.json); relative lexicon/LM paths are
+        resolved against the file's folder."""
+        path = Path(path)
+        text = read_text(path, "decoder config", ConfigError)
+        try:
+            values = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ConfigError(f"{path}: not a JSON decoder config ({error})") from None
+        try:
+            config = cls.from_dict(values, str(path))
+        except ConfigError as error:
+            if error.field is None:
+                raise
+            raise ConfigError(f"{path}: decoder option {error}") from None
+        resolved = {
+            key: str(path.parent / value)
+            for key in ("lexicon", "lm")
+            if (value := getattr(config, key)) is not None and not Path(value).is_absolute()
+        }
+        return dataclasses.replace(config, **resolved)
+
+
+class Decoder(ABC):
+    """Log-probs -> n-best hypotheses, and references in the form this decoder writes."""
+
+    writes: str = "units"  # one of WRITES: what ``Hypothesis.text`` holds
+
+    def __init__(self, tokenizer: Tokenizer, config: DecoderConfig):
+        self.tokenizer = tokenizer
+        self.config = config
+
+    @abstractmethod
+    def decode(self, log_probs: torch.Tensor, lengths: torch.Tensor) -> list[list[Hypothesis]]:
+        """(B, T, V) log-probs, (B,) valid frames -> the n-best hypotheses of each utterance, best first."""
+
+    def best(self, log_probs: torch.Tensor, lengths: torch.Tensor) -> list[Hypothesis]:
+        """The best hypothesis of each utterance."""
+        return [nbest[0] for nbest in self.decode(log_probs, lengths)]
+
+    def reference(self, text: str) -> str:
+        """A reference transcript in the form this decoder writes: what its output is scored against.
+
+        Units: the tokenizer's reference text (characters; syllables for pinyin). Words and hanzi:
+        the normalised text (a hanzi output is then read by its CER; its WER counts sentences).
+        """
+        return self.tokenizer.reference_text(text) if self.writes == "units" else self.tokenizer.normalize(text)
+
+    @property
+    def primary_metric(self) -> str:
+        """The error rate that ranks decoders of this kind: "cer" for hanzi, else "wer"."""
+        return "cer" if self.writes == "hanzi" else "wer"
+
+    def score(self, references: list[str], hypotheses: list[str]) -> Score:
+        """WER/CER of decoded ``hypotheses`` against raw reference transcripts."""
+        return score([self.reference(text) for text in references], hypotheses)
+
+
+class GreedyDecoder(Decoder):
+    """Best-path decoding: writes the model's own units."""
+
+    def decode(self, log_probs: torch.Tensor, lengths: torch.Tensor) -> list[list[Hypothesis]]:
+        import torch
+
+        blank = self.tokenizer.blank_id
+        best_scores, best = log_probs.detach().max(dim=-1)  # (B, T), (B, T)
+        valid = torch.arange(log_probs.shape[1], device=log_probs.device)[None, :] < lengths[:, None].to(best.device)
+        previous = torch.nn.functional.pad(best[:, :-1], (1, 0), value=blank)  # (B, T): token at t - 1
+        emitted = valid & (best != blank) & (best != previous)  # first frame of each non-blank run
+        scores = (best_scores * valid).sum(dim=1)
+        hypotheses = []
+        for row in range(best.shape[0]):
+            frames = emitted[row].nonzero().squeeze(1).tolist()
+            tokens = best[row, frames].tolist()
+            hypotheses.append([Hypothesis(self.tokenizer.decode(tokens), tokens, frames, float(scores[row]))])
+        return hypotheses
+
+
+class BeamSearchDecoder(Decoder):
     """Prefix beam search over CTC log-probs, with an optional lexicon and n-gram word LM.
 
-    Without a lexicon the search is over characters (no LM); with a lexicon every word is one of its
-    entries; with an LM the words are scored by it as well.
+    Without a lexicon the search is over the model's units (no LM); with a lexicon every word is one
+    of its entries (it writes words, or hanzi for a pinyin model with a character lexicon); with an
+    LM the words are scored by it as well.
     """
 
-    def __init__(self, tokenizer: Tokenizer, config: BeamSearchConfig | None = None):
-        from .lm import resolve_lexicon, writes_characters
+    def __init__(self, tokenizer: Tokenizer, config: DecoderConfig):
+        super().__init__(tokenizer, config)
+        from .lm import lexicon_writes, resolve_lexicon
 
         load_torchaudio()  # checks the torch/torchaudio pair first
         from torchaudio.models.decoder import ctc_decoder
 
-        self.tokenizer = tokenizer
-        self.config = config = config or BeamSearchConfig()
         lexicon = resolve_lexicon(config.lexicon, config.lm, tokenizer)
         try:
             self._decoder = ctc_decoder(
                 lexicon=str(lexicon) if lexicon else None, tokens=list(tokenizer.tokens),
-                lm=config.lm, nbest=config.nbest, beam_size=config.beam_size,
+                lm=config.lm, nbest=config.nbest, beam_size=config.beam,
                 beam_size_token=config.beam_size_token, beam_threshold=config.beam_threshold,
                 lm_weight=config.lm_weight, word_score=config.word_score, unk_score=config.unk_score,
                 sil_score=config.sil_score, blank_token=BLANK, sil_token=WORD_SEPARATOR, unk_word=UNK,
             )
         except (RuntimeError, ValueError) as error:  # flashlight's messages name neither file
-            raise DfcnnError(f"cannot build the beam search decoder (lexicon {lexicon}, lm {config.lm}): {error}") from None
-        self._uses_words = lexicon is not None
-        self.writes_characters = writes_characters(lexicon, tokenizer)  # pinyin in, hanzi out
+            raise DfcnnError(
+                f"cannot build the beam search decoder (lexicon {lexicon}, lm {config.lm}): {error}"
+            ) from None
+        self.lexicon = lexicon
+        self.writes = lexicon_writes(lexicon, tokenizer)
 
-    @torch.no_grad()
-    def __call__(self, log_probs: torch.Tensor, lengths: torch.Tensor) -> list[list[Hypothesis]]:
-        """(B, T, V) log-probs, (B,) lengths -> the ``nbest`` best hypotheses per utterance, best first."""
+    def decode(self, log_probs: torch.Tensor, lengths: torch.Tensor) -> list[list[Hypothesis]]:
+        import torch
+
         emissions = log_probs.detach().to("cpu", torch.float32).contiguous()
         results = self._decoder(emissions, lengths.detach().to("cpu", torch.int32))
         return [[self._hypothesis(result) for result in nbest] for nbest in results]
@@ -117,23 +250,16 @@ class BeamSearchDecoder:
             tokens, frames = tokens[1:], frames[1:]
         while tokens and self.tokenizer.tokens[tokens[-1]] == WORD_SEPARATOR:
             tokens, frames = tokens[:-1], frames[:-1]
-        text = self.tokenizer.normalize(" ".join(result.words)) if self._uses_words else self.tokenizer.decode(tokens)
+        if self.lexicon is not None:
+            text = self.tokenizer.normalize(" ".join(result.words))
+        else:
+            text = self.tokenizer.decode(tokens)
         return Hypothesis(text, tokens, frames, float(result.score))
 
 
-def build_decoder(tokenizer: Tokenizer, config: BeamSearchConfig | None):
-    """A callable (log_probs, lengths) -> list[Hypothesis]: greedy when ``config`` is None. Its
-    ``writes_characters`` says whether it turns a pinyin model's syllables into characters."""
-    if config is None:
-        def decode(log_probs, lengths):
-            return greedy_decode(log_probs, lengths, tokenizer)
-
-        decode.writes_characters = False
-        return decode
-    decoder = BeamSearchDecoder(tokenizer, config)
-
-    def decode(log_probs, lengths):
-        return [nbest[0] for nbest in decoder(log_probs, lengths)]
-
-    decode.writes_characters = decoder.writes_characters
-    return decode
+def build_decoder(tokenizer: Tokenizer, config: DecoderConfig | None = None) -> Decoder:
+    """The decoder ``config`` describes: greedy for None or greedy options, else the beam search."""
+    config = config or DecoderConfig()
+    if config.is_greedy:
+        return GreedyDecoder(tokenizer, config)
+    return BeamSearchDecoder(tokenizer, config)

@@ -20,6 +20,10 @@ class ManifestError(DfcnnError):
 class ConfigError(DfcnnError):
     """A config file or override is invalid. The message names the key."""
 
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field  # the dataclass field at fault, when a __post_init__ check raised it
+
 
 class CheckpointError(DfcnnError):
     """A checkpoint is missing, truncated or not a dfcnn checkpoint."""
@@ -27,3 +31,11 @@ class CheckpointError(DfcnnError):
 
 class VocabError(DfcnnError):
     """A vocabulary file is malformed or a text cannot be tokenised with it."""
+
+
+def check_field(ok: bool, field: str, problem: str) -> None:
+    """Raise ``ConfigError`` for config field ``field`` (e.g. "lr") unless ``ok``: used in
+    ``__post_init__`` so a config is validated before any work starts. ``load_config`` prefixes the
+    section and names the file or override that set the value."""
+    if not ok:
+        raise ConfigError(f"{field} {problem}", field=field)

@@ -1,45 +1,37 @@
 """Scoring a model on a manifest: transcripts -> WER/CER tables and per-utterance alignments, and
 tuning the beam search's LM weight and word score on a dev set.
 
-    dfcnn evaluate --model exp/best.pt --manifest data/test.jsonl --out exp/eval-test [--lm lm/lm.bin]
-    dfcnn tune --model exp/best.pt --manifest data/dev.jsonl --lm lm/lm.bin --out exp/tune
+    dfcnn evaluate --model exp/ --manifest data/test.jsonl --out exp/eval-test   # greedy and shipped decoder
+    dfcnn tune --model exp/best.pt --manifest data/dev.jsonl --lm exp/lm/lm.bin --out exp/tune --ship
 
-``evaluate`` writes ``results.md`` (the table), ``alignments.txt`` (REF/HYP per utterance, errors
-marked) and ``hyps.jsonl`` (utt_id, ref, hyp) to the output folder.
+``evaluate`` writes ``results.md`` (the table), ``alignments*.txt`` (REF/HYP per utterance, errors
+marked) and ``hyps*.jsonl`` (utt_id, ref, hyp) to the output folder. The network runs once per
+evaluation; every decoder compared re-decodes its log-probs.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
-from dataclasses import asdict, replace
+import os
+from dataclasses import replace
 from pathlib import Path
 
-from .atomic import atomic_write_text
+import torch
+
 from .data import read_manifest
-from .decode import BeamSearchConfig, build_decoder
-from .inference import load_model
-from .lm import scoring_text
-from .metrics import Score, format_alignments, format_table, score
+from .decode import DecoderConfig, build_decoder
+from .fileio import atomic_write_text
+from .inference import DECODER_FILE, SHIPPED, load_model, resolve_model_path, shipped_decoder
+from .metrics import Score, format_alignments, format_table
 
 
-def _decoder_name(config: BeamSearchConfig | None) -> str:
-    if config is None:
-        return "greedy"
-    parts = [f"beam {config.beam_size}"]
-    if config.lexicon or config.lm:
-        parts.append("lexicon")
-    if config.lm:
-        parts.append(f"LM {Path(config.lm).name} (weight {config.lm_weight:g}, word score {config.word_score:g})")
-    return ", ".join(parts)
-
-
-def decoder_variants(config: BeamSearchConfig, tokenizer) -> dict[str, BeamSearchConfig | None]:
+def decoder_variants(config: DecoderConfig, tokenizer) -> dict[str, DecoderConfig]:
     """Greedy, then beam search without lexicon, with the lexicon, with lexicon and LM: what each adds."""
     from .lm import resolve_lexicon
 
-    variants: dict[str, BeamSearchConfig | None] = {"greedy": None}
-    variants["beam"] = replace(config, lexicon=None, lm=None)
+    variants = {"greedy": DecoderConfig()}
+    variants["beam"] = replace(config, lexicon=None, lm=None, beam_size=config.beam)
     lexicon = resolve_lexicon(config.lexicon, config.lm, tokenizer)
     if lexicon is not None:
         # the word score was tuned with the LM: alone, the lexicon gets the neutral 0
@@ -49,84 +41,95 @@ def decoder_variants(config: BeamSearchConfig, tokenizer) -> dict[str, BeamSearc
     return variants
 
 
+def _length(log_probs: torch.Tensor) -> torch.Tensor:
+    return torch.tensor([log_probs.shape[0]])
+
+
 def evaluate(
     model_path: str | Path, manifest: str | Path, out_dir: str | Path | None = None, device: str = "auto",
     max_batch_duration: float = 200.0, name: str | None = None, progress: bool = True,
-    decoder: BeamSearchConfig | None = None, compare: bool = False,
+    decoder: DecoderConfig | None | str = SHIPPED, compare: bool = False,
 ) -> tuple[Score, str]:
     """Decode every utterance of ``manifest`` and score it; returns (score, markdown table).
 
-    With ``compare`` (and a beam search ``decoder``), the network runs once and the table has a row
-    per ``decoder_variants``; the returned score is the last (fullest) decoder's.
+    Rows: the given decoder; with the default "shipped" decoder of a model that ships one, the
+    network's own greedy output and the shipped decoder; with ``compare`` (and a beam search), one
+    row per ``decoder_variants``. The returned score is the last (fullest) row's.
     """
-    recognizer = load_model(model_path, device)
+    checkpoint = resolve_model_path(model_path)
+    if decoder == SHIPPED:
+        decoder = shipped_decoder(checkpoint)
+        shipped = decoder is not None
+    else:
+        shipped = False
+    recognizer = load_model(checkpoint, device, decoder=None)
     utterances = read_manifest(manifest)
     name = name or Path(manifest).stem
-    if compare and decoder is not None:
-        variants = decoder_variants(decoder, recognizer.tokenizer)
+    config = decoder or DecoderConfig()
+    if compare and not config.is_greedy:
+        variants = decoder_variants(config, recognizer.tokenizer)
+    elif shipped:
+        variants = {"greedy": DecoderConfig(), "shipped": config}
     else:
-        variants = {_decoder_name(decoder): decoder}
+        variants = {config.describe(): config}
     log_probs = recognizer.utterance_log_probs(utterances, max_batch_duration, progress=progress)
     ids = [u.utt_id for u in utterances]
     scores: dict[str, Score] = {}
-    for label, config in variants.items():
-        decode = build_decoder(recognizer.tokenizer, config)
-        # unit pinyin: syllables, so WER is the syllable error rate; a hanzi lexicon: characters
-        hanzi = decode.writes_characters
-        normalize = scoring_text(recognizer.tokenizer, hanzi)
-        refs = [normalize(u.text) for u in utterances]
-        hyps = [normalize(decode(lp[None], _length(lp))[0].text) for lp in log_probs]
-        result = score(refs, hyps)
-        shown = f"{label} (characters)" if hanzi else label
-        row = f"{name} {shown}" if len(variants) > 1 else f"{name} (characters)" if hanzi else name
-        scores[row] = result
+    for label, variant in variants.items():
+        decoding = build_decoder(recognizer.tokenizer, variant)
+        hyps = [decoding.best(lp[None], _length(lp))[0].text for lp in log_probs]
+        result = decoding.score([u.text for u in utterances], hyps)
+        shown = f"{label} (characters)" if decoding.writes == "hanzi" else label
+        scores[f"{name} {shown}" if len(variants) > 1 else f"{name} (characters)" if decoding.writes == "hanzi"
+               else name] = result
         if out_dir is not None:
             suffix = f"-{label.replace('+', '-').replace(' ', '')}" if len(variants) > 1 else ""
+            refs = result.word_alignment.references
             out = Path(out_dir)
             atomic_write_text(out / f"alignments{suffix}.txt", format_alignments(ids, result))
             atomic_write_text(
                 out / f"hyps{suffix}.jsonl",
                 "".join(
-                    json.dumps({"utt_id": i, "ref": r, "hyp": h, "audio_filepath": str(u.audio_filepath)},
+                    json.dumps({"utt_id": i, "ref": " ".join(r), "hyp": h, "audio_filepath": str(u.audio_filepath)},
                                ensure_ascii=False) + "\n"
                     for i, r, h, u in zip(ids, refs, hyps, utterances)
                 ),
             )
     table = format_table(scores)
     if out_dir is not None:
-        decoders = "".join(f"decoder {label}: {_decoder_name(config)}\n" for label, config in variants.items())
-        atomic_write_text(Path(out_dir) / "results.md", f"model: {model_path}\nmanifest: {manifest}\n{decoders}\n{table}")
+        decoders = "".join(f"decoder {label}: {variant.describe()}\n" for label, variant in variants.items())
+        header = f"model: {model_path}\nmanifest: {manifest}\n{decoders}\n"
+        atomic_write_text(Path(out_dir) / "results.md", header + table)
     return result, table
 
 
 def tune_decoder(
-    model_path: str | Path, manifest: str | Path, base: BeamSearchConfig, lm_weights: list[float],
+    model_path: str | Path, manifest: str | Path, base: DecoderConfig, lm_weights: list[float],
     word_scores: list[float], out_dir: str | Path | None = None, device: str = "auto",
-    max_batch_duration: float = 200.0, progress: bool = True,
-) -> tuple[BeamSearchConfig, str]:
-    """Grid search of ``lm_weight`` x ``word_score`` on a dev manifest, by WER then CER (hanzi output: CER first).
+    max_batch_duration: float = 200.0, progress: bool = True, ship: bool = False,
+) -> tuple[DecoderConfig, str]:
+    """Grid search of ``lm_weight`` x ``word_score`` on a dev manifest, ranked by the decoder's
+    primary metric (WER, or CER for hanzi output), the other breaking ties.
 
     The network runs once; each grid point only re-runs the beam search. Returns the best config
-    and a markdown table of every point; ``out_dir`` gets ``tune.md`` and ``best.json``.
+    and a markdown table of every point; ``out_dir`` gets ``tune.md`` and ``best.json``; ``ship``
+    writes the best config as the model's decoder.json beside its checkpoint.
     """
     from tqdm import tqdm
 
-    recognizer = load_model(model_path, device)
+    checkpoint = resolve_model_path(model_path)
+    recognizer = load_model(checkpoint, device, decoder=None)
     utterances = read_manifest(manifest)
     log_probs = recognizer.utterance_log_probs(utterances, max_batch_duration, progress=progress)
     rows, best = [], None
     grid = list(itertools.product(lm_weights, word_scores))
     for lm_weight, word_score in tqdm(grid, desc="tuning", disable=not progress, leave=False):
         config = replace(base, lm_weight=lm_weight, word_score=word_score)
-        decode = build_decoder(recognizer.tokenizer, config)
-        hanzi = decode.writes_characters  # then the CER ranks: its WER counts sentences
-        normalize = scoring_text(recognizer.tokenizer, hanzi)
-        refs = [normalize(u.text) for u in utterances]
-        hyps = [normalize(decode(lp[None], _length(lp))[0].text) for lp in log_probs]
-        result = score(refs, hyps)
-        key = (result.words.error_rate, result.chars.error_rate)
-        rows.append((lm_weight, word_score, *key))
-        key = key[::-1] if hanzi else key
+        decoding = build_decoder(recognizer.tokenizer, config)
+        hyps = [decoding.best(lp[None], _length(lp))[0].text for lp in log_probs]
+        result = decoding.score([u.text for u in utterances], hyps)
+        rows.append((lm_weight, word_score, result.wer, result.cer))
+        key = (result.cer, result.wer) if decoding.primary_metric == "cer" else (result.wer, result.cer)
         if best is None or key < best[0]:
             best = (key, config)
     table = "| LM weight | word score | WER % | CER % |\n|---:|---:|---:|---:|\n" + "".join(
@@ -136,11 +139,18 @@ def tune_decoder(
     if out_dir is not None:
         out_dir = Path(out_dir)
         atomic_write_text(out_dir / "tune.md", f"model: {model_path}\nmanifest: {manifest}\n\n{table}")
-        atomic_write_text(out_dir / "best.json", json.dumps(asdict(best[1]), indent=2) + "\n")
+        write_decoder_config(out_dir / "best.json", best[1])
+    if ship:
+        write_decoder_config(checkpoint.parent / DECODER_FILE, best[1])
     return best[1], table
 
 
-def _length(log_probs):
-    import torch
-
-    return torch.tensor([log_probs.shape[0]])
+def write_decoder_config(path: str | Path, config: DecoderConfig) -> None:
+    """Write ``config`` as JSON, its lexicon and LM paths relative to the file's folder (so a model
+    folder moves as a whole)."""
+    path = Path(path)
+    values = config.to_dict()
+    for key in ("lexicon", "lm"):
+        if values[key] is not None:
+            values[key] = os.path.relpath(Path(values[key]).resolve(), path.parent.resolve())
+    atomic_write_text(path, json.dumps(values, indent=2) + "\n")

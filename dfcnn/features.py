@@ -7,13 +7,14 @@ the signal), so a padded batch gives every utterance exactly the frames it gets 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from .audio import SAMPLE_RATE
-from .errors import ConfigError
+from .errors import ConfigError, check_field
 from .versions import load_torchaudio
 
 FEATURE_KINDS = ("linear", "mel")
@@ -29,8 +30,14 @@ class FeatureConfig:
     utterance_mean_norm: bool = False  # subtract each utterance's own mean per bin (removes level and channel)
 
     def __post_init__(self):
-        if self.kind not in FEATURE_KINDS:
-            raise ConfigError(f"features.kind must be one of {FEATURE_KINDS}, got {self.kind!r}")
+        check_field(self.kind in FEATURE_KINDS, "kind", f"must be one of {', '.join(FEATURE_KINDS)}, got {self.kind!r}")
+        for name in ("win_ms", "hop_ms"):
+            value = getattr(self, name)
+            check_field(math.isfinite(value) and value * SAMPLE_RATE / 1000 >= 1, name,
+                        f"must be a positive number of milliseconds (at least one sample), got {value}")
+        check_field(1 <= self.n_linear_bins <= self.n_fft // 2 + 1, "n_linear_bins",
+                    f"must lie in [1, {self.n_fft // 2 + 1}] (n_fft // 2 + 1), got {self.n_linear_bins}")
+        check_field(self.n_mels >= 1, "n_mels", f"must be at least 1, got {self.n_mels}")
 
     @property
     def win_length(self) -> int:
@@ -47,13 +54,7 @@ class FeatureConfig:
     @property
     def num_bins(self) -> int:
         """F: the frequency size of the feature image."""
-        if self.kind == "mel":
-            return self.n_mels
-        if self.n_linear_bins > self.n_fft // 2 + 1:
-            raise ConfigError(
-                f"features.n_linear_bins={self.n_linear_bins} exceeds n_fft // 2 + 1 = {self.n_fft // 2 + 1}"
-            )
-        return self.n_linear_bins
+        return self.n_mels if self.kind == "mel" else self.n_linear_bins
 
     def num_frames(self, num_samples: torch.Tensor | int) -> torch.Tensor | int:
         """Frames of a signal: 1 + (N - win) // hop; a signal shorter than one window gets one frame."""
@@ -69,6 +70,12 @@ class SpecAugmentConfig:
     time_masks: int = 2  # time masks per utterance
     time_mask_width: int = 40  # widest time mask, in frames
     time_mask_max_ratio: float = 0.2  # a time mask covers at most this share of the utterance
+
+    def __post_init__(self):
+        for name in ("freq_masks", "freq_mask_width", "time_masks", "time_mask_width"):
+            check_field(getattr(self, name) >= 0, name, f"must be >= 0, got {getattr(self, name)}")
+        check_field(0 <= self.time_mask_max_ratio <= 1, "time_mask_max_ratio",
+                    f"must lie in [0, 1], got {self.time_mask_max_ratio}")
 
 
 def _frame_mask(frame_lengths: torch.Tensor, frames: int) -> torch.Tensor:

@@ -5,7 +5,12 @@
     transcript = recognizer.transcribe("speech.flac")       # any length: chunked past chunk_seconds
     transcript.text, transcript.segments[0].words[0].start
 
-    recognizer = load_model("exp/best.pt", decoder=BeamSearchConfig(lexicon="lm/lexicon.txt", lm="lm/lm.bin"))
+    recognizer = load_model("exp/best.pt", decoder=DecoderConfig(lexicon="lm/lexicon.txt", lm="lm/lm.bin"))
+    recognizer = load_model("exp/")                          # with the decoder shipped beside best.pt
+    recognizer = load_model("exp/", decoder=None)            # the network's own (greedy) output
+
+A model ships its decoder as ``decoder.json`` beside the checkpoint (``dfcnn tune --ship`` writes
+it: the lexicon, LM, LM weight and word score tuned on dev, paths relative to the file).
 """
 
 from __future__ import annotations
@@ -21,8 +26,8 @@ from .align import align_tokens, relabel_words, split_at_pauses, words_from_span
 from .audio import SAMPLE_RATE, audio_info, load_audio, resample, stream_audio
 from .checkpoint import load_checkpoint, restore_modules
 from .data import DurationBatchSampler, SpeechDataset, Utterance, collate
-from .decode import BeamSearchConfig, BeamSearchDecoder, Hypothesis, greedy_decode
-from .errors import AudioError, DfcnnError
+from .decode import Decoder, DecoderConfig, Hypothesis, build_decoder
+from .errors import AudioError, CheckpointError, DfcnnError
 from .features import FeatureExtractor
 from .longform import ChunkConfig, chunked_log_probs
 from .model import DFCNN
@@ -51,29 +56,26 @@ class TranscribeConfig:
 
 
 class Recognizer:
-    """A DFCNN with its feature extractor, tokenizer and decoder, in eval mode on one device."""
+    """A DFCNN with its feature extractor, tokenizer and decoder.
+
+    The model and feature extractor are used as given: in eval mode, on their device (``load_model``
+    prepares them); the Recognizer changes neither, so a trainer can score dev with its own model.
+    """
 
     def __init__(
-        self, model: DFCNN, features: FeatureExtractor, tokenizer: Tokenizer, device: str | torch.device = "cpu",
-        decoder: BeamSearchConfig | None = None, config: TranscribeConfig | None = None,
+        self, model: DFCNN, features: FeatureExtractor, tokenizer: Tokenizer, decoder: Decoder | None = None,
+        config: TranscribeConfig | None = None,
     ):
-        self.device = torch.device(device)
-        self.model = model.to(self.device).eval()
-        self.features = features.to(self.device).eval()
+        self.model = model
+        self.features = features
         self.tokenizer = tokenizer
+        self.device = next(model.parameters()).device
         self.config = config or TranscribeConfig()
-        self.set_decoder(decoder)
+        self.decoder = decoder if decoder is not None else build_decoder(tokenizer)
 
-    def set_decoder(self, config: BeamSearchConfig | None) -> None:
-        """Greedy when ``config`` is None, else beam search (with lexicon / LM as configured)."""
-        self.decoder_config = config
-        self._beam = BeamSearchDecoder(self.tokenizer, config) if config is not None else None
-
-    def decode(self, log_probs: torch.Tensor, lengths: torch.Tensor) -> list[Hypothesis]:
-        """(B, T, V) log-probs, (B,) lengths -> the best hypothesis of each utterance."""
-        if self._beam is None:
-            return greedy_decode(log_probs, lengths, self.tokenizer)
-        return [nbest[0] for nbest in self._beam(log_probs, lengths)]
+    def set_decoder(self, config: DecoderConfig | None) -> None:
+        """Decode with ``config`` from now on (None: greedy)."""
+        self.decoder = build_decoder(self.tokenizer, config)
 
     @property
     def frame_seconds(self) -> float:
@@ -83,44 +85,53 @@ class Recognizer:
     @torch.no_grad()
     def log_probs(self, waves: torch.Tensor, wave_lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, N) 16 kHz waves, (B,) lengths -> (B, T', V) log-probs, (B,) output lengths."""
+        if self.model.training or self.features.training:
+            raise RuntimeError("Recognizer needs the model and features in eval mode (call .eval() first)")
         features, frame_lengths = self.features(waves.to(self.device), wave_lengths.to(self.device))
         return self.model(features, frame_lengths)
 
-    def decode_batch(self, waves: torch.Tensor, wave_lengths: torch.Tensor) -> list[Hypothesis]:
-        log_probs, lengths = self.log_probs(waves, wave_lengths)
-        return self.decode(log_probs, lengths)
-
     def utterance_log_probs(
-        self, utterances: Sequence[Utterance], max_batch_duration: float = 200.0, progress: bool = False
-    ) -> list[torch.Tensor]:
-        """(T_i, V) CPU log-probs of each manifest utterance, in input order: decode them many ways."""
+        self, utterances: Sequence[Utterance], max_batch_duration: float = 200.0, progress: bool = False,
+        skip_failed: bool = False,
+    ) -> list[torch.Tensor | None]:
+        """(T_i, V) CPU log-probs of each manifest utterance, in input order: decode them many ways.
+
+        An unreadable file raises ``AudioError`` naming it, or with ``skip_failed`` gets None.
+        """
         results: list[torch.Tensor | None] = [None] * len(utterances)
-        for indices, log_probs, lengths in self._batches(utterances, max_batch_duration, progress):
+        for indices, log_probs, lengths in self._batches(utterances, max_batch_duration, progress, skip_failed):
             for row, index in enumerate(indices):
                 results[index] = log_probs[row, : int(lengths[row])].cpu()
-        return results  # type: ignore[return-value]
+        return results
 
     def recognize(
-        self, utterances: Sequence[Utterance], max_batch_duration: float = 200.0, progress: bool = False
-    ) -> list[Hypothesis]:
-        """Decode manifest utterances in duration-sorted batches; results in input order."""
+        self, utterances: Sequence[Utterance], max_batch_duration: float = 200.0, progress: bool = False,
+        skip_failed: bool = False,
+    ) -> list[Hypothesis | None]:
+        """Decode manifest utterances in duration-sorted batches; results in input order (None for
+        an unreadable file with ``skip_failed``, else ``AudioError``)."""
         results: list[Hypothesis | None] = [None] * len(utterances)
-        for indices, log_probs, lengths in self._batches(utterances, max_batch_duration, progress):
-            for index, hypothesis in zip(indices, self.decode(log_probs, lengths)):
+        for indices, log_probs, lengths in self._batches(utterances, max_batch_duration, progress, skip_failed):
+            for index, hypothesis in zip(indices, self.decoder.best(log_probs, lengths)):
                 results[index] = hypothesis
-        return results  # type: ignore[return-value]
+        return results
 
-    def _batches(self, utterances: Sequence[Utterance], max_batch_duration: float, progress: bool):
+    def _batches(self, utterances: Sequence[Utterance], max_batch_duration: float, progress: bool, skip_failed: bool):
         from tqdm import tqdm
 
         dataset = SpeechDataset(list(utterances))
         sampler = DurationBatchSampler(dataset.durations, max_batch_duration, shuffle=False)
-        loader = torch.utils.data.DataLoader(dataset, batch_sampler=sampler, collate_fn=collate)
+        loader = torch.utils.data.DataLoader(
+            dataset, batch_sampler=sampler, collate_fn=collate, generator=torch.Generator().manual_seed(0)
+        )  # its own generator: scoring never draws from the global RNG a training run resumes
         with tqdm(total=len(dataset), unit="utt", desc="decoding", disable=not progress, leave=False) as bar:
             for batch in loader:
-                log_probs, lengths = self.log_probs(batch.waves, batch.wave_lengths)
-                yield batch.indices, log_probs, lengths
-                bar.update(len(batch.indices))
+                if batch.failed and not skip_failed:
+                    raise AudioError(batch.failed[0][1])
+                if batch.indices:
+                    log_probs, lengths = self.log_probs(batch.waves, batch.wave_lengths)
+                    yield batch.indices, log_probs, lengths
+                bar.update(len(batch.indices) + len(batch.failed))
 
     def transcript_from_log_probs(
         self, log_probs: torch.Tensor, duration: float, audio_filepath: str | None = None
@@ -131,17 +142,16 @@ class Recognizer:
         for start, end in split_at_pauses(log_probs, frame, self.config.min_pause, self.config.max_segment):
             piece = log_probs[start:end].contiguous()  # (T_s, V)
             lengths = torch.tensor([end - start])
-            if self._beam is not None:
-                nbest = self._beam(piece[None], lengths)[0]
-                hypothesis, alternatives = nbest[0], [h.text for h in nbest[1:]]
-            else:
-                hypothesis, alternatives = greedy_decode(piece[None], lengths, self.tokenizer)[0], []
+            nbest = self.decoder.decode(piece[None], lengths)[0]
+            hypothesis, alternatives = nbest[0], [h.text for h in nbest[1:]]
             if not hypothesis.text:
                 continue
             spans = align_tokens(piece, hypothesis.tokens)
             words = words_from_spans(spans, self.tokenizer, frame, offset_seconds=start * frame)
-            if self._beam is not None and self._beam.writes_characters:  # syllable spans, character words
+            if self.decoder.writes == "hanzi":  # syllable spans, character words
                 words = relabel_words(words, [char for char in hypothesis.text if not char.isspace()])
+            elif self.decoder.writes == "words":  # spans spell the lexicon's words (phones: their pronunciations)
+                words = relabel_words(words, hypothesis.text.split())
             seg_start, seg_end = (words[0].start, words[-1].end) if words else (start * frame, end * frame)
             segments.append(Segment(seg_start, min(seg_end, duration), hypothesis.text, words, alternatives))
         text = join_words([segment.text for segment in segments])
@@ -219,10 +229,45 @@ class Recognizer:
         yield from flush()
 
 
+SHIPPED = "shipped"  # load_model's default decoder: decoder.json beside the checkpoint, else greedy
+DECODER_FILE = "decoder.json"  # the decoder a model ships with, beside its checkpoint
+CHECKPOINT_IN_FOLDER = "best.pt"  # the checkpoint ``load_model("exp/")`` loads
+
+
+def resolve_model_path(path: str | Path) -> Path:
+    """A checkpoint file, or an experiment folder holding best.pt -> the checkpoint path."""
+    path = Path(path)
+    if path.is_dir():
+        checkpoint = path / CHECKPOINT_IN_FOLDER
+        if not checkpoint.is_file():
+            raise CheckpointError(f"{path}: a model folder needs {CHECKPOINT_IN_FOLDER} in it")
+        return checkpoint
+    return path
+
+
+def shipped_decoder(checkpoint: str | Path) -> DecoderConfig | None:
+    """The decoder shipped with a checkpoint (decoder.json beside it), or None when there is none."""
+    path = Path(checkpoint).parent / DECODER_FILE
+    return DecoderConfig.from_file(path) if path.is_file() else None
+
+
 def load_model(
-    path: str | Path, device: str = "auto", decoder: BeamSearchConfig | None = None,
+    path: str | Path, device: str = "auto", decoder: DecoderConfig | None | str = SHIPPED,
     config: TranscribeConfig | None = None,
 ) -> Recognizer:
-    """Load a checkpoint written by ``dfcnn train`` into a ready-to-use ``Recognizer``."""
-    model, features, tokenizer = restore_modules(load_checkpoint(path))
-    return Recognizer(model, features, tokenizer, resolve_device(device), decoder, config)
+    """Load a checkpoint written by ``dfcnn train`` (a .pt file, or a folder with best.pt) into a
+    ready ``Recognizer`` in eval mode.
+
+    Args:
+        decoder: "shipped" (the default): the decoder.json beside the checkpoint, or greedy without
+            one; None: greedy, the network's own output; or a ``DecoderConfig``.
+    """
+    checkpoint = resolve_model_path(path)
+    if isinstance(decoder, str):
+        if decoder != SHIPPED:
+            raise DfcnnError(f"decoder must be a DecoderConfig, None or {SHIPPED!r}, got {decoder!r}")
+        decoder = shipped_decoder(checkpoint)
+    model, features, tokenizer = restore_modules(load_checkpoint(checkpoint))
+    target = resolve_device(device)
+    model, features = model.to(target).eval(), features.to(target).eval()
+    return Recognizer(model, features, tokenizer, build_decoder(tokenizer, decoder), config)

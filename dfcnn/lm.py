@@ -21,9 +21,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .atomic import atomic_write_text
 from .data import read_manifest
 from .errors import DfcnnError, VocabError
+from .fileio import atomic_write_text, read_text
 from .text import BLANK, WORD_UNITS, Tokenizer, get_normalizer, is_cjk, to_pinyin
 
 REPO_KENLM_BIN = Path(__file__).resolve().parents[1] / "tools" / "kenlm" / "bin"  # where install_kenlm.sh puts them
@@ -74,9 +74,7 @@ def _source_lines(source: str | Path) -> list[str]:
     source = Path(source)
     if source.suffix == ".jsonl":
         return [utterance.text for utterance in read_manifest(source)]
-    if not source.is_file():
-        raise DfcnnError(f"{source}: LM text file not found")
-    return source.read_text(encoding="utf-8").splitlines()
+    return read_text(source, "LM text file").splitlines()
 
 
 def lm_corpus(sources: Iterable[str | Path], normalizer: str, unit: str = "char") -> list[str]:
@@ -145,19 +143,16 @@ def write_lexicon(
     return skipped
 
 
-def writes_characters(lexicon: str | Path | None, tokenizer: Tokenizer) -> bool:
-    """True when a pinyin model decodes with a lexicon of Chinese characters: its output is hanzi."""
-    if lexicon is None or tokenizer.unit != "pinyin":
-        return False
+def lexicon_writes(lexicon: str | Path | None, tokenizer: Tokenizer) -> str:
+    """What a beam search with ``lexicon`` writes (see ``decode.WRITES``): "units" without a lexicon,
+    "hanzi" for a pinyin model with a lexicon of Chinese characters, else "words"."""
+    if lexicon is None:
+        return "units"
+    if tokenizer.unit != "pinyin":
+        return "words"
     with open(lexicon, encoding="utf-8") as lines:
         first = next((line.split()[0] for line in lines if line.strip()), "")
-    return bool(first) and all(is_cjk(char) for char in first)
-
-
-def scoring_text(tokenizer: Tokenizer, hanzi: bool):
-    """text -> what it is scored as: ``tokenizer.reference_text``, or for hanzi output the normalised
-    characters, as a character model's output is scored: read its CER (its WER counts sentences)."""
-    return tokenizer.normalize if hanzi else tokenizer.reference_text
+    return "hanzi" if first and all(is_cjk(char) for char in first) else "words"
 
 
 def read_lexicon(path: str | Path, tokenizer: Tokenizer | None = None) -> dict[str, list[list[str]]]:
@@ -167,23 +162,21 @@ def read_lexicon(path: str | Path, tokenizer: Tokenizer | None = None) -> dict[s
     for a spelling token outside its vocabulary (the decoder would fail or never emit the word).
     """
     path = Path(path)
-    if not path.is_file():
-        raise VocabError(f"{path}: lexicon not found")
+    text = read_text(path, "lexicon", VocabError)
     tokens = set(tokenizer.tokens) - {BLANK} if tokenizer is not None else None
     lexicon: dict[str, list[list[str]]] = {}
-    with path.open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, 1):
-            fields = line.split()
-            if not fields:
-                continue
-            if len(fields) == 1:
-                raise VocabError(f"{path}:{number}: word {fields[0]!r} has no spelling")
-            unknown = [t for t in fields[1:] if t not in tokens] if tokens is not None else []
-            if unknown:
-                raise VocabError(f"{path}:{number}: token {unknown[0]!r} of {fields[0]!r} is not in the vocabulary")
-            spellings = lexicon.setdefault(fields[0], [])
-            if fields[1:] not in spellings:
-                spellings.append(fields[1:])
+    for number, line in enumerate(text.splitlines(), 1):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) == 1:
+            raise VocabError(f"{path}:{number}: word {fields[0]!r} has no spelling")
+        unknown = [t for t in fields[1:] if t not in tokens] if tokens is not None else []
+        if unknown:
+            raise VocabError(f"{path}:{number}: token {unknown[0]!r} of {fields[0]!r} is not in the vocabulary")
+        spellings = lexicon.setdefault(fields[0], [])
+        if fields[1:] not in spellings:
+            spellings.append(fields[1:])
     if not lexicon:
         raise VocabError(f"{path}: lexicon holds no words")
     return lexicon

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from .errors import ConfigError
+from .errors import ConfigError, check_field
 
 
 @dataclass
@@ -36,13 +36,18 @@ class ModelConfig:
 
     def __post_init__(self):
         blocks = len(self.channels)
-        if not blocks or len(self.time_pool) != blocks or len(self.freq_pool) != blocks:
-            raise ConfigError(
-                f"model.channels, model.time_pool and model.freq_pool need one entry per block "
-                f"(got {len(self.channels)}, {len(self.time_pool)}, {len(self.freq_pool)})"
-            )
-        if min(self.time_pool + self.freq_pool) < 1 or self.convs_per_block < 1:
-            raise ConfigError("model pools and convs_per_block must be >= 1")
+        check_field(
+            blocks > 0 and len(self.time_pool) == blocks and len(self.freq_pool) == blocks, "channels",
+            f"time_pool and freq_pool need one entry per block (got {len(self.channels)}, {len(self.time_pool)}, "
+            f"{len(self.freq_pool)})",
+        )
+        check_field(min(self.channels) >= 1, "channels", f"must all be positive, got {self.channels}")
+        check_field(min(self.time_pool) >= 1, "time_pool", f"must all be >= 1, got {self.time_pool}")
+        check_field(min(self.freq_pool) >= 1, "freq_pool", f"must all be >= 1, got {self.freq_pool}")
+        check_field(self.convs_per_block >= 1, "convs_per_block", f"must be >= 1, got {self.convs_per_block}")
+        check_field(self.hidden_dim >= 1, "hidden_dim", f"must be >= 1, got {self.hidden_dim}")
+        check_field(0 <= self.dropout < 1, "dropout", f"must lie in [0, 1), got {self.dropout}")
+        check_field(self.input_bins >= 1, "input_bins", f"must be >= 1, got {self.input_bins}")
 
     @property
     def time_reduction(self) -> int:

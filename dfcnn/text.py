@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import VocabError
+from .fileio import read_text
 
 BLANK = "<blank>"  # CTC blank, always id 0
 UNK = "<unk>"  # optional: stands for characters outside the vocabulary
@@ -301,9 +302,7 @@ class Tokenizer:
     @classmethod
     def from_file(cls, path: str | Path, normalizer: str = "english", unit: str = "char") -> Tokenizer:
         path = Path(path)
-        if not path.is_file():
-            raise VocabError(f"{path}: vocabulary file not found")
-        lines = path.read_text(encoding="utf-8").split("\n")
+        lines = read_text(path, "vocabulary", VocabError).split("\n")
         if lines and lines[-1] == "":
             lines.pop()
         for number, line in enumerate(lines, 1):

@@ -5,18 +5,28 @@
     dfcnn train recipes/fsdd/conf.yaml --resume          # continue exp_dir/last.pt exactly
     torchrun --nproc-per-node 4 -m dfcnn train conf.yaml # data-parallel on 4 GPUs
 
-Writes to ``exp_dir``: last.pt (every ``save_every_steps`` and each epoch), epoch-N.pt (the last
-``keep_epoch_checkpoints``), best.pt (best dev error), metrics.jsonl, tensorboard/, config.yaml.
+Writes to ``exp_dir``: last.pt (every ``save_every_steps``, at each epoch's end before and after dev
+scoring, and on a stop), epoch-N.pt (the last ``keep_epoch_checkpoints``), best.pt (best dev
+error), metrics.jsonl, tensorboard/, config.yaml.
+
+Stops lose nothing: Ctrl-C or SIGTERM ends the run at the next step boundary with last.pt saved;
+kill -9 loses only the steps since the last save. ``--resume`` then continues bitwise as an
+uninterrupted run would (every rank's random state is in last.pt), and recovers best.pt from the
+bookkeeping in last.pt if the stop fell between writing the two.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
-import os
 import random
+import signal
+import threading
 import time
+from collections import Counter
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -25,59 +35,29 @@ import yaml
 from . import config as config_io
 from .audio import SAMPLE_RATE
 from .checkpoint import build_payload, copy_checkpoint, load_checkpoint, save_checkpoint, transfer_weights
-from .data import DurationBatchSampler, SpeechDataset, collate, filter_for_ctc, read_manifest, worker_options
-from .errors import ConfigError
-from .features import FeatureConfig, FeatureExtractor, SpecAugment, SpecAugmentConfig, compute_stats
+from .data import DurationBatchSampler, SpeechDataset, Utterance, collate, filter_for_ctc, read_manifest
+from .decode import build_decoder
+from .distributed import Distributed, rng_state, set_rng_state
+from .errors import AudioError, ConfigError, DfcnnError
+from .experiment import DataConfig, ExperimentConfig, TrainConfig
+from .features import FeatureExtractor, SpecAugment, compute_stats
+from .fileio import atomic_write_text, remove_stale_temp_files
 from .inference import Recognizer, resolve_device
-from .metrics import score
-from .model import DFCNN, ModelConfig
+from .model import DFCNN
 from .text import Tokenizer
 from .tracking import MetricsLog
+from .workers import worker_options
+
+__all__ = ["DataConfig", "ExperimentConfig", "Interrupted", "TrainConfig", "Trainer", "train"]
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
-@dataclass
-class DataConfig:
-    train_manifest: str = ""  # JSONL manifest of the training utterances
-    dev_manifest: str = ""  # JSONL manifest scored after each epoch (best.pt follows it)
-    vocab: str = ""  # vocabulary file, one token per line, <blank> first
-    normalizer: str = "english"  # text normaliser: english | mandarin | none
-    unit: str = "char"  # what a vocab token is: char | pinyin (tonal syllables such as ni3, for mandarin) | word (closed vocabularies)
-    max_batch_duration: float = 200.0  # seconds of padded audio per batch
-    max_utterance_duration: float = 30.0  # longer training utterances are dropped (memory)
-    speed_perturb: list[float] = field(default_factory=list)  # speeds drawn per utterance and epoch, e.g. [0.9, 1.0, 1.1]; [] = off
-    num_workers: int = 2  # audio decoding processes
-    worker_start: str = "forkserver"  # how they start: forkserver (small; a script must guard its entry point) | fork
-    stats_utterances: int = 500  # training utterances sampled for the normalisation statistics
+class Interrupted(DfcnnError):
+    """Training stopped on a signal, with its state saved; ``signal_number`` gives the exit code."""
 
-
-@dataclass
-class TrainConfig:
-    epochs: int = 30  # passes over the training data
-    lr: float = 1e-3  # peak learning rate (AdamW)
-    weight_decay: float = 1e-2  # AdamW decoupled weight decay
-    warmup_steps: int = 500  # linear warmup from 0, then cosine decay to lr * final_lr_ratio
-    final_lr_ratio: float = 0.05  # learning rate at the last step, relative to lr
-    grad_clip: float = 5.0  # max global gradient norm
-    seed: int = 0  # seeds model init, batch order, SpecAugment and dropout
-    device: str = "auto"  # auto | cpu | cuda | cuda:N
-    amp: bool = True  # mixed precision on CUDA (bf16 where supported, else fp16); ignored on CPU
-    log_every_steps: int = 20  # metrics.jsonl / TensorBoard interval
-    save_every_steps: int = 500  # mid-epoch last.pt interval, for resuming long epochs
-    keep_epoch_checkpoints: int = 5  # epoch-N.pt files kept (for averaging)
-    select_metric: str = "wer"  # dev metric that picks best.pt: wer | cer
-    dev_every_epochs: int = 1  # score dev every N epochs (and after the last)
-    patience: int = 0  # early stopping: end after this many dev scorings without a new best; 0 = off
-    init_from: str = ""  # checkpoint whose weights start a fresh run (fine-tuning); output rows matched by token
-
-
-@dataclass
-class ExperimentConfig:
-    exp_dir: str = "exp"  # checkpoints, logs and TensorBoard events go here
-    data: DataConfig = field(default_factory=DataConfig)
-    features: FeatureConfig = field(default_factory=FeatureConfig)
-    specaugment: SpecAugmentConfig = field(default_factory=SpecAugmentConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
+    def __init__(self, message: str, signal_number: int):
+        super().__init__(message)
+        self.signal_number = signal_number
 
 
 def learning_rate(step: int, total_steps: int, cfg: TrainConfig) -> float:
@@ -90,57 +70,90 @@ def learning_rate(step: int, total_steps: int, cfg: TrainConfig) -> float:
 
 
 @dataclass
-class Distributed:
-    """This process's place in a torchrun launch (rank 0 of 1 without one)."""
+class TrainingData:
+    """The training utterances as batches, and the dev set."""
 
-    rank: int = 0
-    world_size: int = 1
-    local_rank: int = 0
-
-    @classmethod
-    def from_env(cls) -> Distributed:
-        return cls(int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0)))
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
+    dataset: SpeechDataset
+    sampler: DurationBatchSampler
+    loader: torch.utils.data.DataLoader
+    dev: list[Utterance]
+    dropped: Counter  # training utterances left out, by reason
 
 
-def _rng_state(device: torch.device) -> dict:
-    state = {"torch": torch.get_rng_state(), "python": random.getstate()}
-    if device.type == "cuda":
-        state["cuda"] = torch.cuda.get_rng_state(device)
-    return state
+def build_data(config: ExperimentConfig, tokenizer: Tokenizer, model: DFCNN, dist: Distributed) -> TrainingData:
+    """Read, filter and batch the training manifest (every utterance CTC can learn from)."""
+    data, seed = config.data, config.train.seed
+    fastest = max(data.speed_perturb, default=1.0)
+
+    def output_frames(seconds: float) -> int:  # at the fastest speed: every draw must fit CTC
+        frames = config.features.num_frames(round(seconds / fastest * SAMPLE_RATE))
+        return int(model.output_lengths(torch.tensor([frames]))[0])
+
+    utterances, targets, dropped = filter_for_ctc(
+        read_manifest(data.train_manifest), tokenizer, output_frames, data.max_utterance_duration
+    )
+    if not utterances:
+        raise ConfigError(f"{data.train_manifest}: no usable training utterances left ({dict(dropped)})")
+    dataset = SpeechDataset(utterances, targets, data.speed_perturb, seed)
+    sampler = DurationBatchSampler(
+        dataset.durations, data.max_batch_duration, shuffle=True, seed=seed, rank=dist.rank,
+        world_size=dist.world_size, buckets_per_doubling=data.length_buckets,
+    )
+    loader = torch.utils.data.DataLoader(
+        dataset, batch_sampler=sampler, collate_fn=partial(collate, buckets_per_doubling=data.length_buckets),
+        pin_memory=torch.cuda.is_available(), generator=torch.Generator().manual_seed(seed),  # global RNG untouched
+        **worker_options(data.num_workers, data.worker_start),
+    )
+    return TrainingData(dataset, sampler, loader, read_manifest(data.dev_manifest), dropped)
 
 
-def _set_rng_state(state: dict, device: torch.device) -> None:
-    torch.set_rng_state(state["torch"])
-    random.setstate(state["python"])
-    if device.type == "cuda" and "cuda" in state:
-        torch.cuda.set_rng_state(state["cuda"], device)
+@dataclass
+class Optimization:
+    """The optimiser and mixed precision of a run."""
+
+    optimizer: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler
+    autocast: object  # () -> context manager
+    amp_dtype: torch.dtype
+
+
+def build_optimization(model: DFCNN, cfg: TrainConfig, device: torch.device) -> Optimization:
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    amp = cfg.amp and device.type == "cuda"
+    dtype = torch.bfloat16 if amp and torch.cuda.is_bf16_supported() else torch.float16
+    autocast = (lambda: torch.autocast("cuda", dtype=dtype)) if amp else nullcontext
+    scaler = torch.amp.GradScaler("cuda", enabled=amp and dtype == torch.float16)
+    return Optimization(optimizer, scaler, autocast, dtype)
+
+
+def check_inputs(config: ExperimentConfig) -> None:
+    """The files a run needs exist (before anything is built)."""
+    data = config.data
+    for key in ("train_manifest", "dev_manifest", "vocab"):
+        if not getattr(data, key):
+            raise ConfigError(f"data.{key} is not set")
+        if not Path(getattr(data, key)).is_file():
+            raise ConfigError(
+                f"data.{key}: {getattr(data, key)} not found (config paths are relative to the working "
+                f"directory, {Path.cwd()})"
+            )
+    if config.train.init_from and not Path(config.train.init_from).is_file():
+        raise ConfigError(f"train.init_from: {config.train.init_from} not found")
 
 
 class Trainer:
     """One training run: builds everything from an ``ExperimentConfig`` and runs or resumes it."""
 
     def __init__(self, config: ExperimentConfig, resume: bool = False, progress: bool = True):
-        self.config = config
+        check_inputs(config)
         self.progress = progress
         self.dist = Distributed.from_env()
         self.exp_dir = Path(config.exp_dir)
-        cfg, data = config.train, config.data
-        if cfg.select_metric not in ("wer", "cer"):
-            raise ConfigError(f"train.select_metric must be wer or cer, got {cfg.select_metric!r}")
-        for key in ("train_manifest", "dev_manifest", "vocab"):
-            if not getattr(data, key):
-                raise ConfigError(f"data.{key} is not set")
-            if not Path(getattr(data, key)).is_file():
-                raise ConfigError(
-                    f"data.{key}: {getattr(data, key)} not found (config paths are relative to the working "
-                    f"directory, {Path.cwd()})"
-                )
-
+        cfg = config.train
         last = self.exp_dir / "last.pt"
+        if self.dist.is_main:
+            for stale in remove_stale_temp_files(self.exp_dir):
+                self._say(f"removed {stale.name}, left by a write that was killed")
         resume_from = None
         if last.exists():
             if not resume:
@@ -149,65 +162,41 @@ class Trainer:
         elif resume:
             self._say(f"no {last} to resume from: starting a fresh run")
 
-        if self.dist.world_size > 1:
-            backend = "nccl" if torch.cuda.is_available() else "gloo"
-            torch.distributed.init_process_group(backend)
         self.device = resolve_device(cfg.device)
-        if self.device.type == "cuda" and self.dist.world_size > 1:
+        if self.device.type == "cuda" and self.dist.enabled:
             self.device = torch.device("cuda", self.dist.local_rank)
             torch.cuda.set_device(self.device)
+        self.dist.start(self.device.type)
         random.seed(cfg.seed)
         torch.manual_seed(cfg.seed)
 
-        self.tokenizer = Tokenizer.from_file(data.vocab, data.normalizer, data.unit)
-        config.model.input_bins = config.features.num_bins
-        config.model.vocab_size = len(self.tokenizer)
-        self.model = DFCNN(config.model).to(self.device)
+        self.tokenizer = Tokenizer.from_file(config.data.vocab, config.data.normalizer, config.data.unit)
+        model_config = dataclasses.replace(
+            config.model, input_bins=config.features.num_bins, vocab_size=len(self.tokenizer)
+        )
+        self.config = dataclasses.replace(config, model=model_config)  # the caller's config stays as it was
+        self.model = DFCNN(model_config).to(self.device)
         self.features = FeatureExtractor(config.features).to(self.device)
         self.specaugment = SpecAugment(config.specaugment).to(self.device)
-
-        fastest = max(data.speed_perturb, default=1.0)
-
-        def output_frames(seconds: float) -> int:  # at the fastest speed: every draw must fit CTC
-            frames = config.features.num_frames(round(seconds / fastest * SAMPLE_RATE))
-            return int(self.model.output_lengths(torch.tensor([frames]))[0])
-
-        utterances, targets, dropped = filter_for_ctc(
-            read_manifest(data.train_manifest), self.tokenizer, output_frames, data.max_utterance_duration
-        )
-        for reason, count in sorted(dropped.items()):
+        self.data = build_data(self.config, self.tokenizer, self.model, self.dist)
+        for reason, count in sorted(self.data.dropped.items()):
             self._say(f"dropped {count} training utterances: {reason}")
-        if not utterances:
-            raise ConfigError(f"{data.train_manifest}: no usable training utterances left")
-        self.dev = read_manifest(data.dev_manifest)
-        self.dataset = SpeechDataset(utterances, targets, data.speed_perturb, cfg.seed)
-        self.dropped = dict(dropped)
-        self.sampler = DurationBatchSampler(
-            self.dataset.durations, data.max_batch_duration, shuffle=True, seed=cfg.seed,
-            rank=self.dist.rank, world_size=self.dist.world_size,
-        )
-        self.loader = torch.utils.data.DataLoader(
-            self.dataset, batch_sampler=self.sampler, collate_fn=collate, **worker_options(data.num_workers, data.worker_start),
-            pin_memory=self.device.type == "cuda",
-            generator=torch.Generator().manual_seed(cfg.seed),  # keeps the global RNG untouched
-        )
-        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-        amp = cfg.amp and self.device.type == "cuda"
-        self.amp_dtype = torch.bfloat16 if amp and torch.cuda.is_bf16_supported() else torch.float16
-        self.autocast = (lambda: torch.autocast("cuda", dtype=self.amp_dtype)) if amp else nullcontext
-        self.scaler = torch.amp.GradScaler("cuda", enabled=amp and self.amp_dtype == torch.float16)
+        self.optim = build_optimization(self.model, cfg, self.device)
         self.ddp_model = self.model
-        if self.dist.world_size > 1:
+        if self.dist.enabled:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.ddp_model = torch.nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
 
         self.step = 0
         self.epoch = 0
         self.batches_done = 0  # in the current epoch
-        self.skipped_batches = 0  # non-finite loss or gradient
+        self.dev_pending = False  # the epoch has ended but its dev scoring has not (a stop in between)
+        self.skipped_batches = 0  # non-finite loss or gradient, or no readable audio
+        self.bad_audio: dict[str, str] = {}  # utt_id -> why it could not be read (skipped)
         self.grad_norm = 0.0  # of the last step, before clipping
         self.best = {"score": float("inf"), "epoch": -1}
-        self.total_steps = cfg.epochs * len(self.sampler.epoch_batches())
+        self.total_steps = cfg.epochs * len(self.data.sampler.epoch_batches())
+        self._stop_signal: int | None = None
         if resume_from is not None:
             self._restore(resume_from)
         else:
@@ -215,7 +204,28 @@ class Trainer:
                 reused = transfer_weights(load_checkpoint(cfg.init_from), self.model, self.tokenizer)
                 self._say(f"weights from {cfg.init_from} ({reused})")
             self._init_stats()
-        self.metrics = MetricsLog(self.exp_dir, self.dist.is_main)
+        self.metrics = MetricsLog(self.exp_dir, self.dist.is_main, after_step=self.step if resume_from else None)
+
+    # shortcuts to what build_data and build_optimization made
+    @property
+    def dataset(self) -> SpeechDataset:
+        return self.data.dataset
+
+    @property
+    def sampler(self) -> DurationBatchSampler:
+        return self.data.sampler
+
+    @property
+    def loader(self) -> torch.utils.data.DataLoader:
+        return self.data.loader
+
+    @property
+    def dropped(self) -> dict:
+        return dict(self.data.dropped)
+
+    @property
+    def optimizer(self) -> torch.optim.Optimizer:
+        return self.optim.optimizer
 
     def _say(self, message: str) -> None:
         if self.dist.is_main:
@@ -224,145 +234,247 @@ class Trainer:
             tqdm.write(message)
 
     def _init_stats(self) -> None:
+        data = self.config.data
         rng = random.Random(self.config.train.seed)
-        count = min(len(self.dataset), self.config.data.stats_utterances)
+        count = min(len(self.dataset), data.stats_utterances)
         subset = SpeechDataset(rng.sample(self.dataset.utterances, count))
         loader = torch.utils.data.DataLoader(
-            subset, batch_size=16, collate_fn=collate, **worker_options(self.config.data.num_workers, self.config.data.worker_start)
+            subset, batch_size=16, collate_fn=collate, generator=torch.Generator().manual_seed(0),
+            **worker_options(data.num_workers, data.worker_start, persistent=False),
         )
-        batches = ((b.waves.to(self.device), b.wave_lengths.to(self.device)) for b in loader)
+        batches = ((b.waves.to(self.device), b.wave_lengths.to(self.device)) for b in loader if b.indices)
         mean, std = compute_stats(self.features, batches)
         self.features.set_stats(mean, std)
         self._say(f"feature statistics from {count} training utterances")
 
     def _restore(self, payload: dict) -> None:
+        last = self.exp_dir / "last.pt"
         try:
             self.model.load_state_dict(payload["model"])
-        except RuntimeError:
+            state = payload["training"]
+            self.optimizer.load_state_dict(state["optimizer"])
+        except (RuntimeError, KeyError, ValueError):
             raise ConfigError(
-                f"{self.exp_dir / 'last.pt'} was trained with another model or feature config than this one; "
+                f"{last} was trained with another model, feature or vocabulary config than this one; "
                 "resume with the original config, or set another exp_dir"
             ) from None
         self.features.set_stats(payload["feature_stats"]["mean"], payload["feature_stats"]["std"])
-        state = payload["training"]
-        self.optimizer.load_state_dict(state["optimizer"])
         if state.get("scaler"):
-            self.scaler.load_state_dict(state["scaler"])
+            self.optim.scaler.load_state_dict(state["scaler"])
         self.step, self.epoch, self.batches_done = state["step"], state["epoch"], state["batches_done"]
-        self.skipped_batches, self.best = state["skipped_batches"], state["best"]
-        _set_rng_state(state["rng"], self.device)
-        self._say(f"resumed {self.exp_dir / 'last.pt'}: epoch {self.epoch + 1}, step {self.step}")
+        self.skipped_batches, self.best = state["skipped_batches"], dict(state["best"])
+        self.dev_pending = state.get("dev_pending", False)
+        self.bad_audio = dict(state.get("bad_audio", {}))
+        states = state["rng"] if isinstance(state["rng"], list) else [state["rng"]]  # older: rank 0's only
+        if len(states) != self.dist.world_size and self.dist.enabled:
+            self._say(f"{last} was saved by {len(states)} ranks, resumed by {self.dist.world_size}: "
+                      "the run continues, but not bitwise as it would have")
+        set_rng_state(states[min(self.dist.rank, len(states) - 1)], self.device)
+        self._say(f"resumed {last}: epoch {self.epoch + 1}, step {self.step}")
+        if self.dist.is_main:
+            self._recover_best()
+
+    def _recover_best(self) -> None:
+        """Make best.pt match the bookkeeping in last.pt (a stop between writing the two)."""
+        best_epoch, best = self.best["epoch"], self.exp_dir / "best.pt"
+        if best_epoch < 1:
+            return
+        if best.is_file():
+            try:
+                if load_checkpoint(best)["training"]["epoch"] == best_epoch:
+                    return
+            except (DfcnnError, KeyError):
+                pass
+        sources = [self.exp_dir / f"epoch-{best_epoch}.pt"]
+        if self.epoch == best_epoch and self.batches_done == 0 and not self.dev_pending:
+            sources.insert(0, self.exp_dir / "last.pt")
+        for source in sources:
+            if source.is_file():
+                copy_checkpoint(source, best)
+                self._say(f"recovered {best} (epoch {best_epoch}) from {source.name}")
+                return
+        self._say(f"warning: best.pt of epoch {best_epoch} is gone and cannot be recovered")
 
     def _payload(self) -> dict:
+        """The training checkpoint (a collective call: every rank's random state is gathered)."""
+        states = self.dist.gather(rng_state(self.device))
         training = {
             "optimizer": self.optimizer.state_dict(),
-            "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else {},
+            "scaler": self.optim.scaler.state_dict() if self.optim.scaler.is_enabled() else {},
             "step": self.step, "epoch": self.epoch, "batches_done": self.batches_done,
-            "skipped_batches": self.skipped_batches, "best": dict(self.best),
-            "rng": _rng_state(self.device),
+            "dev_pending": self.dev_pending, "skipped_batches": self.skipped_batches, "best": dict(self.best),
+            "bad_audio": dict(self.bad_audio), "rng": states,
         }
         return build_payload(self.model, self.features, self.tokenizer, config_io.to_dict(self.config), training)
 
     def save(self, name: str = "last.pt") -> None:
+        """Write the training state (call on every rank; rank 0 writes)."""
+        payload = self._payload()
         if self.dist.is_main:
-            save_checkpoint(self.exp_dir / name, self._payload())
+            save_checkpoint(self.exp_dir / name, payload)
 
     def train_step(self, batch) -> float | None:
-        """One optimisation step; returns the loss, or None when the batch was skipped as non-finite."""
-        batch = batch.to(self.device)
-        with torch.no_grad():
-            features, frame_lengths = self.features(batch.waves, batch.wave_lengths)
-            features = self.specaugment(features)
-        with self.autocast():
-            log_probs, output_lengths = self.ddp_model(features, frame_lengths)  # (B, T', V)
-        loss = torch.nn.functional.ctc_loss(
-            log_probs.transpose(0, 1), batch.targets, output_lengths, batch.target_lengths,
-            blank=self.tokenizer.blank_id, reduction="mean",
-        )
-        self.optimizer.zero_grad(set_to_none=True)
-        if not torch.isfinite(loss):
+        """One optimisation step; returns the loss, or None when the batch was skipped: no readable
+        audio, or a non-finite loss or gradient (with DDP, on any rank: all ranks skip together)."""
+        usable = bool(batch.indices)
+        if usable:
+            batch = batch.to(self.device)
+            with torch.no_grad():
+                features, frame_lengths = self.features(batch.waves, batch.wave_lengths)
+                features = self.specaugment(features)
+            with self.optim.autocast():
+                log_probs, output_lengths = self.ddp_model(features, frame_lengths)  # (B, T', V)
+            loss = torch.nn.functional.ctc_loss(
+                log_probs.transpose(0, 1), batch.targets, output_lengths, batch.target_lengths,
+                blank=self.tokenizer.blank_id, reduction="mean",
+            )
+            usable = bool(torch.isfinite(loss))
+        if self.dist.enabled:
+            usable = all(self.dist.gather(usable))  # a skipped backward on one rank would hang the others
+        optimizer, scaler = self.optimizer, self.optim.scaler
+        optimizer.zero_grad(set_to_none=True)
+        if not usable:
             self.skipped_batches += 1
             return None
-        self.scaler.scale(loss).backward()
-        self.scaler.unscale_(self.optimizer)
+        scaler.scale(loss).backward()
+        scaler.unscale_(optimizer)
         grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.train.grad_clip)
         if not torch.isfinite(grad_norm):
-            self.optimizer.zero_grad(set_to_none=True)
-            self.scaler.update()
+            optimizer.zero_grad(set_to_none=True)
+            scaler.update()
             self.skipped_batches += 1
             return None
-        self.scaler.step(self.optimizer)
-        self.scaler.update()
+        scaler.step(optimizer)
+        scaler.update()
         self.grad_norm = float(grad_norm)
         return float(loss.detach())
 
+    def _check_audio(self, batch) -> None:
+        """Name and count the utterances of ``batch`` whose audio could not be read (or stop on them)."""
+        for index, error in batch.failed:
+            utterance = self.dataset.utterances[index]
+            if not self.config.data.skip_bad_audio:
+                raise AudioError(f"{error} (training utterance {utterance.utt_id}; data.skip_bad_audio=true skips it)")
+            if utterance.utt_id not in self.bad_audio:
+                self.bad_audio[utterance.utt_id] = error
+                self._say(f"skipped unreadable training utterance {utterance.utt_id}: {error} "
+                          f"({len(self.bad_audio)} so far)")
+
     def evaluate_dev(self) -> dict:
-        recognizer = Recognizer(self.model, self.features, self.tokenizer, self.device)
-        hypotheses = recognizer.recognize(self.dev, self.config.data.max_batch_duration, progress=self.progress)
-        self.model.train()
-        self.features.train()
-        refs = [self.tokenizer.reference_text(u.text) for u in self.dev]  # pinyin: syllable error rate
-        result = score(refs, [self.tokenizer.reference_text(h.text) for h in hypotheses])
+        """Greedy WER/CER on dev (rank 0), the model switched to eval mode and back."""
+        self.model.eval()
+        self.features.eval()
+        try:
+            recognizer = Recognizer(self.model, self.features, self.tokenizer)
+            skip = self.config.data.skip_bad_audio
+            hypotheses = recognizer.recognize(
+                self.data.dev, self.config.data.max_batch_duration, progress=self.progress, skip_failed=skip
+            )
+        finally:
+            self.model.train()
+            self.features.train()
+        scored = [(u, h) for u, h in zip(self.data.dev, hypotheses) if h is not None]
+        if len(scored) < len(self.data.dev):
+            self._say(f"warning: {len(self.data.dev) - len(scored)} dev utterances could not be read and were "
+                      "left out of the dev score")
+        if not scored:
+            raise AudioError(f"{self.config.data.dev_manifest}: no dev utterance could be read")
+        decoder = build_decoder(self.tokenizer)
+        result = decoder.score([u.text for u, _ in scored], [h.text for _, h in scored])
         return {"dev_wer": result.wer, "dev_cer": result.cer}
 
+    def _on_signal(self, number: int, frame) -> None:
+        self._stop_signal = number
+        if number == signal.SIGINT:  # a second Ctrl-C aborts at once (last.pt holds the last save)
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        self._say(f"{signal.Signals(number).name}: stopping after this step, then saving last.pt "
+                  "(Ctrl-C again to abort at once)")
+
+    def _stop_requested(self) -> int | None:
+        """The signal that asks this run to stop, agreed by every rank (rank order: the first seen)."""
+        return next((s for s in self.dist.gather(self._stop_signal) if s is not None), None)
+
+    def _stop(self, number: int) -> None:
+        self.save()
+        raise Interrupted(
+            f"stopped by {signal.Signals(number).name} at epoch {self.epoch + 1}, step {self.step}: state saved to "
+            f"{self.exp_dir / 'last.pt'}; continue with --resume", number
+        )
+
     def run(self, max_steps: int | None = None) -> Path:
-        """Train until ``train.epochs`` (or ``max_steps`` steps, for tests); returns best.pt's path."""
+        """Train until ``train.epochs`` (or ``max_steps`` steps, for tests); returns best.pt's path
+        (last.pt's when no dev scoring has happened yet)."""
+        handlers = {}
+        if threading.current_thread() is threading.main_thread():
+            handlers = {number: signal.signal(number, self._on_signal) for number in STOP_SIGNALS}
+        try:
+            self._run(max_steps)
+        finally:
+            for number, handler in handlers.items():
+                signal.signal(number, handler)
+            self.metrics.close()
+        best = self.exp_dir / "best.pt"
+        return best if best.is_file() else self.exp_dir / "last.pt"
+
+    def _run(self, max_steps: int | None) -> None:
         from tqdm import tqdm
 
         cfg = self.config.train
         self.exp_dir.mkdir(parents=True, exist_ok=True)
         if self.dist.is_main:
-            (self.exp_dir / "config.yaml").write_text(yaml.safe_dump(config_io.to_dict(self.config), sort_keys=False))
+            config_yaml = yaml.safe_dump(config_io.to_dict(self.config), sort_keys=False)
+            atomic_write_text(self.exp_dir / "config.yaml", config_yaml)
             self._say(
                 f"{sum(p.numel() for p in self.model.parameters()):,} parameters, {len(self.dataset)} utterances "
                 f"({sum(self.dataset.durations) / 3600:.2f} h), {len(self.sampler.epoch_batches())} batches/epoch, "
                 f"device {self.device}"
             )
+        if self.dev_pending:  # stopped between an epoch's end and its dev scoring
+            self._score_epoch()
         self.model.train()
         self.features.train()
-        try:
-            while self.epoch < cfg.epochs and not self.out_of_patience():
-                self.sampler.set_epoch(self.epoch, skip_batches=self.batches_done)
-                self.dataset.set_epoch(self.epoch)
-                bar = tqdm(total=len(self.sampler) + self.batches_done, initial=self.batches_done,
-                           desc=f"epoch {self.epoch + 1}/{cfg.epochs}", disable=not (self.progress and self.dist.is_main),
-                           unit="batch", dynamic_ncols=True)
-                window_audio, window_start, window_losses = 0.0, time.perf_counter(), []
-                for batch in self.loader:
-                    for group in self.optimizer.param_groups:
-                        group["lr"] = learning_rate(self.step, self.total_steps, cfg)
-                    loss = self.train_step(batch)
-                    self.step += 1
-                    self.batches_done += 1
-                    window_audio += float(batch.wave_lengths.sum()) / SAMPLE_RATE * self.dist.world_size
-                    if loss is not None:
-                        window_losses.append(loss)
-                    bar.update(1)
-                    if self.step % cfg.log_every_steps == 0 and window_losses:
-                        speed = window_audio / (time.perf_counter() - window_start)
-                        mean_loss = sum(window_losses) / len(window_losses)
-                        bar.set_postfix(loss=f"{mean_loss:.3f}", audio_s_per_s=f"{speed:.1f}")
-                        self.metrics.log(self.step, {
-                            "epoch": self.epoch + 1, "loss": mean_loss, "lr": self.optimizer.param_groups[0]["lr"],
-                            "audio_sec_per_sec": speed, "grad_norm": self.grad_norm,
-                            "skipped_batches": self.skipped_batches,
-                        })
-                        window_audio, window_start, window_losses = 0.0, time.perf_counter(), []
-                    if self.step % cfg.save_every_steps == 0:
-                        self.save()
-                    if max_steps is not None and self.step >= max_steps:
-                        bar.close()
-                        self.save()
-                        return self.exp_dir / "best.pt"
-                bar.close()
-                self._end_epoch()
-        except KeyboardInterrupt:
-            self.save()
-            self._say(f"interrupted: state saved to {self.exp_dir / 'last.pt'}; continue with --resume")
-            raise
-        finally:
-            self.metrics.close()
-        return self.exp_dir / "best.pt"
+        while self.epoch < cfg.epochs and not self.out_of_patience():
+            self.sampler.set_epoch(self.epoch, skip_batches=self.batches_done)
+            bar = tqdm(total=len(self.sampler) + self.batches_done, initial=self.batches_done, unit="batch",
+                       desc=f"epoch {self.epoch + 1}/{cfg.epochs}", dynamic_ncols=True,
+                       disable=not (self.progress and self.dist.is_main))
+            window_audio, window_start, window_losses = 0.0, time.perf_counter(), []
+            for batch in self.loader:
+                for group in self.optimizer.param_groups:
+                    group["lr"] = learning_rate(self.step, self.total_steps, cfg)
+                self._check_audio(batch)
+                loss = self.train_step(batch)
+                self.step += 1
+                self.batches_done += 1
+                window_audio += float(batch.wave_lengths.sum()) / SAMPLE_RATE * self.dist.world_size
+                if loss is not None:
+                    window_losses.append(loss)
+                bar.update(1)
+                if self.step % cfg.log_every_steps == 0 and window_losses:
+                    speed = window_audio / (time.perf_counter() - window_start)
+                    mean_loss = sum(window_losses) / len(window_losses)
+                    bar.set_postfix(loss=f"{mean_loss:.3f}", audio_s_per_s=f"{speed:.1f}")
+                    self.metrics.log(self.step, {
+                        "epoch": self.epoch + 1, "loss": mean_loss, "lr": self.optimizer.param_groups[0]["lr"],
+                        "audio_sec_per_sec": speed, "grad_norm": self.grad_norm,
+                        "skipped_batches": self.skipped_batches, "bad_audio": len(self.bad_audio),
+                    })
+                    window_audio, window_start, window_losses = 0.0, time.perf_counter(), []
+                if self.step % cfg.save_every_steps == 0:
+                    self.save()
+                stop = self._stop_requested()
+                if stop is not None:
+                    bar.close()
+                    self._stop(stop)
+                if max_steps is not None and self.step >= max_steps:
+                    bar.close()
+                    self.save()
+                    return
+            bar.close()
+            self._end_epoch()
+            stop = self._stop_requested()  # a signal during dev scoring
+            if stop is not None:
+                self._stop(stop)
 
     def out_of_patience(self) -> bool:
         """True once ``train.patience`` dev scorings in a row brought no new best (never when 0)."""
@@ -371,7 +483,8 @@ class Trainer:
             return False
         stale = (self.epoch - self.best["epoch"]) // cfg.dev_every_epochs
         if stale >= cfg.patience:
-            self._say(f"early stop after epoch {self.epoch}: no better dev {cfg.select_metric} since epoch {self.best['epoch']}")
+            self._say(f"early stop after epoch {self.epoch}: no better dev {cfg.select_metric} "
+                      f"since epoch {self.best['epoch']}")
             return True
         return False
 
@@ -379,19 +492,29 @@ class Trainer:
         cfg = self.config.train
         self.epoch += 1
         self.batches_done = 0
-        record = {"epoch": self.epoch, "skipped_batches": self.skipped_batches}
+        self.dev_pending = self.epoch % cfg.dev_every_epochs == 0 or self.epoch == cfg.epochs
+        self.save()  # the epoch's training is kept even if dev scoring fails or is stopped
+        self._score_epoch()
+
+    def _score_epoch(self) -> None:
+        """Dev scoring of the epoch just ended (if due), then last.pt, epoch-N.pt and best.pt."""
+        cfg = self.config.train
+        record = {"epoch": self.epoch, "skipped_batches": self.skipped_batches, "bad_audio": len(self.bad_audio)}
         improved = False
-        if self.dist.is_main and (self.epoch % cfg.dev_every_epochs == 0 or self.epoch == cfg.epochs):
-            record.update(self.evaluate_dev())
+        if self.dev_pending:
+            scores = self.evaluate_dev() if self.dist.is_main else None
+            scores = self.dist.broadcast(scores)  # every rank keeps the same best and stop decision
+            record.update(scores)
             other = "cer" if cfg.select_metric == "wer" else "wer"
-            current = [record[f"dev_{cfg.select_metric}"], record[f"dev_{other}"]]  # ties broken by the other
+            current = [scores[f"dev_{cfg.select_metric}"], scores[f"dev_{other}"]]  # ties broken by the other
             improved = current < [self.best["score"], self.best.get("tiebreak", float("inf"))]
             if improved:
                 self.best = {"score": current[0], "tiebreak": current[1], "epoch": self.epoch}
             self._say(
-                f"epoch {self.epoch}: dev WER {record['dev_wer']:.2f}% CER {record['dev_cer']:.2f}%"
+                f"epoch {self.epoch}: dev WER {scores['dev_wer']:.2f}% CER {scores['dev_cer']:.2f}%"
                 + (" (best)" if improved else f" (best {self.best['score']:.2f}% at epoch {self.best['epoch']})")
             )
+            self.dev_pending = False
         self.metrics.log(self.step, record)
         self.save()
         if self.dist.is_main:
@@ -399,10 +522,8 @@ class Trainer:
             copy_checkpoint(last, self.exp_dir / f"epoch-{self.epoch}.pt")
             if improved:
                 copy_checkpoint(last, self.exp_dir / "best.pt")
-            stale = self.exp_dir / f"epoch-{self.epoch - cfg.keep_epoch_checkpoints}.pt"
-            stale.unlink(missing_ok=True)
-        if self.dist.world_size > 1:
-            torch.distributed.barrier()
+            (self.exp_dir / f"epoch-{self.epoch - cfg.keep_epoch_checkpoints}.pt").unlink(missing_ok=True)
+        self.dist.barrier()
 
 
 def train(config: ExperimentConfig, resume: bool = False, progress: bool = True) -> Path:

@@ -16,10 +16,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .atomic import atomic_write_text
+from .fileio import atomic_write_text
 from .text import is_cjk
 
 FORMATS = ("txt", "json", "srt", "vtt", "tsv")
+_PATH_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def escape_path(path: str | Path) -> str:
+    """A path for a ``PATH<TAB>TEXT`` line: backslash, tab, newline and carriage return written as
+    ``\\\\``, ``\\t``, ``\\n``, ``\\r``, so every file is one line that splits at its first tab."""
+    return str(path).translate(_PATH_ESCAPES)
+
+
 MIN_CUE_MS = 100  # a cue whose words have no duration lasts this long, so players show it at all
 
 

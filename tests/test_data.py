@@ -39,7 +39,8 @@ def test_manifest_round_trip_and_relative_paths(tmp_path, write_tone):
         ('{"audio_filepath": "a.wav", "duration": 1.0', "m.jsonl:2: not valid JSON"),
         ('{"audio_filepath": "a.wav", "text": "x"}', "m.jsonl:2: missing key 'duration'"),
         ('{"audio_filepath": "a.wav", "duration": "1", "text": "x"}', "m.jsonl:2: 'duration' has the wrong type"),
-        ('{"audio_filepath": "a.wav", "duration": -1, "text": "x"}', "m.jsonl:2: 'duration' must be positive"),
+        ('{"audio_filepath": "a.wav", "duration": -1, "text": "x"}', "m.jsonl:2: 'duration' must be a positive number"),
+        ('{"audio_filepath": "a.wav", "duration": Infinity, "text": "x"}', "m.jsonl:2: 'duration' must be a positive"),
         ('["a.wav", 1.0, "x"]', "m.jsonl:2: expected a JSON object"),
     ],
 )
@@ -80,7 +81,8 @@ def test_filter_counts_every_dropped_utterance(tmp_path):
 def test_sampler_covers_each_utterance_once_and_respects_budget():
     durations = [0.5 + (i * 37 % 100) / 20 for i in range(200)]
     sampler = DurationBatchSampler(durations, max_duration=20.0, seed=3)
-    batches = list(sampler)
+    batches = [[index for epoch, index in batch] for batch in sampler]
+    assert {epoch for batch in sampler for epoch, _ in batch} == {0}  # keys carry the epoch
     assert sorted(i for b in batches for i in b) == list(range(200))
     for batch in batches:
         assert max(durations[i] for i in batch) * len(batch) <= 20.0 or len(batch) == 1

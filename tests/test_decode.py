@@ -1,14 +1,19 @@
 import math
+from pathlib import Path
 
 import pytest
 import torch
 
-from dfcnn.decode import BeamSearchConfig, BeamSearchDecoder, greedy_decode
-from dfcnn.errors import DfcnnError, VocabError
+from dfcnn.decode import BeamSearchDecoder, DecoderConfig, GreedyDecoder, build_decoder
+from dfcnn.errors import ConfigError, DfcnnError, VocabError
 from dfcnn.lm import build_lm, write_lexicon
 from dfcnn.text import Tokenizer, build_vocab
 
 TOK = Tokenizer(("<blank>", "|", "a", "b", "c"))
+
+
+def greedy_decode(log_probs, lengths, tokenizer):
+    return GreedyDecoder(tokenizer, DecoderConfig()).best(log_probs, lengths)
 
 
 def log_probs_from_path(path: list[int], vocab: int = 5, confidence: float = 0.9) -> torch.Tensor:
@@ -74,7 +79,7 @@ def spell(text: str, confusions: dict[int, dict[str, float]] | None = None) -> l
 def test_beam_search_without_lexicon_agrees_with_greedy_on_clear_input():
     log_probs = spelled_log_probs(WORDS_TOKENIZER, spell("the cat sat"))[None]
     lengths = torch.tensor([log_probs.shape[1]])
-    beam = BeamSearchDecoder(WORDS_TOKENIZER, BeamSearchConfig(beam_size=8))(log_probs, lengths)[0][0]
+    beam = BeamSearchDecoder(WORDS_TOKENIZER, DecoderConfig(beam_size=8)).decode(log_probs, lengths)[0][0]
     assert beam.text == greedy_decode(log_probs, lengths, WORDS_TOKENIZER)[0].text == "the cat sat"
     assert [WORDS_TOKENIZER.tokens[t] for t in beam.tokens] == list("the|cat|sat")
 
@@ -87,7 +92,8 @@ def test_lexicon_constrains_output_to_its_words(tmp_path):
     assert greedy_decode(log_probs, lengths, WORDS_TOKENIZER)[0].text == "the cst sat"
     lexicon = tmp_path / "lexicon.txt"
     write_lexicon(["the", "cat", "sat", "sad"], WORDS_TOKENIZER, lexicon)
-    nbest = BeamSearchDecoder(WORDS_TOKENIZER, BeamSearchConfig(lexicon=str(lexicon), nbest=3))(log_probs, lengths)[0]
+    decoder = BeamSearchDecoder(WORDS_TOKENIZER, DecoderConfig(lexicon=str(lexicon), nbest=3))
+    nbest = decoder.decode(log_probs, lengths)[0]
     assert nbest[0].text == "the cat sat"
     assert all(set(h.text.split()) <= {"the", "cat", "sat", "sad"} for h in nbest)
     assert nbest[0].score >= nbest[-1].score
@@ -104,14 +110,14 @@ def test_language_model_fixes_an_acoustic_confusion(tmp_path, kenlm):
     corpus.write_text("the cat sat\nthe dog sat\nthe cat\nthe dog sad\n" * 5)
     model = build_lm([corpus], tmp_path / "lm", memory="64M", tokenizer=WORDS_TOKENIZER)
     write_lexicon(["the", "cat", "sat", "sad", "dog"], WORDS_TOKENIZER, model.lexicon)
-    lexicon_only = BeamSearchDecoder(WORDS_TOKENIZER, BeamSearchConfig(lexicon=str(model.lexicon)))
-    assert lexicon_only(log_probs, lengths)[0][0].text == "the cat sad"
-    with_lm = BeamSearchDecoder(WORDS_TOKENIZER, BeamSearchConfig(lm=str(model.binary), lm_weight=2.0))
-    assert with_lm(log_probs, lengths)[0][0].text == "the cat sat"  # lexicon.txt beside the LM is found
+    lexicon_only = BeamSearchDecoder(WORDS_TOKENIZER, DecoderConfig(lexicon=str(model.lexicon)))
+    assert lexicon_only.decode(log_probs, lengths)[0][0].text == "the cat sad"
+    with_lm = BeamSearchDecoder(WORDS_TOKENIZER, DecoderConfig(lm=str(model.binary), lm_weight=2.0))
+    assert with_lm.decode(log_probs, lengths)[0][0].text == "the cat sat"  # lexicon.txt beside the LM is found
     with_arpa = BeamSearchDecoder(
-        WORDS_TOKENIZER, BeamSearchConfig(lm=str(model.arpa), lexicon=str(model.lexicon), lm_weight=2.0)
+        WORDS_TOKENIZER, DecoderConfig(lm=str(model.arpa), lexicon=str(model.lexicon), lm_weight=2.0)
     )
-    assert with_arpa(log_probs, lengths)[0][0].text == "the cat sat"
+    assert with_arpa.decode(log_probs, lengths)[0][0].text == "the cat sat"
 
 
 def test_lexicon_is_derived_from_an_arpa_lm_alone(tmp_path):
@@ -121,15 +127,15 @@ def test_lexicon_is_derived_from_an_arpa_lm_alone(tmp_path):
         "-0.5\tcat\t-0.2\n-0.5\tthe\t-0.2\n\n\\2-grams:\n-0.1\t<s> the\n-0.1\tthe cat\n\n\\end\\\n"
     )
     log_probs = spelled_log_probs(WORDS_TOKENIZER, spell("the cat"))[None]
-    decoder = BeamSearchDecoder(WORDS_TOKENIZER, BeamSearchConfig(lm=str(arpa)))
-    assert decoder(log_probs, torch.tensor([log_probs.shape[1]]))[0][0].text == "the cat"
+    decoder = BeamSearchDecoder(WORDS_TOKENIZER, DecoderConfig(lm=str(arpa)))
+    assert decoder.decode(log_probs, torch.tensor([log_probs.shape[1]]))[0][0].text == "the cat"
 
 
 @pytest.mark.parametrize(
     "config, message",
     [
-        (BeamSearchConfig(lm="missing.bin"), "missing.bin: language model not found"),
-        (BeamSearchConfig(lexicon="missing.txt"), "missing.txt: lexicon not found"),
+        (DecoderConfig(lm="missing.bin"), "missing.bin: language model not found"),
+        (DecoderConfig(lexicon="missing.txt"), "missing.txt: lexicon not found"),
     ],
 )
 def test_decoder_input_errors_name_the_file(config, message):
@@ -141,11 +147,55 @@ def test_binary_lm_without_lexicon_says_what_to_give(tmp_path):
     binary = tmp_path / "lm.bin"
     binary.write_bytes(b"mmap lm http://kheafield.com/code format version 5\0" + bytes(100))
     with pytest.raises(DfcnnError, match="binary LM needs a lexicon"):
-        BeamSearchDecoder(WORDS_TOKENIZER, BeamSearchConfig(lm=str(binary)))
+        BeamSearchDecoder(WORDS_TOKENIZER, DecoderConfig(lm=str(binary)))
 
 
 def test_lexicon_with_a_token_outside_the_vocabulary_is_refused(tmp_path):
     lexicon = tmp_path / "lexicon.txt"
     lexicon.write_text("the t h e |\nzoo z o o |\n")
     with pytest.raises(VocabError, match=r"lexicon.txt:2"):
-        BeamSearchDecoder(WORDS_TOKENIZER, BeamSearchConfig(lexicon=str(lexicon)))
+        BeamSearchDecoder(WORDS_TOKENIZER, DecoderConfig(lexicon=str(lexicon)))
+
+
+def test_build_decoder_picks_greedy_or_beam_and_says_what_it_writes(tmp_path):
+    assert isinstance(build_decoder(TOK), GreedyDecoder) and build_decoder(TOK).writes == "units"
+    assert isinstance(build_decoder(WORDS_TOKENIZER, DecoderConfig(beam_size=4)), BeamSearchDecoder)
+    assert build_decoder(WORDS_TOKENIZER, DecoderConfig(beam_size=4)).writes == "units"
+    lexicon = tmp_path / "lexicon.txt"
+    write_lexicon(["the", "cat"], WORDS_TOKENIZER, lexicon)
+    with_lexicon = build_decoder(WORDS_TOKENIZER, DecoderConfig(lexicon=str(lexicon)))
+    assert with_lexicon.writes == "words" and with_lexicon.config.beam == 50  # a lexicon asks for the beam
+    # references are scored in the form the decoder writes: normalised words here
+    assert with_lexicon.reference("The CAT!") == "the cat"
+    assert with_lexicon.score(["The cat."], ["the cat"]).wer == 0.0
+
+
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({"beam_size": 0}, "beam_size must be at least 1"),
+        ({"nbest": 0}, "nbest must be at least 1"),
+        ({"lm_weight": float("nan")}, "lm_weight must be a finite number"),
+    ],
+)
+def test_decoder_options_are_checked(values, message):
+    with pytest.raises(ConfigError, match=message):
+        DecoderConfig(**values)
+
+
+def test_decoder_config_file_round_trip_and_errors(tmp_path):
+    from dfcnn.evaluate import write_decoder_config
+
+    (tmp_path / "lm").mkdir()
+    config = DecoderConfig(lm=str(tmp_path / "lm" / "lm.bin"), lm_weight=1.5, word_score=-1.0)
+    write_decoder_config(tmp_path / "exp" / "decoder.json", config)
+    text = (tmp_path / "exp" / "decoder.json").read_text()
+    assert '"lm": "../lm/lm.bin"' in text  # relative: the folders move together
+    assert DecoderConfig.from_file(tmp_path / "exp" / "decoder.json").lm_weight == 1.5
+    assert Path(DecoderConfig.from_file(tmp_path / "exp" / "decoder.json").lm).resolve() == tmp_path / "lm" / "lm.bin"
+    (tmp_path / "bad.json").write_text('{"lm_wieght": 2}')
+    with pytest.raises(ConfigError, match="bad.json: unknown decoder option 'lm_wieght'"):
+        DecoderConfig.from_file(tmp_path / "bad.json")
+    (tmp_path / "type.json").write_text('{"beam_size": "big"}')
+    with pytest.raises(ConfigError, match="type.json: decoder option 'beam_size' has the wrong type"):
+        DecoderConfig.from_file(tmp_path / "type.json")

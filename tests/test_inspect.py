@@ -38,7 +38,7 @@ def tiny_recognizer(bins: int = 32) -> Recognizer:
     config = ModelConfig(input_bins=bins, vocab_size=5, channels=[4, 6], time_pool=[2, 2], freq_pool=[2, 2],
                          convs_per_block=1, hidden_dim=8)
     tokenizer = Tokenizer(["<blank>", "|", "a", "b", "c"])
-    return Recognizer(DFCNN(config), FeatureExtractor(FeatureConfig(kind="mel", n_mels=bins)), tokenizer)
+    return Recognizer(DFCNN(config).eval(), FeatureExtractor(FeatureConfig(kind="mel", n_mels=bins)).eval(), tokenizer)
 
 
 @pytest.fixture

@@ -12,16 +12,15 @@ from dfcnn.audio import audio_info
 from dfcnn.checkpoint import load_checkpoint
 from dfcnn.config import load_config
 from dfcnn.data import Utterance, write_manifest
-from dfcnn.decode import BeamSearchConfig, BeamSearchDecoder, build_decoder
+from dfcnn.decode import BeamSearchDecoder, DecoderConfig, build_decoder
 from dfcnn.evaluate import evaluate
 from dfcnn.lm import (
     FLASHLIGHT_MAX_HOMOPHONES,
+    lexicon_writes,
     lm_corpus,
     lm_words,
     read_lexicon,
-    scoring_text,
     write_lexicon,
-    writes_characters,
 )
 from dfcnn.text import Tokenizer, build_vocab, normalize_mandarin, save_vocab
 from dfcnn.train import ExperimentConfig, Trainer
@@ -50,8 +49,8 @@ def test_beam_search_with_a_syllable_lexicon(tmp_path):
         probs[t, tokenizer.tokens.index(token)] = 0.9
     log_probs = (probs / probs.sum(dim=1, keepdim=True)).log()[None]  # (1, T, V)
     lengths = torch.tensor([len(path)])
-    for config in (BeamSearchConfig(beam_size=5), BeamSearchConfig(beam_size=5, lexicon=str(tmp_path / "lexicon.txt"))):
-        hypothesis = BeamSearchDecoder(tokenizer, config)(log_probs, lengths)[0][0]
+    for config in (DecoderConfig(beam_size=5), DecoderConfig(beam_size=5, lexicon=str(tmp_path / "lexicon.txt"))):
+        hypothesis = BeamSearchDecoder(tokenizer, config).decode(log_probs, lengths)[0][0]
         assert hypothesis.text == "ni3 hao3 ma5"
         assert tokenizer.reference_text(hypothesis.text) == "ni3 hao3 ma5"
 
@@ -63,22 +62,21 @@ def test_hanzi_lexicon_turns_syllables_into_characters(tmp_path):
     write_lexicon(["你", "好", "行", "很"], tokenizer, lexicon, counts={"好": 9, "你": 5, "很": 3, "行": 1})
     spelt = read_lexicon(lexicon, tokenizer)
     assert ["hao3"] in spelt["好"] and ["xing2"] in spelt["行"] and ["hang2"] in spelt["行"]  # heteronyms
-    assert writes_characters(lexicon, tokenizer) and not writes_characters(None, tokenizer)
+    assert lexicon_writes(lexicon, tokenizer) == "hanzi" and lexicon_writes(None, tokenizer) == "units"
 
     path = ["hen3", "<blank>", "hao3", "<blank>", "xing2", "<blank>"]
     probs = torch.full((len(path), len(tokenizer)), 0.01)
     for t, token in enumerate(path):
         probs[t, tokenizer.tokens.index(token)] = 0.9
     log_probs = (probs / probs.sum(dim=1, keepdim=True)).log()  # (T, V)
-    config = BeamSearchConfig(beam_size=5, lexicon=str(lexicon))
-    decoder = BeamSearchDecoder(tokenizer, config)
-    assert decoder.writes_characters and build_decoder(tokenizer, config).writes_characters
-    assert not build_decoder(tokenizer, None).writes_characters
-    hypothesis = decoder(log_probs[None], torch.tensor([len(path)]))[0][0]
+    config = DecoderConfig(beam_size=5, lexicon=str(lexicon))
+    decoder = build_decoder(tokenizer, config)
+    assert decoder.writes == "hanzi" and decoder.primary_metric == "cer"
+    assert build_decoder(tokenizer, None).writes == "units"
+    hypothesis = decoder.decode(log_probs[None], torch.tensor([len(path)]))[0][0]
     assert hypothesis.text == "很好行"
-    score_as = scoring_text(tokenizer, hanzi=True)
-    assert score_as("很好，行！") == "很好行"  # characters, scored as a character model's: CER
-    assert scoring_text(tokenizer, hanzi=False)("很好") == "hen3 hao3"
+    assert decoder.reference("很好，行！") == "很好行"  # characters, scored as a character model's: CER
+    assert build_decoder(tokenizer).reference("很好") == "hen3 hao3"
 
     words = words_from_spans(align_tokens(log_probs, hypothesis.tokens), tokenizer, 0.04)
     assert [w.word for w in relabel_words(words, list(hypothesis.text))] == ["很", "好", "行"]

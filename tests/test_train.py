@@ -4,9 +4,9 @@ import pytest
 import torch
 from helpers import tiny_config
 
-from dfcnn.data import worker_options
 from dfcnn.errors import ConfigError, VocabError
 from dfcnn.train import TrainConfig, Trainer, learning_rate
+from dfcnn.workers import worker_options
 
 
 def parameters(trainer):
@@ -82,11 +82,12 @@ def test_learning_rate_warmup_then_decay():
 
 
 def test_audio_workers_train_exactly_as_in_process(tmp_path):
-    """Workers started by forkserver (not forked from the trainer) load the same batches, speeds included."""
+    """Workers started by forkserver (not forked from the trainer), alive across epochs, load the same
+    batches, each epoch's speed draws included."""
     runs = {}
     for workers in (0, 1):
         trainer = Trainer(tiny_config(tmp_path / f"workers{workers}", f"data.num_workers={workers}",
-                                      "data.speed_perturb=[0.9,1.0,1.1]", "train.epochs=1"), progress=False)
+                                      "data.speed_perturb=[0.9,1.0,1.1]", "train.epochs=2"), progress=False)
         assert trainer.loader.num_workers == workers
         if workers:
             assert trainer.loader.multiprocessing_context.get_start_method() in ("forkserver", "spawn")
@@ -95,6 +96,6 @@ def test_audio_workers_train_exactly_as_in_process(tmp_path):
     for name, value in runs[0].items():
         assert torch.allclose(value.float(), runs[1][name].float(), atol=1e-6), name
     # fork needs no guarded entry point in a user's script; a typo is an error naming the option
-    assert worker_options(1, "fork")["multiprocessing_context"] == "fork"
+    assert worker_options(1, "fork")["multiprocessing_context"].get_start_method() == "fork"
     with pytest.raises(ConfigError, match="data.worker_start must be forkserver or fork, got 'spawnn'"):
         Trainer(tiny_config(tmp_path / "typo", "data.num_workers=1", "data.worker_start=spawnn"), progress=False)

@@ -31,15 +31,17 @@ def test_speed_perturbation_scales_duration_and_pitch(tmp_path):
     dataset = SpeechDataset(utterances, [[1]] * 6, speeds=[0.9, 1.1], seed=3)
     for index in range(6):
         speed = dataset.speed(index)
-        _, wave, _ = dataset[index]
+        _, wave, _, _ = dataset[index]
         assert abs(len(wave) - 16000 / speed) <= 2  # 1.1 plays faster: shorter
         assert peak_hz(wave) == pytest.approx(440 * speed, abs=3)  # and higher
     first = [dataset.speed(i) for i in range(6)]
     assert first == [dataset.speed(i) for i in range(6)]  # a resumed run draws the same speeds
     draws = set()
     for epoch in range(8):
-        dataset.set_epoch(epoch)
-        draws.add(tuple(dataset.speed(i) for i in range(6)))
+        draws.add(tuple(dataset.speed(i, epoch) for i in range(6)))
+        assert [len(dataset[(epoch, i)][1]) for i in range(6)] == [
+            pytest.approx(16000 / dataset.speed(i, epoch), abs=2) for i in range(6)
+        ]  # the sampler's (epoch, index) keys select the epoch's draw, in any worker
     assert len(draws) > 1 and {s for d in draws for s in d} == {0.9, 1.1}
     assert len(SpeechDataset(utterances)[0][1]) == 16000  # off by default
     with pytest.raises(DfcnnError, match="speed perturbation"):

@@ -30,7 +30,7 @@ def random_recognizer(**model_overrides) -> Recognizer:
         if isinstance(module, torch.nn.BatchNorm2d):
             module.running_mean.uniform_(-0.5, 0.5)
             module.running_var.uniform_(0.5, 2.0)
-    return Recognizer(model, features, TOKENIZER, "cpu")
+    return Recognizer(model.eval(), features.eval(), TOKENIZER)
 
 
 def noisy_speechlike(seconds: float, seed: int = 0) -> np.ndarray:
@@ -170,10 +170,10 @@ def test_transcript_from_log_probs_has_segments_and_timed_words():
 
 
 def test_beam_search_transcript_lists_alternatives():
-    from dfcnn.decode import BeamSearchConfig
+    from dfcnn.decode import DecoderConfig
 
     recognizer = random_recognizer()
-    recognizer.set_decoder(BeamSearchConfig(beam_size=10, nbest=3))
+    recognizer.set_decoder(DecoderConfig(beam_size=10, nbest=3))
     log_probs = peaky_log_probs({10: "a", 12: "b", 15: "|", 18: "d", 19: "e"}, 40)
     segment = recognizer.transcript_from_log_probs(log_probs, duration=1.6).segments[0]
     assert segment.text == "ab de" and len(segment.alternatives) == 2 and "ab de" not in segment.alternatives
@@ -189,7 +189,7 @@ def test_transcript_times_are_ordered_and_inside_the_audio():
     assert times == sorted(times) and 0.0 <= times[0] and times[-1] <= transcript.duration + 1e-6
     assert all(s.start <= s.words[0].start and s.words[-1].end <= s.end for s in transcript.segments if s.words)
     # segments are cut at pauses only, so their texts make up greedy decoding of the whole file
-    whole = recognizer.decode_batch(torch.from_numpy(wave)[None], torch.tensor([len(wave)]))[0]
+    whole = recognizer.decoder.best(*recognizer.log_probs(torch.from_numpy(wave)[None], torch.tensor([len(wave)])))[0]
     assert transcript.text.split() == whole.text.split()
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from ..audio import SAMPLE_RATE, load_audio
-from ..decode import greedy_decode
+from ..decode import build_decoder
 from ..errors import DfcnnError, VocabError
 from ..inference import Recognizer
 from ..text import WORD_SEPARATOR
@@ -53,7 +53,8 @@ def _patch(recognizer: Recognizer, ins: Inspection, utt_id: str, text: str, fiel
         tokens = []
     spans, words, out_edges = _spans_and_words(recognizer, ins, tokens)
     if not spans:
-        hypothesis = greedy_decode(ins.log_probs[None], torch.tensor([ins.log_probs.shape[0]]), recognizer.tokenizer)[0]
+        lengths = torch.tensor([ins.log_probs.shape[0]])
+        hypothesis = build_decoder(recognizer.tokenizer).best(ins.log_probs[None], lengths)[0]
         spans, words, out_edges = _spans_and_words(recognizer, ins, hypothesis.tokens)
     said = "".join(
         " " if recognizer.tokenizer.tokens[s.token] == WORD_SEPARATOR else recognizer.tokenizer.tokens[s.token]

@@ -23,8 +23,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import soundfile
 
-from ..atomic import atomic_write_text
 from ..audio import SAMPLE_RATE
+from ..fileio import atomic_write_text
 
 DPI = 100  # figure inches x 100 = PNG pixels
 FIG_WIDTH = 12.0  # inches: every time-axis figure has the same width and margins, so their axes align

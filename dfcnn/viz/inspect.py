@@ -20,7 +20,7 @@ import torch
 
 from ..align import align_tokens, words_from_spans
 from ..audio import SAMPLE_RATE, load_audio
-from ..decode import greedy_decode
+from ..decode import build_decoder
 from ..inference import Recognizer
 from ..text import BLANK, WORD_SEPARATOR
 from .html import (
@@ -247,7 +247,7 @@ def posteriorgram_figure(recognizer: Recognizer, ins: Inspection):
     tokenizer = recognizer.tokenizer
     probs = ins.log_probs.exp().numpy().T  # (V, T')
     shown = [v for v in range(1, len(tokenizer)) if probs[v].max() >= 0.02][:48] or [1]
-    hypothesis = greedy_decode(ins.log_probs[None], torch.tensor([probs.shape[1]]), tokenizer)[0]
+    hypothesis = build_decoder(tokenizer).best(ins.log_probs[None], torch.tensor([probs.shape[1]]))[0]
     spans, words, edges = _spans_and_words(recognizer, ins, hypothesis.tokens)
     fig, (blank_ax, ax), (blank_bar, bar) = stacked_figure([1.5, 0.22 * len(shown) + 1.0], below=0.9)
     centres = (edges[:-1] + edges[1:]) / 2

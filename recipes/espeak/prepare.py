@@ -414,7 +414,7 @@ def main(argv=None) -> int:
         "splits": summary,
         "utterances": {j["utt_id"]: {k: v for k, v in j.items() if k not in ("utt_id", "text", "split")} for j in jobs},
     }
-    from dfcnn.atomic import atomic_write_text
+    from dfcnn.fileio import atomic_write_text
 
     atomic_write_text(out / "voices.json", json.dumps(description, indent=1) + "\n")
     done.write_text(json.dumps(config) + "\n")

@@ -1,8 +1,13 @@
-"""Writing files so that nothing is ever half-written: a temp file in the same folder, fsync, rename.
+"""Files in and out: text read with one-line errors, and writes that are never half-done.
 
+    lines = read_text("data/vocab.txt", "vocabulary").splitlines()
     atomic_write_text("exp/eval/results.md", table)
     atomic_write("exp/last.pt", lambda file: torch.save(payload, file))
 
+A text file that is missing, a folder, binary or not UTF-8 is a ``DfcnnError`` naming the file (and
+for bad bytes, the line), never a ``UnicodeDecodeError`` traceback.
+
+Writes go to a temp file in the same folder, then fsync and rename.
 A reader sees the old file or the new one, never a mix; a crash, a kill or a full disk leaves the
 old file intact and no temp file behind (except after kill -9, when ``remove_stale_temp_files``
 clears them on the next start). A full disk or a read-only folder is a ``DfcnnError`` naming the
@@ -21,6 +26,28 @@ from typing import BinaryIO
 from .errors import DfcnnError
 
 TEMP_SUFFIX = ".tmp"  # temp files are ".NAME.XXXXXXXX.tmp" beside their target
+
+
+def read_text(path: str | Path, what: str = "text file", error: type[DfcnnError] = DfcnnError) -> str:
+    """The UTF-8 text of ``path``; ``error`` (naming ``what`` and the file) when it cannot be read as text."""
+    path = Path(path)
+    if not path.exists():
+        raise error(f"{path}: {what} not found")
+    if path.is_dir():
+        raise error(f"{path}: {what} is a folder, not a file")
+    if not path.is_file():
+        raise error(f"{path}: {what} is not a regular file (a pipe or a device)")
+    try:
+        data = path.read_bytes()
+    except OSError as problem:
+        raise error(f"{path}: cannot read the {what} ({problem.strerror or problem})") from None
+    if b"\0" in data[:65536]:
+        raise error(f"{path}: the {what} is a binary file, not text")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as problem:
+        line = data[: problem.start].count(b"\n") + 1
+        raise error(f"{path}:{line}: the {what} is not UTF-8 text (byte 0x{data[problem.start]:02x})") from None
 
 
 def _is_disk_full(error: BaseException) -> bool:

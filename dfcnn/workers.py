@@ -1,0 +1,90 @@
+"""Audio-decoding worker processes that live as long as their trainer, and not a moment longer.
+
+    loader = DataLoader(dataset, batch_sampler=sampler, collate_fn=collate, **worker_options(2))
+
+Workers start from a forkserver (not forked from the trainer: a forked worker's allocations copy
+the trainer's freed heap pages and grow to its size) and stay alive across epochs. Each worker:
+
+- ignores SIGINT and SIGTERM: a Ctrl-C reaches the whole process group, but only the trainer
+  decides when to stop (at a step boundary, after saving); the workers are shut down by it;
+- dies with its trainer whatever kills it, kill -9 included: the kernel signals it when its parent
+  (the forkserver) dies (PR_SET_PDEATHSIG), and a watchdog thread waits on the trainer's pidfd.
+
+The forkserver itself gets PR_SET_PDEATHSIG from ``dfcnn._forkserver_guard``, which it imports at
+start, so it too dies with the trainer, and with it the resource tracker's last writer.
+A forkserver child re-runs the main script, so a script that trains must guard its entry point
+(``if __name__ == "__main__":``), as on macOS and Windows; the dfcnn command does. ``fork`` needs no
+guard (``data.worker_start: fork``) but shares the trainer's heap.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import multiprocessing
+import os
+import select
+import signal
+import sys
+import threading
+
+from .errors import ConfigError
+
+PR_SET_PDEATHSIG = 1  # prctl option (linux/prctl.h): signal this process when its parent dies
+GUARD_MODULE = "dfcnn._forkserver_guard"
+
+
+def die_with_parent() -> None:
+    """Ask the kernel to SIGKILL this process when its parent exits (Linux; a no-op elsewhere)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _watch(pid: int) -> None:
+    """Exit this process as soon as process ``pid`` has exited."""
+    try:
+        handle = os.pidfd_open(pid)
+    except (AttributeError, OSError):  # no pidfd (old kernel, not Linux): poll instead
+        while True:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                os._exit(1)
+            threading.Event().wait(1.0)
+    select.select([handle], [], [])  # readable once the process has exited
+    os._exit(1)
+
+
+def init_worker(trainer_pid: int, worker_id: int) -> None:
+    """DataLoader ``worker_init_fn``: stop on the trainer's word only, and die with it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    die_with_parent()
+    if os.getppid() != trainer_pid:  # started by a forkserver: also watch the trainer itself
+        threading.Thread(target=_watch, args=(trainer_pid,), daemon=True, name="trainer-watchdog").start()
+
+
+def worker_options(num_workers: int, start: str = "forkserver", persistent: bool = True) -> dict:
+    """DataLoader options for ``num_workers`` audio-decoding processes started by ``start``
+    (forkserver, or spawn where there is none; or fork), kept alive across epochs when ``persistent``."""
+    if start not in ("forkserver", "fork"):
+        raise ConfigError(f"data.worker_start must be forkserver or fork, got {start!r}")
+    if num_workers <= 0:
+        return {"num_workers": 0}
+    methods = multiprocessing.get_all_start_methods()
+    method = start if start in methods else "spawn"
+    context = multiprocessing.get_context(method)
+    if method == "forkserver":
+        preload = ["__main__", GUARD_MODULE]  # __main__ is the default preload; keep it
+        context.set_forkserver_preload(preload)
+    return {
+        "num_workers": num_workers,
+        "multiprocessing_context": context,
+        "persistent_workers": persistent,
+        "worker_init_fn": functools.partial(init_worker, os.getpid()),
+    }
