@@ -221,6 +221,8 @@ def test_tiny_build_is_right_deterministic_and_resumes(sources, tmp_path):
     assert summary["splits"]["train"]["utterances"] == 8
     assert (first / "vocab.txt").read_text().split("\n")[0] == "<blank>"
     assert prepare.build(first, config, sentences, TINY_VOICES, log=lambda line: None) is None  # .done: no-op
+    check = _load("synth_english_check", "check.py")
+    assert check.main(["--out", str(first)]) == 0
 
     second = tmp_path / "b"  # the same settings in one process: the same bytes
     prepare.build(second, config, sentences, TINY_VOICES, workers=1, log=lambda line: None)
@@ -236,6 +238,11 @@ def test_tiny_build_is_right_deterministic_and_resumes(sources, tmp_path):
     prepare.build(second, config, sentences, TINY_VOICES, workers=1, log=lambda line: None)
     assert all(p.stat().st_mtime_ns == mtime for p, mtime in kept.items())  # finished files not redone
     assert _files(second) == _files(first) and not list((second / "audio").rglob("*.tmp"))
+
+    clipped = second / lost  # check.py flags a clipping file
+    audio, rate = soundfile.read(str(clipped), dtype="float32")
+    soundfile.write(str(clipped), np.clip(audio * 100, -1, 1), rate, subtype="PCM_16")
+    assert check.main(["--out", str(second)]) == 1
 
     other = dataclasses.replace(config, seed=1)  # other settings: other audio, stale files removed
     prepare.build(second, other, sentences, TINY_VOICES, workers=1, log=lambda line: None)
