@@ -7,13 +7,14 @@
 # make bench    parameter count, FLOPs, training throughput and real-time factor of the default model
 # make kenlm    build KenLM's lmplz and build_binary into tools/kenlm/bin (for `dfcnn lm`)
 # make browser  install headless Chromium (apt) for the HTML page tests
+# make tts      install the Flite and Festival voices and WordNet (apt) for recipes/synth_english
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 LOCK := requirements.lock
 PIP := $(PY) -m pip --disable-pip-version-check
 
-.PHONY: setup lock lint kenlm browser demo test test-fast wheel-check bench clean-demo
+.PHONY: setup lock lint kenlm browser tts demo test test-fast wheel-check bench clean-demo
 
 setup: $(VENV)/.installed
 
@@ -40,13 +41,16 @@ tools/kenlm/bin/lmplz: tools/install_kenlm.sh | $(VENV)/.installed
 browser:
 	bash tools/install_chromium.sh
 
+tts:
+	bash tools/install_tts.sh
+
 demo: setup kenlm
 	bash recipes/espeak/run.sh
 
-test: setup kenlm browser lint
+test: setup kenlm browser tts lint
 	$(PY) -m pytest -q
 
-test-fast: setup kenlm browser
+test-fast: setup kenlm browser tts
 	$(PY) -m pytest -q -m "not slow"
 
 wheel-check: setup

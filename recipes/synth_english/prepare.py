@@ -38,7 +38,8 @@ import texts  # noqa: E402
 import voices  # noqa: E402
 from common import REPO, data_root  # noqa: E402
 
-from dfcnn.data import Utterance, atomic_write_text, write_manifest  # noqa: E402
+from dfcnn.data import Utterance, write_manifest  # noqa: E402
+from dfcnn.fileio import atomic_write_text  # noqa: E402
 from dfcnn.text import build_vocab, save_vocab  # noqa: E402
 
 VERSION = 1  # bump when the same settings would give different audio
@@ -86,7 +87,8 @@ def build(out: Path, config: generate.CorpusConfig, sentences, split_voices, wor
     for job in jobs:
         job["duration"] = round(results[job["utt_id"]]["samples"] / generate.SAMPLE_RATE, 4)
         path = generate.audio_path(out / "audio", job)
-        splits[job["split"]].append(Utterance(path, job["duration"], job["text"], job["utt_id"]))
+        # relative to the manifest's folder: the corpus folder can move as a whole
+        splits[job["split"]].append(Utterance(path.relative_to(out), job["duration"], job["text"], job["utt_id"]))
     for split, utterances in splits.items():
         write_manifest(out / f"{split}.jsonl", utterances)
     save_vocab(build_vocab(u.text for u in splits["train"]), out / "vocab.txt")
