@@ -86,27 +86,33 @@ def relabel_words(words: list[Word], labels: list[str]) -> list[Word]:
     return [dataclasses.replace(word, word=label) for word, label in zip(words, labels)]
 
 
-def split_at_pauses(
-    log_probs: torch.Tensor, frame_seconds: float, min_pause: float = 0.5, max_segment: float = 30.0,
-    margin: float = 0.2, blank: int = 0,
-) -> list[tuple[int, int]]:
-    """Speech segments of a long utterance, cut where the greedy path is blank for ``min_pause`` s.
+@dataclasses.dataclass(frozen=True)
+class PauseFrames:
+    """The pause rule of ``split_at_pauses`` in output frames."""
 
-    A segment longer than ``max_segment`` seconds is cut again at its longest blank run (or, with no
-    blank at all, in the middle). Each segment keeps ``margin`` s of the pause on either side, so the
-    beam search and the aligner see a word's edges whole.
+    min_gap: int  # a blank run longer than this many frames ends a segment
+    max_frames: int  # a longer segment is cut at its longest blank run
+    pad: int  # frames of the pause kept on either side of a segment
 
-    Args:
-        log_probs: (T, V) log-probs.
-    Returns:
-        [(start, end), ...] output frame ranges in order, non-overlapping; empty for silence only.
-    """
-    best = log_probs.argmax(dim=-1)  # (T,)
+    @classmethod
+    def of(cls, frame_seconds: float, min_pause: float = 0.5, max_segment: float = 30.0, margin: float = 0.2):
+        return cls(max(1, round(min_pause / frame_seconds)), max(2, round(max_segment / frame_seconds)),
+                   round(margin / frame_seconds))
+
+    @property
+    def hold(self) -> int:
+        """Blank frames after a range's last speech frame that settle it: no later frame joins it or
+        moves its padded end."""
+        return max(self.min_gap, 2 * self.pad)
+
+
+def speech_ranges(best: torch.Tensor, min_gap: int, blank: int = 0) -> list[list[int]]:
+    """[first, last] frames of each stretch of non-blank argmax frames; stretches more than
+    ``min_gap`` frames apart are separate. ``best``: (T,) argmax token per frame."""
     speech = (best != blank).nonzero().squeeze(1).tolist()
     if not speech:
         return []
-    min_gap = max(1, round(min_pause / frame_seconds))
-    ranges = []  # [first, last] frames with a non-blank argmax
+    ranges = []
     first = previous = speech[0]
     for frame in speech[1:]:
         if frame - previous > min_gap:
@@ -114,12 +120,17 @@ def split_at_pauses(
             first = frame
         previous = frame
     ranges.append([first, previous])
+    return ranges
 
-    max_frames = max(2, round(max_segment / frame_seconds))
+
+def cut_long_ranges(ranges: list[list[int]], best: torch.Tensor, max_frames: int, blank: int = 0) -> list[list[int]]:
+    """Ranges longer than ``max_frames`` cut at their longest blank run (or, with no blank at all,
+    where the best token changes nearest the middle), again until every piece fits."""
     is_speech = best != blank
+    pending = [list(r) for r in ranges]
     done: list[list[int]] = []
-    while ranges:
-        first, last = ranges.pop(0)
+    while pending:
+        first, last = pending.pop(0)
         if last + 1 - first <= max_frames:
             done.append([first, last])
             continue
@@ -134,13 +145,42 @@ def split_at_pauses(
             middle = (first + last + 1) // 2
             cut = int(changes[(changes - middle).abs().argmin()]) if len(changes) else middle
         left_end = max(first, cut - 1)
-        ranges[:0] = [[first, left_end], [left_end + 1, last]]
+        pending[:0] = [[first, left_end], [left_end + 1, last]]
+    return done
 
-    pad = round(margin / frame_seconds)
+
+def pad_ranges(
+    ranges: list[list[int]], pad: int, total: int, previous_last: int | None = None
+) -> list[tuple[int, int]]:
+    """Speech ranges widened by ``pad`` frames each side, never past the midpoint of the pause to a
+    neighbour (``previous_last``: the last speech frame before the first range, if any) nor outside
+    [0, total)."""
     segments = []
-    total = log_probs.shape[0]
-    for index, (first, last) in enumerate(done):
-        start = max(first - pad, 0 if index == 0 else (done[index - 1][1] + first + 1) // 2)
-        end = min(last + 1 + pad, total if index == len(done) - 1 else (last + done[index + 1][0] + 1) // 2)
+    for index, (first, last) in enumerate(ranges):
+        before = ranges[index - 1][1] if index else previous_last
+        start = max(first - pad, 0 if before is None else (before + first + 1) // 2)
+        end = min(last + 1 + pad, total if index == len(ranges) - 1 else (last + ranges[index + 1][0] + 1) // 2)
         segments.append((start, end))
     return segments
+
+
+def split_at_pauses(
+    log_probs: torch.Tensor, frame_seconds: float, min_pause: float = 0.5, max_segment: float = 30.0,
+    margin: float = 0.2, blank: int = 0,
+) -> list[tuple[int, int]]:
+    """Speech segments of a long utterance, cut where the greedy path is blank for ``min_pause`` s.
+
+    A segment longer than ``max_segment`` seconds is cut again at its longest blank run (or, with no
+    blank at all, in the middle). Each segment keeps ``margin`` s of the pause on either side, so the
+    beam search and the aligner see a word's edges whole. Every decision is local to a segment and
+    its neighbours, which is what lets ``dfcnn.streaming`` make the same cuts as the audio arrives.
+
+    Args:
+        log_probs: (T, V) log-probs.
+    Returns:
+        [(start, end), ...] output frame ranges in order, non-overlapping; empty for silence only.
+    """
+    rule = PauseFrames.of(frame_seconds, min_pause, max_segment, margin)
+    best = log_probs.argmax(dim=-1)  # (T,)
+    ranges = cut_long_ranges(speech_ranges(best, rule.min_gap, blank), best, rule.max_frames, blank)
+    return pad_ranges(ranges, rule.pad, log_probs.shape[0])

@@ -160,11 +160,11 @@ class DFCNN(nn.Module):
             log_probs (B, T', V) float32, T' = max(output_lengths) (frames past a length hold garbage) and
             output_lengths (B,) = ``output_lengths(frame_lengths)``.
         """
-        if features.shape[2] != self.config.input_bins:
+        if not torch.jit.is_tracing() and features.shape[2] != self.config.input_bins:  # (export traces shapes)
             raise ValueError(f"expected {self.config.input_bins} frequency bins, got {features.shape[2]}")
         reduction = self.config.time_reduction
         padding = -features.shape[-1] % reduction  # zero frames so every pooling has whole windows
-        x = nn.functional.pad(features, (0, padding)) if padding else features
+        x = nn.functional.pad(features, (0, padding))  # unconditional: an exported graph pads any length
         lengths = frame_lengths
         if self.config.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
@@ -172,5 +172,5 @@ class DFCNN(nn.Module):
             x, lengths = block(x, lengths)  # (B, C, F', T')
         batch, channels, bins, frames = x.shape
         x = x.permute(0, 3, 1, 2).reshape(batch, frames, channels * bins)  # (B, T', C * F')
-        logits = self.head(x[:, : int(lengths.max())])  # (B, T', V), T' = longest output
+        logits = self.head(x[:, : lengths.max()])  # (B, T', V), T' = longest output (a tensor bound: traceable)
         return torch.log_softmax(logits.float(), dim=-1), lengths
