@@ -271,9 +271,12 @@ def shipped_decoder(checkpoint: str | Path) -> DecoderConfig | None:
     return DecoderConfig.from_file(path) if path.is_file() else None
 
 
+BACKENDS = ("torch", "onnx")  # what runs the network: PyTorch, or onnxruntime's CPU provider (dfcnn.runtime)
+
+
 def load_model(
     path: str | Path, device: str = "auto", decoder: DecoderConfig | None | str = SHIPPED,
-    config: TranscribeConfig | None = None,
+    config: TranscribeConfig | None = None, backend: str = "torch",
 ) -> Recognizer:
     """Load a checkpoint written by ``dfcnn train`` (a .pt file, or a folder with best.pt) into a
     ready ``Recognizer`` in eval mode.
@@ -281,7 +284,17 @@ def load_model(
     Args:
         decoder: "shipped" (the default): the decoder.json beside the checkpoint, or greedy without
             one; None: greedy, the network's own output; or a ``DecoderConfig``.
+        backend: "torch", or "onnx": the network in onnxruntime on the CPU; ``path`` may then also be an
+            exported .onnx file or a folder holding model.onnx (``dfcnn export``).
     """
+    if backend not in BACKENDS:
+        raise DfcnnError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
+    if backend == "onnx":
+        if device not in ("auto", "cpu"):
+            raise DfcnnError(f"the onnx backend runs on the CPU; device {device!r} was asked for")
+        from .runtime import load_onnx_model
+
+        return load_onnx_model(path, decoder, config)
     checkpoint = resolve_model_path(path)
     if isinstance(decoder, str):
         if decoder != SHIPPED:
