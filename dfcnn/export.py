@@ -7,7 +7,7 @@ quantisation) or TorchScript, for runtimes without dfcnn or PyTorch.
 
 The graph (both formats):
 
-    waves (B, N) float32 16 kHz, B recordings of N samples each, N >= one analysis window (400)
+    waves (B, N) float32 16 kHz, B recordings of N samples each, N >= ``min_samples`` (metadata)
         -> log_probs (B, T', V) float32, T' = the model's output length for N samples
 
 Batch and time axes are dynamic. Rows are whole recordings (no padding, so no masks: the DFCNN's
@@ -100,11 +100,17 @@ def describe(recognizer) -> dict:
         "format": METADATA_FORMAT,
         "version": 1,
         "sample_rate": SAMPLE_RATE,
-        "min_samples": recognizer.feature_config.win_length,  # pad shorter input with zeros
+        "min_samples": min_samples(recognizer),  # shorter recordings have no output frames: do not run them
         "feature_config": dataclasses.asdict(recognizer.feature_config),
         "model_config": dataclasses.asdict(recognizer.model_config),
         "tokenizer": recognizer.tokenizer.to_dict(),
     }
+
+
+def min_samples(recognizer) -> int:
+    """The shortest recording with an output frame: one analysis window and ``time_reduction - 1`` hops."""
+    features = recognizer.feature_config
+    return features.win_length + (recognizer.model_config.time_reduction - 1) * features.hop_length
 
 
 def _example() -> tuple[torch.Tensor]:
@@ -154,8 +160,9 @@ class _CalibrationReader:
         return next(self._feeds, None)
 
 
-def calibration_waves(manifest: str | Path, seconds: float = CALIBRATION_SECONDS, min_samples: int = 400):
-    """Up to ``seconds`` of audio from a manifest, spread over it (every k-th utterance)."""
+def calibration_waves(manifest: str | Path, shortest: int, seconds: float = CALIBRATION_SECONDS):
+    """Up to ``seconds`` of audio from a manifest, spread over it (every k-th utterance), each at
+    least ``shortest`` samples (zero-padded)."""
     from .audio import load_audio
     from .data import read_manifest
 
@@ -163,7 +170,7 @@ def calibration_waves(manifest: str | Path, seconds: float = CALIBRATION_SECONDS
     total = sum(u.duration for u in utterances)
     stride = max(1, math.ceil(total / seconds))
     waves = [load_audio(u.audio_filepath) for u in utterances[::stride]]
-    return [np.pad(w, (0, max(0, min_samples - len(w)))) for w in waves]
+    return [np.pad(w, (0, max(0, shortest - len(w)))) for w in waves]
 
 
 def quantize_int8(fp32: Path, int8: Path, waves: list[np.ndarray]) -> None:
@@ -246,7 +253,9 @@ def export_model(
         module = torchscript_module(recognizer)
         path = out / TORCHSCRIPT_FILE
         extra = {f"{METADATA_KEY}.json": json.dumps(describe(recognizer))}
-        atomic_write(path, lambda file: torch.jit.save(module, file, _extra_files=extra))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # torch 2.11 deprecates TorchScript; LibTorch reads it
+            atomic_write(path, lambda file: torch.jit.save(module, file, _extra_files=extra))
         written.append(path)
     else:
         data = onnx_bytes(recognizer)
@@ -254,7 +263,7 @@ def export_model(
         atomic_write(path, lambda file: file.write(data))
         written.append(path)
         if int8:
-            waves = calibration_waves(calibration, min_samples=recognizer.feature_config.win_length)
+            waves = calibration_waves(calibration, min_samples(recognizer))
             quantize_int8(path, out / INT8_FILE, waves)
             written.append(out / INT8_FILE)
     decoder = ship_decoder(checkpoint, out)

@@ -33,7 +33,7 @@ class OnnxRecognizer(Recognizer):
         self.config = config or TranscribeConfig()
         self.decoder = decoder if decoder is not None else build_decoder(tokenizer)
         self._feature_config, self._model_config = feature_config, model_config
-        self.min_samples = min_samples  # the graph needs one analysis window
+        self.min_samples = min_samples  # shorter recordings have no output frame (``export.min_samples``)
 
     @property
     def feature_config(self) -> FeatureConfig:
@@ -51,10 +51,11 @@ class OnnxRecognizer(Recognizer):
         waves = waves.detach().to("cpu", torch.float32).numpy()
         rows = []
         for row, length in enumerate(wave_lengths.tolist()):
-            wave = waves[row, :length]
-            if length < self.min_samples:  # one analysis window at least, as the torch features pad
-                wave = np.pad(wave, (0, self.min_samples - length))
-            rows.append(torch.from_numpy(self.session.run(None, {"waves": np.ascontiguousarray(wave[None])})[0][0]))
+            if length < self.min_samples:  # too short for one output frame (as in torch)
+                rows.append(torch.zeros(0, len(self.tokenizer)))
+                continue
+            wave = np.ascontiguousarray(waves[row, None, :length])
+            rows.append(torch.from_numpy(self.session.run(None, {"waves": wave})[0][0]))
         lengths = torch.tensor([row.shape[0] for row in rows])
         return torch.nn.utils.rnn.pad_sequence(rows, batch_first=True), lengths
 

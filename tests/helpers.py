@@ -3,6 +3,12 @@ untrained but deterministic recognizer for inference tests."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -51,12 +57,13 @@ def tiny_config(folder: Path, *overrides: str) -> ExperimentConfig:
 TOKENIZER = Tokenizer(tuple(build_vocab(["abc de"])), "english")  # <blank> | a b c d e
 
 
-def random_recognizer(**model_overrides) -> Recognizer:
-    """An untrained but deterministic DFCNN: stitching and timing do not depend on training."""
+def random_recognizer(features: FeatureConfig | None = None, **model_overrides) -> Recognizer:
+    """An untrained but deterministic DFCNN (32 log-mel bins unless ``features`` says otherwise):
+    stitching, timing and export do not depend on training."""
     torch.manual_seed(0)
-    features = FeatureExtractor(FeatureConfig(kind="mel", n_mels=32))
-    options = dict(input_bins=32, vocab_size=len(TOKENIZER), channels=[4, 8, 8], time_pool=[2, 2, 1],
-                   freq_pool=[2, 2, 2], hidden_dim=16)
+    features = FeatureExtractor(features or FeatureConfig(kind="mel", n_mels=32))
+    options = dict(input_bins=features.config.num_bins, vocab_size=len(TOKENIZER), channels=[4, 8, 8],
+                   time_pool=[2, 2, 1], freq_pool=[2, 2, 2], hidden_dim=16)
     model = DFCNN(ModelConfig(**{**options, **model_overrides}))
     with torch.no_grad():
         model.head[-1].bias[0] = -1.0  # blank less dominant: random weights then emit some tokens
@@ -83,3 +90,32 @@ def peaky_log_probs(tokens_at: dict[int, str], frames: int) -> torch.Tensor:
         probs[frame] = 0.01
         probs[frame, TOKENIZER.tokens.index(token)] = 0.8
     return (probs / probs.sum(1, keepdim=True)).log()
+
+
+@contextlib.contextmanager
+def dfcnn_serve(*args: str, timeout: float = 90.0):
+    """A ``dfcnn serve ARGS --port 0`` process on 127.0.0.1: yields (process, base URL) once it
+    listens; killed with its process group afterwards if it is still running."""
+    repo = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(repo), "OMP_NUM_THREADS": "1"}
+    process = subprocess.Popen([sys.executable, "-m", "dfcnn", "serve", *map(str, args), "--port", "0"],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+                               start_new_session=True)
+    try:
+        url, seen = None, []
+        deadline = time.monotonic() + timeout
+        while url is None and time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line and process.poll() is not None:
+                raise RuntimeError("dfcnn serve exited before listening:\n" + "".join(seen))
+            seen.append(line)
+            if "listening on " in line:
+                url = line.split("listening on ")[1].strip()
+        if url is None:
+            raise RuntimeError("dfcnn serve did not start listening:\n" + "".join(seen))
+        yield process, url
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        process.stdout.close()

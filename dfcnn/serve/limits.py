@@ -106,7 +106,7 @@ class Admission:
         """``work(*args)`` in an upload thread once a slot is free; ``Busy`` when the queue is full,
         ``TimedOut`` past ``deadline`` (a ``time.monotonic()`` value). A timed-out recognition runs on to
         its end (a thread cannot be stopped), holding its slot: the queue stays honest."""
-        if self.running >= self.config.max_concurrency and self.waiting >= self.config.max_queue:
+        if self.running + self.waiting >= self.config.max_concurrency + self.config.max_queue:  # before any await
             raise Busy(self.retry_after())
         self.waiting += 1
         try:
