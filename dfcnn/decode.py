@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -234,12 +235,14 @@ class BeamSearchDecoder(Decoder):
             ) from None
         self.lexicon = lexicon
         self.writes = lexicon_writes(lexicon, tokenizer)
+        self._lock = threading.Lock()  # flashlight keeps the search state in the decoder: one search at a time
 
     def decode(self, log_probs: torch.Tensor, lengths: torch.Tensor) -> list[list[Hypothesis]]:
         import torch
 
         emissions = log_probs.detach().to("cpu", torch.float32).contiguous()
-        results = self._decoder(emissions, lengths.detach().to("cpu", torch.int32))
+        with self._lock:  # a server decodes requests from several threads
+            results = self._decoder(emissions, lengths.detach().to("cpu", torch.int32))
         return [[self._hypothesis(result) for result in nbest] for nbest in results]
 
     def _hypothesis(self, result) -> Hypothesis:

@@ -146,17 +146,24 @@ def test_export_errors_are_one_line(tiny_model, tmp_path):
 
 @pytest.mark.slow
 def test_int8_keeps_the_word_error_rate_of_fp32_on_real_speech(yesno_model, tmp_path):
-    """Real model, real recordings: int8 WER within 0.5 points (absolute) of fp32 on the yesno test set."""
+    """Real model, real recordings (the yesno test set, never trained on): int8 decoded with the model's
+    shipped decoder is at most 0.5 points (absolute) worse in WER than fp32, and the network's own
+    output, frame by frame, is the same token almost everywhere."""
     from dfcnn.data import read_manifest
     from dfcnn.export import export_model
 
     data = yesno_model.parent / "data"
     export_model(yesno_model, "onnx", tmp_path, int8=True, calibration=data / "train.jsonl")
     test = read_manifest(data / "test.jsonl")
-    scores = {}
+    scores, log_probs = {}, {}
     for name in ("model.onnx", "model.int8.onnx"):
-        recognizer = load_onnx_model(tmp_path / name, decoder=None)  # greedy: the network's own errors show
+        recognizer = load_onnx_model(tmp_path / name)  # with decoder.json, copied beside the graphs
+        assert recognizer.decoder.writes == "words"
+        log_probs[name] = recognizer.utterance_log_probs(test)
         hypotheses = [h.text for h in recognizer.recognize(test)]
         scores[name] = recognizer.decoder.score([u.text for u in test], hypotheses).wer
-    assert scores["model.onnx"] < 20, scores  # a model that recognises the words at all
-    assert abs(scores["model.int8.onnx"] - scores["model.onnx"]) <= 0.5, scores
+    assert scores["model.onnx"] < 15, scores  # a model that recognises the words
+    assert scores["model.int8.onnx"] <= scores["model.onnx"] + 0.5, scores
+    same = torch.cat([(a.argmax(-1) == b.argmax(-1)).float()
+                      for a, b in zip(log_probs["model.onnx"], log_probs["model.int8.onnx"])]).mean()
+    assert same >= 0.99, f"int8 changes the best token of {100 * (1 - same):.1f}% of frames"
