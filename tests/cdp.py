@@ -62,12 +62,14 @@ class Page:
             raise RuntimeError(f"{expression}: {result['exceptionDetails']}")
         return result["result"].get("value")
 
-    def wait_for(self, condition: str, timeout: float) -> None:
+    def wait_for(self, expression: str, timeout: float, interval: float = 0.2):
+        """Evaluate ``expression`` until its value is truthy; returns that value (read in one evaluation)."""
         deadline = time.monotonic() + timeout
-        while not self.evaluate(f"Boolean({condition})"):
+        while not (value := self.evaluate(expression)):
             if time.monotonic() > deadline:
-                raise TimeoutError(f"the page never met {condition!r} in {timeout:g} s")
-            time.sleep(0.2)
+                raise TimeoutError(f"the page never met {expression!r} in {timeout:g} s")
+            time.sleep(interval)
+        return value
 
     def set_file(self, selector: str, path: Path) -> None:
         root = self.call("DOM.getDocument")["root"]["nodeId"]

@@ -83,12 +83,11 @@ def test_a_chosen_file_is_transcribed_and_its_words_lit_as_it_plays(served, reco
         words = page.evaluate("[...document.querySelectorAll('#drop .word')].map(w => w.textContent)")
         assert words == expected and len(words) >= 6
         page.evaluate("document.getElementById('player').play()")
-        page.wait_for("document.querySelector('#drop .word.active') !== null", timeout=30)
-        lit = page.evaluate("""(() => {
+        lit = page.wait_for("""(() => {
             const active = document.querySelector('#drop .word.active');
             const now = document.getElementById('player').currentTime;
-            return [Number(active.dataset.start), Number(active.dataset.end), now];
-        })()""")
+            return active && [Number(active.dataset.start), Number(active.dataset.end), now];
+        })()""", timeout=30, interval=0.05)
         page.screenshot(tmp_path / "file.png")
     keep(tmp_path / "file.png")
     start, end, now = lit
