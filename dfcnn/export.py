@@ -213,17 +213,19 @@ def torchscript_module(recognizer) -> torch.jit.ScriptModule:
         return torch.jit.trace(graph, _example(), check_trace=False)
 
 
-def ship_decoder(checkpoint: Path, out: Path) -> Path | None:
-    """Copy the checkpoint's shipped decoder (decoder.json) beside the export, with the lexicon and
-    LM it names copied in and named relative to it; None when the model ships none."""
+def ship_decoder(checkpoint: Path, out: Path, tokenizer) -> Path | None:
+    """Copy the checkpoint's shipped decoder (decoder.json) beside the export, with the LM and the
+    lexicon it uses (named or found beside the LM) copied in and named relative to it; None when the
+    model ships none."""
     from .inference import DECODER_FILE, shipped_decoder
+    from .lm import resolve_lexicon
 
     config = shipped_decoder(checkpoint)
     if config is None:
         return None
+    sources = {"lexicon": resolve_lexicon(config.lexicon, config.lm, tokenizer), "lm": config.lm}
     copied = {}
-    for key in ("lexicon", "lm"):
-        source = getattr(config, key)
+    for key, source in sources.items():
         if source is not None:
             shutil.copyfile(source, out / Path(source).name)
             copied[key] = Path(source).name
@@ -266,7 +268,7 @@ def export_model(
             waves = calibration_waves(calibration, min_samples(recognizer))
             quantize_int8(path, out / INT8_FILE, waves)
             written.append(out / INT8_FILE)
-    decoder = ship_decoder(checkpoint, out)
+    decoder = ship_decoder(checkpoint, out, recognizer.tokenizer)
     if decoder is not None:
         written.append(decoder)
     return written

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..errors import DfcnnError
+from ..errors import ConfigError, DfcnnError
 
 
 def _load(args: argparse.Namespace):
@@ -33,16 +33,14 @@ def _serve(args: argparse.Namespace) -> int:
     import torch
 
     require_extra("fastapi", "uvicorn", "multipart", "websockets", *(["onnxruntime"] if args.backend == "onnx" else []))
-    from .limits import ServeConfig, api_key_from_env
     from .server import serve
 
-    config = ServeConfig(
-        host=args.host, port=args.port, model_name=args.model_name, language=args.language,
-        api_key=api_key_from_env(args.api_key), max_upload_mb=args.max_upload_mb,
-        max_audio_seconds=args.max_audio_seconds, max_concurrency=args.max_concurrency, max_queue=args.max_queue,
-        max_streams=args.max_streams, request_timeout=args.request_timeout, threads=args.threads,
-        stream_chunk_seconds=args.stream_chunk_seconds, shutdown_grace=args.shutdown_grace,
-    )
+    try:
+        config = _serve_config(args)
+    except ConfigError as error:  # name the option, not the dataclass field
+        if error.field is None:
+            raise
+        raise DfcnnError(f"--{error.field.replace('_', '-')} {str(error).split(' ', 1)[1]}") from None
     torch.set_num_threads(config.threads)  # per recognition (onnxruntime takes torch's); requests run side by side
     recognizer = _load(args)
     auth = "bearer token required" if config.api_key else "no token required"
@@ -50,6 +48,18 @@ def _serve(args: argparse.Namespace) -> int:
           f"{auth})", flush=True)
     serve(recognizer, config, args.backend, args.log_level)
     return 0
+
+
+def _serve_config(args: argparse.Namespace):
+    from .limits import ServeConfig, api_key_from_env
+
+    return ServeConfig(
+        host=args.host, port=args.port, model_name=args.model_name, language=args.language,
+        api_key=api_key_from_env(args.api_key), max_upload_mb=args.max_upload_mb,
+        max_audio_seconds=args.max_audio_seconds, max_concurrency=args.max_concurrency, max_queue=args.max_queue,
+        max_streams=args.max_streams, request_timeout=args.request_timeout, threads=args.threads,
+        stream_chunk_seconds=args.stream_chunk_seconds, shutdown_grace=args.shutdown_grace,
+    )
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -88,9 +98,10 @@ def add_commands(subparsers, formatter_class) -> None:
     serve.add_argument("--host", default=defaults.host, help="interface to bind (0.0.0.0: all; mind --api-key)")
     serve.add_argument("--port", type=int, default=defaults.port, help="TCP port (0: any free port, printed)")
     serve.add_argument("--model-name", default=defaults.model_name, help="model id listed by /v1/models")
-    serve.add_argument("--language", default=None, help="ISO 639-1 code of the model's language "
-                       "(default: from its text normaliser); requests naming another get 400")
-    serve.add_argument("--api-key", default=None, help=f"bearer token clients must send (default: ${API_KEY_ENV})")
+    serve.add_argument("--language", default=None, help="ISO 639-1 code of the model's language (None: from its "
+                       "text normaliser); requests naming another get 400")
+    serve.add_argument("--api-key", default=None,
+                       help=f"bearer token clients must send (None: ${API_KEY_ENV} if set, else no token)")
     serve.add_argument("--max-upload-mb", type=float, default=defaults.max_upload_mb, help="larger bodies get 413")
     serve.add_argument("--max-audio-seconds", type=float, default=defaults.max_audio_seconds,
                        help="longer uploads get 413; streams end here")

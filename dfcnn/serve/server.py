@@ -8,11 +8,12 @@ uvicorn does: no new connections, in-flight uploads answered. A second signal st
 from __future__ import annotations
 
 import asyncio
-import sys
+import socket
 import time
 
 import uvicorn
 
+from ..errors import DfcnnError
 from .limits import ServeConfig
 
 
@@ -52,20 +53,28 @@ class GracefulServer(uvicorn.Server):
         super().handle_exit(sig, None)
 
 
+def listen(host: str, port: int) -> socket.socket:
+    """A listening TCP socket, or a one-line error (port taken, address not on this machine)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family, backlog=2048)
+    except OSError as error:
+        raise DfcnnError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+
+
 def serve(recognizer, config: ServeConfig, backend: str = "torch", log_level: str = "warning") -> None:
     """Serve ``recognizer`` until SIGTERM/SIGINT (blocking)."""
     from .app import create_app
 
+    sock = listen(config.host, config.port)
     app = create_app(recognizer, config, backend)
     uvicorn_config = uvicorn.Config(
-        app, host=config.host, port=config.port, log_level=log_level, lifespan="off",
-        timeout_graceful_shutdown=config.request_timeout, ws_max_size=4 * 1024 * 1024,
+        app, log_level=log_level, lifespan="off", timeout_graceful_shutdown=config.request_timeout,
+        ws_max_size=4 * 1024 * 1024,
     )
     server = GracefulServer(uvicorn_config, app.state.dfcnn, announce=lambda line: print(line, flush=True))
     try:
-        server.run()
+        server.run(sockets=[sock])
     finally:
         app.state.dfcnn.admission.close()
-    if not server.started:
-        print(f"dfcnn: error: could not listen on {config.host}:{config.port}", file=sys.stderr)
-        raise SystemExit(1)
+        sock.close()
