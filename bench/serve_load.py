@@ -109,7 +109,9 @@ async def stream_client(url: str, files: list[Path], until: float, tally: Tally,
         index += 1
         block = round(BLOCK_SECONDS * SAMPLE_RATE)
         try:
-            async with websockets.connect(f"{url.replace('http', 'ws')}/v1/stream", open_timeout=30) as ws:
+            # no client keepalive: a server slow to pong is measured as lag, not counted as an error
+            stream_url = f"{url.replace('http', 'ws')}/v1/stream"
+            async with websockets.connect(stream_url, open_timeout=30, ping_timeout=None) as ws:
                 ready = json.loads(await ws.recv())
                 assert ready["type"] == "ready", ready
                 reader = asyncio.ensure_future(_read_until_done(ws))

@@ -71,6 +71,9 @@ def serve(recognizer, config: ServeConfig, backend: str = "torch", log_level: st
     uvicorn_config = uvicorn.Config(
         app, log_level=log_level, lifespan="off", timeout_graceful_shutdown=config.request_timeout,
         ws_max_size=4 * 1024 * 1024,
+        # a stream's pong may wait behind recognition on a busy machine; a silent client is already
+        # ended by the stream's own request_timeout, so the keepalive waits as long before closing
+        ws_ping_timeout=config.request_timeout,
     )
     server = GracefulServer(uvicorn_config, app.state.dfcnn, announce=lambda line: print(line, flush=True))
     try:
