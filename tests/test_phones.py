@@ -182,3 +182,29 @@ def test_a_phone_model_memorises_real_recordings_and_decodes_words(tmp_path, ken
     assert [w.word for w in transcript.words] == ["one", "three"]
     assert transcript.words[0].end <= transcript.words[1].start
     assert json.loads(json.dumps(transcript.to_dict()))["text"] == "one three"
+
+
+def test_inspect_labels_the_posteriorgram_with_phones(tmp_path):
+    """dfcnn inspect on a phone model: its posteriorgram rows are ARPAbet phones (and the boundary)."""
+    from dfcnn.features import FeatureConfig, FeatureExtractor
+    from dfcnn.inference import Recognizer
+    from dfcnn.model import DFCNN, ModelConfig
+    from dfcnn.viz.inspect import inspect_file, posteriorgram_figure, run_network
+
+    torch.manual_seed(0)
+    config = ModelConfig(input_bins=32, vocab_size=len(PHONE_TOKENIZER), channels=[4, 6], time_pool=[2, 2],
+                         freq_pool=[2, 2], convs_per_block=1, hidden_dim=8)
+    model = DFCNN(config).eval()
+    with torch.no_grad():
+        model.head[-1].bias[0] = -3.0  # an untrained model that still emits phones
+    recognizer = Recognizer(model, FeatureExtractor(FeatureConfig(kind="mel", n_mels=32)).eval(), PHONE_TOKENIZER)
+    rng = np.random.default_rng(0)
+    path = tmp_path / "noise.wav"
+    soundfile.write(str(path), (0.1 * rng.standard_normal(16000)).astype(np.float32), 16000)
+    figure, hypothesis, _ = posteriorgram_figure(recognizer, run_network(recognizer, rng.standard_normal(16000)
+                                                                          .astype(np.float32)))
+    rows = [[tick.get_text() for tick in axis.get_yticklabels()] for axis in figure.axes]
+    labels = next(labels for labels in rows if labels and set(labels) <= set(PHONES) | {"␣ (space)"})
+    assert len(labels) >= 3, rows
+    assert set(hypothesis.text.split()) <= set(PHONES)
+    assert (inspect_file(recognizer, path, tmp_path / "page")).is_file()
