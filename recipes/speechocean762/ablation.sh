@@ -23,9 +23,8 @@
 #   synthetic_residual  residual, started from a residual demo model (recipes/espeak: dfcnn train conf.yaml
 #                 exp_dir=exp-residual model.residual=true)
 variants=("$@")
-set --  # stages.sh parses the positional arguments as stage options
-source "$(dirname "$0")/../stages.sh"
-cd "$(dirname "$0")"
+set --  # stages.sh parses the positional arguments as run.sh options
+source "$(dirname "$0")/../stages.sh"  # PYTHON, dfcnn, DFCNN_DATA; cds into this folder
 
 EPOCHS="${EPOCHS:-4}"
 ABLATION_DIR="${ABLATION_DIR:-exp-ablation}"

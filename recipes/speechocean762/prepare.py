@@ -25,7 +25,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # recipes/common.py (which makes `dfcnn` importable)
 
-from common import Splits, hash_ranked, run_prepare, write_splits  # noqa: E402
+from common import Splits, held_out_speakers, run_prepare, write_splits  # noqa: E402
 
 from dfcnn.audio import audio_info  # noqa: E402
 from dfcnn.data import Utterance  # noqa: E402
@@ -80,25 +80,9 @@ def read_kaldi_dir(corpus_dir: Path, split: str) -> tuple[list[Utterance], dict[
     return utterances, utt2spk, spk2age
 
 
-def choose_dev_speakers(speakers: list[str], spk2age: dict[str, str], fraction: float) -> set[str]:
-    """``round(fraction * len(speakers))`` speakers, children and adults in proportion, by hash rank."""
-    total = round(fraction * len(speakers))
-    if total <= 0:
-        return set()
-
-    def is_child(speaker: str) -> bool:
-        age = spk2age.get(speaker, "")
-        return age.isdigit() and int(age) < ADULT_AGE
-
-    children = hash_ranked(s for s in speakers if is_child(s))
-    adults = hash_ranked(s for s in speakers if not is_child(s))
-    groups = [g for g in (children, adults) if g]
-    shares = [total * len(g) / len(speakers) for g in groups]
-    counts = [int(share) for share in shares]
-    # largest remainder: hand the speakers left over to the groups with the biggest fractional share
-    for index in sorted(range(len(groups)), key=lambda i: shares[i] - counts[i], reverse=True)[: total - sum(counts)]:
-        counts[index] += 1
-    return {speaker for group, count in zip(groups, counts) for speaker in group[:count]}
+def is_child(speaker: str, spk2age: dict[str, str]) -> bool:
+    age = spk2age.get(speaker, "")
+    return age.isdigit() and int(age) < ADULT_AGE
 
 
 def prepare(
@@ -115,7 +99,9 @@ def prepare(
     if shared:
         print(f"warning: {len(shared)} speakers are in both train/ and test/: {sorted(shared)[:5]}", file=sys.stderr)
     speakers = sorted({train_utt2spk[u.utt_id] for u in train_all})
-    dev_speakers = choose_dev_speakers(speakers, train_spk2age, dev_fraction)
+    children = [s for s in speakers if is_child(s, train_spk2age)]
+    adults = [s for s in speakers if not is_child(s, train_spk2age)]
+    dev_speakers = held_out_speakers([children, adults], dev_fraction)  # both in proportion
     splits = {
         "train": [u for u in train_all if train_utt2spk[u.utt_id] not in dev_speakers],
         "dev": [u for u in train_all if train_utt2spk[u.utt_id] in dev_speakers],

@@ -9,35 +9,14 @@
 #         4 a 3-gram word LM (KenLM) on the training transcripts + LJSpeech and ARCTIC text -> exp/lm
 #         5 LM weight tuned on dev; test WER greedy / beam / +lexicon / +LM
 source "$(dirname "$0")/../stages.sh" "$@"
-cd "$(dirname "$0")"
+CORPUS="$DFCNN_DATA/speechocean762"
+# references: "mark is going to see elephant", "kate loves china", "two six four eight"
+EXAMPLES=(WAVE/SPEAKER0003/000030012.opus WAVE/SPEAKER0003/000030024.opus WAVE/SPEAKER0003/000030040.opus)
 
-corpus="$DFCNN_DATA/speechocean762"
+stage_lm_extra_text() {
+  # the LM of stage_lm on the training transcripts plus LJSpeech and ARCTIC text
+  "$PYTHON" lm_text.py --data "$DFCNN_DATA" --out "$DATA/lm_extra.txt"
+  stage_lm "$DATA/lm_extra.txt"
+}
 
-if stage_runs 0; then
-  prepare_stage --corpus-dir "$corpus"
-fi
-
-if stage_runs 1; then
-  train_stage
-fi
-
-if stage_runs 2; then
-  evaluate_stage
-fi
-
-if stage_runs 3; then
-  # references: "mark is going to see elephant", "kate loves china", "two six four eight"
-  dfcnn transcribe --model exp/best.pt \
-    "$corpus/WAVE/SPEAKER0003/000030012.opus" \
-    "$corpus/WAVE/SPEAKER0003/000030024.opus" \
-    "$corpus/WAVE/SPEAKER0003/000030040.opus"
-fi
-
-if stage_runs 4; then
-  "$PYTHON" lm_text.py --data "$DFCNN_DATA" --out data/lm_extra.txt
-  lm_stage data/lm_extra.txt
-fi
-
-if stage_runs 5; then
-  compare_decoders_stage
-fi
+standard_stages prepare train evaluate transcribe lm_extra_text decoders
