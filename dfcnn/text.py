@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import VocabError
-from .fileio import read_text
+from .fileio import atomic_write_text, read_text
 from .mandarin import SYLLABLE, chinese_numerals, is_cjk, normalize_mandarin, pinyin_pieces, to_pinyin  # noqa: F401 (the text API)
 from .pronounce import CMUDICT, PHONES, Pronouncer, source_version
 
@@ -109,7 +109,7 @@ def build_vocab(texts: Iterable[str], add_unk: bool = False, unit: str = "char")
 def save_vocab(tokens: list[str], path: str | Path) -> None:
     """Write one token per line (blank first), the format ``Tokenizer.from_file`` reads."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text("".join(t + "\n" for t in tokens), encoding="utf-8")
+    atomic_write_text(path, "".join(t + "\n" for t in tokens))
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Prepare speechocean762 (OpenSLR 101): manifests and a character vocabulary.
+"""Prepare speechocean762 (OpenSLR 101): manifests, a character and a phone vocabulary.
 
 The corpus comes as two Kaldi data folders, ``train/`` and ``test/`` (125 and 63 speakers,
 speaker-disjoint), each with ``text`` (upper-case words), ``wav.scp`` (paths relative to the corpus
@@ -14,7 +14,7 @@ so dev has both (5 + 5 of 125 speakers at 8 %).
     python prepare.py [--corpus-dir $DFCNN_DATA/speechocean762] [--out recipes/speechocean762/data]
 
 writes OUT/{train,dev,test}.jsonl (absolute audio paths, durations from the headers) and
-OUT/vocab.txt (characters of the train transcripts).
+OUT/vocab.txt (characters of the train transcripts) and OUT/vocab_phone.txt (the 39 ARPAbet phones and |).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from common import Splits, held_out_speakers, run_prepare, write_splits  # noqa:
 from dfcnn.audio import audio_info  # noqa: E402
 from dfcnn.data import Utterance  # noqa: E402
 from dfcnn.errors import DfcnnError  # noqa: E402
-from dfcnn.text import normalize_english  # noqa: E402
+from dfcnn.text import build_vocab, normalize_english, save_vocab  # noqa: E402
 
 CORPUS = "speechocean762"
 DEV_FRACTION = 0.08
@@ -88,7 +88,7 @@ def is_child(speaker: str, spk2age: dict[str, str]) -> bool:
 def prepare(
     corpus_dir: str | Path, out_dir: str | Path, dev_fraction: float = DEV_FRACTION
 ) -> Splits:
-    """Write OUT/{train,dev,test}.jsonl and OUT/vocab.txt; return the utterances of each split."""
+    """Write OUT/{train,dev,test}.jsonl, OUT/vocab.txt and OUT/vocab_phone.txt; return each split's utterances."""
     if not 0 < dev_fraction < 1:
         raise DfcnnError(f"--dev-fraction must be between 0 and 1, got {dev_fraction}")
     corpus_dir = Path(corpus_dir).resolve()
@@ -108,6 +108,7 @@ def prepare(
         "test": test,
     }
     write_splits(splits, out_dir, corpus_dir)
+    save_vocab(build_vocab([], unit="phone"), out_dir / "vocab_phone.txt")
     print(f"dev speakers ({len(dev_speakers)} of {len(speakers)}): {' '.join(sorted(dev_speakers))}")
     return splits
 
