@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .align import align_tokens, relabel_words, split_at_pauses, words_from_spans
+from .align import align_tokens, split_at_pauses, words_from_spans
 from .audio import SAMPLE_RATE, audio_info, load_audio, resample, stream_audio
 from .checkpoint import load_checkpoint, restore_modules
 from .data import DurationBatchSampler, SpeechDataset, Utterance, collate
@@ -168,11 +168,9 @@ class Recognizer:
         if not hypothesis.text:
             return None
         spans = align_tokens(piece, hypothesis.tokens)
-        words = words_from_spans(spans, self.tokenizer, frame, offset_seconds=first_frame * frame)
-        if decoder.writes == "hanzi":  # syllable spans, character words
-            words = relabel_words(words, [char for char in hypothesis.text if not char.isspace()])
-        elif decoder.writes == "words":  # spans spell the lexicon's words (phones: their pronunciations)
-            words = relabel_words(words, hypothesis.text.split())
+        words = words_from_spans(
+            spans, self.tokenizer, frame, first_frame * frame, hypothesis.word_starts, hypothesis.words
+        )
         end = first_frame + piece.shape[0]
         seg_start, seg_end = (words[0].start, words[-1].end) if words else (first_frame * frame, end * frame)
         return Segment(seg_start, min(seg_end, duration), hypothesis.text, words, alternatives)
