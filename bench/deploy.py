@@ -87,7 +87,7 @@ def speed(backends: dict, utterances, long_wave: np.ndarray, repeats: int) -> di
     long_seconds = len(long_wave) / SAMPLE_RATE
     runs = {name: {"files": [], "long": [], "network": []} for name in backends}
     for round_index in range(repeats + 1):  # round 0 warms caches and allocators up; not counted
-        order = list(backends)[round_index % len(backends):] + list(backends)[: round_index % len(backends)]
+        order = list(backends)[round_index % len(backends) :] + list(backends)[: round_index % len(backends)]
         for name in order:
             recognizer = backends[name]
             files = timed(lambda r=recognizer: r.recognize(utterances)) / audio_seconds
@@ -158,9 +158,11 @@ def markdown(results: dict) -> str:
     ]
     for name in BACKENDS:
         row, wer = results["speed"][name], results["wer"][name]
-        lines.append(f"| {name} | {wer['greedy']['wer']:.2f} | {wer['shipped']['wer']:.2f} | {row['rtf_files']:.4f} | "
-                     f"{row['rtf_long']:.4f} | {row['rtf_network']:.4f} | {row['speedup_files']:.2f}x / "
-                     f"{row['speedup_long']:.2f}x / {row['speedup_network']:.2f}x |")
+        lines.append(
+            f"| {name} | {wer['greedy']['wer']:.2f} | {wer['shipped']['wer']:.2f} | {row['rtf_files']:.4f} | "
+            f"{row['rtf_long']:.4f} | {row['rtf_network']:.4f} | {row['speedup_files']:.2f}x / "
+            f"{row['speedup_long']:.2f}x / {row['speedup_network']:.2f}x |"
+        )
     lines += [
         "",
         f"Shipped decoder: {results['wer']['PyTorch fp32']['shipped']['decoder']}. RTF: CPU seconds of the "
@@ -174,9 +176,11 @@ def markdown(results: dict) -> str:
         "|---|---:|---:|---:|---:|---:|---|",
     ]
     for row in results["streaming"]:
-        lines.append(f"| {row['backend']} | {row['chunk_ms']} | {row['lookahead_ms']} | {row['cpu_per_audio_s']:.4f} | "
-                     f"{row['block_compute_p95_ms']:.1f} | {row['streams_per_2_cores']} | "
-                     f"{'yes' if row['equals_offline'] else 'no'} |")
+        lines.append(
+            f"| {row['backend']} | {row['chunk_ms']} | {row['lookahead_ms']} | {row['cpu_per_audio_s']:.4f} | "
+            f"{row['block_compute_p95_ms']:.1f} | {row['streams_per_2_cores']} | "
+            f"{'yes' if row['equals_offline'] else 'no'} |"
+        )
     lines += [
         "",
         "A partial reflects audio up to the lookahead old (plus the block and the compute); a final comes "
@@ -215,9 +219,14 @@ def main() -> None:
         "date": datetime.date.today().isoformat(),
         "machine": f"{platform.machine()}, {torch.get_num_threads()} thread, load average {os.getloadavg()[0]:.1f}",
         "command": " ".join(["OMP_NUM_THREADS=1", "python", *sys.argv]),
-        "model": str(args.model), "manifest": str(args.manifest), "utterances": len(utterances),
-        "audio_seconds": sum(u.duration for u in utterances), "long_seconds": len(wave) / SAMPLE_RATE,
-        "repeats": args.repeats, "wer": wer, "speed": timing,
+        "model": str(args.model),
+        "manifest": str(args.manifest),
+        "utterances": len(utterances),
+        "audio_seconds": sum(u.duration for u in utterances),
+        "long_seconds": len(wave) / SAMPLE_RATE,
+        "repeats": args.repeats,
+        "wer": wer,
+        "speed": timing,
         "streaming": [{k: v for k, v in row.items() if k != "text"} for row in streams],
         "final_hold_ms": round(hold_seconds(backends["PyTorch fp32"]) * 1000),
     }

@@ -86,8 +86,11 @@ async def upload_client(url: str, files: list[Path], until: float, tally: Tally,
             index += 1
             start = time.monotonic()
             try:
-                answer = await http.post(f"{url}/v1/audio/transcriptions", data={"model": "dfcnn"},
-                                         files={"file": (path.name, path.read_bytes(), "audio/wav")})
+                answer = await http.post(
+                    f"{url}/v1/audio/transcriptions",
+                    data={"model": "dfcnn"},
+                    files={"file": (path.name, path.read_bytes(), "audio/wav")},
+                )
             except httpx.HTTPError as error:
                 tally.errors.append(f"upload: {type(error).__name__}: {error}")
                 continue
@@ -164,14 +167,26 @@ def percentile(values: list[float], q: float) -> float | None:
 
 
 def run_scenario(args, files: list[Path], uploads: int, streams: int) -> dict:
-    limits = ["--max-concurrency", args.max_concurrency, "--max-queue", args.max_queue, "--max-streams",
-              args.max_streams, "--backend", args.backend]
+    limits = [
+        "--max-concurrency",
+        args.max_concurrency,
+        "--max-queue",
+        args.max_queue,
+        "--max-streams",
+        args.max_streams,
+        "--backend",
+        args.backend,
+    ]
     with dfcnn_serve("--model", args.model, *map(str, limits)) as (process, url):
         import httpx
 
         for path in files[:2]:  # warm-up: first requests load lazily imported code
-            httpx.post(f"{url}/v1/audio/transcriptions", data={"model": "dfcnn"},
-                       files={"file": (path.name, path.read_bytes())}, timeout=120)
+            httpx.post(
+                f"{url}/v1/audio/transcriptions",
+                data={"model": "dfcnn"},
+                files={"file": (path.name, path.read_bytes())},
+                timeout=120,
+            )
         import psutil
 
         server = psutil.Process(process.pid)
@@ -200,18 +215,28 @@ def run_scenario(args, files: list[Path], uploads: int, streams: int) -> dict:
     quarter = max(1, len(rss) // 4)
     held = [lag for lag in tally.stream_lags if lag <= args.realtime_lag]
     return {
-        "uploads": uploads, "streams": streams, "seconds": round(elapsed, 1),
-        "answered": len(tally.latencies), "requests_per_s": round(len(tally.latencies) / elapsed, 2),
-        "latency_p50": percentile(tally.latencies, 50), "latency_p95": percentile(tally.latencies, 95),
-        "latency_p99": percentile(tally.latencies, 99), "busy_503": tally.busy,
-        "streams_done": len(tally.stream_lags), "streams_real_time": len(held),
+        "uploads": uploads,
+        "streams": streams,
+        "seconds": round(elapsed, 1),
+        "answered": len(tally.latencies),
+        "requests_per_s": round(len(tally.latencies) / elapsed, 2),
+        "latency_p50": percentile(tally.latencies, 50),
+        "latency_p95": percentile(tally.latencies, 95),
+        "latency_p99": percentile(tally.latencies, 99),
+        "busy_503": tally.busy,
+        "streams_done": len(tally.stream_lags),
+        "streams_real_time": len(held),
         "streams_refused_503": tally.streams_refused,
-        "stream_lag_p50": percentile(tally.stream_lags, 50), "stream_lag_p95": percentile(tally.stream_lags, 95),
-        "errors": len(tally.errors), "error_examples": tally.errors[:5],
-        "rss_start_mib": round(rss[0], 1) if rss else None, "rss_peak_mib": round(max(rss), 1) if rss else None,
+        "stream_lag_p50": percentile(tally.stream_lags, 50),
+        "stream_lag_p95": percentile(tally.stream_lags, 95),
+        "errors": len(tally.errors),
+        "error_examples": tally.errors[:5],
+        "rss_start_mib": round(rss[0], 1) if rss else None,
+        "rss_peak_mib": round(max(rss), 1) if rss else None,
         "rss_end_mib": round(rss[-1], 1) if rss else None,
         "rss_drift_mib": round(statistics.median(rss[-quarter:]) - statistics.median(rss[quarter : 2 * quarter]), 1)
-        if rss else None,
+        if rss
+        else None,
         "server_cpu_per_s": round(server_cpu / elapsed, 2),  # cores the server used on average
         "load_average": [round(load_before, 1), round(os.getloadavg()[0], 1)],  # the machine's, before / after
         "server_counts": health["counts"],
@@ -241,7 +266,8 @@ def markdown(results: dict) -> str:
             f"{row['busy_503'] + row['streams_refused_503']} | {row['streams_done']} | {row['streams_real_time']} | "
             f"{row['stream_lag_p50']} / {row['stream_lag_p95']} | {row['errors']} | "
             f"{row['rss_start_mib']} / {row['rss_peak_mib']} / {row['rss_end_mib']} | {row['rss_drift_mib']} | "
-            f"{row['server_cpu_per_s']} | {row['load_average'][0]} → {row['load_average'][1]} |")
+            f"{row['server_cpu_per_s']} | {row['load_average'][0]} → {row['load_average'][1]} |"
+        )
     lines += [
         "",
         f"Held real time: the stream's done arrived within {results['realtime_lag']} s of its eof (the server kept "
@@ -264,8 +290,9 @@ def main() -> None:
     parser.add_argument("--max-concurrency", type=int, default=2)
     parser.add_argument("--max-queue", type=int, default=4)
     parser.add_argument("--max-streams", type=int, default=8)
-    parser.add_argument("--realtime-lag", type=float, default=1.5,
-                        help="eof-to-done seconds a real-time stream may take")
+    parser.add_argument(
+        "--realtime-lag", type=float, default=1.5, help="eof-to-done seconds a real-time stream may take"
+    )
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "serve_load", help="writes OUT.md and OUT.json")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="dfcnn-load-") as folder:
@@ -276,10 +303,17 @@ def main() -> None:
             rows.append(run_scenario(args, files, uploads, streams))
             print(json.dumps(rows[-1]), flush=True)
     results = {
-        "date": datetime.date.today().isoformat(), "machine": f"{platform.machine()}",
-        "command": " ".join(["OMP_NUM_THREADS=1", "python", *sys.argv]), "model": str(args.model),
-        "backend": args.backend, "max_concurrency": args.max_concurrency, "max_queue": args.max_queue,
-        "max_streams": args.max_streams, "seconds": args.seconds, "realtime_lag": args.realtime_lag, "scenarios": rows,
+        "date": datetime.date.today().isoformat(),
+        "machine": f"{platform.machine()}",
+        "command": " ".join(["OMP_NUM_THREADS=1", "python", *sys.argv]),
+        "model": str(args.model),
+        "backend": args.backend,
+        "max_concurrency": args.max_concurrency,
+        "max_queue": args.max_queue,
+        "max_streams": args.max_streams,
+        "seconds": args.seconds,
+        "realtime_lag": args.realtime_lag,
+        "scenarios": rows,
     }
     atomic_write_text(args.out.with_suffix(".json"), json.dumps(results, indent=2) + "\n")
     atomic_write_text(args.out.with_suffix(".md"), markdown(results))

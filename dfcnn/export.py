@@ -127,7 +127,12 @@ def onnx_bytes(recognizer) -> bytes:
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # the legacy exporter's deprecation note and tracer notes on checked shapes
         torch.onnx.export(
-            graph, _example(), buffer, dynamo=False, opset_version=OPSET, input_names=["waves"],
+            graph,
+            _example(),
+            buffer,
+            dynamo=False,
+            opset_version=OPSET,
+            input_names=["waves"],
             output_names=["log_probs"],
             dynamic_axes={"waves": {0: "batch", 1: "samples"}, "log_probs": {0: "batch", 1: "frames"}},
         )
@@ -138,9 +143,11 @@ def onnx_bytes(recognizer) -> bytes:
 
 def read_metadata(proto) -> dict:
     """The dfcnn description of an ONNX ``ModelProto`` or an ORT session's model metadata."""
-    props = proto.custom_metadata_map if hasattr(proto, "custom_metadata_map") else {
-        p.key: p.value for p in proto.metadata_props
-    }
+    props = (
+        proto.custom_metadata_map
+        if hasattr(proto, "custom_metadata_map")
+        else {p.key: p.value for p in proto.metadata_props}
+    )
     try:
         meta = json.loads(props[METADATA_KEY])
         if meta.get("format") != METADATA_FORMAT:
@@ -191,8 +198,13 @@ def quantize_int8(fp32: Path, int8: Path, waves: list[np.ndarray]) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             quantize_static(
-                str(prepared), str(int8), _CalibrationReader(waves), quant_format=QuantFormat.QDQ,
-                activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True,
+                str(prepared),
+                str(int8),
+                _CalibrationReader(waves),
+                quant_format=QuantFormat.QDQ,
+                activation_type=QuantType.QUInt8,
+                weight_type=QuantType.QInt8,
+                per_channel=True,
                 nodes_to_exclude=features,
                 calibrate_method=CalibrationMethod.MinMax,
             )

@@ -24,8 +24,16 @@ from .text import Tokenizer
 class OnnxRecognizer(Recognizer):
     """A ``Recognizer`` running an exported wave -> log-probs graph in onnxruntime (no torch modules)."""
 
-    def __init__(self, session, tokenizer: Tokenizer, feature_config: FeatureConfig, model_config: ModelConfig,
-                 decoder=None, config: TranscribeConfig | None = None, min_samples: int = 400):
+    def __init__(
+        self,
+        session,
+        tokenizer: Tokenizer,
+        feature_config: FeatureConfig,
+        model_config: ModelConfig,
+        decoder=None,
+        config: TranscribeConfig | None = None,
+        min_samples: int = 400,
+    ):
         self.session = session
         self.model = self.features = None  # no torch modules: inspect and training need a checkpoint
         self.tokenizer = tokenizer
@@ -89,7 +97,9 @@ def resolve_onnx_path(path: str | Path) -> Path | None:
 
 
 def load_onnx_model(
-    path: str | Path, decoder: DecoderConfig | None | str = SHIPPED, config: TranscribeConfig | None = None,
+    path: str | Path,
+    decoder: DecoderConfig | None | str = SHIPPED,
+    config: TranscribeConfig | None = None,
     threads: int | None = None,
 ) -> OnnxRecognizer:
     """An ``OnnxRecognizer`` from an exported .onnx file, a folder with model.onnx, or a checkpoint
@@ -120,6 +130,11 @@ def load_onnx_model(
         decoder = shipped_decoder(beside)
     tokenizer = Tokenizer.from_dict(meta["tokenizer"])
     return OnnxRecognizer(
-        session, tokenizer, FeatureConfig(**meta["feature_config"]), ModelConfig(**meta["model_config"]),
-        build_decoder(tokenizer, decoder), config, meta["min_samples"],
+        session,
+        tokenizer,
+        FeatureConfig(**meta["feature_config"]),
+        ModelConfig(**meta["model_config"]),
+        build_decoder(tokenizer, decoder),
+        config,
+        meta["min_samples"],
     )

@@ -81,8 +81,10 @@ class StreamingRecognizer:
 
     def __init__(self, recognizer, sample_rate: int = SAMPLE_RATE, config: StreamConfig | None = None):
         if recognizer.feature_config.utterance_mean_norm:
-            raise ConfigError("this model subtracts each utterance's own mean (features.utterance_mean_norm): "
-                              "it needs the whole recording and cannot stream")
+            raise ConfigError(
+                "this model subtracts each utterance's own mean (features.utterance_mean_norm): "
+                "it needs the whole recording and cannot stream"
+            )
         if sample_rate <= 0:
             raise AudioError(f"sample rate must be positive, got {sample_rate}")
         self.recognizer = recognizer

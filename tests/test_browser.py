@@ -53,8 +53,11 @@ def keep(path: Path) -> None:
 def test_the_microphone_is_transcribed_live(served, recording, tmp_path):
     path, reference = recording
     seconds = soundfile.info(path).duration + 0.5
-    fake_microphone = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-                       f"--use-file-for-fake-audio-capture={path}%noloop"]
+    fake_microphone = [
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-audio-capture={path}%noloop",
+    ]
     with Chromium(fake_microphone) as browser:
         page = browser.open(f"{served}/?autostart=mic&seconds={seconds:.1f}")
         page.wait_for("['done', 'error'].includes(document.body.dataset.state)", timeout=seconds + 60)
@@ -83,11 +86,15 @@ def test_a_chosen_file_is_transcribed_and_its_words_lit_as_it_plays(served, reco
         words = page.evaluate("[...document.querySelectorAll('#drop .word')].map(w => w.textContent)")
         assert words == expected and len(words) >= 6
         page.evaluate("document.getElementById('player').play()")
-        lit = page.wait_for("""(() => {
+        lit = page.wait_for(
+            """(() => {
             const active = document.querySelector('#drop .word.active');
             const now = document.getElementById('player').currentTime;
             return active && [Number(active.dataset.start), Number(active.dataset.end), now];
-        })()""", timeout=30, interval=0.05)
+        })()""",
+            timeout=30,
+            interval=0.05,
+        )
         page.screenshot(tmp_path / "file.png")
     keep(tmp_path / "file.png")
     start, end, now = lit

@@ -28,10 +28,18 @@ def onnx_twin(recognizer) -> OnnxRecognizer:
     """The same recognizer with its network exported to ONNX and run by onnxruntime."""
     import onnxruntime
 
-    session = onnxruntime.InferenceSession(onnx_bytes(recognizer), session_options(1),
-                                           providers=["CPUExecutionProvider"])
-    return OnnxRecognizer(session, recognizer.tokenizer, recognizer.feature_config, recognizer.model_config,
-                          recognizer.decoder, recognizer.config, min_samples(recognizer))
+    session = onnxruntime.InferenceSession(
+        onnx_bytes(recognizer), session_options(1), providers=["CPUExecutionProvider"]
+    )
+    return OnnxRecognizer(
+        session,
+        recognizer.tokenizer,
+        recognizer.feature_config,
+        recognizer.model_config,
+        recognizer.decoder,
+        recognizer.config,
+        min_samples(recognizer),
+    )
 
 
 def padded_batch(lengths: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -41,8 +49,9 @@ def padded_batch(lengths: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
 
 MODELS = {
     "mel": {},
-    "linear-residual": dict(features=FeatureConfig(n_linear_bins=64), residual=True, convs_per_block=3,
-                            time_pool=[2, 1, 1]),
+    "linear-residual": dict(
+        features=FeatureConfig(n_linear_bins=64), residual=True, convs_per_block=3, time_pool=[2, 1, 1]
+    ),
     "utterance-mean-norm": dict(features=FeatureConfig(kind="mel", n_mels=32, utterance_mean_norm=True)),
 }
 
@@ -90,11 +99,11 @@ def test_export_command_writes_self_describing_graphs(tiny_model, tmp_path):
     manifest = tiny_model.parent / "train.jsonl"
     try:
         out = tmp_path / "deploy"
-        result = dfcnn("export", "--model", tiny_model, "--format", "onnx", "--int8", "--calibration", manifest,
-                       "--out", out)
+        result = dfcnn(
+            "export", "--model", tiny_model, "--format", "onnx", "--int8", "--calibration", manifest, "--out", out
+        )
         assert result.returncode == 0, result.stderr
-        assert sorted(p.name for p in out.iterdir()) == ["decoder.json", "lexicon.txt", "model.int8.onnx",
-                                                          "model.onnx"]
+        assert sorted(p.name for p in out.iterdir()) == ["decoder.json", "lexicon.txt", "model.int8.onnx", "model.onnx"]
         assert json.loads((out / "decoder.json").read_text())["lexicon"] == "lexicon.txt"  # beside it, relative
         torch_recognizer = load_model(tiny_model, "cpu")
         for name in ("model.onnx", "model.int8.onnx"):
@@ -125,15 +134,28 @@ def test_transcribe_with_the_onnx_backend_matches_torch(tiny_model):
 def test_export_errors_are_one_line(tiny_model, tmp_path):
     no_calibration = dfcnn("export", "--model", tiny_model, "--format", "onnx", "--int8", "--out", tmp_path / "a")
     assert no_calibration.returncode == 1 and "--int8 needs --calibration" in no_calibration.stderr
-    int8_script = dfcnn("export", "--model", tiny_model, "--format", "torchscript", "--int8", "--calibration",
-                        tiny_model.parent / "train.jsonl", "--out", tmp_path / "b")
+    int8_script = dfcnn(
+        "export",
+        "--model",
+        tiny_model,
+        "--format",
+        "torchscript",
+        "--int8",
+        "--calibration",
+        tiny_model.parent / "train.jsonl",
+        "--out",
+        tmp_path / "b",
+    )
     assert int8_script.returncode == 1 and "use --format onnx" in int8_script.stderr
     import onnx
 
     foreign = tmp_path / "foreign.onnx"
-    graph = onnx.helper.make_graph([onnx.helper.make_node("Identity", ["x"], ["y"])], "g",
-                                   [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1])],
-                                   [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1])])
+    graph = onnx.helper.make_graph(
+        [onnx.helper.make_node("Identity", ["x"], ["y"])],
+        "g",
+        [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1])],
+        [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1])],
+    )
     onnx.save(onnx.helper.make_model(graph), foreign)
     with pytest.raises(DfcnnError, match="not an ONNX model exported by dfcnn"):
         load_onnx_model(foreign)
@@ -164,6 +186,7 @@ def test_int8_keeps_the_word_error_rate_of_fp32_on_real_speech(yesno_model, tmp_
         scores[name] = recognizer.decoder.score([u.text for u in test], hypotheses).wer
     assert scores["model.onnx"] < 15, scores  # a model that recognises the words
     assert scores["model.int8.onnx"] <= scores["model.onnx"] + 0.5, scores
-    same = torch.cat([(a.argmax(-1) == b.argmax(-1)).float()
-                      for a, b in zip(log_probs["model.onnx"], log_probs["model.int8.onnx"])]).mean()
+    same = torch.cat(
+        [(a.argmax(-1) == b.argmax(-1)).float() for a, b in zip(log_probs["model.onnx"], log_probs["model.int8.onnx"])]
+    ).mean()
     assert same >= 0.99, f"int8 changes the best token of {100 * (1 - same):.1f}% of frames"

@@ -73,12 +73,18 @@ def test_the_openai_client_transcribes_in_every_format(server, tiny_model, recog
     with open(audio, "rb") as file:
         assert api.audio.transcriptions.create(model="whisper-1", file=file).text == expected.text
     with open(audio, "rb") as file:
-        verbose = api.audio.transcriptions.create(model="dfcnn", file=file, response_format="verbose_json",
-                                                  timestamp_granularities=["word", "segment"], language="en")
+        verbose = api.audio.transcriptions.create(
+            model="dfcnn",
+            file=file,
+            response_format="verbose_json",
+            timestamp_granularities=["word", "segment"],
+            language="en",
+        )
     assert verbose.text == expected.text and verbose.duration == pytest.approx(expected.duration, abs=1e-3)
     assert [w.word for w in verbose.words] == [w.word for w in expected.words]
     assert [(s.start, s.end, s.text) for s in verbose.segments] == [
-        (round(s.start, 3), round(s.end, 3), s.text) for s in expected.segments]
+        (round(s.start, 3), round(s.end, 3), s.text) for s in expected.segments
+    ]
     for fmt, start in (("text", expected.text), ("srt", "1\n00:00:00,"), ("vtt", "WEBVTT")):
         with open(audio, "rb") as file:
             body = api.audio.transcriptions.create(model="dfcnn", file=file, response_format=fmt)
@@ -92,11 +98,13 @@ def test_bad_requests_get_400_naming_the_problem_and_the_server_keeps_serving(se
     with pytest.raises(openai.BadRequestError, match="notes.wav: not a readable audio file"):
         api.audio.transcriptions.create(model="dfcnn", file=open(tmp_path / "notes.wav", "rb"))
     with pytest.raises(openai.BadRequestError, match="response_format 'mp4'"):
-        api.audio.transcriptions.create(model="dfcnn", file=open(tiny_model.parent / "utt0.wav", "rb"),
-                                        response_format="mp4")
+        api.audio.transcriptions.create(
+            model="dfcnn", file=open(tiny_model.parent / "utt0.wav", "rb"), response_format="mp4"
+        )
     with pytest.raises(openai.BadRequestError, match="timestamp_granularities.*verbose_json"):
-        api.audio.transcriptions.create(model="dfcnn", file=open(tiny_model.parent / "utt0.wav", "rb"),
-                                        timestamp_granularities=["word"])
+        api.audio.transcriptions.create(
+            model="dfcnn", file=open(tiny_model.parent / "utt0.wav", "rb"), timestamp_granularities=["word"]
+        )
     with pytest.raises(openai.BadRequestError, match="transcribes 'en', not 'fr'"):
         api.audio.transcriptions.create(model="dfcnn", file=open(tiny_model.parent / "utt0.wav", "rb"), language="fr")
     missing = httpx.post(f"{url}/v1/audio/transcriptions", files={"file": ("a.wav", b"RIFF")})
@@ -119,13 +127,15 @@ def test_size_and_duration_limits_answer_413(server, tmp_path):
         for _ in range(20):
             yield b"\0" * 100_000
 
-    chunked = httpx.post(f"{url}/v1/audio/transcriptions", content=chunks(),
-                         headers={"Content-Type": "multipart/form-data; boundary=x"})
+    chunked = httpx.post(
+        f"{url}/v1/audio/transcriptions", content=chunks(), headers={"Content-Type": "multipart/form-data; boundary=x"}
+    )
     assert chunked.status_code == 413
     long = tmp_path / "long.flac"
     soundfile.write(long, np.zeros(16000 * 31, np.float32), 16000)  # 31 s, small as FLAC silence
-    too_long = httpx.post(f"{url}/v1/audio/transcriptions", files={"file": ("long.flac", long.read_bytes())},
-                          data={"model": "x"})
+    too_long = httpx.post(
+        f"{url}/v1/audio/transcriptions", files={"file": ("long.flac", long.read_bytes())}, data={"model": "x"}
+    )
     assert too_long.status_code == 413 and "long.flac: 31.0 s of audio" in too_long.json()["error"]["message"]
     assert httpx.get(f"{url}/health").status_code == 200
 
@@ -143,10 +153,13 @@ def test_a_full_queue_answers_503_with_retry_after_and_every_request_gets_an_ans
     state.transcribe_upload = held
     audio = (tiny_model.parent / "utt0.wav").read_bytes()
     with running(app) as url:
+
         async def burst():
             async with httpx.AsyncClient(timeout=30) as http:
-                requests = [http.post(f"{url}/v1/audio/transcriptions", files={"file": ("a.wav", audio)},
-                                      data={"model": "x"}) for _ in range(4)]
+                requests = [
+                    http.post(f"{url}/v1/audio/transcriptions", files={"file": ("a.wav", audio)}, data={"model": "x"})
+                    for _ in range(4)
+                ]
                 tasks = [asyncio.ensure_future(r) for r in requests]
                 await asyncio.sleep(1.0)  # one running, one queued, two refused by now
                 release.set()

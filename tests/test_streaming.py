@@ -115,12 +115,15 @@ def test_hand_made_log_probs_are_cut_as_offline_for_any_arrival_pattern():
         finals, position = [], 0
         while position < frames:
             size = int(rng.integers(1, 30))
-            finals += [e.segment for e in stream.accept_log_probs(log_probs[position : position + size])
-                       if e.kind == "final"]
+            finals += [
+                e.segment for e in stream.accept_log_probs(log_probs[position : position + size]) if e.kind == "final"
+            ]
             position += size
         finals += [e.segment for e in stream.accept_log_probs(log_probs[:0], at_end=True)]
         assert [(s.text, s.start, s.end) for s in finals] == [(s.text, s.start, s.end) for s in offline.segments], (
-            trial, cuts)
+            trial,
+            cuts,
+        )
 
 
 def test_other_sample_rates_and_pcm16_bytes():

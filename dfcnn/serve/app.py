@@ -40,8 +40,15 @@ STATIC = Path(__file__).parent / "static"
 class ApiError(Exception):
     """An answer other than 200: status, message, and OpenAI's error type, param and headers."""
 
-    def __init__(self, status: int, message: str, kind: str = "invalid_request_error", param: str | None = None,
-                 code: str | None = None, headers: dict | None = None):
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        kind: str = "invalid_request_error",
+        param: str | None = None,
+        code: str | None = None,
+        headers: dict | None = None,
+    ):
         super().__init__(message)
         self.status, self.message, self.kind, self.param, self.code = status, message, kind, param, code
         self.headers = headers or {}
@@ -74,8 +81,12 @@ class ServerState:
             try:
                 duration = audio_info(path)[0]
                 if duration > self.config.max_audio_seconds:
-                    raise ApiError(413, f"{name}: {duration:.1f} s of audio; this server takes at most "
-                                        f"{self.config.max_audio_seconds:g} s", param="file")
+                    raise ApiError(
+                        413,
+                        f"{name}: {duration:.1f} s of audio; this server takes at most "
+                        f"{self.config.max_audio_seconds:g} s",
+                        param="file",
+                    )
                 transcript = self.recognizer.transcribe(path)
             except AudioError as error:
                 raise ApiError(400, str(error).replace(str(path), name), param="file") from None
@@ -100,8 +111,12 @@ def create_app(recognizer, config: ServeConfig | None = None, backend: str = "to
 
     async def require_token(request: Request) -> None:
         if not token_matches(config.api_key, request.headers.get("authorization")):
-            raise ApiError(401, "missing or incorrect API key (send Authorization: Bearer KEY)",
-                           code="invalid_api_key", headers={"WWW-Authenticate": "Bearer"})
+            raise ApiError(
+                401,
+                "missing or incorrect API key (send Authorization: Bearer KEY)",
+                code="invalid_api_key",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
 
     authorized = [Depends(require_token)]
 
@@ -110,13 +125,23 @@ def create_app(recognizer, config: ServeConfig | None = None, backend: str = "to
         admission = state.admission
         body = {
             "status": "draining" if state.draining.is_set() else "ok",
-            "model": config.model_name, "backend": backend, "language": state.language,
-            "uptime_s": round(time.time() - state.started, 1), "running": admission.running,
-            "queued": admission.waiting, "streams": admission.open_streams, "counts": state.counts,
+            "model": config.model_name,
+            "backend": backend,
+            "language": state.language,
+            "uptime_s": round(time.time() - state.started, 1),
+            "running": admission.running,
+            "queued": admission.waiting,
+            "streams": admission.open_streams,
+            "counts": state.counts,
             "auth": config.api_key is not None,
-            "limits": {"max_upload_mb": config.max_upload_mb, "max_audio_seconds": config.max_audio_seconds,
-                       "max_concurrency": config.max_concurrency, "max_queue": config.max_queue,
-                       "max_streams": config.max_streams, "request_timeout": config.request_timeout},
+            "limits": {
+                "max_upload_mb": config.max_upload_mb,
+                "max_audio_seconds": config.max_audio_seconds,
+                "max_concurrency": config.max_concurrency,
+                "max_queue": config.max_queue,
+                "max_streams": config.max_streams,
+                "request_timeout": config.request_timeout,
+            },
         }
         return JSONResponse(body, status_code=503 if state.draining.is_set() else 200)
 
@@ -130,15 +155,22 @@ def create_app(recognizer, config: ServeConfig | None = None, backend: str = "to
     @app.get("/v1/models/{model_id}", dependencies=authorized)
     async def model(model_id: str):
         if model_id != config.model_name:
-            raise ApiError(404, f"the model {model_id!r} does not exist here; this server has {config.model_name!r}",
-                           param="model", code="model_not_found")
+            raise ApiError(
+                404,
+                f"the model {model_id!r} does not exist here; this server has {config.model_name!r}",
+                param="model",
+                code="model_not_found",
+            )
         return model_card()
 
     @app.post("/v1/audio/transcriptions", dependencies=authorized)
     async def transcriptions(
-        file: Annotated[UploadFile, File()], model: Annotated[str, Form()],
-        response_format: Annotated[str, Form()] = "json", language: Annotated[str | None, Form()] = None,
-        prompt: Annotated[str | None, Form()] = None, temperature: Annotated[float | None, Form()] = None,
+        file: Annotated[UploadFile, File()],
+        model: Annotated[str, Form()],
+        response_format: Annotated[str, Form()] = "json",
+        language: Annotated[str | None, Form()] = None,
+        prompt: Annotated[str | None, Form()] = None,
+        temperature: Annotated[float | None, Form()] = None,
         timestamp_granularities: Annotated[list[str] | None, Form(alias="timestamp_granularities[]")] = None,
         stream: Annotated[bool | None, Form()] = None,
     ):
@@ -166,25 +198,34 @@ def create_app(recognizer, config: ServeConfig | None = None, backend: str = "to
     return app
 
 
-def _check_fields(state: ServerState, response_format: str, language: str | None, granularities: list[str] | None,
-                  stream: bool | None) -> list[str]:
+def _check_fields(
+    state: ServerState, response_format: str, language: str | None, granularities: list[str] | None, stream: bool | None
+) -> list[str]:
     """Validate the form fields as OpenAI does; returns the timestamp granularities asked for."""
     if response_format not in RESPONSE_FORMATS:
-        raise ApiError(400, f"response_format {response_format!r} is not one of {', '.join(RESPONSE_FORMATS)}",
-                       param="response_format")
+        raise ApiError(
+            400,
+            f"response_format {response_format!r} is not one of {', '.join(RESPONSE_FORMATS)}",
+            param="response_format",
+        )
     granularities = [g for g in granularities or [] if g]
     unknown = [g for g in granularities if g not in GRANULARITIES]
     if unknown:
-        raise ApiError(400, f"timestamp_granularities[] {unknown[0]!r} is not one of {', '.join(GRANULARITIES)}",
-                       param="timestamp_granularities")
+        raise ApiError(
+            400,
+            f"timestamp_granularities[] {unknown[0]!r} is not one of {', '.join(GRANULARITIES)}",
+            param="timestamp_granularities",
+        )
     if granularities and response_format != "verbose_json":
-        raise ApiError(400, "timestamp_granularities[] needs response_format=verbose_json",
-                       param="timestamp_granularities")
+        raise ApiError(
+            400, "timestamp_granularities[] needs response_format=verbose_json", param="timestamp_granularities"
+        )
     if language and state.language and language.lower().split("-")[0] != state.language:
         raise ApiError(400, f"this model transcribes {state.language!r}, not {language!r}", param="language")
     if stream:
-        raise ApiError(400, "stream=true is not supported here: stream audio over the WebSocket /v1/stream",
-                       param="stream")
+        raise ApiError(
+            400, "stream=true is not supported here: stream audio over the WebSocket /v1/stream", param="stream"
+        )
     return granularities
 
 
@@ -192,20 +233,26 @@ def _add_error_handlers(app: FastAPI, state: ServerState) -> None:
     @app.exception_handler(ApiError)
     async def api_error(request, error: ApiError):
         state.counts["rejected" if error.status in (413, 503) else "failed"] += 1
-        return error_response(error.status, error.message, kind=error.kind, param=error.param, code=error.code,
-                              headers=error.headers)
+        return error_response(
+            error.status, error.message, kind=error.kind, param=error.param, code=error.code, headers=error.headers
+        )
 
     @app.exception_handler(Busy)
     async def busy(request, error: Busy):
         state.counts["rejected"] += 1
-        return error_response(503, str(error), kind="server_error", code="server_busy",
-                              headers={"Retry-After": str(error.retry_after)})
+        return error_response(
+            503, str(error), kind="server_error", code="server_busy", headers={"Retry-After": str(error.retry_after)}
+        )
 
     @app.exception_handler(TimedOut)
     async def timed_out(request, error: TimedOut):
         state.counts["failed"] += 1
-        return error_response(504, f"no answer within the request timeout ({state.config.request_timeout:g} s)",
-                              kind="server_error", code="timeout")
+        return error_response(
+            504,
+            f"no answer within the request timeout ({state.config.request_timeout:g} s)",
+            kind="server_error",
+            code="timeout",
+        )
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request, error: RequestValidationError):

@@ -26,8 +26,9 @@ NORMALIZER_LANGUAGES = {"english": "en", "mandarin": "zh"}  # a model's language
 MEDIA_TYPES = {"text": "text/plain", "srt": "application/x-subrip", "vtt": "text/vtt"}
 
 
-def error_body(message: str, kind: str = "invalid_request_error", param: str | None = None,
-               code: str | None = None) -> dict:
+def error_body(
+    message: str, kind: str = "invalid_request_error", param: str | None = None, code: str | None = None
+) -> dict:
     """OpenAI's error shape: its clients raise an exception carrying ``message``."""
     return {"error": {"message": message, "type": kind, "param": param, "code": code}}
 
@@ -55,9 +56,16 @@ def verbose_json(transcript: Transcript, language: str | None, granularities: li
     if "segment" in wanted:
         body["segments"] = [
             {
-                "id": index, "seek": 0, "start": round(s.start, 3), "end": round(s.end, 3), "text": s.text,
-                "tokens": [], "temperature": 0.0, "avg_logprob": _avg_logprob([w.confidence for w in s.words]),
-                "compression_ratio": _compression_ratio(s.text), "no_speech_prob": 0.0,
+                "id": index,
+                "seek": 0,
+                "start": round(s.start, 3),
+                "end": round(s.end, 3),
+                "text": s.text,
+                "tokens": [],
+                "temperature": 0.0,
+                "avg_logprob": _avg_logprob([w.confidence for w in s.words]),
+                "compression_ratio": _compression_ratio(s.text),
+                "no_speech_prob": 0.0,
             }
             for index, s in enumerate(transcript.segments)
         ]
@@ -70,12 +78,14 @@ def verbose_json(transcript: Transcript, language: str | None, granularities: li
     return body
 
 
-def render(transcript: Transcript, response_format: str, language: str | None,
-           granularities: list[str]) -> tuple[dict | str, str]:
+def render(
+    transcript: Transcript, response_format: str, language: str | None, granularities: list[str]
+) -> tuple[dict | str, str]:
     """(body, media type): a dict for the JSON formats, a string for the others."""
     if response_format == "json":
         return {"text": transcript.text, "usage": {"type": "duration", "seconds": math.ceil(transcript.duration)}}, (
-            "application/json")
+            "application/json"
+        )
     if response_format == "verbose_json":
         return verbose_json(transcript, language, granularities), "application/json"
     if response_format == "text":

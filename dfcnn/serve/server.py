@@ -48,8 +48,10 @@ class GracefulServer(uvicorn.Server):
         while state.admission.open_streams and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         if state.admission.open_streams:
-            self.announce(f"dfcnn serve: {state.admission.open_streams} streams still open after "
-                          f"{state.config.shutdown_grace:g} s; closing them")
+            self.announce(
+                f"dfcnn serve: {state.admission.open_streams} streams still open after "
+                f"{state.config.shutdown_grace:g} s; closing them"
+            )
         super().handle_exit(sig, None)
 
 
@@ -69,7 +71,10 @@ def serve(recognizer, config: ServeConfig, backend: str = "torch", log_level: st
     sock = listen(config.host, config.port)
     app = create_app(recognizer, config, backend)
     uvicorn_config = uvicorn.Config(
-        app, log_level=log_level, lifespan="off", timeout_graceful_shutdown=config.request_timeout,
+        app,
+        log_level=log_level,
+        lifespan="off",
+        timeout_graceful_shutdown=config.request_timeout,
         ws_max_size=4 * 1024 * 1024,
         # a stream's pong may wait behind recognition on a busy machine; a silent client is already
         # ended by the stream's own request_timeout, so the keepalive waits as long before closing

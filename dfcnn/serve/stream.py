@@ -60,14 +60,18 @@ def add_stream_route(app: FastAPI, state) -> None:
 
     @app.websocket("/v1/stream")
     async def stream(websocket: WebSocket):
-        if not token_matches(config.api_key, websocket.headers.get("authorization"),
-                             websocket.query_params.get("api_key")):
+        if not token_matches(
+            config.api_key, websocket.headers.get("authorization"), websocket.query_params.get("api_key")
+        ):
             return await _refuse(websocket, 401, "missing or incorrect API key")
         admission = state.admission
         if state.draining.is_set() or admission.open_streams >= config.max_streams:
             state.counts["rejected"] += 1
-            why = "the server is shutting down" if state.draining.is_set() else (
-                f"all {config.max_streams} streams are in use")
+            why = (
+                "the server is shutting down"
+                if state.draining.is_set()
+                else (f"all {config.max_streams} streams are in use")
+            )
             return await _refuse(websocket, 503, why, {"Retry-After": "5"})
         try:
             rate = _declared_rate(websocket.query_params.get("sample_rate", 16000))
@@ -96,8 +100,9 @@ async def _serve_stream(websocket: WebSocket, state, rate: int) -> None:
     try:
         while True:
             receive = asyncio.ensure_future(websocket.receive())
-            done, _ = await asyncio.wait({receive, draining}, timeout=config.request_timeout,
-                                         return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(
+                {receive, draining}, timeout=config.request_timeout, return_when=asyncio.FIRST_COMPLETED
+            )
             if receive not in done:  # shutting down, or a silent client: stop reading, send what is final
                 receive.cancel()
                 reason = "shutdown" if draining in done else "idle"
@@ -126,28 +131,39 @@ async def _serve_stream(websocket: WebSocket, state, rate: int) -> None:
                     await websocket.send_json({"type": "error", "message": "sample_rate can only be set before audio"})
                     continue
                 try:
-                    recognizer = StreamingRecognizer(state.recognizer, _declared_rate(command["sample_rate"]),
-                                                     stream_config)
+                    recognizer = StreamingRecognizer(
+                        state.recognizer, _declared_rate(command["sample_rate"]), stream_config
+                    )
                 except DfcnnError as error:
                     await websocket.send_json({"type": "error", "message": str(error)})
                     continue
                 await websocket.send_json(_ready(state, recognizer))
                 continue
-            await websocket.send_json({"type": "error", "message": f"unknown message {command!r}: send PCM16 "
-                                       "audio as binary messages, then {\"type\": \"eof\"}"})
+            await websocket.send_json(
+                {
+                    "type": "error",
+                    "message": f"unknown message {command!r}: send PCM16 "
+                    'audio as binary messages, then {"type": "eof"}',
+                }
+            )
     finally:
         draining.cancel()
     await _send_events(websocket, await run(recognizer.finish))
     transcript = recognizer.transcript()
-    await websocket.send_json({"type": "done", "text": transcript.text, "duration": round(transcript.duration, 3),
-                               "reason": reason})
+    await websocket.send_json(
+        {"type": "done", "text": transcript.text, "duration": round(transcript.duration, 3), "reason": reason}
+    )
     await websocket.close(GOING_AWAY if reason == "shutdown" else 1000)
 
 
 def _ready(state, recognizer: StreamingRecognizer) -> dict:
-    return {"type": "ready", "sample_rate": recognizer.sample_rate, "model": state.config.model_name,
-            "lookahead_ms": round(recognizer.lookahead_seconds * 1000),
-            "frame_ms": round(recognizer.frame_seconds * 1000)}
+    return {
+        "type": "ready",
+        "sample_rate": recognizer.sample_rate,
+        "model": state.config.model_name,
+        "lookahead_ms": round(recognizer.lookahead_seconds * 1000),
+        "frame_ms": round(recognizer.frame_seconds * 1000),
+    }
 
 
 def _parse_command(text: str) -> dict:
