@@ -22,7 +22,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from .errors import ConfigError, DfcnnError
+from .errors import ConfigError, DfcnnError, Interrupted
 
 DEVICE_HELP = "auto (CUDA when present), cpu, cuda or cuda:N"
 
@@ -369,6 +369,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def report_error(error: DfcnnError) -> int:
+    """Print ``error`` on one line; the exit code: 128 + signal for a stop on a signal (as a shell
+    reports a process killed by it), else 1."""
+    if isinstance(error, Interrupted):  # "stopped by SIGTERM at epoch 3, step 1200: state saved to ..."
+        print(f"dfcnn: {error}", file=sys.stderr)
+        return 128 + error.signal_number
+    print(f"dfcnn: error: {error}", file=sys.stderr)
+    return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
@@ -380,8 +390,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.run(args)
     except DfcnnError as error:
-        print(f"dfcnn: error: {error}", file=sys.stderr)
-        return 1
+        return report_error(error)
     except KeyboardInterrupt:
         print("dfcnn: interrupted", file=sys.stderr)
         return 130

@@ -33,6 +33,14 @@ class VocabError(DfcnnError):
     """A vocabulary file is malformed or a text cannot be tokenised with it."""
 
 
+class Interrupted(DfcnnError):
+    """Work stopped on a signal (Ctrl-C, SIGTERM) with its state saved; the exit code is 128 + ``signal_number``."""
+
+    def __init__(self, message: str, signal_number: int):
+        super().__init__(message)
+        self.signal_number = signal_number
+
+
 def check_field(ok: bool, field: str, problem: str) -> None:
     """Raise ``ConfigError`` for config field ``field`` (e.g. "lr") unless ``ok``: used in
     ``__post_init__`` so a config is validated before any work starts. ``load_config`` prefixes the

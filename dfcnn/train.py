@@ -38,7 +38,7 @@ from .checkpoint import build_payload, copy_checkpoint, load_checkpoint, save_ch
 from .data import DurationBatchSampler, SpeechDataset, Utterance, collate, filter_for_ctc, read_manifest
 from .decode import build_decoder
 from .distributed import Distributed, rng_state, set_rng_state
-from .errors import AudioError, ConfigError, DfcnnError
+from .errors import AudioError, ConfigError, DfcnnError, Interrupted
 from .experiment import DataConfig, ExperimentConfig, TrainConfig
 from .features import FeatureExtractor, SpecAugment, compute_stats
 from .fileio import atomic_write_text, remove_stale_temp_files
@@ -50,14 +50,6 @@ from .workers import worker_options
 
 __all__ = ["DataConfig", "ExperimentConfig", "Interrupted", "TrainConfig", "Trainer", "train"]
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-
-class Interrupted(DfcnnError):
-    """Training stopped on a signal, with its state saved; ``signal_number`` gives the exit code."""
-
-    def __init__(self, message: str, signal_number: int):
-        super().__init__(message)
-        self.signal_number = signal_number
 
 
 def learning_rate(step: int, total_steps: int, cfg: TrainConfig) -> float:
