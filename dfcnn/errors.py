@@ -41,6 +41,11 @@ class Interrupted(DfcnnError):
         self.signal_number = signal_number
 
 
+class DfcnnWarning(UserWarning):
+    """Input that works but may mislead (a manifest whose references cannot be matched, ...); the CLI
+    prints it on one line."""
+
+
 def check_field(ok: bool, field: str, problem: str) -> None:
     """Raise ``ConfigError`` for config field ``field`` (e.g. "lr") unless ``ok``: used in
     ``__post_init__`` so a config is validated before any work starts. ``load_config`` prefixes the
