@@ -9,7 +9,6 @@ Times are seconds from the first output frame: frame t covers [t, t + 1) * frame
 
 from __future__ import annotations
 
-import dataclasses
 from typing import TYPE_CHECKING
 
 import torch
@@ -43,47 +42,52 @@ def align_tokens(log_probs: torch.Tensor, tokens: list[int], blank: int = 0) -> 
 
 
 def words_from_spans(
-    spans: list[TokenSpan], tokenizer: Tokenizer, frame_seconds: float, offset_seconds: float = 0.0
+    spans: list[TokenSpan], tokenizer: Tokenizer, frame_seconds: float, offset_seconds: float = 0.0,
+    word_starts: list[int] | None = None, labels: list[str] | None = None,
 ) -> list[Word]:
-    """Group token spans into words at word separators (and at every CJK character or pinyin syllable).
+    """Group token spans (one per hypothesis token) into timed words.
 
-    A word starts where its first token starts and ends where its last token ends; its confidence
-    is the mean of its tokens' probabilities.
+    Without ``word_starts``: at word separators, and at every CJK character, pinyin syllable or word
+    token; a word is its tokens joined (a phone model's: its phones, one space apart). With
+    ``word_starts`` (the token index where each word begins, as a lexicon decoder knows it) and
+    ``labels`` (the words it wrote): word i is the spans from ``word_starts[i]`` to the next start,
+    separators left out, labelled ``labels[i]``: a phone model's pronunciation becomes its word, a
+    pinyin syllable its character. A word starts where its first token starts and ends where its
+    last ends; its confidence is the mean of its tokens' probabilities.
     """
+    def timed(span: TokenSpan) -> Token:
+        token = tokenizer.tokens[span.token]
+        return Token(UNK_DECODED if token == UNK else token, offset_seconds + span.start * frame_seconds,
+                     offset_seconds + span.end * frame_seconds, float(span.score))
+
+    def word(group: list[TokenSpan], label: str | None = None) -> Word:
+        tokens = [timed(span) for span in group]
+        joiner = " " if tokenizer.unit == "phone" else ""
+        text = label if label is not None else joiner.join(t.token for t in tokens)
+        return Word(text, tokens[0].start, tokens[-1].end, sum(t.confidence for t in tokens) / len(tokens), tokens)
+
+    def content(group: list[TokenSpan]) -> list[TokenSpan]:
+        return [span for span in group if tokenizer.tokens[span.token] != WORD_SEPARATOR]
+
+    if word_starts is not None and labels is not None and len(word_starts) == len(labels) and spans:
+        bounds = [*word_starts, len(spans)]
+        groups = [content(spans[bounds[i] : bounds[i + 1]]) for i in range(len(labels))]
+        if all(groups):
+            return [word(group, label) for group, label in zip(groups, labels)]
     words: list[Word] = []
     current: list[TokenSpan] = []
-
-    def close() -> None:
-        if current:
-            tokens = [
-                Token(UNK_DECODED if tokenizer.tokens[s.token] == UNK else tokenizer.tokens[s.token],
-                      offset_seconds + s.start * frame_seconds, offset_seconds + s.end * frame_seconds, float(s.score))
-                for s in current
-            ]
-            words.append(Word("".join(t.token for t in tokens), tokens[0].start, tokens[-1].end,
-                              sum(t.confidence for t in tokens) / len(tokens), tokens))
-            current.clear()
-
     for span in spans:
         token = tokenizer.tokens[span.token]
         if token == WORD_SEPARATOR:
-            close()
+            words += [word(current)] if current else []
+            current = []
         elif is_cjk(token[0]) or tokenizer.unit in WORD_UNITS:  # every CJK character, syllable or word token is a word
-            close()
-            current.append(span)
-            close()
+            words += [word(current)] if current else []
+            words.append(word([span]))
+            current = []
         else:
             current.append(span)
-    close()
-    return words
-
-
-def relabel_words(words: list[Word], labels: list[str]) -> list[Word]:
-    """Words with new labels, one each (a pinyin path decoded to hanzi: syllable i is character i);
-    unchanged when the counts differ."""
-    if len(labels) != len(words):
-        return words
-    return [dataclasses.replace(word, word=label) for word, label in zip(words, labels)]
+    return words + ([word(current)] if current else [])
 
 
 def split_at_pauses(

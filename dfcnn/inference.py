@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .align import align_tokens, relabel_words, split_at_pauses, words_from_spans
+from .align import align_tokens, split_at_pauses, words_from_spans
 from .audio import SAMPLE_RATE, audio_info, check_samples, load_audio, resample, stream_audio
 from .checkpoint import load_checkpoint, restore_modules
 from .data import DurationBatchSampler, SpeechDataset, Utterance, collate
@@ -152,11 +152,9 @@ class Recognizer:
             if not hypothesis.text:
                 continue
             spans = align_tokens(piece, hypothesis.tokens)
-            words = words_from_spans(spans, self.tokenizer, frame, offset_seconds=start * frame)
-            if self.decoder.writes == "hanzi":  # syllable spans, character words
-                words = relabel_words(words, [char for char in hypothesis.text if not char.isspace()])
-            elif self.decoder.writes == "words":  # spans spell the lexicon's words (phones: their pronunciations)
-                words = relabel_words(words, hypothesis.text.split())
+            words = words_from_spans(
+                spans, self.tokenizer, frame, start * frame, hypothesis.word_starts, hypothesis.words
+            )
             seg_start, seg_end = (words[0].start, words[-1].end) if words else (start * frame, end * frame)
             segments.append(Segment(seg_start, min(seg_end, duration), hypothesis.text, words, alternatives))
         text = join_words([segment.text for segment in segments])

@@ -44,6 +44,7 @@ from .features import FeatureExtractor, SpecAugment, compute_stats
 from .fileio import atomic_write_text, check_writable_folder, remove_stale_temp_files
 from .inference import Recognizer, resolve_device
 from .model import DFCNN
+from .pronounce import CMUDICT
 from .text import Tokenizer
 from .tracking import MetricsLog
 from .workers import worker_options
@@ -125,13 +126,16 @@ def check_inputs(config: ExperimentConfig) -> None:
     for key, value in needed.items():
         if not value:
             raise ConfigError(f"{key} is not set")
+    if data.unit == "phone" and data.pronunciations != CMUDICT:
+        needed["data.pronunciations"] = data.pronunciations
     if config.train.init_from:
         needed["train.init_from"] = config.train.init_from
     for key, value in needed.items():
         path = Path(value)
         if not path.exists():
+            builtin = "; or use cmudict" if key == "data.pronunciations" else ""
             raise ConfigError(f"{key}: {path} not found (config paths are relative to the working directory, "
-                              f"{Path.cwd()})")
+                              f"{Path.cwd()}{builtin})")
         if not path.is_file():
             kind = "a folder" if path.is_dir() else "not a regular file (a pipe or a device)"
             raise ConfigError(f"{key}: {path} is {kind}, not a file")
@@ -167,7 +171,8 @@ class Trainer:
         random.seed(cfg.seed)
         torch.manual_seed(cfg.seed)
 
-        self.tokenizer = Tokenizer.from_file(config.data.vocab, config.data.normalizer, config.data.unit)
+        data = config.data
+        self.tokenizer = Tokenizer.from_file(data.vocab, data.normalizer, data.unit, data.pronunciations)
         model_config = dataclasses.replace(
             config.model, input_bins=config.features.num_bins, vocab_size=len(self.tokenizer)
         )
@@ -515,8 +520,9 @@ class Trainer:
             improved = current < [self.best["score"], self.best.get("tiebreak", float("inf"))]
             if improved:
                 self.best = {"score": current[0], "tiebreak": current[1], "epoch": self.epoch}
+            wer = "PER" if self.tokenizer.unit == "phone" else "WER"  # a phone model's own output: phones
             self._say(
-                f"epoch {self.epoch}: dev WER {scores['dev_wer']:.2f}% CER {scores['dev_cer']:.2f}%"
+                f"epoch {self.epoch}: dev {wer} {scores['dev_wer']:.2f}% CER {scores['dev_cer']:.2f}%"
                 + (" (best)" if improved else f" (best {self.best['score']:.2f}% at epoch {self.best['epoch']})")
             )
             self.dev_pending = False
