@@ -41,6 +41,7 @@ from dfcnn import train as train_module  # noqa: E402
 from dfcnn.cli import report_error  # noqa: E402
 from dfcnn.errors import DfcnnError  # noqa: E402
 from dfcnn.fileio import atomic_write  # noqa: E402
+from dfcnn.workers import die_with_parent  # noqa: E402
 
 
 class StopInjector:
@@ -120,12 +121,13 @@ def run(folder: Path, overrides: list[str], stop: str | None = None, rank: int =
 def run_plan(plan: list[dict]) -> list[dict]:
     """Each run of ``plan`` in a forked child, in order; per run its exit code (-N: killed by signal
     N) and the names in its ``exp`` folder when it ended."""
-    results = []
+    results, runner = [], os.getpid()
     for entry in plan:
         pid = os.fork()
         if pid == 0:
             code = 1
             try:
+                die_with_parent(expected_parent=runner)  # a runner killed on a timeout takes its run along
                 log = os.open(entry["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
                 os.dup2(log, 1)
                 os.dup2(log, 2)

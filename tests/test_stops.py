@@ -90,14 +90,14 @@ def assert_same_run(expected: Path, got: Path) -> None:
     assert not list(got.glob(".*.tmp"))
 
 
-def run_plan(folder: Path, runs: list[dict]) -> list[dict]:
+def run_plan(folder: Path, runs: list[dict], timeout: float = 1800) -> list[dict]:
     (folder / "plan.json").write_text(json.dumps(runs))
     result = subprocess.run(
         [sys.executable, str(STOPPABLE), "plan", str(folder / "plan.json")],
         env=ENV,
         capture_output=True,
         text=True,
-        timeout=1200,
+        timeout=timeout,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.splitlines()[-1])
