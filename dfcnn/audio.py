@@ -6,8 +6,12 @@ any sample rate and channel count, becomes float32 mono at 16 kHz.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import re
+import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +21,10 @@ from .errors import AudioError
 
 SAMPLE_RATE = 16_000  # Hz: DFCNN's rate; everything is resampled to it
 RESAMPLER = "soxr_hq"  # soxr's high quality (librosa's default res_type): band-limited, fast
+# Float files may go past full scale (1.0) a little; 100 (40 dB over) is no recording's level but a
+# file written with integer values (peaks of 32767) or garbage (1e30), which would decode to nonsense
+MAX_ABS_SAMPLE = 100.0
+CHATTY_DECODERS = (".mp3", ".mp2", ".mpga")  # libsndfile's mpg123 writes notes straight to stderr
 
 
 def _describe(path: Path) -> str:
@@ -33,16 +41,66 @@ def _describe(path: Path) -> str:
     return ""
 
 
+@contextlib.contextmanager
+def _decoder_notes(path: Path):
+    """Keep what a C decoder prints on stderr (mpg123's "Illegal Audio-MPEG-Header ..." lines) off
+    the user's terminal; yields a list that holds its first line once the block ends."""
+    notes: list[str] = []
+    if path.suffix.lower() not in CHATTY_DECODERS:
+        yield notes
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            yield notes
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            lines = [line.strip() for line in capture.read(4096).decode("utf-8", "replace").splitlines()]
+            notes += [line for line in lines if line][:1]
+
+
+def _unreadable(path: Path, error: Exception, notes: list[str]) -> AudioError:
+    """The error for a file libsndfile could not open. Its "File does not exist or is not a regular
+    file" also means "no decoder understood it" (a corrupt MP3): the file is there, so say that."""
+    reason = str(error)
+    if "does not exist" in reason or "not a regular file" in reason:
+        reason = "unknown format or corrupt data"
+    else:
+        reason = re.sub(r"^Error opening .*?: ", "", reason)
+    detail = f"; the decoder said: {notes[0]}" if notes else ""
+    return AudioError(f"{path}: not a readable audio file ({reason}{detail})")
+
+
+def check_samples(wave: np.ndarray, where: str) -> None:
+    """``AudioError`` unless every sample is finite and within ``MAX_ABS_SAMPLE`` of zero."""
+    if not np.isfinite(wave).all():
+        raise AudioError(f"{where}: contains NaN or infinite samples")
+    peak = float(np.abs(wave).max()) if wave.size else 0.0
+    if peak > MAX_ABS_SAMPLE:
+        hint = " (a float file written with 16-bit integer values? divide them by 32768)" if peak < 40000 else ""
+        raise AudioError(f"{where}: samples reach {peak:.3g}, far outside [-1, 1]: not audio at a level any "
+                         f"recording has{hint}")
+
+
 def audio_info(path: str | Path) -> tuple[float, int, int]:
     """(duration in seconds, sample rate, channels) from the header, without decoding the audio."""
     path = Path(path)
     problem = _describe(path)
     if problem:
         raise AudioError(f"{path}: {problem}")
-    try:
-        info = soundfile.info(str(path))
-    except (soundfile.LibsndfileError, RuntimeError) as error:
-        raise AudioError(f"{path}: not a readable audio file ({error})") from None
+    with _decoder_notes(path) as notes:
+        try:
+            info = soundfile.info(os.fsencode(path))  # bytes: names that are not UTF-8 too
+        except (soundfile.LibsndfileError, RuntimeError) as error:
+            failure = error
+        else:
+            failure = None
+    if failure is not None:
+        raise _unreadable(path, failure, notes) from None
     return float(info.duration), int(info.samplerate), int(info.channels)
 
 
@@ -73,15 +131,19 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     problem = _describe(path)
     if problem:
         raise AudioError(f"{path}: {problem}")
-    try:
-        wave, rate = soundfile.read(str(path), dtype="float32", always_2d=True)  # (N, channels)
-    except (soundfile.LibsndfileError, RuntimeError, ValueError) as error:
-        raise AudioError(f"{path}: not a readable audio file ({error})") from None
+    with _decoder_notes(path) as notes:
+        try:
+            wave, rate = soundfile.read(os.fsencode(path), dtype="float32", always_2d=True)  # (N, channels)
+        except (soundfile.LibsndfileError, RuntimeError, ValueError) as error:
+            failure = error
+        else:
+            failure = None
+    if failure is not None:
+        raise _unreadable(path, failure, notes) from None
     if wave.shape[0] == 0:
         raise AudioError(f"{path}: holds no audio samples")
     mono = wave.mean(axis=1) if wave.shape[1] > 1 else wave[:, 0]  # (N,)
-    if not np.isfinite(mono).all():
-        raise AudioError(f"{path}: contains NaN or infinite samples")
+    check_samples(mono, str(path))
     return np.ascontiguousarray(resample(mono, rate, sample_rate), dtype=np.float32)
 
 
@@ -96,10 +158,15 @@ def stream_audio(path: str | Path, block_seconds: float = 30.0, sample_rate: int
     problem = _describe(path)
     if problem:
         raise AudioError(f"{path}: {problem}")
-    try:
-        handle = soundfile.SoundFile(str(path))
-    except (soundfile.LibsndfileError, RuntimeError) as error:
-        raise AudioError(f"{path}: not a readable audio file ({error})") from None
+    with _decoder_notes(path) as notes:
+        try:
+            handle = soundfile.SoundFile(os.fsencode(path))
+        except (soundfile.LibsndfileError, RuntimeError) as error:
+            failure = error
+        else:
+            failure = None
+    if failure is not None:
+        raise _unreadable(path, failure, notes) from None
     with handle:
         resampler = None
         if handle.samplerate != sample_rate:
@@ -115,8 +182,7 @@ def stream_audio(path: str | Path, block_seconds: float = 30.0, sample_rate: int
                 raise AudioError(f"{path}: decoding failed after {total / handle.samplerate:.1f} s ({error})") from None
             last = block.shape[0] < block_frames
             mono = block.mean(axis=1) if block.shape[1] > 1 else block[:, 0]
-            if not np.isfinite(mono).all():
-                raise AudioError(f"{path}: contains NaN or infinite samples")
+            check_samples(mono, str(path))
             total += mono.shape[0]
             if resampler is not None:
                 mono = resampler.resample_chunk(mono, last=last)

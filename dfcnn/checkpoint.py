@@ -16,12 +16,15 @@ A checkpoint is a dict of plain types and tensors:
 from __future__ import annotations
 
 import dataclasses
+import re
 import shutil
+import warnings
 from pathlib import Path
 
 import torch
 
-from .errors import CheckpointError
+from .config import build
+from .errors import CheckpointError, ConfigError, DfcnnError
 from .features import FeatureConfig, FeatureExtractor
 from .fileio import atomic_write
 from .model import DFCNN, ModelConfig
@@ -63,20 +66,123 @@ def copy_checkpoint(source: str | Path, target: str | Path) -> None:
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
-    """Read a checkpoint safely (``weights_only=True``); ``CheckpointError`` naming the file on failure."""
+    """Read a checkpoint safely (``weights_only=True``) and check it (``check_payload``).
+
+    Raises:
+        CheckpointError naming the file and what is wrong, on one line.
+    """
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"{path}: checkpoint not found")
+        raise CheckpointError(f"{path}: checkpoint not found" if not path.exists() else
+                              f"{path}: a folder, not a checkpoint file" if path.is_dir() else f"{path}: not a file")
     try:
-        payload = torch.load(path, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings():  # torch warns about pickle protocols of files it then refuses
+            warnings.simplefilter("ignore")
+            payload = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as error:  # truncated zip, pickle of arbitrary objects, not a torch file, ...
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise CheckpointError(f"{path}: not a readable checkpoint ({reason[:200]})") from None
+        raise CheckpointError(f"{path}: {_load_failure(error)}") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a dfcnn checkpoint")
-    if payload.get("version", 0) > VERSION:
-        raise CheckpointError(f"{path}: checkpoint version {payload['version']} is newer than this dfcnn ({VERSION})")
+    version = payload.get("version", 0)
+    if not isinstance(version, int):
+        raise CheckpointError(f"{path}: checkpoint version {version!r} is not a number")
+    if version > VERSION:
+        raise CheckpointError(f"{path}: checkpoint version {version} is newer than this dfcnn ({VERSION})")
+    check_payload(payload, path)
     return payload
+
+
+def _load_failure(error: Exception) -> str:
+    """Why ``torch.load`` failed, in a line that never passes on torch's advice to load with
+    ``weights_only=False`` (which would run whatever code the file holds)."""
+    text = str(error).strip()
+    found = re.search(r"GLOBAL ([\w.]+)", text)
+    if found:
+        return (f"refused: it holds Python objects ({found.group(1)}) that no checkpoint has, and loading them "
+                "could run code; it is not a dfcnn checkpoint, or it has been tampered with")
+    if "Weights only load failed" in text or isinstance(error, (KeyError, EOFError, UnicodeDecodeError)):
+        return "not a readable checkpoint (not a file torch.save wrote, or one cut short)"
+    first = text.splitlines()[0] if text else type(error).__name__
+    if "weights_only" in first or "invalid load key" in first:
+        first = "not a file torch.save wrote"
+    return f"not a readable checkpoint ({first[:200]})"
+
+
+PARTS = {"model_config": dict, "feature_config": dict, "feature_stats": dict, "tokenizer": dict, "model": dict}
+
+
+def _config(cls: type, payload: dict, key: str, path: Path):
+    known = {field.name for field in dataclasses.fields(cls)}
+    unknown = sorted(set(payload[key]) - known)
+    if unknown:
+        raise CheckpointError(f"{path}: {key} has an unknown field {unknown[0]!r} (written by another dfcnn?)")
+    try:
+        return build(cls, payload[key], str(path), prefix=f"{key}.")
+    except ConfigError as error:
+        raise CheckpointError(str(error)) from None
+
+
+def _tokenizer(state: dict, path: Path) -> Tokenizer:
+    tokens = state.get("tokens")
+    if not isinstance(tokens, list) or not all(isinstance(token, str) for token in tokens):
+        raise CheckpointError(f"{path}: the tokenizer's tokens are not a list of strings")
+    try:
+        return Tokenizer.from_dict(state)
+    except (DfcnnError, KeyError, TypeError, ValueError) as error:
+        raise CheckpointError(f"{path}: bad tokenizer ({error})") from None
+
+
+def _check_tensor(tensor, name: str, shape: tuple, path: Path) -> None:
+    if not isinstance(tensor, torch.Tensor):
+        raise CheckpointError(f"{path}: {name} is a {type(tensor).__name__}, not a tensor")
+    if tuple(tensor.shape) != tuple(shape):
+        raise CheckpointError(
+            f"{path}: {name} has shape {tuple(tensor.shape)}, but {tuple(shape)} in the model its configs describe"
+        )
+    if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+        raise CheckpointError(
+            f"{path}: {name} holds NaN or infinite values (a diverged training?); use an earlier checkpoint"
+        )
+
+
+def check_payload(payload: dict, path: str | Path) -> None:
+    """A checkpoint rebuilds a model that can run: every part present, the configs valid, the
+    tokenizer sound and as wide as the output layer, every weight of the shape the configs give and
+    finite, the normalisation statistics finite with a positive std. ``CheckpointError`` otherwise."""
+    path = Path(path)
+    for key, kind in PARTS.items():
+        if key not in payload:
+            raise CheckpointError(f"{path}: the checkpoint has no {key}")
+        if not isinstance(payload[key], kind):
+            raise CheckpointError(f"{path}: {key} is a {type(payload[key]).__name__}, not a {kind.__name__}")
+    model_config = _config(ModelConfig, payload, "model_config", path)
+    feature_config = _config(FeatureConfig, payload, "feature_config", path)
+    tokenizer = _tokenizer(payload["tokenizer"], path)
+    if model_config.vocab_size != len(tokenizer):
+        raise CheckpointError(f"{path}: the tokenizer has {len(tokenizer)} tokens but the model outputs "
+                              f"{model_config.vocab_size}")
+    if model_config.input_bins != feature_config.num_bins:
+        raise CheckpointError(f"{path}: the features have {feature_config.num_bins} bins but the model reads "
+                              f"{model_config.input_bins}")
+    try:
+        with torch.device("meta"):  # shapes only: no memory, no initialisation
+            expected = DFCNN(model_config).state_dict()
+    except ConfigError as error:
+        raise CheckpointError(f"{path}: {error}") from None
+    weights = payload["model"]
+    missing = [name for name in expected if name not in weights]
+    if missing:
+        raise CheckpointError(f"{path}: the model lacks {missing[0]}" + (f" and {len(missing) - 1} more weights"
+                                                                          if len(missing) > 1 else ""))
+    extra = [name for name in weights if name not in expected]
+    if extra:
+        raise CheckpointError(f"{path}: the model has a weight {extra[0]!r} that its model_config does not describe")
+    for name, tensor in weights.items():
+        _check_tensor(tensor, f"model weight {name}", expected[name].shape, path)
+    for key in ("mean", "std"):
+        _check_tensor(payload["feature_stats"].get(key), f"feature_stats {key}", (feature_config.num_bins,), path)
+    if not bool((payload["feature_stats"]["std"] > 0).all()):
+        raise CheckpointError(f"{path}: feature_stats std has zero or negative values: features cannot be normalised")
 
 
 def restore_modules(payload: dict) -> tuple[DFCNN, FeatureExtractor, Tokenizer]:

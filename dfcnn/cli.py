@@ -21,10 +21,11 @@ import argparse
 import math
 import re
 import sys
+import warnings
 from dataclasses import replace
 from pathlib import Path
 
-from .errors import ConfigError, DfcnnError
+from .errors import ConfigError, DfcnnError, Interrupted
 
 DEVICE_HELP = "auto (CUDA when present), cpu, cuda or cuda:N"
 
@@ -101,7 +102,6 @@ def _output_stems(paths: list[Path]) -> dict[Path, str]:
 
 
 def _transcribe(args: argparse.Namespace) -> int:
-    import json
 
     from tqdm import tqdm
 
@@ -109,7 +109,7 @@ def _transcribe(args: argparse.Namespace) -> int:
     from .fileio import check_writable_folder
     from .inference import TranscribeConfig, load_model
     from .longform import ChunkConfig
-    from .transcript import FORMATS, escape_path, format_transcript, write_transcript
+    from .transcript import FORMATS, escape_path, format_transcript, to_json, write_transcript
 
     paths = expand_audio_paths(args.paths)
     formats = list(FORMATS) if args.format == "all" else [args.format]
@@ -148,7 +148,7 @@ def _transcribe(args: argparse.Namespace) -> int:
                 with_path = len(paths) > 1 or args.with_path
                 bar.write(f"{escape_path(path)}\t{result.text}" if with_path else result.text, file=sys.stdout)
             elif formats[0] == "json":
-                bar.write(json.dumps(result.to_dict(), ensure_ascii=False), file=sys.stdout)
+                bar.write(to_json(result.to_dict()), file=sys.stdout)
             else:
                 sys.stdout.write(format_transcript(result, formats[0]))
             sys.stdout.flush()
@@ -378,7 +378,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def report_error(error: DfcnnError) -> int:
+    """Print ``error`` on one line; the exit code: 128 + signal for a stop on a signal (as a shell
+    reports a process killed by it), else 1."""
+    if isinstance(error, Interrupted):  # "stopped by SIGTERM at epoch 3, step 1200: state saved to ..."
+        print(f"dfcnn: {error}", file=sys.stderr)
+        return 128 + error.signal_number
+    print(f"dfcnn: error: {error}", file=sys.stderr)
+    return 1
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings on one line, as errors are (not Python's file:line and source line)."""
+    print(f"dfcnn: warning: {message}", file=sys.stderr if file is None else file)
+
+
 def main(argv: list[str] | None = None) -> int:
+    warnings.showwarning = _show_warning
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if args.command == "train":  # key=value overrides may follow options such as --resume
@@ -389,8 +405,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.run(args)
     except DfcnnError as error:
-        print(f"dfcnn: error: {error}", file=sys.stderr)
-        return 1
+        return report_error(error)
     except KeyboardInterrupt:
         print("dfcnn: interrupted", file=sys.stderr)
         return 130

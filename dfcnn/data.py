@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ import numpy as np
 import torch
 
 from .audio import SAMPLE_RATE, load_audio, resample
-from .errors import AudioError, DfcnnError, ManifestError, VocabError
+from .errors import AudioError, DfcnnError, DfcnnWarning, ManifestError, VocabError
 from .fileio import atomic_write_text, read_text
 from .text import Tokenizer
 
@@ -76,6 +77,50 @@ def write_manifest(path: str | Path, utterances: Sequence[Utterance]) -> None:
         for u in utterances
     ]
     atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+
+
+def _examples(items: Sequence[str], shown: int = 3) -> str:
+    return ", ".join(items[:shown]) + (f" and {len(items) - shown} more" if len(items) > shown else "")
+
+
+def warn_about_references(
+    manifest: str | Path, utterances: Sequence[Utterance], tokenizer: Tokenizer,
+    audio_seconds: Sequence[float | None] = (),
+) -> list[str]:
+    """Warn (``DfcnnWarning``, one line each, with a count and examples) about what would make a
+    score of ``utterances`` mislead: references empty after normalisation (every hypothesis word is
+    an insertion), references with characters outside the vocabulary (the model can never write
+    them), and manifest durations far from the audio's (``audio_seconds``, None where unknown; the
+    manifest duration sizes batches). Returns the warnings.
+    """
+    empty, unknown, durations, sample = [], [], [], ""
+    for index, utterance in enumerate(utterances):
+        text = tokenizer.normalize(utterance.text)
+        if not text.strip():
+            empty.append(utterance.utt_id)
+        else:
+            try:
+                tokenizer.encode(text)
+            except VocabError as error:
+                unknown.append(utterance.utt_id)
+                sample = sample or str(error).split(" (text:")[0]
+        actual = audio_seconds[index] if index < len(audio_seconds) else None
+        if actual is not None and abs(utterance.duration - actual) > 0.5 + 0.1 * actual:
+            durations.append(f"{utterance.utt_id} ({utterance.duration:g} s, audio {actual:.1f} s)")
+    total = len(utterances)
+    problems = []
+    if empty:
+        problems.append(f"{manifest}: {len(empty)} of {total} references are empty after normalisation (their "
+                        f"hypotheses' words all count as insertions): {_examples(empty)}")
+    if unknown:
+        problems.append(f"{manifest}: {len(unknown)} of {total} references have characters outside the model's "
+                        f"vocabulary, which it can never write (e.g. {sample}): {_examples(unknown)}")
+    if durations:
+        problems.append(f"{manifest}: {len(durations)} of {total} durations disagree with their audio: "
+                        f"{_examples(durations)}")
+    for problem in problems:
+        warnings.warn(problem, DfcnnWarning, stacklevel=2)
+    return problems
 
 
 def ctc_min_frames(token_ids: Sequence[int]) -> int:

@@ -33,6 +33,19 @@ class VocabError(DfcnnError):
     """A vocabulary file is malformed or a text cannot be tokenised with it."""
 
 
+class Interrupted(DfcnnError):
+    """Work stopped on a signal (Ctrl-C, SIGTERM) with its state saved; the exit code is 128 + ``signal_number``."""
+
+    def __init__(self, message: str, signal_number: int):
+        super().__init__(message)
+        self.signal_number = signal_number
+
+
+class DfcnnWarning(UserWarning):
+    """Input that works but may mislead (a manifest whose references cannot be matched, ...); the CLI
+    prints it on one line."""
+
+
 def check_field(ok: bool, field: str, problem: str) -> None:
     """Raise ``ConfigError`` for config field ``field`` (e.g. "lr") unless ``ok``: used in
     ``__post_init__`` so a config is validated before any work starts. ``load_config`` prefixes the

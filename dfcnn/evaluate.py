@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from .data import read_manifest
+from .data import read_manifest, warn_about_references
 from .decode import DecoderConfig, build_decoder
 from .fileio import atomic_write_text
 from .inference import DECODER_FILE, SHIPPED, load_model, resolve_model_path, shipped_decoder
@@ -73,6 +73,8 @@ def evaluate(
     else:
         variants = {config.describe(): config}
     log_probs = recognizer.utterance_log_probs(utterances, max_batch_duration, progress=progress)
+    warn_about_references(manifest, utterances, recognizer.tokenizer,
+                          [len(lp) * recognizer.frame_seconds for lp in log_probs])
     ids = [u.utt_id for u in utterances]
     scores: dict[str, Score] = {}
     phone_scores: dict[str, Score] = {}  # a phone model's own output: its error rate is the PER

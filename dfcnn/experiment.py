@@ -86,6 +86,7 @@ class TrainConfig:
         for name in ("log_every_steps", "save_every_steps", "dev_every_epochs", "keep_epoch_checkpoints"):
             check_field(getattr(self, name) >= 1, name, f"must be at least 1, got {getattr(self, name)}")
         check_field(self.patience >= 0, "patience", f"must be >= 0 (0 = off), got {self.patience}")
+        check_field(0 <= self.seed < 2**63, "seed", f"must lie in [0, 2**63) (torch's range), got {self.seed}")
         check_field(self.select_metric in SELECT_METRICS, "select_metric",
                     f"must be wer or cer, got {self.select_metric!r}")
         check_field(bool(DEVICE_PATTERN.fullmatch(self.device)), "device",

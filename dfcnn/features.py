@@ -18,6 +18,7 @@ from .errors import ConfigError, check_field
 from .versions import load_torchaudio
 
 FEATURE_KINDS = ("linear", "mel")
+MAX_FRAME_MS = 1000.0  # a window or hop of a second is far past any speech feature (25 and 10 ms here)
 
 
 @dataclass
@@ -33,11 +34,14 @@ class FeatureConfig:
         check_field(self.kind in FEATURE_KINDS, "kind", f"must be one of {', '.join(FEATURE_KINDS)}, got {self.kind!r}")
         for name in ("win_ms", "hop_ms"):
             value = getattr(self, name)
-            check_field(math.isfinite(value) and value * SAMPLE_RATE / 1000 >= 1, name,
-                        f"must be a positive number of milliseconds (at least one sample), got {value}")
+            check_field(math.isfinite(value) and value * SAMPLE_RATE / 1000 >= 1 and value <= MAX_FRAME_MS, name,
+                        f"must be a positive number of milliseconds (at least one sample, at most {MAX_FRAME_MS:g}), "
+                        f"got {value}")
         check_field(1 <= self.n_linear_bins <= self.n_fft // 2 + 1, "n_linear_bins",
                     f"must lie in [1, {self.n_fft // 2 + 1}] (n_fft // 2 + 1), got {self.n_linear_bins}")
-        check_field(self.n_mels >= 1, "n_mels", f"must be at least 1, got {self.n_mels}")
+        check_field(1 <= self.n_mels <= self.n_fft // 2 + 1, "n_mels",
+                    f"must lie in [1, {self.n_fft // 2 + 1}] (more bands than FFT bins leaves some empty), "
+                    f"got {self.n_mels}")
 
     @property
     def win_length(self) -> int:

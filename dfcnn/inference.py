@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from .align import align_tokens, split_at_pauses, words_from_spans
-from .audio import SAMPLE_RATE, audio_info, load_audio, resample, stream_audio
+from .audio import SAMPLE_RATE, audio_info, check_samples, load_audio, resample, stream_audio
 from .checkpoint import load_checkpoint, restore_modules
 from .data import DurationBatchSampler, SpeechDataset, Utterance, collate
 from .decode import Decoder, DecoderConfig, Hypothesis, build_decoder
@@ -39,9 +39,14 @@ def resolve_device(name: str = "auto") -> torch.device:
     """"auto" -> CUDA when present, else CPU; "cpu", "cuda", "cuda:1" as given."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError):
+        raise DfcnnError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise DfcnnError(f"device {name!r} was asked for, but torch sees no CUDA device")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise DfcnnError(f"device {name!r} was asked for, but torch sees {torch.cuda.device_count()} CUDA devices")
     return device
 
 
@@ -182,6 +187,7 @@ class Recognizer:
         wave = np.asarray(audio, dtype=np.float32)
         if wave.ndim != 1:
             raise AudioError(f"expected a mono waveform of shape (N,), got shape {wave.shape}")
+        check_samples(wave, "the waveform")
         wave = resample(wave, sample_rate)
         log_probs = chunked_log_probs(self, [wave], self.config.chunk)
         return self.transcript_from_log_probs(log_probs, len(wave) / SAMPLE_RATE)

@@ -232,7 +232,7 @@ def resolve_lexicon(lexicon: str | Path | None, lm: str | Path | None, tokenizer
     if lm is not None and not Path(lm).is_file():
         raise DfcnnError(f"{lm}: language model not found")
     if lexicon is not None:
-        if not Path(lexicon).is_file():
+        if not Path(lexicon).exists():
             raise DfcnnError(f"{lexicon}: lexicon not found")
         check_lexicon(lexicon, tokenizer)
         return Path(lexicon)

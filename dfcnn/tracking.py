@@ -13,30 +13,39 @@ class MetricsLog:
     """metrics.jsonl lines (each with its step and wall-clock time) plus TensorBoard scalars (main
     process only).
 
-    A resumed run (``after_step``: the step it resumes at) first drops the lines logged after that
-    step by the stopped run, so the file holds each step once.
+    ``lines`` counts the lines of metrics.jsonl; a checkpoint records it, and a resumed run passes
+    it back as ``keep_lines``: the lines the stopped run logged after that checkpoint (which the
+    resumed run logs again) are dropped, so the file holds each record once. A fresh run
+    (``keep_lines=0``) starts an empty file, whatever a run killed before its first save left.
+    Older checkpoints without the count pass ``after_step``: lines logged after that step are dropped.
     """
 
-    def __init__(self, exp_dir: Path, enabled: bool, after_step: int | None = None):
+    def __init__(self, exp_dir: Path, enabled: bool, keep_lines: int | None = 0, after_step: int = 0):
         self.enabled = enabled
         self.writer = None
+        self.lines = 0
         if enabled:
             from torch.utils.tensorboard import SummaryWriter
 
             self.path = exp_dir / "metrics.jsonl"
-            if after_step is not None and self.path.is_file():
-                self._truncate(after_step)
+            if self.path.is_file():
+                self._truncate(keep_lines, after_step)
             self.writer = SummaryWriter(str(exp_dir / "tensorboard"), purge_step=after_step)
 
-    def _truncate(self, step: int) -> None:
-        kept = []
-        for line in self.path.read_text(encoding="utf-8", errors="replace").splitlines():
-            try:
-                if json.loads(line)["step"] <= step:
-                    kept.append(line + "\n")
-            except (json.JSONDecodeError, KeyError, TypeError):
-                continue  # a line cut short by a kill
-        atomic_write_text(self.path, "".join(kept))
+    def _truncate(self, keep_lines: int | None, after_step: int) -> None:
+        lines = self.path.read_text(encoding="utf-8", errors="replace").splitlines()
+        if keep_lines is not None:
+            kept = lines[:keep_lines]
+        else:
+            kept = []
+            for line in lines:
+                try:
+                    if json.loads(line)["step"] <= after_step:
+                        kept.append(line)
+                except (json.JSONDecodeError, KeyError, TypeError):
+                    continue  # a line cut short by a kill
+        atomic_write_text(self.path, "".join(line + "\n" for line in kept))
+        self.lines = len(kept)
 
     def log(self, step: int, record: dict) -> None:
         if not self.enabled:
@@ -46,6 +55,7 @@ class MetricsLog:
                 file.write(json.dumps({"step": step, "time": round(time.time(), 1), **record}) + "\n")
         except OSError as error:
             raise write_error(self.path, error) from None
+        self.lines += 1
         for key, value in record.items():
             if isinstance(value, (int, float)) and key not in ("epoch",):
                 self.writer.add_scalar(key, value, step)

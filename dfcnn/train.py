@@ -38,10 +38,10 @@ from .checkpoint import build_payload, copy_checkpoint, load_checkpoint, save_ch
 from .data import DurationBatchSampler, SpeechDataset, Utterance, collate, filter_for_ctc, read_manifest
 from .decode import build_decoder
 from .distributed import Distributed, rng_state, set_rng_state
-from .errors import AudioError, ConfigError, DfcnnError
+from .errors import AudioError, ConfigError, DfcnnError, Interrupted
 from .experiment import DataConfig, ExperimentConfig, TrainConfig
 from .features import FeatureExtractor, SpecAugment, compute_stats
-from .fileio import atomic_write_text, remove_stale_temp_files
+from .fileio import atomic_write_text, check_writable_folder, remove_stale_temp_files
 from .inference import Recognizer, resolve_device
 from .model import DFCNN
 from .pronounce import CMUDICT
@@ -51,14 +51,6 @@ from .workers import worker_options
 
 __all__ = ["DataConfig", "ExperimentConfig", "Interrupted", "TrainConfig", "Trainer", "train"]
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-
-class Interrupted(DfcnnError):
-    """Training stopped on a signal, with its state saved; ``signal_number`` gives the exit code."""
-
-    def __init__(self, message: str, signal_number: int):
-        super().__init__(message)
-        self.signal_number = signal_number
 
 
 def learning_rate(step: int, total_steps: int, cfg: TrainConfig) -> float:
@@ -128,20 +120,25 @@ def build_optimization(model: DFCNN, cfg: TrainConfig, device: torch.device) -> 
 
 
 def check_inputs(config: ExperimentConfig) -> None:
-    """The files a run needs exist (before anything is built)."""
+    """The files a run needs exist and are files (before anything is built)."""
     data = config.data
-    for key in ("train_manifest", "dev_manifest", "vocab"):
-        if not getattr(data, key):
-            raise ConfigError(f"data.{key} is not set")
-        if not Path(getattr(data, key)).is_file():
-            raise ConfigError(
-                f"data.{key}: {getattr(data, key)} not found (config paths are relative to the working "
-                f"directory, {Path.cwd()})"
-            )
-    if data.unit == "phone" and data.pronunciations != CMUDICT and not Path(data.pronunciations).is_file():
-        raise ConfigError(f"data.pronunciations: {data.pronunciations} not found (or use cmudict)")
-    if config.train.init_from and not Path(config.train.init_from).is_file():
-        raise ConfigError(f"train.init_from: {config.train.init_from} not found")
+    needed = {f"data.{key}": getattr(data, key) for key in ("train_manifest", "dev_manifest", "vocab")}
+    for key, value in needed.items():
+        if not value:
+            raise ConfigError(f"{key} is not set")
+    if data.unit == "phone" and data.pronunciations != CMUDICT:
+        needed["data.pronunciations"] = data.pronunciations
+    if config.train.init_from:
+        needed["train.init_from"] = config.train.init_from
+    for key, value in needed.items():
+        path = Path(value)
+        if not path.exists():
+            builtin = "; or use cmudict" if key == "data.pronunciations" else ""
+            raise ConfigError(f"{key}: {path} not found (config paths are relative to the working directory, "
+                              f"{Path.cwd()}{builtin})")
+        if not path.is_file():
+            kind = "a folder" if path.is_dir() else "not a regular file (a pipe or a device)"
+            raise ConfigError(f"{key}: {path} is {kind}, not a file")
 
 
 class Trainer:
@@ -155,6 +152,7 @@ class Trainer:
         cfg = config.train
         last = self.exp_dir / "last.pt"
         if self.dist.is_main:
+            check_writable_folder(self.exp_dir, "exp_dir")  # now, not after the feature statistics
             for stale in remove_stale_temp_files(self.exp_dir):
                 self._say(f"removed {stale.name}, left by a write that was killed")
         resume_from = None
@@ -208,7 +206,8 @@ class Trainer:
                 reused = transfer_weights(load_checkpoint(cfg.init_from), self.model, self.tokenizer)
                 self._say(f"weights from {cfg.init_from} ({reused})")
             self._init_stats()
-        self.metrics = MetricsLog(self.exp_dir, self.dist.is_main, after_step=self.step if resume_from else None)
+        keep_lines = resume_from["training"].get("metrics_lines") if resume_from else 0  # None: an older last.pt
+        self.metrics = MetricsLog(self.exp_dir, self.dist.is_main, keep_lines, after_step=self.step)
 
     # shortcuts to what build_data and build_optimization made
     @property
@@ -253,28 +252,35 @@ class Trainer:
 
     def _restore(self, payload: dict) -> None:
         last = self.exp_dir / "last.pt"
+        if not isinstance(payload.get("training"), dict):
+            raise ConfigError(f"{last} holds no training state (an averaged or exported model?): it cannot be "
+                              "resumed; start a fresh run from its weights with train.init_from")
+        state = payload["training"]
         try:
             self.model.load_state_dict(payload["model"])
-            state = payload["training"]
             self.optimizer.load_state_dict(state["optimizer"])
-        except (RuntimeError, KeyError, ValueError):
+        except (RuntimeError, KeyError, ValueError, TypeError):
             raise ConfigError(
                 f"{last} was trained with another model, feature or vocabulary config than this one; "
                 "resume with the original config, or set another exp_dir"
             ) from None
+        try:
+            self.step, self.epoch, self.batches_done = state["step"], state["epoch"], state["batches_done"]
+            self.skipped_batches, self.best = state["skipped_batches"], dict(state["best"])
+            self.dev_pending = state.get("dev_pending", False)
+            self.bad_audio = dict(state.get("bad_audio", {}))
+            states = state["rng"] if isinstance(state["rng"], list) else [state["rng"]]  # older: rank 0's only
+            set_rng_state(states[min(self.dist.rank, len(states) - 1)], self.device)
+            if state.get("scaler"):
+                self.optim.scaler.load_state_dict(state["scaler"])
+        except (KeyError, TypeError, ValueError, RuntimeError) as error:
+            raise ConfigError(f"{last}: its training state is incomplete ({type(error).__name__}: {error})") from None
         self.features.set_stats(payload["feature_stats"]["mean"], payload["feature_stats"]["std"])
-        if state.get("scaler"):
-            self.optim.scaler.load_state_dict(state["scaler"])
-        self.step, self.epoch, self.batches_done = state["step"], state["epoch"], state["batches_done"]
-        self.skipped_batches, self.best = state["skipped_batches"], dict(state["best"])
-        self.dev_pending = state.get("dev_pending", False)
-        self.bad_audio = dict(state.get("bad_audio", {}))
-        states = state["rng"] if isinstance(state["rng"], list) else [state["rng"]]  # older: rank 0's only
         if len(states) != self.dist.world_size and self.dist.enabled:
             self._say(f"{last} was saved by {len(states)} ranks, resumed by {self.dist.world_size}: "
                       "the run continues, but not bitwise as it would have")
-        set_rng_state(states[min(self.dist.rank, len(states) - 1)], self.device)
-        self._say(f"resumed {last}: epoch {self.epoch + 1}, step {self.step}")
+        where = f"dev scoring of epoch {self.epoch}" if self.dev_pending else f"epoch {self.epoch + 1}"
+        self._say(f"resumed {last}: {where}, step {self.step}")
         if self.dist.is_main:
             self._recover_best()
 
@@ -307,7 +313,7 @@ class Trainer:
             "scaler": self.optim.scaler.state_dict() if self.optim.scaler.is_enabled() else {},
             "step": self.step, "epoch": self.epoch, "batches_done": self.batches_done,
             "dev_pending": self.dev_pending, "skipped_batches": self.skipped_batches, "best": dict(self.best),
-            "bad_audio": dict(self.bad_audio), "rng": states,
+            "bad_audio": dict(self.bad_audio), "rng": states, "metrics_lines": self.metrics.lines,
         }
         return build_payload(self.model, self.features, self.tokenizer, config_io.to_dict(self.config), training)
 
@@ -391,8 +397,8 @@ class Trainer:
         self._stop_signal = number
         if number == signal.SIGINT:  # a second Ctrl-C aborts at once (last.pt holds the last save)
             signal.signal(signal.SIGINT, signal.default_int_handler)
-        self._say(f"{signal.Signals(number).name}: stopping after this step, then saving last.pt "
-                  "(Ctrl-C again to abort at once)")
+        again = " (Ctrl-C again to abort at once)" if number == signal.SIGINT else ""
+        self._say(f"{signal.Signals(number).name}: stopping at the next step boundary, then saving last.pt{again}")
 
     def _stop_requested(self) -> int | None:
         """The signal that asks this run to stop, agreed by every rank (rank order: the first seen)."""

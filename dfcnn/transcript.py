@@ -21,12 +21,22 @@ from .text import is_cjk
 
 FORMATS = ("txt", "json", "srt", "vtt", "tsv")
 _PATH_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+# a file name byte that is not UTF-8 reaches Python as a lone surrogate, U+DC80..U+DCFF (PEP 383)
+_NAME_BYTES = str.maketrans({code: f"\\x{code - 0xDC00:02x}" for code in range(0xDC80, 0xDD00)})
 
 
 def escape_path(path: str | Path) -> str:
     """A path for a ``PATH<TAB>TEXT`` line: backslash, tab, newline and carriage return written as
-    ``\\\\``, ``\\t``, ``\\n``, ``\\r``, so every file is one line that splits at its first tab."""
-    return str(path).translate(_PATH_ESCAPES)
+    ``\\\\``, ``\\t``, ``\\n``, ``\\r``, and a byte of the name that is not UTF-8 as ``\\xNN``, so
+    every file is one line of UTF-8 text that splits at its first tab."""
+    return str(path).translate(_PATH_ESCAPES).translate(_NAME_BYTES)
+
+
+def to_json(value, indent: int | None = None) -> str:
+    """JSON text, non-ASCII characters as they are; a file name byte that is not UTF-8 is written
+    ``\\udcNN`` (valid JSON and UTF-8; ``json.loads`` gives back the name ``os.fsencode`` reads)."""
+    text = json.dumps(value, ensure_ascii=False, indent=indent)
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")  # only a lone surrogate needs the escape
 
 
 MIN_CUE_MS = 100  # a cue whose words have no duration lasts this long, so players show it at all
@@ -237,7 +247,7 @@ def format_transcript(transcript: Transcript, fmt: str, options: SubtitleOptions
     if fmt == "txt":
         return "".join(s.text.strip() + "\n" for s in transcript.segments if s.text.strip())
     if fmt == "json":
-        return json.dumps(transcript.to_dict(), ensure_ascii=False, indent=2) + "\n"
+        return to_json(transcript.to_dict(), indent=2) + "\n"
     if fmt not in FORMATS:
         raise ValueError(f"unknown transcript format {fmt!r}; expected one of {', '.join(FORMATS)}")
     cues = subtitle_cues(transcript, options)

@@ -8,10 +8,11 @@ the trainer's freed heap pages and grow to its size) and stay alive across epoch
 - ignores SIGINT and SIGTERM: a Ctrl-C reaches the whole process group, but only the trainer
   decides when to stop (at a step boundary, after saving); the workers are shut down by it;
 - dies with its trainer whatever kills it, kill -9 included: the kernel signals it when its parent
-  (the forkserver) dies (PR_SET_PDEATHSIG), and a watchdog thread waits on the trainer's pidfd.
+  (the forkserver) dies (PR_SET_PDEATHSIG, set at the instant of the fork, before the worker has
+  imported anything), and a watchdog thread waits on the trainer's pidfd.
 
-The forkserver itself gets PR_SET_PDEATHSIG from ``dfcnn._forkserver_guard``, which it imports at
-start, so it too dies with the trainer, and with it the resource tracker's last writer.
+The forkserver gives its workers these properties through ``dfcnn._forkserver_guard``, which it
+imports at start; it too dies with the trainer, and with it the resource tracker's last writer.
 A forkserver child re-runs the main script, so a script that trains must guard its entry point
 (``if __name__ == "__main__":``), as on macOS and Windows; the dfcnn command does. ``fork`` needs no
 guard (``data.worker_start: fork``) but shares the trainer's heap.
@@ -34,15 +35,21 @@ PR_SET_PDEATHSIG = 1  # prctl option (linux/prctl.h): signal this process when i
 GUARD_MODULE = "dfcnn._forkserver_guard"
 
 
-def die_with_parent() -> None:
-    """Ask the kernel to SIGKILL this process when its parent exits (Linux; a no-op elsewhere)."""
+def die_with_parent(expected_parent: int | None = None) -> None:
+    """Ask the kernel to SIGKILL this process when its parent exits (Linux; a no-op elsewhere).
+
+    With ``expected_parent``, exit at once if that parent has already gone (it died before the
+    request took effect, and the kernel would never send the signal).
+    """
     if not sys.platform.startswith("linux"):
         return
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     except (OSError, AttributeError):
-        pass
+        return
+    if expected_parent is not None and os.getppid() != expected_parent:
+        os._exit(1)
 
 
 def _watch(pid: int) -> None:

@@ -6,30 +6,44 @@ import argparse
 from pathlib import Path
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
+    return value
+
+
 def _inspect(args: argparse.Namespace) -> int:
+    from ..fileio import check_writable_folder
     from ..inference import load_model
     from .inspect import inspect_file
 
+    out = check_writable_folder(args.out or Path("inspect") / args.file.stem, "--out")
     recognizer = load_model(args.model, args.device)
-    out = args.out or Path("inspect") / args.file.stem
     print(f"written: {inspect_file(recognizer, args.file, out, args.channels)}")
     return 0
 
 
 def _inspect_channel(args: argparse.Namespace) -> int:
+    from ..fileio import check_writable_folder
     from ..inference import load_model
     from .channel import inspect_channel
 
+    out = check_writable_folder(args.out or Path("inspect") / f"layer{args.layer}-channel{args.channel}", "--out")
     recognizer = load_model(args.model, args.device)
-    out = args.out or Path("inspect") / f"layer{args.layer}-channel{args.channel}"
     page = inspect_channel(recognizer, args.manifest, args.layer, args.channel, out, args.top, args.limit)
     print(f"written: {page}")
     return 0
 
 
 def _report(args: argparse.Namespace) -> int:
+    from ..fileio import check_writable_folder
     from .report import write_report
 
+    check_writable_folder(args.out, "--out")
     print(f"written: {write_report(args.out, args.eval, args.metrics, args.worst)}")
     return 0
 
@@ -46,7 +60,7 @@ def add_commands(subparsers, formatter_class) -> None:
     inspect.add_argument("--model", type=Path, required=True, help="checkpoint (e.g. exp/best.pt)")
     inspect.add_argument("file", type=Path, help="audio file (any format dfcnn reads)")
     inspect.add_argument("--out", type=Path, default=None, help="output folder (default: inspect/FILE_STEM)")
-    inspect.add_argument("--channels", type=int, default=4, help="most active channels shown per layer")
+    inspect.add_argument("--channels", type=_positive_int, default=4, help="most active channels shown per layer")
     inspect.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     inspect.set_defaults(run=_inspect)
 
@@ -62,8 +76,9 @@ def add_commands(subparsers, formatter_class) -> None:
     channel.add_argument("--manifest", type=Path, required=True, help="JSONL manifest with reference texts")
     channel.add_argument("--layer", type=int, required=True, help="conv layer number, from 1")
     channel.add_argument("--channel", type=int, required=True, help="channel of that layer, from 0")
-    channel.add_argument("--top", type=int, default=16, help="patches shown")
-    channel.add_argument("--limit", type=int, default=300, help="read at most this many utterances of the manifest")
+    channel.add_argument("--top", type=_positive_int, default=16, help="patches shown")
+    channel.add_argument("--limit", type=_positive_int, default=300,
+                         help="read at most this many utterances of the manifest")
     channel.add_argument("--out", type=Path, default=None, help="output folder (default: inspect/layerL-channelC)")
     channel.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     channel.set_defaults(run=_inspect_channel)
