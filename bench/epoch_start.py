@@ -55,13 +55,15 @@ def epoch_times(events: list[dict]) -> list[dict]:
         ends = [e for e in inside if e["event"] == "step_end"]
         if not steps or following is None:  # the last start is one the run did not train (or an unfinished epoch)
             continue
-        epochs.append({
-            "epoch": start["epoch"] + 1,
-            "first_batch_s": steps[0]["time"] - start["time"],
-            "training_s": ends[-1]["time"] - start["time"],
-            "epoch_s": following - start["time"],
-            "steps": len(steps),
-        })
+        epochs.append(
+            {
+                "epoch": start["epoch"] + 1,
+                "first_batch_s": steps[0]["time"] - start["time"],
+                "training_s": ends[-1]["time"] - start["time"],
+                "epoch_s": following - start["time"],
+                "steps": len(steps),
+            }
+        )
     return epochs
 
 
@@ -71,9 +73,13 @@ def run(repo: Path, args, data: Path) -> dict:
     with tempfile.TemporaryDirectory(prefix="dfcnn-epoch-start-") as scratch:
         scratch = Path(scratch)
         train_args = [
-            str(repo / "recipes" / "yesno" / "conf.yaml"), f"exp_dir={scratch / 'exp'}",
-            f"data.train_manifest={data / 'train.jsonl'}", f"data.dev_manifest={data / 'dev.jsonl'}",
-            f"data.vocab={data / 'vocab.txt'}", f"data.num_workers={args.workers}", f"train.epochs={args.epochs + 1}",
+            str(repo / "recipes" / "yesno" / "conf.yaml"),
+            f"exp_dir={scratch / 'exp'}",
+            f"data.train_manifest={data / 'train.jsonl'}",
+            f"data.dev_manifest={data / 'dev.jsonl'}",
+            f"data.vocab={data / 'vocab.txt'}",
+            f"data.num_workers={args.workers}",
+            f"train.epochs={args.epochs + 1}",
         ]
         load = os.getloadavg()[0]
         with open(scratch / "train.log", "w") as log:
@@ -107,20 +113,24 @@ def summary(runs: list[dict]) -> dict:
     def median(rows, key):
         return statistics.median(e[key] for e in rows) if rows else float("nan")
 
-    return {key: {"epoch_1": median(first, key), "later": median(later, key)}
-            for key in ("first_batch_s", "training_s", "epoch_s")}
+    return {
+        key: {"epoch_1": median(first, key), "later": median(later, key)}
+        for key in ("first_batch_s", "training_s", "epoch_s")
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repo", type=Path, default=REPO, help="the checkout measured")
     parser.add_argument("--before", type=Path, default=None, help="a checkout to compare with (measured first)")
-    parser.add_argument("--data", type=Path, default=REPO / "recipes" / "yesno" / "data",
-                        help="prepared yesno data (run.sh stage 0)")
+    parser.add_argument(
+        "--data", type=Path, default=REPO / "recipes" / "yesno" / "data", help="prepared yesno data (run.sh stage 0)"
+    )
     parser.add_argument("--epochs", type=int, default=5, help="epochs measured per run")
     parser.add_argument("--rounds", type=int, default=2, help="runs of each checkout, in turn")
     parser.add_argument("--workers", type=int, default=2, help="data.num_workers")
     parser.add_argument("--threads", type=int, default=1, help="OMP_NUM_THREADS of the trainer")
+    parser.add_argument("--note", default="", help="a paragraph for the report (how the machine was loaded)")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "epoch_start", help="writes OUT.md, OUT.json")
     args = parser.parse_args()
     data = args.data.resolve()
@@ -136,8 +146,11 @@ def main() -> None:
             result = run(repo, args, data)
             runs[label].append(result)
             waits = ", ".join(f"{e['first_batch_s']:.2f}" for e in result["epochs"])
-            print(f"[round {round_number + 1}] {label} ({repo}): first-batch waits {waits} s, "
-                  f"load {result['load_average']:.1f}", flush=True)
+            print(
+                f"[round {round_number + 1}] {label} ({repo}): first-batch waits {waits} s, "
+                f"load {result['load_average']:.1f}",
+                flush=True,
+            )
 
     command = "python bench/epoch_start.py " + " ".join(sys.argv[1:])
     summaries = {label: summary(r) for label, r in runs.items()}
@@ -150,33 +163,49 @@ def main() -> None:
             f"| {s['training_s']['later']:.2f} | {s['epoch_s']['later']:.2f} "
             f"| {s['first_batch_s']['later'] / s['training_s']['later']:.0%} |"
         )
-    report = "\n".join([
-        "# Epoch start (yesno recipe, CPU)",
-        "",
-        f"Measured {datetime.date.today()} on {platform.node()} ({os.cpu_count()} CPUs, shared with other jobs: "
-        f"1-minute load average {min(loads):.1f}-{max(loads):.1f} at the runs' starts) with",
-        "",
-        f"    {command}",
-        "",
-        f"`recipes/yesno/conf.yaml` (14 batches an epoch), `data.num_workers={args.workers}`, "
-        f"`OMP_NUM_THREADS={args.threads}`, {args.epochs} epochs a run, {args.rounds} run(s) per checkout; "
-        "seconds, medians over epochs 2 and later of all runs (epoch 1: over runs). First batch: from the "
-        "epoch's start to its first step; training: to the end of its last step; epoch: to the next epoch's "
-        "start (dev scoring and checkpoints included).",
-        "",
-        "| checkout | first batch, epoch 1 | first batch, later epochs | training | epoch "
-        "| waiting share of training |",
-        "|---|---:|---:|---:|---:|---:|",
-        *rows,
-        "",
-    ])
+    report = "\n".join(
+        [
+            "# Epoch start (yesno recipe, CPU)",
+            "",
+            f"Measured {datetime.date.today()} on {platform.node()} ({os.cpu_count()} CPUs, shared with other jobs: "
+            f"1-minute load average {min(loads):.1f}-{max(loads):.1f} at the runs' starts) with",
+            "",
+            f"    {command}",
+            "",
+            *([args.note, ""] if args.note else []),
+            f"`recipes/yesno/conf.yaml` (14 batches an epoch), `data.num_workers={args.workers}`, "
+            f"`OMP_NUM_THREADS={args.threads}`, {args.epochs} epochs a run, {args.rounds} run(s) per checkout; "
+            "seconds, medians over epochs 2 and later of all runs (epoch 1: over runs). First batch: from the "
+            "epoch's start to its first step; training: to the end of its last step; epoch: to the next epoch's "
+            "start (dev scoring and checkpoints included).",
+            "",
+            "| checkout | first batch, epoch 1 | first batch, later epochs | training | epoch "
+            "| waiting share of training |",
+            "|---|---:|---:|---:|---:|---:|",
+            *rows,
+            "",
+        ]
+    )
     print(report)
     from dfcnn.fileio import atomic_write_text
 
     atomic_write_text(args.out.with_suffix(".md"), report)
-    atomic_write_text(args.out.with_suffix(".json"), json.dumps(
-        {"command": command, "date": str(datetime.date.today()), "workers": args.workers, "threads": args.threads,
-         "epochs": args.epochs, "summary": summaries, "runs": runs}, indent=1) + "\n")
+    atomic_write_text(
+        args.out.with_suffix(".json"),
+        json.dumps(
+            {
+                "command": command,
+                "date": str(datetime.date.today()),
+                "workers": args.workers,
+                "threads": args.threads,
+                "epochs": args.epochs,
+                "summary": summaries,
+                "runs": runs,
+            },
+            indent=1,
+        )
+        + "\n",
+    )
 
 
 if __name__ == "__main__":

@@ -55,10 +55,17 @@ def probe(events_path: str, max_steps: int | None) -> None:
         setattr(cls, name, wrapper)
 
     wrap(DurationBatchSampler, "set_epoch", before=lambda self, epoch, *rest: emit("epoch_start", epoch=epoch))
-    wrap(train.Trainer, "train_step",
-         before=lambda self, batch: emit("step_start", step=self.step, audio_s=float(batch.wave_lengths.sum()) / 16000,
-                                         padded_shape=list(batch.waves.shape)),
-         after=lambda self, loss: emit("step_end", step=self.step))
+    wrap(
+        train.Trainer,
+        "train_step",
+        before=lambda self, batch: emit(
+            "step_start",
+            step=self.step,
+            audio_s=float(batch.wave_lengths.sum()) / 16000,
+            padded_shape=list(batch.waves.shape),
+        ),
+        after=lambda self, loss: emit("step_end", step=self.step),
+    )
     wrap(train.Trainer, "_end_epoch", before=lambda self: emit("epoch_end", epoch=self.epoch))
     if max_steps is not None:
         run = train.Trainer.run
@@ -66,8 +73,9 @@ def probe(events_path: str, max_steps: int | None) -> None:
     emit("process_start")
 
 
-def launch(repo: Path, train_args: list[str], events: Path, max_steps: int | None = None, env: dict | None = None,
-           **popen) -> subprocess.Popen:
+def launch(
+    repo: Path, train_args: list[str], events: Path, max_steps: int | None = None, env: dict | None = None, **popen
+) -> subprocess.Popen:
     """Start this probe on checkout ``repo`` (its dfcnn, working directory ``repo``), training with
     ``train_args``; the process is SIGKILLed if the caller dies (so no trainer outlives it)."""
     from dfcnn.workers import die_with_parent  # the caller's dfcnn: it is the same in every checkout

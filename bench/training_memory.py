@@ -26,7 +26,8 @@ steady steps, leaving out the step that spans an epoch's end:
 - audio-s per CPU-s: the same per second of the trainer's CPU time, which other jobs on a shared
   machine disturb far less than wall time.
 
-``--rounds R`` runs every variant R times, in turn; figures are medians over rounds. Writes
+``--rounds R`` runs every variant R times, in turn (``--parallel``: a round's variants at the same
+time, so that a busy machine's load falls on them alike); figures are medians over rounds. Writes
 ``--out``.md and ``--out``.json (default ``bench/training_memory``).
 """
 
@@ -42,6 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -71,6 +73,7 @@ def git_describe(repo: Path) -> str:
 
 
 # --- /proc ---------------------------------------------------------------------------------------
+
 
 def read_proc(pid: int, name: str) -> str | None:
     try:
@@ -138,12 +141,19 @@ def sample(trainer: int) -> dict:
 
 # --- one run -------------------------------------------------------------------------------------
 
+
 def train_args(variant: Variant, args, exp_dir: Path) -> list[str]:
     data = args.data.resolve()
+    conf = args.conf.resolve() if args.conf else variant.repo / "recipes" / "speechocean762" / "conf.yaml"
     return [
-        str(variant.repo / "recipes" / "speechocean762" / "conf.yaml"), f"exp_dir={exp_dir}",
-        f"data.train_manifest={data / 'train.jsonl'}", f"data.dev_manifest={data / 'dev.jsonl'}",
-        f"data.vocab={data / 'vocab.txt'}", f"data.num_workers={args.workers}", "train.log_every_steps=10",
+        str(conf),
+        f"exp_dir={exp_dir}",
+        f"data.train_manifest={data / 'train.jsonl'}",
+        f"data.dev_manifest={data / 'dev.jsonl'}",
+        f"data.vocab={data / args.vocab}",
+        f"data.num_workers={args.workers}",
+        "train.log_every_steps=10",
+        *args.set,
         *variant.overrides,
     ]
 
@@ -170,8 +180,15 @@ def run_variant(variant: Variant, args) -> dict:
         load_before = os.getloadavg()
         samples, started = [], time.monotonic()
         with open(log_path, "w") as log:
-            process = launch(variant.repo, train_args(variant, args, scratch / "exp"), events_path, args.steps, env,
-                             stdout=log, stderr=subprocess.STDOUT)
+            process = launch(
+                variant.repo,
+                train_args(variant, args, scratch / "exp"),
+                events_path,
+                args.steps,
+                env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
             try:
                 while process.poll() is None:
                     if time.monotonic() - started > args.timeout:
@@ -188,8 +205,13 @@ def run_variant(variant: Variant, args) -> dict:
         events = read_events(events_path)
         metrics_path = scratch / "exp" / "metrics.jsonl"
         metrics = [json.loads(line) for line in metrics_path.read_text().splitlines()] if metrics_path.exists() else []
-        return {"samples": samples, "events": events, "metrics": metrics,
-                "load_average": [load_before, os.getloadavg()], "wall_s": time.monotonic() - started}
+        return {
+            "samples": samples,
+            "events": events,
+            "metrics": metrics,
+            "load_average": [load_before, os.getloadavg()],
+            "wall_s": time.monotonic() - started,
+        }
 
 
 def summarize(raw: dict, steady_from: int) -> dict:
@@ -246,6 +268,7 @@ def summarize(raw: dict, steady_from: int) -> dict:
 
 # --- report --------------------------------------------------------------------------------------
 
+
 def median_of(runs: list[dict], key: str):
     values = [run[key] for run in runs if run[key] is not None]
     return statistics.median(values) if values else None
@@ -269,8 +292,19 @@ def write_report(results: list[dict], args, command: str) -> str:
         )
     milestones = sorted({int(k) for r in results for run in r["runs"] for k in run["trainer_rss_by_step"]})
     trajectory = [
-        f"| {r['label']} | " + " | ".join(
-            str(r["runs"][0]["trainer_rss_by_step"].get(str(m), "")) for m in milestones) + " |"
+        f"| {r['label']} | "
+        + " | ".join(str(r["runs"][0]["trainer_rss_by_step"].get(str(m), "")) for m in milestones)
+        + " |"
+        for r in results
+    ]
+    per_round = [
+        f"| {r['label']} | "
+        + " | ".join(
+            f"{run['audio_s_per_s']:.1f} ({run['audio_s_per_s'] / base['audio_s_per_s']:.2f}); "
+            f"{run['audio_s_per_cpu_s']:.1f} ({run['audio_s_per_cpu_s'] / base['audio_s_per_cpu_s']:.2f})"
+            for run, base in zip(r["runs"], first["runs"])
+        )
+        + " |"
         for r in results
     ]
     loads = [load for r in results for run in r["runs"] for pair in run["load_average"] for load in pair[:1]]
@@ -282,7 +316,10 @@ def write_report(results: list[dict], args, command: str) -> str:
         "",
         f"    {command}",
         "",
-        f"{args.steps} training steps of `recipes/speechocean762/conf.yaml` per run (60 s batches, ~160 an epoch), "
+        *([args.note, ""] if args.note else []),
+        *(["The variants of each round ran at the same time (`--parallel`).", ""] if args.parallel else []),
+        f"{args.steps} training steps of `{args.conf or 'recipes/speechocean762/conf.yaml'}` per run "
+        f"(60 s batches, ~160 an epoch; overrides: {' '.join(args.set) or 'none'}, vocabulary {args.vocab}), "
         f"`OMP_NUM_THREADS={args.threads}`, `data.num_workers={args.workers}`; steady window: steps "
         f"{args.steady_from}-{args.steps}; {args.rounds} round(s), medians over rounds. "
         "RSS of the trainer process (VmRSS); workers: the largest audio worker; PSS: the whole process tree, "
@@ -295,6 +332,12 @@ def write_report(results: list[dict], args, command: str) -> str:
         "| audio-s/s | ratio | audio-s per CPU-s | ratio | system CPU | page faults/step | batch shapes |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         *rows,
+        "",
+        "Speed in each round: audio-s/s (ratio to the first row's run of that round); audio-s per CPU-s (ratio):",
+        "",
+        "| variant | " + " | ".join(f"round {n + 1}" for n in range(args.rounds)) + " |",
+        "|---|" + "---:|" * args.rounds,
+        *per_round,
         "",
         "Trainer RSS (MiB) by step, first round (the last reading in each 25 steps):",
         "",
@@ -318,8 +361,14 @@ def variants_from(args) -> list[Variant]:
             raise SystemExit(f"--settings: {setting!r} is not ALLOCATOR:BUCKETS (allocators: {', '.join(ALLOCATORS)})")
         if allocator.startswith("jemalloc") and not find_jemalloc():
             raise SystemExit("jemalloc: libjemalloc.so.2 not found (Debian: apt-get install libjemalloc2)")
-        variants.append(Variant(f"length_buckets={buckets}, {allocator}", args.repo.resolve(), allocator,
-                                [f"data.length_buckets={buckets}"]))
+        variants.append(
+            Variant(
+                f"length_buckets={buckets}, {allocator}",
+                args.repo.resolve(),
+                allocator,
+                [f"data.length_buckets={buckets}"],
+            )
+        )
     return variants
 
 
@@ -327,10 +376,30 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repo", type=Path, default=REPO, help="the checkout measured with each of --settings")
     parser.add_argument("--before", type=Path, default=None, help="a checkout measured as it is, first")
-    parser.add_argument("--settings", nargs="*", default=[f"{a}:{b}" for a in ALLOCATORS[:2] for b in (0, 8, 24)],
-                        help=f"ALLOCATOR:LENGTH_BUCKETS runs of --repo; allocators: {', '.join(ALLOCATORS)}")
-    parser.add_argument("--data", type=Path, default=REPO / "recipes" / "speechocean762" / "data",
-                        help="prepared speechocean762 data (run.sh stage 0)")
+    parser.add_argument(
+        "--settings",
+        nargs="*",
+        default=[f"{a}:{b}" for a in ALLOCATORS[:2] for b in (0, 8, 24)],
+        help=f"ALLOCATOR:LENGTH_BUCKETS runs of --repo; allocators: {', '.join(ALLOCATORS)}",
+    )
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=REPO / "recipes" / "speechocean762" / "data",
+        help="prepared speechocean762 data (run.sh stage 0)",
+    )
+    parser.add_argument(
+        "--conf",
+        type=Path,
+        default=None,
+        help="one training config for every checkout (default: each checkout's recipe conf.yaml)",
+    )
+    parser.add_argument("--vocab", default="vocab.txt", help="vocabulary file in --data")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="dfcnn train overrides for every run")
+    parser.add_argument(
+        "--parallel", action="store_true", help="run the variants of a round at the same time (a loaded machine)"
+    )
+    parser.add_argument("--note", default="", help="a paragraph for the report (how the machine was loaded)")
     parser.add_argument("--steps", type=int, default=250, help="training steps per run")
     parser.add_argument("--steady-from", type=int, default=100, help="first step of the steady window")
     parser.add_argument("--rounds", type=int, default=1, help="runs of each variant (medians over them)")
@@ -341,31 +410,63 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "training_memory", help="writes OUT.md, OUT.json")
     args = parser.parse_args()
     if not (args.data / "train.jsonl").is_file():
-        raise SystemExit(f"{args.data}/train.jsonl not found: prepare it with recipes/speechocean762/run.sh "
-                         "--stop-stage 0, or point --data at a prepared folder")
+        raise SystemExit(
+            f"{args.data}/train.jsonl not found: prepare it with recipes/speechocean762/run.sh "
+            "--stop-stage 0, or point --data at a prepared folder"
+        )
     if not 0 <= args.steady_from < args.steps:
         raise SystemExit(f"--steady-from must lie in [0, --steps), got {args.steady_from}")
     variants = variants_from(args)
     results = [{**asdict(v), "repo": str(v.repo), "commit": git_describe(v.repo), "runs": []} for v in variants]
     for round_number in range(args.rounds):
-        for variant, result in zip(variants, results):
-            run = summarize(run_variant(variant, args), args.steady_from)
+        if args.parallel:  # the variants of a round side by side, under the same load
+            with ThreadPoolExecutor(len(variants)) as pool:
+                raw_runs = list(pool.map(lambda variant: run_variant(variant, args), variants))
+        else:
+            raw_runs = None
+        for index, (variant, result) in enumerate(zip(variants, results)):
+            raw = raw_runs[index] if raw_runs else run_variant(variant, args)
+            run = summarize(raw, args.steady_from)
             result["runs"].append(run)
-            print(f"[round {round_number + 1}] {variant.label}: trainer RSS {run['trainer_rss_median_mib']:,.0f} MiB "
-                  f"(max {run['trainer_rss_max_mib']:,.0f}), workers {run['worker_rss_median_mib']:,.0f} MiB, "
-                  f"{run['audio_s_per_s']:.1f} audio-s/s, {run['audio_s_per_cpu_s']:.1f} audio-s per CPU-s, "
-                  f"load {run['load_average'][0][0]:.1f}", flush=True)
+            print(
+                f"[round {round_number + 1}] {variant.label}: trainer RSS {run['trainer_rss_median_mib']:,.0f} MiB "
+                f"(max {run['trainer_rss_max_mib']:,.0f}), workers {run['worker_rss_median_mib']:,.0f} MiB, "
+                f"{run['audio_s_per_s']:.1f} audio-s/s, {run['audio_s_per_cpu_s']:.1f} audio-s per CPU-s, "
+                f"load {run['load_average'][0][0]:.1f}",
+                flush=True,
+            )
+        write_results(results, args, round_number + 1)
+
+
+def write_results(results: list[dict], args, rounds_done: int) -> None:
+    """Write OUT.md and OUT.json from the rounds done so far."""
+    done = [{**result, "runs": result["runs"][:rounds_done]} for result in results]
+    args_done = argparse.Namespace(**{**vars(args), "rounds": rounds_done})
     command = "python bench/training_memory.py " + " ".join(sys.argv[1:])
-    report = write_report(results, args, command)
+    report = write_report(done, args_done, command)
     print(report)
     from dfcnn.fileio import atomic_write_text
 
     atomic_write_text(args.out.with_suffix(".md"), report)
-    atomic_write_text(args.out.with_suffix(".json"), json.dumps(
-        {"command": command, "date": str(datetime.date.today()), "steps": args.steps, "threads": args.threads,
-         "workers": args.workers, "steady_from": args.steady_from,
-         "jemalloc": find_jemalloc(), "jemalloc_conf": JEMALLOC_CONF, "variants": results},
-        indent=1) + "\n")
+    atomic_write_text(
+        args.out.with_suffix(".json"),
+        json.dumps(
+            {
+                "command": command,
+                "date": str(datetime.date.today()),
+                "steps": args.steps,
+                "threads": args.threads,
+                "workers": args.workers,
+                "steady_from": args.steady_from,
+                "rounds_done": rounds_done,
+                "jemalloc": find_jemalloc(),
+                "jemalloc_conf": JEMALLOC_CONF,
+                "variants": done,
+            },
+            indent=1,
+        )
+        + "\n",
+    )
 
 
 if __name__ == "__main__":
