@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # jemalloc for training (Debian package libjemalloc2, installed from apt when run as root): `dfcnn train`
-# reruns itself under it when libjemalloc.so.2 is found, and holds about a third of the memory it
-# holds with glibc's malloc (bench/training_memory.md). Optional: without it training runs as before,
-# so this never fails; it says what to install instead.
+# reruns itself under it when libjemalloc.so.2 is found, and holds less memory than with glibc's
+# malloc (bench/training_memory.md). Optional: without it training runs as before, so this never
+# fails; it says what to install instead.
 set -euo pipefail
 
 if [[ $(uname -s) != Linux ]]; then
@@ -18,6 +18,6 @@ if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
          libjemalloc2 >/dev/null; } \
     || echo "could not install libjemalloc2: dfcnn train will use the C library's malloc (more memory)" >&2
 else
-  echo "libjemalloc.so.2 not found: dfcnn train uses the C library's malloc, which holds about three times" \
-       "the memory; install it (Debian/Ubuntu: sudo apt-get install libjemalloc2) or set DFCNN_JEMALLOC" >&2
+  echo "libjemalloc.so.2 not found: dfcnn train uses the C library's malloc, which holds more memory;" \
+       "install it (Debian/Ubuntu: sudo apt-get install libjemalloc2) or set DFCNN_JEMALLOC" >&2
 fi
