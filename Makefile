@@ -29,7 +29,7 @@ $(VENV)/.installed: $(LOCK) pyproject.toml
 	touch $@
 
 lock: setup
-	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --universal --generate-hashes \
+	$(VENV)/bin/uv pip compile pyproject.toml --all-extras --universal --generate-hashes \
 	    --custom-compile-command "make lock" -o $(LOCK)
 
 lint: setup

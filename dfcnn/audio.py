@@ -6,6 +6,7 @@ any sample rate and channel count, becomes float32 mono at 16 kHz.
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import soundfile
 from .errors import AudioError
 
 SAMPLE_RATE = 16_000  # Hz: DFCNN's rate; everything is resampled to it
-RESAMPLER = "soxr_hq"  # librosa's soxr backend: band-limited, fast
+RESAMPLER = "soxr_hq"  # soxr's high quality (librosa's default res_type): band-limited, fast
 
 
 def _describe(path: Path) -> str:
@@ -46,12 +47,18 @@ def audio_info(path: str | Path) -> tuple[float, int, int]:
 
 
 def resample(wave: np.ndarray, orig_rate: int, target_rate: int = SAMPLE_RATE) -> np.ndarray:
-    """Resample a (N,) float32 signal; a no-op when the rates agree."""
+    """Resample a (N,) float32 signal to ceil(N * target / orig) samples; a no-op when the rates agree.
+
+    The numbers of ``librosa.resample(res_type="soxr_hq")`` (soxr, then librosa's length fix),
+    without importing librosa: it pulls numba in, seconds of start-up a server's first request would pay.
+    """
     if orig_rate == target_rate:
         return wave
-    import librosa  # imported lazily: it pulls numba in, slow to import for 16 kHz-only use
+    import soxr
 
-    return librosa.resample(wave, orig_sr=orig_rate, target_sr=target_rate, res_type=RESAMPLER)
+    resampled = soxr.resample(wave, orig_rate, target_rate, quality=RESAMPLER)
+    size = math.ceil(wave.shape[0] * (float(target_rate) / orig_rate))
+    return np.asarray(np.pad(resampled, (0, max(0, size - resampled.shape[0])))[:size], dtype=wave.dtype)
 
 
 def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:

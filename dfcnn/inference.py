@@ -22,15 +22,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .align import align_tokens, relabel_words, split_at_pauses, words_from_spans
+from .align import align_tokens, split_at_pauses, words_from_spans
 from .audio import SAMPLE_RATE, audio_info, load_audio, resample, stream_audio
 from .checkpoint import load_checkpoint, restore_modules
 from .data import DurationBatchSampler, SpeechDataset, Utterance, collate
 from .decode import Decoder, DecoderConfig, Hypothesis, build_decoder
 from .errors import AudioError, CheckpointError, DfcnnError
-from .features import FeatureExtractor
+from .features import FeatureConfig, FeatureExtractor
 from .longform import ChunkConfig, chunked_log_probs
-from .model import DFCNN
+from .model import DFCNN, ModelConfig
 from .text import Tokenizer
 from .transcript import Segment, Transcript, join_words
 
@@ -78,9 +78,17 @@ class Recognizer:
         self.decoder = build_decoder(self.tokenizer, config)
 
     @property
+    def feature_config(self) -> FeatureConfig:
+        return self.features.config
+
+    @property
+    def model_config(self) -> ModelConfig:
+        return self.model.config
+
+    @property
     def frame_seconds(self) -> float:
         """Seconds per output frame (hop x time reduction: 0.04 by default)."""
-        return self.features.config.hop_length * self.model.config.time_reduction / SAMPLE_RATE
+        return self.feature_config.hop_length * self.model_config.time_reduction / SAMPLE_RATE
 
     @torch.no_grad()
     def log_probs(self, waves: torch.Tensor, wave_lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -137,25 +145,35 @@ class Recognizer:
         self, log_probs: torch.Tensor, duration: float, audio_filepath: str | None = None
     ) -> Transcript:
         """(T, V) log-probs of one recording -> segments at pauses, each decoded, words force-aligned."""
-        frame = self.frame_seconds
         segments = []
-        for start, end in split_at_pauses(log_probs, frame, self.config.min_pause, self.config.max_segment):
-            piece = log_probs[start:end].contiguous()  # (T_s, V)
-            lengths = torch.tensor([end - start])
-            nbest = self.decoder.decode(piece[None], lengths)[0]
-            hypothesis, alternatives = nbest[0], [h.text for h in nbest[1:]]
-            if not hypothesis.text:
-                continue
-            spans = align_tokens(piece, hypothesis.tokens)
-            words = words_from_spans(spans, self.tokenizer, frame, offset_seconds=start * frame)
-            if self.decoder.writes == "hanzi":  # syllable spans, character words
-                words = relabel_words(words, [char for char in hypothesis.text if not char.isspace()])
-            elif self.decoder.writes == "words":  # spans spell the lexicon's words (phones: their pronunciations)
-                words = relabel_words(words, hypothesis.text.split())
-            seg_start, seg_end = (words[0].start, words[-1].end) if words else (start * frame, end * frame)
-            segments.append(Segment(seg_start, min(seg_end, duration), hypothesis.text, words, alternatives))
+        cuts = split_at_pauses(log_probs, self.frame_seconds, self.config.min_pause, self.config.max_segment)
+        for start, end in cuts:
+            segment = self.decode_segment(log_probs[start:end], start, duration)
+            if segment is not None:
+                segments.append(segment)
         text = join_words([segment.text for segment in segments])
         return Transcript(text, segments, duration, audio_filepath)
+
+    def decode_segment(
+        self, log_probs: torch.Tensor, first_frame: int, duration: float, decoder: Decoder | None = None
+    ) -> Segment | None:
+        """(T_s, V) log-probs of one segment starting at output frame ``first_frame`` of a recording
+        ``duration`` s long -> the decoded segment with force-aligned words (None when it says nothing).
+        ``decoder``: this recognizer's own unless given (the streaming partials decode greedily)."""
+        decoder = decoder or self.decoder
+        frame = self.frame_seconds
+        piece = log_probs.contiguous()
+        nbest = decoder.decode(piece[None], torch.tensor([piece.shape[0]]))[0]
+        hypothesis, alternatives = nbest[0], [h.text for h in nbest[1:]]
+        if not hypothesis.text:
+            return None
+        spans = align_tokens(piece, hypothesis.tokens)
+        words = words_from_spans(
+            spans, self.tokenizer, frame, first_frame * frame, hypothesis.word_starts, hypothesis.words
+        )
+        end = first_frame + piece.shape[0]
+        seg_start, seg_end = (words[0].start, words[-1].end) if words else (first_frame * frame, end * frame)
+        return Segment(seg_start, min(seg_end, duration), hypothesis.text, words, alternatives)
 
     def transcribe(self, audio: str | Path | np.ndarray | torch.Tensor, sample_rate: int = SAMPLE_RATE) -> Transcript:
         """Transcribe one file (any format, rate and length) or a mono waveform at ``sample_rate``."""
@@ -251,9 +269,12 @@ def shipped_decoder(checkpoint: str | Path) -> DecoderConfig | None:
     return DecoderConfig.from_file(path) if path.is_file() else None
 
 
+BACKENDS = ("torch", "onnx")  # what runs the network: PyTorch, or onnxruntime's CPU provider (dfcnn.runtime)
+
+
 def load_model(
     path: str | Path, device: str = "auto", decoder: DecoderConfig | None | str = SHIPPED,
-    config: TranscribeConfig | None = None,
+    config: TranscribeConfig | None = None, backend: str = "torch",
 ) -> Recognizer:
     """Load a checkpoint written by ``dfcnn train`` (a .pt file, or a folder with best.pt) into a
     ready ``Recognizer`` in eval mode.
@@ -261,7 +282,17 @@ def load_model(
     Args:
         decoder: "shipped" (the default): the decoder.json beside the checkpoint, or greedy without
             one; None: greedy, the network's own output; or a ``DecoderConfig``.
+        backend: "torch", or "onnx": the network in onnxruntime on the CPU; ``path`` may then also be an
+            exported .onnx file or a folder holding model.onnx (``dfcnn export``).
     """
+    if backend not in BACKENDS:
+        raise DfcnnError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
+    if backend == "onnx":
+        if device not in ("auto", "cpu"):
+            raise DfcnnError(f"the onnx backend runs on the CPU; device {device!r} was asked for")
+        from .runtime import load_onnx_model
+
+        return load_onnx_model(path, decoder, config)
     checkpoint = resolve_model_path(path)
     if isinstance(decoder, str):
         if decoder != SHIPPED:

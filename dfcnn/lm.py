@@ -103,8 +103,12 @@ def spellings(word: str, tokenizer: Tokenizer) -> list[list[str]]:
 
     A Chinese word under a pinyin vocabulary is spelt by its syllables: a character by each of its
     readings (pypinyin's heteronyms: 行 -> xing2, hang2, ...), so a character LM can choose among them
-    and the decoder writes characters, as DFCNN's reference pipeline turns pinyin into hanzi.
+    and the decoder writes characters, as DFCNN's reference pipeline turns pinyin into hanzi. An
+    English word under a phone vocabulary is spelt by every pronunciation the tokenizer's dictionary
+    gives it (``tomato``: T AH M EY T OW and T AH M AA T OW), or letter-to-sound's one guess.
     """
+    if tokenizer.unit == "phone":
+        return tokenizer.pronouncer.pronunciations(word)
     if tokenizer.unit == "pinyin" and word and all(is_cjk(char) for char in word):
         if len(word) > 1:
             return [to_pinyin(word)]

@@ -7,6 +7,8 @@ whole file, so the stitched log-probs equal the whole-file ones (up to float rou
 a chunk border is lost or doubled. Memory is bounded by the chunk size; time is linear in length.
 
     log_probs = chunked_log_probs(recognizer, stream_audio("talk.flac"))   # (T, V)
+
+``LogProbStream`` does the same for audio arriving live (``dfcnn.streaming``).
 """
 
 from __future__ import annotations
@@ -30,14 +32,14 @@ class ChunkConfig:
 
 
 def _samples_per_output_frame(recognizer) -> int:
-    return recognizer.features.config.hop_length * recognizer.model.config.time_reduction
+    return recognizer.feature_config.hop_length * recognizer.model_config.time_reduction
 
 
 def context_samples(recognizer, config: ChunkConfig) -> int:
     """Context on each side, in samples: a whole number of output frames covering the receptive field."""
     step = _samples_per_output_frame(recognizer)
-    features = recognizer.features.config
-    model = recognizer.model.config
+    features = recognizer.feature_config
+    model = recognizer.model_config
     # the receptive field in input frames, plus one output frame of slack and one analysis window
     needed = (model.receptive_radius + model.time_reduction) * features.hop_length + features.win_length
     wanted = max(needed, round(config.context_seconds * SAMPLE_RATE))
@@ -52,50 +54,92 @@ def chunk_samples(recognizer, config: ChunkConfig) -> int:
     return samples
 
 
-@torch.no_grad()
+class LogProbStream:
+    """Exact log-probs of 16 kHz audio that arrives in pieces of any size.
+
+    Audio is cut into chunks of ``chunk_samples``; a chunk is computed once ``context_samples`` of
+    audio after it have arrived (its lookahead), over a window with that context on both sides, and
+    only its own output frames are kept. What comes out, piece by piece, equals one pass over the
+    whole stream (up to float rounding).
+
+        stream = LogProbStream(recognizer, ChunkConfig(chunk_seconds=0.32, context_seconds=0.0))
+        frames = stream.push(block)   # (n, V) CPU log-probs now final, n >= 0
+        frames = stream.finish()      # the rest, once the audio has ended
+    """
+
+    def __init__(self, recognizer, config: ChunkConfig | None = None):
+        config = config or ChunkConfig()
+        self.recognizer = recognizer
+        self.step = _samples_per_output_frame(recognizer)
+        self.chunk = chunk_samples(recognizer, config)
+        self.context = context_samples(recognizer, config)
+        self._buffer = np.zeros(0, dtype=np.float32)
+        self._buffer_start = 0  # stream position of buffer[0]; always a multiple of ``step``
+        self._chunk_start = 0  # stream position of the next chunk to emit
+        self.samples = 0  # audio received so far
+        self.frames = 0  # output frames returned so far
+        self.finished = False
+
+    @property
+    def lookahead_samples(self) -> int:
+        """Most audio that can arrive after a sample before its output frame comes out: a chunk and its context."""
+        return self.chunk + self.context
+
+    def push(self, block: np.ndarray) -> torch.Tensor:
+        """Add (n,) float32 samples; returns the (n_frames, V) log-probs they completed."""
+        if self.finished:
+            raise RuntimeError("LogProbStream.push after finish()")
+        block = np.asarray(block, dtype=np.float32).reshape(-1)
+        self._buffer = np.concatenate([self._buffer, block])
+        self.samples += len(block)
+        pieces = []
+        while self.samples >= self._chunk_start + self.chunk + self.context:
+            pieces.append(self._window(at_end=False))
+            self._chunk_start += self.chunk
+            drop = max(0, self._chunk_start - self.context) - self._buffer_start  # samples no later window needs
+            self._buffer, self._buffer_start = self._buffer[drop:], self._buffer_start + drop
+        return self._join(pieces)
+
+    def finish(self) -> torch.Tensor:
+        """The audio has ended: the (n_frames, V) log-probs of what is left."""
+        if self.finished:
+            raise RuntimeError("LogProbStream.finish called twice")
+        self.finished = True
+        if self.samples == 0:
+            return self._join([])
+        return self._join([self._window(at_end=True)])
+
+    @torch.no_grad()
+    def _window(self, at_end: bool) -> torch.Tensor:
+        """The kept frames of the next chunk: its window is the chunk with context on each side (to
+        the end of the audio for the last one)."""
+        window_start = max(0, self._chunk_start - self.context)
+        window_end = self.samples if at_end else self._chunk_start + self.chunk + self.context
+        window = self._buffer[window_start - self._buffer_start : window_end - self._buffer_start]
+        wave = torch.from_numpy(np.ascontiguousarray(window))[None, :]  # (1, n)
+        log_probs, lengths = self.recognizer.log_probs(wave, torch.tensor([wave.shape[1]]))  # (1, T_w, V)
+        first = (self._chunk_start - window_start) // self.step  # window frame of the chunk's first frame
+        last = int(lengths[0]) if at_end else first + self.chunk // self.step
+        kept = log_probs[0, first:last].float().cpu()
+        self.frames += kept.shape[0]
+        return kept
+
+    def _join(self, pieces: list[torch.Tensor]) -> torch.Tensor:
+        if not pieces:
+            return torch.zeros(0, len(self.recognizer.tokenizer))
+        return pieces[0] if len(pieces) == 1 else torch.cat(pieces)
+
+
 def chunked_log_probs(recognizer, blocks: Iterable[np.ndarray], config: ChunkConfig | None = None) -> torch.Tensor:
     """Stitched CTC log-probs of a stream of 16 kHz mono blocks.
 
     Args:
-        recognizer: a ``Recognizer`` (its ``features`` and ``model`` are used, on its device).
+        recognizer: a ``Recognizer`` (its ``log_probs`` is called on each window).
         blocks: float32 arrays of shape (n,), in order (e.g. ``stream_audio(path)``).
     Returns:
         (T, V) float32 log-probs on the CPU, T = the model's output length for the whole stream.
     """
-    config = config or ChunkConfig()
-    step = _samples_per_output_frame(recognizer)
-    chunk = chunk_samples(recognizer, config)
-    context = context_samples(recognizer, config)
-
-    buffer = np.zeros(0, dtype=np.float32)
-    buffer_start = 0  # stream position of buffer[0]; always a multiple of ``step``
-    chunk_start = 0  # stream position of the next chunk to emit
-    pieces: list[torch.Tensor] = []
-    stream = iter(blocks)
-    finished = False
-    while True:
-        # read until the next chunk has its right context, or the stream ends
-        while not finished and buffer_start + len(buffer) < chunk_start + chunk + context:
-            block = next(stream, None)
-            if block is None:
-                finished = True
-            else:
-                buffer = np.concatenate([buffer, np.asarray(block, dtype=np.float32)])
-        window_start = max(0, chunk_start - context)
-        window = buffer[window_start - buffer_start : chunk_start + chunk + context - buffer_start]
-        at_end = finished and window_start + len(window) >= buffer_start + len(buffer)
-        if len(window) == 0:
-            break
-        wave = torch.from_numpy(np.ascontiguousarray(window))[None, :]  # (1, n)
-        log_probs, lengths = recognizer.log_probs(wave, torch.tensor([wave.shape[1]]))  # (1, T_w, V)
-        first = (chunk_start - window_start) // step  # window frame of the chunk's first frame
-        last = int(lengths[0]) if at_end else first + chunk // step
-        pieces.append(log_probs[0, first:last].float().cpu())
-        if at_end:
-            break
-        chunk_start += chunk
-        drop = max(0, chunk_start - context) - buffer_start  # samples no later window needs
-        buffer, buffer_start = buffer[drop:], buffer_start + drop
-    if not pieces:
-        return torch.zeros(0, len(recognizer.tokenizer))
+    stream = LogProbStream(recognizer, config)
+    pieces = [stream.push(block) for block in blocks]
+    pieces.append(stream.finish())
     return torch.cat(pieces)

@@ -77,14 +77,18 @@ def score(references: Sequence[str], hypotheses: Sequence[str]) -> Score:
     return Score(_counts(words), _counts(chars), words, chars)
 
 
-def format_table(scores: dict[str, Score]) -> str:
-    """ESPnet-style markdown tables (WER, then CER), one row per test set."""
+WORD_TABLES = (("WER", "Wrd", "words"), ("CER", "Chr", "chars"))  # (title, unit column, Score field)
+PHONE_TABLES = (("PER", "Phn", "words"),)  # phone strings: their space-separated "words" are phones
+
+
+def format_table(scores: dict[str, Score], tables: tuple[tuple[str, str, str], ...] = WORD_TABLES) -> str:
+    """ESPnet-style markdown tables (WER, then CER; or PER for phone output), one row per test set."""
     header = "|dataset|Snt|{unit}|Corr|Sub|Del|Ins|Err|S.Err|\n|---|---|---|---|---|---|---|---|---|\n"
     blocks = []
-    for title, unit, pick in (("WER", "Wrd", lambda s: s.words), ("CER", "Chr", lambda s: s.chars)):
+    for title, unit, field in tables:
         rows = []
         for name, result in scores.items():
-            c = pick(result)
+            c = getattr(result, field)
             rows.append(
                 f"|{name}|{c.sentences}|{c.units}|{c.percent(c.correct):.1f}|{c.percent(c.substitutions):.1f}|"
                 f"{c.percent(c.deletions):.1f}|{c.percent(c.insertions):.1f}|{c.error_rate:.1f}|"

@@ -108,17 +108,25 @@ class ConvBlock(nn.Module):
         self.time_pool = time_pool
         self.pool = nn.MaxPool2d((freq_pool, time_pool)) if freq_pool * time_pool > 1 else nn.Identity()
 
-    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(B, C_in, F, T), (B,) -> (B, C_out, F // freq_pool, T // time_pool), (B,)."""
-        mask = _time_mask(lengths, x.shape[-1])
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(B, C_in, F, T), (B,) -> (B, C_out, F // freq_pool, T // time_pool), (B,).
+
+        ``lengths`` None: every frame is valid, nothing to mask (see ``DFCNN.forward``)."""
+        mask = None if lengths is None else _time_mask(lengths, x.shape[-1])
         block_input = x
         for conv in self.convs:
-            x = conv(x) * mask
+            x = _masked(conv(x), mask)
         if self.shortcut is not None:
-            x = x + self.shortcut(block_input) * mask
+            x = x + _masked(self.shortcut(block_input), mask)
         x = self.pool(x)
+        if lengths is None:
+            return x, None
         lengths = lengths // self.time_pool
         return x * _time_mask(lengths, x.shape[-1]), lengths
+
+
+def _masked(x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    return x if mask is None else x * mask
 
 
 class DFCNN(nn.Module):
@@ -151,26 +159,35 @@ class DFCNN(nn.Module):
             frame_lengths = frame_lengths // block.time_pool
         return frame_lengths
 
-    def forward(self, features: torch.Tensor, frame_lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, features: torch.Tensor, frame_lengths: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """
         Args:
             features: (B, 1, F, T) normalised log spectrograms, zero past each length.
-            frame_lengths: (B,) valid frames per utterance.
+            frame_lengths: (B,) valid frames per utterance; None when every utterance fills all T
+                frames (one utterance, or equal lengths): then nothing is padded or masked, since a
+                conv's own zero padding at the edge is the mask and a floor-mode pooling keeps exactly
+                ``output_lengths`` frames. Same result, less work: the exported graphs use it.
         Returns:
             log_probs (B, T', V) float32, T' = max(output_lengths) (frames past a length hold garbage) and
             output_lengths (B,) = ``output_lengths(frame_lengths)``.
         """
-        if features.shape[2] != self.config.input_bins:
+        if not torch.jit.is_tracing() and features.shape[2] != self.config.input_bins:  # (export traces shapes)
             raise ValueError(f"expected {self.config.input_bins} frequency bins, got {features.shape[2]}")
-        reduction = self.config.time_reduction
-        padding = -features.shape[-1] % reduction  # zero frames so every pooling has whole windows
-        x = nn.functional.pad(features, (0, padding)) if padding else features
-        lengths = frame_lengths
+        x, lengths = features, frame_lengths
+        if lengths is not None:
+            padding = -features.shape[-1] % self.config.time_reduction  # zero frames so every pooling has whole windows
+            x = nn.functional.pad(features, (0, padding))
         if self.config.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         for block in self.blocks:
             x, lengths = block(x, lengths)  # (B, C, F', T')
         batch, channels, bins, frames = x.shape
         x = x.permute(0, 3, 1, 2).reshape(batch, frames, channels * bins)  # (B, T', C * F')
-        logits = self.head(x[:, : int(lengths.max())])  # (B, T', V), T' = longest output
+        if lengths is None:
+            logits = self.head(x)  # (B, T', V)
+            lengths = torch.full((batch,), frames, dtype=torch.long, device=x.device)
+        else:
+            logits = self.head(x[:, : lengths.max()])  # (B, T', V), T' = longest output (a tensor bound: traceable)
         return torch.log_softmax(logits.float(), dim=-1), lengths

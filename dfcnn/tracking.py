@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 from .fileio import atomic_write_text, write_error
 
 
 class MetricsLog:
-    """metrics.jsonl lines plus TensorBoard scalars (main process only).
+    """metrics.jsonl lines (each with its step and wall-clock time) plus TensorBoard scalars (main
+    process only).
 
     A resumed run (``after_step``: the step it resumes at) first drops the lines logged after that
     step by the stopped run, so the file holds each step once.
@@ -41,7 +43,7 @@ class MetricsLog:
             return
         try:
             with self.path.open("a", encoding="utf-8") as file:
-                file.write(json.dumps({"step": step, **record}) + "\n")
+                file.write(json.dumps({"step": step, "time": round(time.time(), 1), **record}) + "\n")
         except OSError as error:
             raise write_error(self.path, error) from None
         for key, value in record.items():

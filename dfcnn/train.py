@@ -44,6 +44,7 @@ from .features import FeatureExtractor, SpecAugment, compute_stats
 from .fileio import atomic_write_text, remove_stale_temp_files
 from .inference import Recognizer, resolve_device
 from .model import DFCNN
+from .pronounce import CMUDICT
 from .text import Tokenizer
 from .tracking import MetricsLog
 from .workers import worker_options
@@ -137,6 +138,8 @@ def check_inputs(config: ExperimentConfig) -> None:
                 f"data.{key}: {getattr(data, key)} not found (config paths are relative to the working "
                 f"directory, {Path.cwd()})"
             )
+    if data.unit == "phone" and data.pronunciations != CMUDICT and not Path(data.pronunciations).is_file():
+        raise ConfigError(f"data.pronunciations: {data.pronunciations} not found (or use cmudict)")
     if config.train.init_from and not Path(config.train.init_from).is_file():
         raise ConfigError(f"train.init_from: {config.train.init_from} not found")
 
@@ -170,7 +173,8 @@ class Trainer:
         random.seed(cfg.seed)
         torch.manual_seed(cfg.seed)
 
-        self.tokenizer = Tokenizer.from_file(config.data.vocab, config.data.normalizer, config.data.unit)
+        data = config.data
+        self.tokenizer = Tokenizer.from_file(data.vocab, data.normalizer, data.unit, data.pronunciations)
         model_config = dataclasses.replace(
             config.model, input_bins=config.features.num_bins, vocab_size=len(self.tokenizer)
         )
@@ -510,8 +514,9 @@ class Trainer:
             improved = current < [self.best["score"], self.best.get("tiebreak", float("inf"))]
             if improved:
                 self.best = {"score": current[0], "tiebreak": current[1], "epoch": self.epoch}
+            wer = "PER" if self.tokenizer.unit == "phone" else "WER"  # a phone model's own output: phones
             self._say(
-                f"epoch {self.epoch}: dev WER {scores['dev_wer']:.2f}% CER {scores['dev_cer']:.2f}%"
+                f"epoch {self.epoch}: dev {wer} {scores['dev_wer']:.2f}% CER {scores['dev_cer']:.2f}%"
                 + (" (best)" if improved else f" (best {self.best['score']:.2f}% at epoch {self.best['epoch']})")
             )
             self.dev_pending = False

@@ -63,6 +63,16 @@ class Segment:
     words: list[Word] = field(default_factory=list)  # in time order; may be empty
     alternatives: list[str] = field(default_factory=list)  # the beam search's next-best texts (n-best)
 
+    def to_dict(self, tokens: bool = True) -> dict:
+        """Plain JSON-able values, times rounded to the millisecond; ``tokens``: each word's tokens too."""
+        return {
+            "start": round(self.start, 3),
+            "end": round(self.end, 3),
+            "text": self.text,
+            "words": [_word_dict(w, tokens) for w in self.words],
+            **({"alternatives": list(self.alternatives)} if self.alternatives else {}),
+        }
+
 
 @dataclass
 class Transcript:
@@ -83,16 +93,7 @@ class Transcript:
             "text": self.text,
             "duration": round(self.duration, 3),
             "audio_filepath": self.audio_filepath,
-            "segments": [
-                {
-                    "start": round(s.start, 3),
-                    "end": round(s.end, 3),
-                    "text": s.text,
-                    "words": [_word_dict(w) for w in s.words],
-                    **({"alternatives": list(s.alternatives)} if s.alternatives else {}),
-                }
-                for s in self.segments
-            ],
+            "segments": [segment.to_dict() for segment in self.segments],
         }
 
     @classmethod
@@ -107,10 +108,10 @@ class Transcript:
         return cls(state["text"], segments, state["duration"], state.get("audio_filepath"))
 
 
-def _word_dict(word: Word) -> dict:
+def _word_dict(word: Word, tokens: bool = True) -> dict:
     out = {"word": word.word, "start": round(word.start, 3), "end": round(word.end, 3),
            "confidence": round(word.confidence, 3)}
-    if word.tokens:
+    if tokens and word.tokens:
         out["tokens"] = [
             {"token": t.token, "start": round(t.start, 3), "end": round(t.end, 3), "confidence": round(t.confidence, 3)}
             for t in word.tokens

@@ -10,6 +10,7 @@ versions and the fix.
 from __future__ import annotations
 
 import importlib.metadata
+import sys
 from types import ModuleType
 
 from .errors import DfcnnError
@@ -55,6 +56,8 @@ def load_torchaudio() -> ModuleType:
         DfcnnError with one line naming both versions and the fix, for a mismatched pair or a
         torchaudio whose native library fails to load.
     """
+    if "torchaudio" in sys.modules:  # imported (and checked) before: the metadata reads cost ms a call
+        return sys.modules["torchaudio"]
     torch_version, torchaudio_version = installed_version("torch"), installed_version("torchaudio")
     problem = torch_pair_problem(torch_version, torchaudio_version)
     if problem:

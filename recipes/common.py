@@ -1,5 +1,6 @@
-"""What every recipes/<corpus>/prepare.py shares: where the corpora live, hash-ranked held-out sets,
-writing the splits, and the command line (``--corpus-dir``, ``--out``, one-line errors).
+"""What every recipes/<corpus>/prepare.py shares: where the corpora live, one-line transcript files,
+hash-ranked held-out sets (of keys, or of speakers), writing the splits, and the command line
+(``--corpus-dir``, ``--out``, one-line errors).
 
 A prepare script puts this folder and the repository on ``sys.path`` and calls ``run_prepare``.
 """
@@ -17,6 +18,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))  # run as a script from a checkout: make `dfcnn` importable
 
+from download import DOWNLOAD_ROOT  # noqa: E402  (data/ at the repository root)
+
 from dfcnn.data import Utterance, write_manifest  # noqa: E402
 from dfcnn.errors import DfcnnError  # noqa: E402
 from dfcnn.text import build_vocab, save_vocab  # noqa: E402
@@ -25,8 +28,29 @@ Splits = dict[str, list[Utterance]]
 
 
 def data_root() -> Path:
-    """$DFCNN_DATA, or ../shared/data beside the repository."""
+    """$DFCNN_DATA, or ../shared/data beside the repository: the shared corpora, used in place."""
     return Path(os.environ.get("DFCNN_DATA") or REPO.parent / "shared" / "data")
+
+
+def read_transcript(path: Path, normalize: Callable[[str], str]) -> str:
+    """The one-line transcript file ``path`` (a byte-order mark is dropped), normalised.
+
+    Blank lines are ignored; no content, a second line, or nothing left after ``normalize`` is a
+    one-line error naming the file and line.
+    """
+    if not path.is_file():
+        raise DfcnnError(f"{path}: transcript not found (expected one beside each audio file)")
+    lines = path.read_text(encoding="utf-8-sig").splitlines()
+    content = [(number, line) for number, line in enumerate(lines, 1) if line.strip()]
+    if not content:
+        raise DfcnnError(f"{path}:1: empty transcript")
+    if len(content) > 1:
+        raise DfcnnError(f"{path}:{content[1][0]}: expected one line of transcript, found a second")
+    number, line = content[0]
+    text = normalize(line)
+    if not text:
+        raise DfcnnError(f"{path}:{number}: nothing left of the transcript once normalised: {line.strip()!r}")
+    return text
 
 
 def hash_ranked(keys: Iterable[str]) -> list[str]:
@@ -46,6 +70,27 @@ def held_out(keys: Iterable[str], fractions: tuple[float, ...]) -> list[set[str]
         sets.append(set(ranked[start:start + count]))
         start += count
     return sets
+
+
+def held_out_speakers(groups: Iterable[Iterable[str]], fraction: float) -> set[str]:
+    """Speakers to hold out (all their utterances) as dev: ``round(fraction * n)`` of the n distinct
+    speakers, at least one, taken by hash rank from each group in proportion to its size.
+
+    ``groups`` partitions the speakers (children, adults; or a single group): the shares are
+    apportioned by largest remainder, ties going to the earlier group, so every group large enough
+    is in dev. Deterministic, like ``held_out``.
+    """
+    ranked = [hash_ranked(group) for group in groups]
+    ranked = [group for group in ranked if group]
+    speakers = sum(len(group) for group in ranked)
+    if not speakers:
+        return set()
+    total = max(1, round(fraction * speakers))
+    shares = [total * len(group) / speakers for group in ranked]
+    counts = [int(share) for share in shares]
+    for index in sorted(range(len(ranked)), key=lambda i: shares[i] - counts[i], reverse=True)[: total - sum(counts)]:
+        counts[index] += 1
+    return {speaker for group, count in zip(ranked, counts) for speaker in group[:count]}
 
 
 def check_fractions(dev_fraction: float, test_fraction: float | None = None) -> None:
@@ -79,28 +124,32 @@ def summary(corpus: str, splits: Splits, out_dir: Path) -> str:
 
 def run_prepare(
     corpus: str, description: str, prepare: Callable[..., Splits], argv: list[str] | None = None,
-    add_arguments: Callable[[argparse.ArgumentParser], None] | None = None, extra_summary: Callable = None,
+    add_arguments: Callable[[argparse.ArgumentParser], None] | None = None, downloaded: bool = False,
 ) -> int:
     """The prepare command line: parse, check the corpus folder, call ``prepare``, print a summary.
 
     ``prepare(corpus_dir, out_dir, **extra)`` gets the values of the options ``add_arguments`` adds.
+    The corpus folder defaults to ``$DFCNN_DATA/<corpus>`` (the shared corpora), or for a corpus
+    that the recipe's fetch.py downloads (``downloaded``) to ``data/<corpus>`` at the repository root.
     Exit codes: 0 done, 1 bad corpus content, 2 corpus folder missing.
     """
+    home = DOWNLOAD_ROOT if downloaded else data_root()
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--corpus-dir", type=Path, default=None, help=f"default: $DFCNN_DATA/{corpus}")
+    parser.add_argument("--corpus-dir", type=Path, default=None,
+                        help=f"default: {home / corpus}" if downloaded else f"default: $DFCNN_DATA/{corpus}")
     here = REPO / "recipes" / corpus
     parser.add_argument("--out", type=Path, default=here / "data", help="output folder (default: %(default)s)")
     if add_arguments is not None:
         add_arguments(parser)
     args = vars(parser.parse_args(argv))
-    corpus_dir, out_dir = args.pop("corpus_dir") or data_root() / corpus, args.pop("out")
+    corpus_dir, out_dir = args.pop("corpus_dir") or home / corpus, args.pop("out")
     if not corpus_dir.is_dir():
-        print(
-            f"error: corpus directory {corpus_dir} not found "
-            f"(DFCNN_DATA={os.environ.get('DFCNN_DATA') or 'unset, default ' + str(data_root())}; "
-            f"point DFCNN_DATA at the folder holding {corpus}/ or pass --corpus-dir)",
-            file=sys.stderr,
-        )
+        if downloaded:
+            hint = f"download it with recipes/{corpus}/fetch.py (run.sh's stage 0) or pass --corpus-dir"
+        else:
+            hint = (f"DFCNN_DATA={os.environ.get('DFCNN_DATA') or 'unset, default ' + str(data_root())}; "
+                    f"point DFCNN_DATA at the folder holding {corpus}/ or pass --corpus-dir")
+        print(f"error: corpus directory {corpus_dir} not found ({hint})", file=sys.stderr)
         return 2
     try:
         splits = prepare(corpus_dir, out_dir, **args)

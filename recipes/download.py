@@ -19,6 +19,8 @@ zipfile) and tqdm for progress:
 - ``file://`` URLs (and plain paths) are copied the same way, for mirrors on disk.
 
     python recipes/download.py URL --out DIR [--md5 HEX | --sha256 HEX] [--size BYTES] [--extract-to DIR]
+
+A recipe's fetch.py puts its corpus in ``data/<corpus>`` at the repository root unless told ``--out``.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 CHUNK_BYTES = 1 << 20  # read and hash 1 MiB at a time
+DOWNLOAD_ROOT = Path(__file__).resolve().parents[1] / "data"  # the repository's data/: fetch.py's default home
 USER_AGENT = "dfcnn-recipes/1 (python urllib)"
 
 
@@ -305,7 +308,8 @@ def run_fetch(
     Exit codes: 0 done, 1 a download or extraction failed (the message names the URL or file).
     """
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--out", type=Path, required=True, help="folder for the archives and the unpacked corpus")
+    parser.add_argument("--out", type=Path, default=DOWNLOAD_ROOT / corpus,
+                        help="folder for the archives and the unpacked corpus (default: %(default)s)")
     parser.add_argument("--parts", nargs="+", default=list(default_parts), choices=sorted(archives),
                         metavar="PART", help=f"archives to fetch, of {', '.join(archives)} "
                         f"(default: {' '.join(default_parts)})")

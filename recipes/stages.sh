@@ -1,17 +1,42 @@
-# Sourced by every recipes/<corpus>/run.sh: stage selection, the Python to use, and where the shared
-# corpora live. A recipe defines its stages as `if stage_runs N; then ...; fi`.
+# Sourced by every recipes/<corpus>/run.sh: the command line, the paths, and the stages recipes share.
+# A run.sh sets its corpus paths and options (the variables below), then calls
+# `standard_stages NAME...`, which runs stage_NAME for each NAME, numbered 0, 1, ... in that order.
+# A stage only one recipe has is a stage_NAME function in its run.sh.
 #
+#   CORPUS        the corpus folder prepare.py reads (--corpus-dir)
+#   EXAMPLES      files the transcribe stage transcribes, relative to $CORPUS
+#   PREPARE_ARGS, FETCH_ARGS, TUNE_ARGS   more options for prepare.py, fetch.py and dfcnn tune
+#   TEST_SETS     manifests the evaluate stage scores, $DATA/<set>.jsonl (default: test; a set after
+#                 the first whose manifest is missing is skipped)
+#   TRAIN_OVERRIDES  key=value overrides of conf.yaml (the command line's come after the recipe's)
+#
+# Every run.sh:
 #   ./run.sh                          all stages
 #   ./run.sh --stage 2 --stop-stage 3 only stages 2..3
+#   ./run.sh train.epochs=5           key=value: overrides of conf.yaml, for the train stage
 #   ./run.sh --data-dir /corpora/LibriSpeech   recipes with a download stage: use this copy, download nothing
 #
-# Environment: DFCNN_DATA (corpora; default ../shared/data beside the repository),
-#              DATA_DIR (same as --data-dir), PYTHON (interpreter; default the repository's .venv).
+# Environment (a path given here is relative to where run.sh is started):
+#   DATA          prepared manifests and vocabulary (default: data in the recipe folder)
+#   EXP           checkpoints, evaluations, LM, tuning (default: exp in the recipe folder)
+#   DFCNN_DATA    the shared corpora (default: ../shared/data beside the repository)
+#   DOWNLOAD_DIR  where the download stage puts the corpus (default: data/<recipe> at the repository root)
+#   DATA_DIR      same as --data-dir
+#   PYTHON        the interpreter (default: the repository's .venv, else python3)
+#   LM_ORDER      n-gram order of the LM stage (default: 3)
 set -euo pipefail
+
+usage() {
+  # run.sh's header comment, then the part of this one that holds for every run.sh
+  awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0"
+  echo
+  awk '!/^#/ {exit} /^# Every run.sh:/ {show = 1} show {sub(/^# ?/, ""); print}' "${BASH_SOURCE[0]}"
+}
 
 stage=0
 stop_stage=100
 DATA_DIR="${DATA_DIR:-}"
+TRAIN_OVERRIDES=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --stage) stage="$2"; shift 2 ;;
@@ -20,18 +45,38 @@ while [ $# -gt 0 ]; do
     --stop-stage=*) stop_stage="${1#*=}"; shift ;;
     --data-dir) DATA_DIR="$2"; shift 2 ;;
     --data-dir=*) DATA_DIR="${1#*=}"; shift ;;
-    -h|--help) sed -n '1,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "error: unknown option $1 (use --stage N --stop-stage M [--data-dir DIR])" >&2; exit 2 ;;
+    -h|--help) usage; exit 0 ;;
+    [!-]*=*) TRAIN_OVERRIDES+=("$1"); shift ;;
+    *) echo "error: unknown option $1 (use --stage N --stop-stage M [--data-dir DIR] [key=value ...])" >&2; exit 2 ;;
   esac
 done
 
+# paths from the environment or the command line are relative to the caller; the stages run in the recipe folder
+for name in DATA EXP DATA_DIR DOWNLOAD_DIR DFCNN_DATA; do
+  case "${!name:-}" in
+    ""|/*) ;;
+    *) if [ -d "${!name}" ]; then printf -v "$name" '%s' "$(cd "${!name}" && pwd)"
+       else printf -v "$name" '%s' "$PWD/${!name}"; fi ;;
+  esac
+done
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+RECIPE="$(cd "$(dirname "$0")" && pwd)"
+cd "$RECIPE"
 DFCNN_DATA="${DFCNN_DATA:-$(cd "$REPO/.." && pwd)/shared/data}"
+DOWNLOAD_DIR="${DOWNLOAD_DIR:-$REPO/data/$(basename "$RECIPE")}"
 if [ -z "${PYTHON:-}" ]; then
   if [ -x "$REPO/.venv/bin/python" ]; then PYTHON="$REPO/.venv/bin/python"; else PYTHON=python3; fi
 fi
+export DFCNN_DATA
 export PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}"  # this checkout's dfcnn, installed or not
 dfcnn() { "$PYTHON" -m dfcnn "$@"; }
+
+CORPUS=""
+EXAMPLES=()
+PREPARE_ARGS=()
+FETCH_ARGS=()
+TUNE_ARGS=()
+TEST_SETS=(test)
 
 stage_runs() {
   # stage_runs N: true when stage N is inside --stage..--stop-stage; prints a banner.
@@ -42,48 +87,92 @@ stage_runs() {
   return 1
 }
 
-# The stages every recipe shares.
-download_stage() {
-  # download_stage DIR [ARGS...]: fetch.py --out DIR ARGS (resumable, verified, skips what is there),
-  # or nothing when --data-dir / DATA_DIR names an existing copy of the corpus
+standard_stages() {
+  # standard_stages NAME...: stage_NAME for each NAME, numbered from 0, those inside --stage..--stop-stage
+  DATA="${DATA:-data}"
+  EXP="${EXP:-exp}"
+  if [ "$DATA" = "$RECIPE/data" ]; then DATA=data; fi  # the default, named as conf.yaml names it
+  if [ "$EXP" = "$RECIPE/exp" ]; then EXP=exp; fi
+  local name number=0
+  for name in "$@"; do
+    if ! declare -F "stage_$name" > /dev/null; then
+      echo "error: $0 names a stage '$name', but neither it nor stages.sh defines stage_$name" >&2
+      exit 2
+    fi
+  done
+  for name in "$@"; do
+    if stage_runs "$number"; then "stage_$name"; fi
+    number=$((number + 1))
+  done
+}
+
+needs() {
+  # needs NAME...: stop with a message naming run.sh when it left one of these variables empty
+  local name
+  for name in "$@"; do
+    if [ -z "${!name:-}" ]; then  # an empty string or array
+      echo "error: $0 sets no $name, which stage ${FUNCNAME[1]#stage_} needs" >&2
+      exit 2
+    fi
+  done
+}
+
+# The stages recipes share.
+stage_download() {
+  # fetch.py --out $DOWNLOAD_DIR (resumable, verified, skips what is there), or nothing when
+  # --data-dir / DATA_DIR names an existing copy of the corpus
   if [ -n "$DATA_DIR" ]; then
     echo "using the corpus at $DATA_DIR (--data-dir): nothing to download"
   else
-    "$PYTHON" fetch.py --out "$@"
+    "$PYTHON" fetch.py --out "$DOWNLOAD_DIR" "${FETCH_ARGS[@]}"
   fi
 }
-prepare_stage() {
-  # prepare_stage ARGS...: run prepare.py once; data/.done marks a finished preparation
-  if [ -f data/.done ]; then
-    echo "data/ already prepared (remove data/.done to redo)"
+stage_prepare() {
+  # prepare.py: $CORPUS -> $DATA (manifests, vocabulary), once; $DATA/.done marks a finished preparation
+  if [ -f "$DATA/.done" ]; then
+    echo "$DATA/ already prepared (remove $DATA/.done to redo)"
   else
-    "$PYTHON" prepare.py "$@" --out data
-    touch data/.done
+    needs CORPUS
+    "$PYTHON" prepare.py --corpus-dir "$CORPUS" "${PREPARE_ARGS[@]}" --out "$DATA"
+    touch "$DATA/.done"
   fi
 }
-train_stage() {
-  # --resume continues an interrupted run where it stopped, and starts a fresh one when there is none
-  dfcnn train conf.yaml --resume "$@"
+stage_train() {
+  # conf.yaml names data/ and exp: other DATA and EXP folders are passed as overrides. --resume
+  # continues an interrupted run where it stopped, and starts a fresh one when there is none.
+  local paths=()
+  if [ "$DATA" != data ]; then
+    paths+=("data.train_manifest=$DATA/train.jsonl" "data.dev_manifest=$DATA/dev.jsonl" "data.vocab=$DATA/vocab.txt")
+  fi
+  if [ "$EXP" != exp ]; then paths+=("exp_dir=$EXP"); fi
+  dfcnn train conf.yaml --resume "${paths[@]}" "${TRAIN_OVERRIDES[@]}"
 }
-evaluate_stage() {
-  dfcnn evaluate --model exp/best.pt --manifest data/test.jsonl --out exp/eval-test "$@"
+stage_evaluate() {
+  # WER/CER of best.pt on each of TEST_SETS -> $EXP/eval-<set>/
+  local set
+  for set in "${TEST_SETS[@]}"; do
+    if [ "$set" != "${TEST_SETS[0]}" ] && [ ! -f "$DATA/$set.jsonl" ]; then
+      echo "no $DATA/$set.jsonl: $set not evaluated"
+      continue
+    fi
+    dfcnn evaluate --model "$EXP/best.pt" --manifest "$DATA/$set.jsonl" --out "$EXP/eval-$set"
+  done
 }
-lm_stage() {
-  # lm_stage [TEXT...]: a word n-gram LM (KenLM) on the training transcripts plus any extra text,
-  # and its lexicon spelt in the model's vocabulary -> exp/lm/{lm.arpa,lm.bin,lexicon.txt}
-  dfcnn lm --text data/train.jsonl "$@" --model exp/best.pt --out exp/lm --order "${LM_ORDER:-3}"
+stage_transcribe() {
+  # the recipe's EXAMPLES (each prefixed with $CORPUS/), decoded as the model ships (greedy unless tuned with --ship)
+  needs CORPUS EXAMPLES
+  dfcnn transcribe --model "$EXP/best.pt" "${EXAMPLES[@]/#/$CORPUS/}"
 }
-compare_decoders_stage() {
-  # LM weight and word score tuned on dev, then the test set decoded four ways from one network pass:
-  # greedy, beam, beam+lexicon, beam+lexicon+LM -> exp/eval-test-decoders/results.md
-  dfcnn tune --model exp/best.pt --manifest data/dev.jsonl --lm exp/lm/lm.bin --out exp/tune --quiet "$@"
-  echo "tuned on dev: $(tuned_lm_options)"
-  # shellcheck disable=SC2046
-  dfcnn evaluate --model exp/best.pt --manifest data/test.jsonl $(tuned_lm_options) --compare \
-    --out exp/eval-test-decoders --quiet
+stage_lm() {
+  # stage_lm [TEXT...]: a word n-gram LM (KenLM) on the training transcripts plus any extra text,
+  # and its lexicon spelt in the model's vocabulary -> $EXP/lm/{lm.arpa,lm.bin,lexicon.txt}
+  dfcnn lm --text "$DATA/train.jsonl" "$@" --model "$EXP/best.pt" --out "$EXP/lm" --order "${LM_ORDER:-3}"
 }
-tuned_lm_options() {
-  # the decoding options compare_decoders_stage chose: --lm exp/lm/lm.bin --lm-weight W --word-score S
-  "$PYTHON" -c "import json; b = json.load(open('exp/tune/best.json'))
-print('--lm exp/lm/lm.bin --lm-weight', b['lm_weight'], '--word-score', b['word_score'])"
+stage_decoders() {
+  # LM weight and word score tuned on dev -> $EXP/tune/best.json, then the test set decoded four ways
+  # from one network pass: greedy, beam, beam+lexicon, beam+lexicon+LM -> $EXP/eval-test-decoders/
+  dfcnn tune --model "$EXP/best.pt" --manifest "$DATA/dev.jsonl" --lm "$EXP/lm/lm.bin" --out "$EXP/tune" \
+    --quiet "${TUNE_ARGS[@]}"
+  dfcnn evaluate --model "$EXP/best.pt" --manifest "$DATA/test.jsonl" --decoder-config "$EXP/tune/best.json" \
+    --compare --out "$EXP/eval-test-decoders" --quiet
 }

@@ -54,3 +54,50 @@ def write_tone(tmp_path):
         return path
 
     return write
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    """An experiment folder (exp/ with best.pt) of a tiny model trained one epoch on noise (helpers.py):
+    real files and a real pipeline, nonsense output."""
+    from helpers import tiny_config
+
+    from dfcnn.train import train
+
+    folder = tmp_path_factory.mktemp("tiny-model")
+    train(tiny_config(folder, "train.epochs=1"), progress=False)
+    return folder / "exp"
+
+
+YESNO_EPOCHS = 30  # recipes/yesno/conf.yaml's model; dev WER reached 6% greedy by epoch 22 (RESULTS.md)
+
+
+@pytest.fixture(scope="session")
+def yesno_model(tmp_path_factory) -> Path:
+    """A real model of real speech: recipes/yesno's conf trained on the shared yesno corpus, shipping a
+    lexicon decoder (the words "yes" and "no"). Its exp/ folder; minutes on a CPU (slow tests only)."""
+    import shutil
+    import subprocess
+    import sys
+
+    from dfcnn.checkpoint import load_checkpoint
+    from dfcnn.lm import write_lexicon
+    from dfcnn.text import Tokenizer
+
+    corpus = shared_corpus("yesno")
+    folder = tmp_path_factory.mktemp("yesno")
+    recipe = REPO / "recipes" / "yesno"
+    shutil.copy(recipe / "conf.yaml", folder / "conf.yaml")
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    for command in (
+        [sys.executable, str(recipe / "prepare.py"), "--corpus-dir", str(corpus), "--out", "data"],
+        [sys.executable, "-m", "dfcnn", "train", "conf.yaml", f"train.epochs={YESNO_EPOCHS}", "data.num_workers=0",
+         "--quiet"],
+    ):
+        done = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True, timeout=1800)
+        assert done.returncode == 0, done.stderr[-2000:]
+    exp = folder / "exp"
+    tokenizer = Tokenizer.from_dict(load_checkpoint(exp / "best.pt")["tokenizer"])
+    write_lexicon(["yes", "no"], tokenizer, exp / "lexicon.txt")
+    (exp / "decoder.json").write_text('{"lexicon": "lexicon.txt", "beam_size": 8}\n')
+    return exp

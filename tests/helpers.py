@@ -1,15 +1,26 @@
-"""Tiny experiments for trainer, checkpoint and CLI tests: noise audio, a 4-letter vocabulary."""
+"""Tiny experiments for trainer, checkpoint and CLI tests (noise audio, a 4-letter vocabulary), and an
+untrained but deterministic recognizer for inference tests."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import soundfile
+import torch
 
 from dfcnn.config import load_config
 from dfcnn.data import Utterance, write_manifest
-from dfcnn.text import build_vocab, save_vocab
+from dfcnn.features import FeatureConfig, FeatureExtractor
+from dfcnn.inference import Recognizer
+from dfcnn.model import DFCNN, ModelConfig
+from dfcnn.text import Tokenizer, build_vocab, save_vocab
 from dfcnn.train import ExperimentConfig
 
 TINY_MODEL = [
@@ -41,3 +52,70 @@ def tiny_config(folder: Path, *overrides: str) -> ExperimentConfig:
         f"data.vocab={vocab}", "data.max_batch_duration=2.0", "data.num_workers=0", "data.stats_utterances=8",
         "train.epochs=2", "train.warmup_steps=2", "train.log_every_steps=1", *TINY_MODEL, *overrides,
     ])
+
+
+TOKENIZER = Tokenizer(tuple(build_vocab(["abc de"])), "english")  # <blank> | a b c d e
+
+
+def random_recognizer(features: FeatureConfig | None = None, **model_overrides) -> Recognizer:
+    """An untrained but deterministic DFCNN (32 log-mel bins unless ``features`` says otherwise):
+    stitching, timing and export do not depend on training."""
+    torch.manual_seed(0)
+    features = FeatureExtractor(features or FeatureConfig(kind="mel", n_mels=32))
+    options = dict(input_bins=features.config.num_bins, vocab_size=len(TOKENIZER), channels=[4, 8, 8],
+                   time_pool=[2, 2, 1], freq_pool=[2, 2, 2], hidden_dim=16)
+    model = DFCNN(ModelConfig(**{**options, **model_overrides}))
+    with torch.no_grad():
+        model.head[-1].bias[0] = -1.0  # blank less dominant: random weights then emit some tokens
+    for module in model.modules():  # give BatchNorm non-trivial statistics
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 2.0)
+    return Recognizer(model.eval(), features.eval(), TOKENIZER)
+
+
+def noisy_speechlike(seconds: float, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    n = int(16000 * seconds)
+    t = np.arange(n) / 16000
+    envelope = 0.5 + 0.5 * np.sin(2 * np.pi * 1.3 * t)
+    return (0.1 * rng.standard_normal(n) * envelope + 0.2 * np.sin(2 * np.pi * 300 * t)).astype(np.float32)
+
+
+def peaky_log_probs(tokens_at: dict[int, str], frames: int) -> torch.Tensor:
+    """(T, V) log-probs: blank everywhere except a confident token at the given frames."""
+    probs = torch.full((frames, len(TOKENIZER)), 0.01)
+    probs[:, 0] = 0.95
+    for frame, token in tokens_at.items():
+        probs[frame] = 0.01
+        probs[frame, TOKENIZER.tokens.index(token)] = 0.8
+    return (probs / probs.sum(1, keepdim=True)).log()
+
+
+@contextlib.contextmanager
+def dfcnn_serve(*args: str, timeout: float = 90.0):
+    """A ``dfcnn serve ARGS --port 0`` process on 127.0.0.1: yields (process, base URL) once it
+    listens; killed with its process group afterwards if it is still running."""
+    repo = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(repo), "OMP_NUM_THREADS": "1"}
+    process = subprocess.Popen([sys.executable, "-m", "dfcnn", "serve", *map(str, args), "--port", "0"],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+                               start_new_session=True)
+    try:
+        url, seen = None, []
+        deadline = time.monotonic() + timeout
+        while url is None and time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line and process.poll() is not None:
+                raise RuntimeError("dfcnn serve exited before listening:\n" + "".join(seen))
+            seen.append(line)
+            if "listening on " in line:
+                url = line.split("listening on ")[1].strip()
+        if url is None:
+            raise RuntimeError("dfcnn serve did not start listening:\n" + "".join(seen))
+        yield process, url
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        process.stdout.close()

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from dfcnn.audio import SAMPLE_RATE, audio_info, load_audio
+from dfcnn.audio import SAMPLE_RATE, audio_info, load_audio, resample
 from dfcnn.errors import AudioError
 
 
@@ -82,3 +82,14 @@ def test_zero_samples(tmp_path):
 def test_directory(tmp_path):
     with pytest.raises(AudioError, match="is a directory"):
         load_audio(tmp_path)
+
+
+@pytest.mark.parametrize("rates", [(8000, 16000), (44100, 16000), (48000, 16000), (16000, 22050)])
+def test_resampling_gives_librosa_soxr_hq_numbers(rates):
+    import librosa
+
+    wave = np.random.default_rng(1).standard_normal(12345).astype(np.float32) * 0.1
+    ours = resample(wave, *rates)
+    assert ours.dtype == np.float32
+    expected = librosa.resample(wave, orig_sr=rates[0], target_sr=rates[1], res_type="soxr_hq")
+    np.testing.assert_array_equal(ours, expected)

@@ -7,7 +7,7 @@ import torch
 from conftest import shared_corpus
 from helpers import TINY_MODEL
 
-from dfcnn.align import align_tokens, relabel_words, words_from_spans
+from dfcnn.align import align_tokens, words_from_spans
 from dfcnn.audio import audio_info
 from dfcnn.checkpoint import load_checkpoint
 from dfcnn.config import load_config
@@ -78,9 +78,11 @@ def test_hanzi_lexicon_turns_syllables_into_characters(tmp_path):
     assert decoder.reference("很好，行！") == "很好行"  # characters, scored as a character model's: CER
     assert build_decoder(tokenizer).reference("很好") == "hen3 hao3"
 
-    words = words_from_spans(align_tokens(log_probs, hypothesis.tokens), tokenizer, 0.04)
-    assert [w.word for w in relabel_words(words, list(hypothesis.text))] == ["很", "好", "行"]
-    assert [t.token for w in relabel_words(words, list(hypothesis.text)) for t in w.tokens] == ["hen3", "hao3", "xing2"]
+    assert hypothesis.words == ["很", "好", "行"] and hypothesis.word_starts == [0, 1, 2]
+    spans = align_tokens(log_probs, hypothesis.tokens)
+    words = words_from_spans(spans, tokenizer, 0.04, word_starts=hypothesis.word_starts, labels=hypothesis.words)
+    assert [w.word for w in words] == ["很", "好", "行"]
+    assert [t.token for w in words for t in w.tokens] == ["hen3", "hao3", "xing2"]
 
 
 def test_homophones_are_capped_at_flashlights_limit_most_frequent_first(tmp_path):

@@ -134,6 +134,8 @@ def test_speechocean762(prepared):
     for utt in splits["train"][:50]:
         assert utt.text == normalize_english(texts[utt.utt_id])
     assert any("'" in u.text for u in splits["train"])  # contractions keep their apostrophe
+    phones = Tokenizer.from_file(out / "vocab_phone.txt", unit="phone")  # the phone model's vocabulary
+    assert " ".join(phones.tokens[i] for i in phones.encode("kate loves china")) == "K EY T | L AH V Z | CH AY N AH"
 
 
 def test_speechocean762_dev_is_deterministic(prepared, tmp_path):

@@ -250,3 +250,33 @@ def test_held_out_sets_are_disjoint_sized_and_fixed():
         check_fractions(0.6, 0.5)
     with pytest.raises(DfcnnError, match="--dev-fraction must be between 0 and 1, got 0"):
         check_fractions(0)
+
+
+def test_held_out_speakers_in_proportion_and_at_least_one():
+    load_recipe("cathy_arctic")
+    from common import hash_ranked, held_out_speakers
+
+    children = [f"child{i:02d}" for i in range(62)]
+    adults = [f"adult{i:02d}" for i in range(63)]
+    dev = held_out_speakers([children, adults], 0.08)  # 10 of 125: 4.96 + 5.04 -> 5 + 5 by largest remainder
+    assert len(dev & set(children)) == 5 and len(dev & set(adults)) == 5
+    assert dev == held_out_speakers([reversed(children), adults + adults[:3]], 0.08)  # order and repeats do not matter
+    assert dev & set(children) == set(hash_ranked(children)[:5])  # the first of each group by MD5 rank
+    assert held_out_speakers([["a", "b", "c"]], 0.1) == {hash_ranked("abc")[0]}  # rounds to 0: still one
+    assert held_out_speakers([[]], 0.5) == set()
+
+
+def test_read_transcript_one_line_normalised(tmp_path):
+    load_recipe("cathy_arctic")
+    from common import read_transcript
+
+    path = tmp_path / "a.txt"
+    path.write_text("\ufeffHello, World!\n\n", encoding="utf-8")
+    assert read_transcript(path, normalize_english) == "hello world"
+    for content, message in (("\n \n", ":1: empty transcript"), ("one\n\ntwo\n", ":3: expected one line"),
+                             ("\n?!\n", ":2: nothing left of the transcript once normalised: '?!'")):
+        path.write_text(content, encoding="utf-8")
+        with pytest.raises(DfcnnError, match=re.escape(f"{path}{message}")):
+            read_transcript(path, normalize_english)
+    with pytest.raises(DfcnnError, match=re.escape(f"{tmp_path / 'b.txt'}: transcript not found")):
+        read_transcript(tmp_path / "b.txt", normalize_english)

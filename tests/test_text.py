@@ -196,6 +196,8 @@ def test_vocab_file_of_the_wrong_unit(tmp_path):
     with pytest.raises(VocabError, match="needs the mandarin"):
         Tokenizer.from_file(tmp_path / "syllables.txt", "english", "pinyin")
     with pytest.raises(VocabError, match="unknown token unit"):
+        Tokenizer.from_file(tmp_path / "chars.txt", "mandarin", "morpheme")
+    with pytest.raises(VocabError, match="unit 'phone' is for English"):
         Tokenizer.from_file(tmp_path / "chars.txt", "mandarin", "phone")
     save_vocab(build_vocab(["yes no"], unit="word"), tmp_path / "words.txt")
     with pytest.raises(VocabError, match="words.txt: token 'no' is longer than one character: .* unit to 'word'"):

@@ -4,41 +4,14 @@ import numpy as np
 import pytest
 import soundfile
 import torch
+from helpers import TOKENIZER, noisy_speechlike, peaky_log_probs, random_recognizer
 
 from dfcnn.align import align_tokens, split_at_pauses, words_from_spans
 from dfcnn.audio import expand_audio_paths, load_audio, stream_audio
 from dfcnn.errors import AudioError
-from dfcnn.features import FeatureConfig, FeatureExtractor
-from dfcnn.inference import Recognizer, TranscribeConfig
+from dfcnn.inference import TranscribeConfig
 from dfcnn.longform import ChunkConfig, chunked_log_probs, context_samples
-from dfcnn.model import DFCNN, ModelConfig
 from dfcnn.text import Tokenizer, build_vocab
-
-TOKENIZER = Tokenizer(tuple(build_vocab(["abc de"])), "english")  # <blank> | a b c d e
-
-
-def random_recognizer(**model_overrides) -> Recognizer:
-    """An untrained but deterministic DFCNN: stitching and timing do not depend on training."""
-    torch.manual_seed(0)
-    features = FeatureExtractor(FeatureConfig(kind="mel", n_mels=32))
-    options = dict(input_bins=32, vocab_size=len(TOKENIZER), channels=[4, 8, 8], time_pool=[2, 2, 1],
-                   freq_pool=[2, 2, 2], hidden_dim=16)
-    model = DFCNN(ModelConfig(**{**options, **model_overrides}))
-    with torch.no_grad():
-        model.head[-1].bias[0] = -1.0  # blank less dominant: random weights then emit some tokens
-    for module in model.modules():  # give BatchNorm non-trivial statistics
-        if isinstance(module, torch.nn.BatchNorm2d):
-            module.running_mean.uniform_(-0.5, 0.5)
-            module.running_var.uniform_(0.5, 2.0)
-    return Recognizer(model.eval(), features.eval(), TOKENIZER)
-
-
-def noisy_speechlike(seconds: float, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    n = int(16000 * seconds)
-    t = np.arange(n) / 16000
-    envelope = 0.5 + 0.5 * np.sin(2 * np.pi * 1.3 * t)
-    return (0.1 * rng.standard_normal(n) * envelope + 0.2 * np.sin(2 * np.pi * 300 * t)).astype(np.float32)
 
 
 @pytest.mark.parametrize("chunk_seconds, block", [(2.0, 7777), (3.3, 16000), (1.0, 100_000)])
@@ -86,16 +59,6 @@ def test_stream_audio_errors_name_the_file(tmp_path):
         next(stream_audio(tmp_path / "bad.wav"))
     with pytest.raises(AudioError, match="missing.wav: no such file"):
         next(stream_audio(tmp_path / "missing.wav"))
-
-
-def peaky_log_probs(tokens_at: dict[int, str], frames: int) -> torch.Tensor:
-    """(T, V) log-probs: blank everywhere except a confident token at the given frames."""
-    probs = torch.full((frames, len(TOKENIZER)), 0.01)
-    probs[:, 0] = 0.95
-    for frame, token in tokens_at.items():
-        probs[frame] = 0.01
-        probs[frame, TOKENIZER.tokens.index(token)] = 0.8
-    return (probs / probs.sum(1, keepdim=True)).log()
 
 
 def test_alignment_puts_words_where_their_tokens_peak():

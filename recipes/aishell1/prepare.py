@@ -11,9 +11,10 @@ Splits: the corpus's own train / dev / test folders (340 / 40 / 20 speakers, dis
 Kaldi's recipe, audio without a transcript line is left out (and counted): 120,098 / 14,326 / 7,176
 utterances remain.
 
-    python prepare.py --corpus-dir downloads/data_aishell
+    python prepare.py [--corpus-dir /corpora/data_aishell]
 
-``--corpus-dir`` may also be the folder holding ``data_aishell/``. Writes OUT/{train,dev,test}.jsonl
+``--corpus-dir`` (default ``data/aishell1`` at the repository root, where ``fetch.py`` puts it) may
+also be the folder holding ``data_aishell/``. Writes OUT/{train,dev,test}.jsonl
 (absolute audio paths, durations from the headers) and OUT/vocab.txt (characters of train).
 """
 
@@ -45,7 +46,7 @@ def find_root(corpus_dir: Path) -> Path:
     raise DfcnnError(f"{corpus_dir}: {TRANSCRIPT} not found (expected AISHELL-1's data_aishell/ folder)")
 
 
-def read_transcript(path: Path) -> dict[str, str]:
+def read_transcripts(path: Path) -> dict[str, str]:
     """utterance id -> normalised text, from ``aishell_transcript_v0.8.txt``."""
     texts = {}
     with path.open(encoding="utf-8") as lines:
@@ -82,7 +83,7 @@ def read_split(root: Path, split: str, texts: dict[str, str]) -> tuple[list[Utte
 def prepare(corpus_dir: str | Path, out_dir: str | Path) -> Splits:
     """Write OUT/{train,dev,test}.jsonl and OUT/vocab.txt; return the utterances of each split."""
     root = find_root(Path(corpus_dir).resolve())
-    texts = read_transcript(root / TRANSCRIPT)
+    texts = read_transcripts(root / TRANSCRIPT)
     splits: Splits = {}
     for split in SPLITS:
         splits[split], untranscribed = read_split(root, split, texts)
@@ -93,7 +94,7 @@ def prepare(corpus_dir: str | Path, out_dir: str | Path) -> Splits:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_prepare(CORPUS, __doc__.split("\n\n")[0], prepare, argv)
+    return run_prepare(CORPUS, __doc__.split("\n\n")[0], prepare, argv, downloaded=True)
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # recipes/common.py (which makes `dfcnn` importable)
 
-from common import Splits, check_fractions, held_out, run_prepare, write_splits  # noqa: E402
+from common import Splits, check_fractions, held_out, read_transcript, run_prepare, write_splits  # noqa: E402
 
 from dfcnn.audio import audio_info  # noqa: E402
 from dfcnn.data import Utterance  # noqa: E402
@@ -53,21 +53,9 @@ LATIN = re.compile(r"[a-z0-9]")  # left by normalize_mandarin only in Latin word
 STEM = re.compile(r"^BAC009(?P<speaker>S[0-9]{4})W[0-9]{4}$")  # BAC009S0150W0001
 
 
-def read_transcript(path: Path) -> str:
-    """The normalised one-line transcript of ``path`` (a byte-order mark is dropped)."""
-    if not path.is_file():
-        raise DfcnnError(f"{path}: transcript not found (expected one beside each .opus)")
-    lines = path.read_text(encoding="utf-8-sig").splitlines()
-    content = [(number, line) for number, line in enumerate(lines, 1) if line.strip()]
-    if not content:
-        raise DfcnnError(f"{path}:1: empty transcript")
-    if len(content) > 1:
-        raise DfcnnError(f"{path}:{content[1][0]}: expected one line of transcript, found a second")
-    number, line = content[0]
-    text = normalize_mandarin(NOISE_TAG.sub(" ", line))
-    if not text:
-        raise DfcnnError(f"{path}:{number}: transcript has no characters: {line.strip()!r}")
-    return text
+def normalize(line: str) -> str:
+    """A transcript line without its noise marks, through the Mandarin normaliser."""
+    return normalize_mandarin(NOISE_TAG.sub(" ", line))
 
 
 def prepare(
@@ -89,7 +77,7 @@ def prepare(
         match = STEM.match(audio.stem)
         if not match:
             raise DfcnnError(f"{audio}: not an AISHELL-1 file name (expected BAC009S0150W0001.opus)")
-        text = read_transcript(audio.with_suffix(".txt"))
+        text = read_transcript(audio.with_suffix(".txt"), normalize)
         duration, _, _ = audio_info(audio)
         utterances.append(Utterance(audio, duration, text, audio.stem))
         speaker_of[audio.stem] = match["speaker"]

@@ -9,34 +9,8 @@
 #         3 transcribe examples  4 a 3-gram syllable LM (KenLM) on the training transcripts -> exp/lm
 #         5 LM weight tuned on dev; test greedy / beam / +lexicon / +LM
 source "$(dirname "$0")/../stages.sh" "$@"
-cd "$(dirname "$0")"
-
-corpus="$DFCNN_DATA/aishell3_SSB0139"
-
-if stage_runs 0; then
-  prepare_stage --corpus-dir "$corpus"
-fi
-
-if stage_runs 1; then
-  train_stage
-fi
-
-if stage_runs 2; then
-  evaluate_stage
-fi
-
-if stage_runs 3; then
-  # references: "黑色婚姻" / "渔家傲" / "居庸关"
-  dfcnn transcribe --model exp/best.pt \
-    "$corpus/test_sample/SSB0139/SSB01390019.opus" \
-    "$corpus/test_sample/SSB0139/SSB01390118.opus" \
-    "$corpus/test_sample/SSB0139/SSB01390134.opus"
-fi
-
-if stage_runs 4; then
-  lm_stage
-fi
-
-if stage_runs 5; then
-  compare_decoders_stage
-fi
+CORPUS="$DFCNN_DATA/aishell3_SSB0139"
+# references: "黑色婚姻" / "渔家傲" / "居庸关"
+EXAMPLES=(test_sample/SSB0139/SSB01390019.opus test_sample/SSB0139/SSB01390118.opus
+          test_sample/SSB0139/SSB01390134.opus)
+standard_stages prepare train evaluate transcribe lm decoders

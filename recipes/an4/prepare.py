@@ -12,9 +12,10 @@ Splits: the corpus's train (948 utterances, 74 speakers) and test (130 utterance
 AN4 has no dev set: ``--dev-fraction`` (10 %) of the train speakers, all their utterances, are held
 out as dev, chosen by the MD5 of the speaker id (deterministic, speaker-disjoint).
 
-    python prepare.py --corpus-dir downloads/an4
+    python prepare.py [--corpus-dir /corpora/an4]
 
-``--corpus-dir`` may also be the folder holding ``an4/``. Writes OUT/{train,dev,test}.jsonl (absolute
+``--corpus-dir`` (default ``data/an4`` at the repository root, where ``fetch.py`` puts it) may also
+be the folder holding ``an4/``. Writes OUT/{train,dev,test}.jsonl (absolute
 audio paths, durations from the headers) and OUT/vocab.txt (characters of the train transcripts).
 """
 
@@ -27,7 +28,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # recipes/common.py (which makes `dfcnn` importable)
 
-from common import Splits, hash_ranked, run_prepare, write_splits  # noqa: E402
+from common import Splits, held_out_speakers, run_prepare, write_splits  # noqa: E402
 
 from dfcnn.audio import audio_info  # noqa: E402
 from dfcnn.data import Utterance  # noqa: E402
@@ -90,12 +91,6 @@ def read_split(root: Path, split: str) -> list[Utterance]:
     return utterances
 
 
-def choose_dev_speakers(speakers: set[str], fraction: float) -> set[str]:
-    """``round(fraction * n)`` speakers (at least one), those with the smallest MD5 of their id."""
-    count = max(1, round(fraction * len(speakers)))
-    return set(hash_ranked(speakers)[:count])
-
-
 def prepare(corpus_dir: str | Path, out_dir: str | Path, dev_fraction: float = DEV_FRACTION) -> Splits:
     """Write OUT/{train,dev,test}.jsonl and OUT/vocab.txt; return the utterances of each split."""
     if not 0 < dev_fraction < 1:
@@ -106,7 +101,7 @@ def prepare(corpus_dir: str | Path, out_dir: str | Path, dev_fraction: float = D
     speakers = {speaker_of(u.utt_id) for u in train_all}
     if len(speakers) < 2:
         raise DfcnnError(f"{root}: only {len(speakers)} training speaker(s): cannot hold one out as dev")
-    dev_speakers = choose_dev_speakers(speakers, dev_fraction)
+    dev_speakers = held_out_speakers([speakers], dev_fraction)
     splits = {
         "train": [u for u in train_all if speaker_of(u.utt_id) not in dev_speakers],
         "dev": [u for u in train_all if speaker_of(u.utt_id) in dev_speakers],
@@ -127,7 +122,7 @@ def add_arguments(parser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_prepare(CORPUS, __doc__.split("\n\n")[0], prepare, argv, add_arguments)
+    return run_prepare(CORPUS, __doc__.split("\n\n")[0], prepare, argv, add_arguments, downloaded=True)
 
 
 if __name__ == "__main__":

@@ -6,36 +6,10 @@
 #   ./run.sh --data-dir /corpora/an4        use an existing copy: stage 0 downloads nothing
 #   ./run.sh --stage 3 --stop-stage 3       only evaluate
 #
-# Stages: 0 download + unpack into $DOWNLOAD_DIR (default $DFCNN_DATA/an4; resumable; CMU publishes
+# Stages: 0 download + unpack into $DOWNLOAD_DIR (default data/an4; resumable; CMU publishes
 #           no checksum)  1 prepare data/ (manifests, vocab)  2 train exp/  3 WER on test
 #         4 a 3-gram word LM (KenLM) on the training transcripts -> exp/lm
 #         5 LM weight tuned on dev; test WER greedy / beam / +lexicon / +LM
 source "$(dirname "$0")/../stages.sh" "$@"
-cd "$(dirname "$0")"
-
-download_dir="${DOWNLOAD_DIR:-$DFCNN_DATA/an4}"
-corpus="${DATA_DIR:-$download_dir/an4}"
-
-if stage_runs 0; then
-  download_stage "$download_dir"
-fi
-
-if stage_runs 1; then
-  prepare_stage --corpus-dir "$corpus"
-fi
-
-if stage_runs 2; then
-  train_stage
-fi
-
-if stage_runs 3; then
-  evaluate_stage
-fi
-
-if stage_runs 4; then
-  lm_stage
-fi
-
-if stage_runs 5; then
-  compare_decoders_stage
-fi
+CORPUS="${DATA_DIR:-$DOWNLOAD_DIR/an4}"
+standard_stages download prepare train evaluate lm decoders

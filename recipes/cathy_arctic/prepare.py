@@ -28,7 +28,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # recipes/common.py (which makes `dfcnn` importable)
 
-from common import Splits, check_fractions, held_out, run_prepare, write_splits  # noqa: E402
+from common import Splits, check_fractions, held_out, read_transcript, run_prepare, write_splits  # noqa: E402
 
 from dfcnn.audio import audio_info  # noqa: E402
 from dfcnn.data import Utterance  # noqa: E402
@@ -58,23 +58,6 @@ def read_prompts(path: Path) -> dict[str, str]:
                 raise DfcnnError(f"{path}:{number}: duplicate prompt id {match['prompt']!r}")
             prompts[match["prompt"]] = match["text"]
     return prompts
-
-
-def read_transcript(path: Path) -> str:
-    """The normalised one-line transcript of ``path``."""
-    if not path.is_file():
-        raise DfcnnError(f"{path}: transcript not found (expected one beside each .opus)")
-    lines = path.read_text(encoding="utf-8-sig").splitlines()
-    content = [(number, line) for number, line in enumerate(lines, 1) if line.strip()]
-    if not content:
-        raise DfcnnError(f"{path}:1: empty transcript")
-    if len(content) > 1:
-        raise DfcnnError(f"{path}:{content[1][0]}: expected one line of transcript, found a second")
-    number, line = content[0]
-    text = normalize_english(line)
-    if not text:
-        raise DfcnnError(f"{path}:{number}: transcript has no words: {line.strip()!r}")
-    return text
 
 
 def prompt_groups(texts: dict[str, set[str]]) -> dict[str, str]:
@@ -115,7 +98,7 @@ def prepare(
         prompt = match["prompt"]
         if prompt not in prompts:
             raise DfcnnError(f"{audio}: prompt id {prompt!r} is not in {corpus_dir / 'cmuarctic.data'}")
-        text = read_transcript(audio.with_suffix(".txt"))
+        text = read_transcript(audio.with_suffix(".txt"), normalize_english)
         differ += text != normalize_english(prompts[prompt])
         duration, _, _ = audio_info(audio)
         utterances.append(Utterance(audio, duration, text, audio.stem))

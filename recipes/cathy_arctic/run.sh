@@ -9,34 +9,9 @@
 #         4 a 3-gram word LM (KenLM) on the training transcripts -> exp/lm
 #         5 LM weight tuned on dev; test WER greedy / beam / +lexicon / +LM
 source "$(dirname "$0")/../stages.sh" "$@"
-cd "$(dirname "$0")"
-
-corpus="$DFCNN_DATA/cathy_arctic"
-
-if stage_runs 0; then
-  prepare_stage --corpus-dir "$corpus"
-fi
-
-if stage_runs 1; then
-  train_stage
-fi
-
-if stage_runs 2; then
-  evaluate_stage
-fi
-
-if stage_runs 3; then
-  # references: "a combination of canadian capital quickly organized and petitioned for the same privileges" / "to my surprise he began to show actual enthusiasm in my favor" / "the ship should be in within a week or ten days"
-  dfcnn transcribe --model exp/best.pt \
-    "$corpus/data_16k/arctic_a0023_1592748016.opus" \
-    "$corpus/data_16k/arctic_a0027_1592747914.opus" \
-    "$corpus/data_16k/arctic_a0039_1592747670.opus"
-fi
-
-if stage_runs 4; then
-  lm_stage
-fi
-
-if stage_runs 5; then
-  compare_decoders_stage
-fi
+CORPUS="$DFCNN_DATA/cathy_arctic"
+# references: "a combination of canadian capital quickly organized and petitioned for the same privileges" /
+# "to my surprise he began to show actual enthusiasm in my favor" / "the ship should be in within a week or ten days"
+EXAMPLES=(data_16k/arctic_a0023_1592748016.opus data_16k/arctic_a0027_1592747914.opus
+          data_16k/arctic_a0039_1592747670.opus)
+standard_stages prepare train evaluate transcribe lm decoders

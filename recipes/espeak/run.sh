@@ -10,33 +10,25 @@
 #         3 LM weight tuned on dev; test WER (unseen voices) greedy / beam / +lexicon / +LM
 #         4 transcribe three test files with the LM
 source "$(dirname "$0")/../stages.sh" "$@"
-cd "$(dirname "$0")"
+TUNE_ARGS=(--lm-weights 0.5,1,2,3 --word-scores=-1,0,1,2)   # 16 points: ~20 s here
 
-if stage_runs 0; then
-  "$PYTHON" prepare.py --out data   # skips itself when data/ is up to date
-fi
+stage_synthesise() {
+  "$PYTHON" prepare.py --out "$DATA"   # skips itself when $DATA is up to date
+}
 
-if stage_runs 1; then
-  train_stage
-fi
+first_tests() {
+  # first_tests FIELD: that field of the first three lines of the test manifest
+  head -n 3 "$DATA/test.jsonl" | "$PYTHON" -c "import json, sys; [print(json.loads(l)[sys.argv[1]]) for l in sys.stdin]" "$1"
+}
 
-if stage_runs 2; then
-  lm_stage
-fi
-
-if stage_runs 3; then
-  compare_decoders_stage --lm-weights 0.5,1,2,3 --word-scores=-1,0,1,2   # 16 points: ~20 s here
-fi
-
-if stage_runs 4; then
-  files=$("$PYTHON" -c "
-import json
-lines = open('data/test.jsonl').read().splitlines()
-for line in lines[:3]:
-    print(json.loads(line)['audio_filepath'])")
+stage_transcribe_tuned() {
+  # three test files (voices never heard in training) under their references, decoded as tuned on dev
+  local files
+  mapfile -t files < <(first_tests audio_filepath)
   echo "references:"
-  head -n 3 data/test.jsonl | "$PYTHON" -c "import json, sys; [print('  ' + json.loads(l)['text']) for l in sys.stdin]"
+  first_tests text | sed 's/^/  /'
   echo "dfcnn transcribe:"
-  # shellcheck disable=SC2046,SC2086
-  dfcnn transcribe --model exp/best.pt $(tuned_lm_options) --quiet $files
-fi
+  dfcnn transcribe --model "$EXP/best.pt" --decoder-config "$EXP/tune/best.json" --quiet "${files[@]}"
+}
+
+standard_stages synthesise train lm decoders transcribe_tuned

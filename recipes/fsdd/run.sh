@@ -9,34 +9,6 @@
 #         4 a 3-gram word LM (KenLM) on the training transcripts -> exp/lm
 #         5 LM weight tuned on dev; test WER greedy / beam / +lexicon / +LM
 source "$(dirname "$0")/../stages.sh" "$@"
-cd "$(dirname "$0")"
-
-corpus="$DFCNN_DATA/fsdd"
-
-if stage_runs 0; then
-  prepare_stage --corpus-dir "$corpus"
-fi
-
-if stage_runs 1; then
-  train_stage
-fi
-
-if stage_runs 2; then
-  evaluate_stage
-fi
-
-if stage_runs 3; then
-  # references: "seven", "three", "nine"
-  dfcnn transcribe --model exp/best.pt \
-    "$corpus/recordings/7_jackson_0.wav" \
-    "$corpus/recordings/3_theo_2.wav" \
-    "$corpus/recordings/9_yweweler_4.wav"
-fi
-
-if stage_runs 4; then
-  lm_stage
-fi
-
-if stage_runs 5; then
-  compare_decoders_stage
-fi
+CORPUS="$DFCNN_DATA/fsdd"
+EXAMPLES=(recordings/7_jackson_0.wav recordings/3_theo_2.wav recordings/9_yweweler_4.wav)  # seven, three, nine
+standard_stages prepare train evaluate transcribe lm decoders

@@ -11,9 +11,10 @@ single-GPU setup; add train-clean-360 train-other-500 for all 960 h), dev = dev-
 test = test-clean; dev-other and test-other, when unpacked, become dev-other.jsonl and
 test-other.jsonl. The subsets are speaker-disjoint by construction.
 
-    python prepare.py --corpus-dir downloads/LibriSpeech [--train-subsets train-clean-100 train-clean-360]
+    python prepare.py [--corpus-dir /corpora/LibriSpeech] [--train-subsets train-clean-100 train-clean-360]
 
-``--corpus-dir`` may also be the folder holding ``LibriSpeech/``. Writes OUT/{train,dev,test}.jsonl,
+``--corpus-dir`` (default ``data/librispeech`` at the repository root, where ``fetch.py`` puts it)
+may also be the folder holding ``LibriSpeech/``. Writes OUT/{train,dev,test}.jsonl,
 OUT/{dev,test}-other.jsonl when present (absolute audio paths, durations from the headers) and
 OUT/vocab.txt (characters of the train transcripts).
 """
@@ -107,7 +108,7 @@ def add_arguments(parser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_prepare(CORPUS, __doc__.split("\n\n")[0], prepare, argv, add_arguments)
+    return run_prepare(CORPUS, __doc__.split("\n\n")[0], prepare, argv, add_arguments, downloaded=True)
 
 
 if __name__ == "__main__":

@@ -9,34 +9,9 @@
 #         4 a 3-gram word LM (KenLM) on the training transcripts -> exp/lm
 #         5 LM weight tuned on dev; test WER greedy / beam / +lexicon / +LM
 source "$(dirname "$0")/../stages.sh" "$@"
-cd "$(dirname "$0")"
-
-corpus="$DFCNN_DATA/ljspeech_subset"
-
-if stage_runs 0; then
-  prepare_stage --corpus-dir "$corpus"
-fi
-
-if stage_runs 1; then
-  train_stage
-fi
-
-if stage_runs 2; then
-  evaluate_stage
-fi
-
-if stage_runs 3; then
-  # references: "printing in the only sense with which we are at present concerned differs from most if not from all the arts and crafts represented in the exhibition" / "in being comparatively modern" / "the middle ages brought calligraphy to perfection and it was natural therefore"
-  dfcnn transcribe --model exp/best.pt \
-    "$corpus/LJSpeech-1.1/wavs/LJ001-0001.opus" \
-    "$corpus/LJSpeech-1.1/wavs/LJ001-0002.opus" \
-    "$corpus/LJSpeech-1.1/wavs/LJ001-0016.opus"
-fi
-
-if stage_runs 4; then
-  lm_stage
-fi
-
-if stage_runs 5; then
-  compare_decoders_stage
-fi
+CORPUS="$DFCNN_DATA/ljspeech_subset"
+# references: "printing in the only sense with which we are at present concerned differs from most if not from
+# all the arts and crafts represented in the exhibition" / "in being comparatively modern" / "the middle ages
+# brought calligraphy to perfection and it was natural therefore"
+EXAMPLES=(LJSpeech-1.1/wavs/LJ001-0001.opus LJSpeech-1.1/wavs/LJ001-0002.opus LJSpeech-1.1/wavs/LJ001-0016.opus)
+standard_stages prepare train evaluate transcribe lm decoders

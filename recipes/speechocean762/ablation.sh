@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 5's ablation on speechocean762: each lever trained under one short, equal protocol (conf.yaml
+# Issue 5's ablation on speechocean762: each lever trained under one short, equal protocol (conf_ablation.yaml
 # with train.epochs=$EPOCHS, default 4, same seed), then greedy WER/CER of best.pt on dev and of
 # the mean of the last 3 epochs (checkpoint averaging) -> exp-ablation/ablation.md.
 #
@@ -8,7 +8,7 @@
 #   EPOCHS=8 ./ablation.sh             a longer protocol (use a fresh ABLATION_DIR)
 #
 # Variants (each is the baseline plus one change):
-#   baseline      conf.yaml as is
+#   baseline      conf_ablation.yaml as is
 #   synthetic     init_from the espeak demo model (recipes/espeak: synthetic speech, many voices)
 #   speed         speed perturbation 0.9 / 1.0 / 1.1
 #   residual      residual shortcut around each conv block
@@ -23,9 +23,8 @@
 #   synthetic_residual  residual, started from a residual demo model (recipes/espeak: dfcnn train conf.yaml
 #                 exp_dir=exp-residual model.residual=true)
 variants=("$@")
-set --  # stages.sh parses the positional arguments as stage options
-source "$(dirname "$0")/../stages.sh"
-cd "$(dirname "$0")"
+set --  # stages.sh parses the positional arguments as run.sh options
+source "$(dirname "$0")/../stages.sh"  # PYTHON, dfcnn, DFCNN_DATA; cds into this folder
 
 EPOCHS="${EPOCHS:-4}"
 ABLATION_DIR="${ABLATION_DIR:-exp-ablation}"
@@ -57,9 +56,9 @@ for name in "${ORDER[@]}"; do
     synthetic_residual) [ -f ../espeak/exp-residual/best.pt ] || { echo "train recipes/espeak with model.residual=true into exp-residual first" >&2; exit 1; } ;;
     all_english) [ -f data/train_english.jsonl ] || "$PYTHON" english_corpora.py ;;
   esac
-  echo "==== $name: ${VARIANTS[$name]:-conf.yaml as is} ($(date +%H:%M:%S))"
+  echo "==== $name: ${VARIANTS[$name]:-conf_ablation.yaml as is} ($(date +%H:%M:%S))"
   # shellcheck disable=SC2086
-  dfcnn train conf.yaml exp_dir="$exp" train.epochs="$EPOCHS" data.num_workers=1 ${VARIANTS[$name]} --resume --quiet
+  dfcnn train conf_ablation.yaml exp_dir="$exp" train.epochs="$EPOCHS" data.num_workers=1 ${VARIANTS[$name]} --resume --quiet
   mapfile -t last < <(ls "$exp"/epoch-*.pt | sort -V | tail -3)
   dfcnn average --out "$exp/avg-last3.pt" "${last[@]}"
   touch "$exp/done"

@@ -1,6 +1,9 @@
-"""One training manifest of every real English corpus in the shared data, for the ablation.
+"""One training manifest of every real English corpus in the shared data (the ablation's
+all-English set), plus any other prepared manifests (pre-training: the synthetic corpus, FSDD).
 
     python english_corpora.py --out data/train_english.jsonl
+    python english_corpora.py --out data/pretrain.jsonl --extra ../../data/synth_english/train.jsonl \
+        ../fsdd/data/train.jsonl
 
 speechocean762's train (2.67 h, non-native, half children) + cathy_arctic's train (1.2 h, one
 native US woman) + ljspeech_subset's train (0.6 h, one native US woman). Their dev and test
@@ -29,9 +32,11 @@ SOURCES = {
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=HERE / "data" / "train_english.jsonl")
+    parser.add_argument("--extra", type=Path, nargs="*", default=[], help="more manifests to include")
     args = parser.parse_args()
     combined = []
-    for corpus, manifest in SOURCES.items():
+    sources = {**SOURCES, **{f"{path.parent.parent.name}-{path.stem}": path for path in args.extra}}
+    for corpus, manifest in sources.items():
         if not manifest.is_file():
             raise SystemExit(f"{manifest}: not prepared; run recipes/{corpus}/run.sh --stop-stage 0 first")
         try:

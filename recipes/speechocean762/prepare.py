@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Prepare speechocean762 (OpenSLR 101): manifests and a character vocabulary.
+"""Prepare speechocean762 (OpenSLR 101): manifests, a character and a phone vocabulary.
 
 The corpus comes as two Kaldi data folders, ``train/`` and ``test/`` (125 and 63 speakers,
 speaker-disjoint), each with ``text`` (upper-case words), ``wav.scp`` (paths relative to the corpus
@@ -14,7 +14,7 @@ so dev has both (5 + 5 of 125 speakers at 8 %).
     python prepare.py [--corpus-dir $DFCNN_DATA/speechocean762] [--out recipes/speechocean762/data]
 
 writes OUT/{train,dev,test}.jsonl (absolute audio paths, durations from the headers) and
-OUT/vocab.txt (characters of the train transcripts).
+OUT/vocab.txt (characters of the train transcripts) and OUT/vocab_phone.txt (the 39 ARPAbet phones and |).
 """
 
 from __future__ import annotations
@@ -25,12 +25,12 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # recipes/common.py (which makes `dfcnn` importable)
 
-from common import Splits, hash_ranked, run_prepare, write_splits  # noqa: E402
+from common import Splits, held_out_speakers, run_prepare, write_splits  # noqa: E402
 
 from dfcnn.audio import audio_info  # noqa: E402
 from dfcnn.data import Utterance  # noqa: E402
 from dfcnn.errors import DfcnnError  # noqa: E402
-from dfcnn.text import normalize_english  # noqa: E402
+from dfcnn.text import build_vocab, normalize_english, save_vocab  # noqa: E402
 
 CORPUS = "speechocean762"
 DEV_FRACTION = 0.08
@@ -80,31 +80,15 @@ def read_kaldi_dir(corpus_dir: Path, split: str) -> tuple[list[Utterance], dict[
     return utterances, utt2spk, spk2age
 
 
-def choose_dev_speakers(speakers: list[str], spk2age: dict[str, str], fraction: float) -> set[str]:
-    """``round(fraction * len(speakers))`` speakers, children and adults in proportion, by hash rank."""
-    total = round(fraction * len(speakers))
-    if total <= 0:
-        return set()
-
-    def is_child(speaker: str) -> bool:
-        age = spk2age.get(speaker, "")
-        return age.isdigit() and int(age) < ADULT_AGE
-
-    children = hash_ranked(s for s in speakers if is_child(s))
-    adults = hash_ranked(s for s in speakers if not is_child(s))
-    groups = [g for g in (children, adults) if g]
-    shares = [total * len(g) / len(speakers) for g in groups]
-    counts = [int(share) for share in shares]
-    # largest remainder: hand the speakers left over to the groups with the biggest fractional share
-    for index in sorted(range(len(groups)), key=lambda i: shares[i] - counts[i], reverse=True)[: total - sum(counts)]:
-        counts[index] += 1
-    return {speaker for group, count in zip(groups, counts) for speaker in group[:count]}
+def is_child(speaker: str, spk2age: dict[str, str]) -> bool:
+    age = spk2age.get(speaker, "")
+    return age.isdigit() and int(age) < ADULT_AGE
 
 
 def prepare(
     corpus_dir: str | Path, out_dir: str | Path, dev_fraction: float = DEV_FRACTION
 ) -> Splits:
-    """Write OUT/{train,dev,test}.jsonl and OUT/vocab.txt; return the utterances of each split."""
+    """Write OUT/{train,dev,test}.jsonl, OUT/vocab.txt and OUT/vocab_phone.txt; return each split's utterances."""
     if not 0 < dev_fraction < 1:
         raise DfcnnError(f"--dev-fraction must be between 0 and 1, got {dev_fraction}")
     corpus_dir = Path(corpus_dir).resolve()
@@ -115,13 +99,16 @@ def prepare(
     if shared:
         print(f"warning: {len(shared)} speakers are in both train/ and test/: {sorted(shared)[:5]}", file=sys.stderr)
     speakers = sorted({train_utt2spk[u.utt_id] for u in train_all})
-    dev_speakers = choose_dev_speakers(speakers, train_spk2age, dev_fraction)
+    children = [s for s in speakers if is_child(s, train_spk2age)]
+    adults = [s for s in speakers if not is_child(s, train_spk2age)]
+    dev_speakers = held_out_speakers([children, adults], dev_fraction)  # both in proportion
     splits = {
         "train": [u for u in train_all if train_utt2spk[u.utt_id] not in dev_speakers],
         "dev": [u for u in train_all if train_utt2spk[u.utt_id] in dev_speakers],
         "test": test,
     }
     write_splits(splits, out_dir, corpus_dir)
+    save_vocab(build_vocab([], unit="phone"), out_dir / "vocab_phone.txt")
     print(f"dev speakers ({len(dev_speakers)} of {len(speakers)}): {' '.join(sorted(dev_speakers))}")
     return splits
 

@@ -12,9 +12,10 @@ Splits: the corpus's own train / dev / test folders (10,000 / 893 / 2,495 uttera
 recipe, the transcript is looked up in ``data/``; a split folder's own ``.wav.trn`` is followed when
 ``data/`` lacks it.
 
-    python prepare.py --corpus-dir downloads/data_thchs30
+    python prepare.py [--corpus-dir /corpora/data_thchs30]
 
-``--corpus-dir`` may also be the folder holding ``data_thchs30/``. Writes OUT/{train,dev,test}.jsonl
+``--corpus-dir`` (default ``data/thchs30`` at the repository root, where ``fetch.py`` puts it) may
+also be the folder holding ``data_thchs30/``. Writes OUT/{train,dev,test}.jsonl
 (absolute audio paths, durations from the headers) and OUT/vocab.txt (characters of train).
 """
 
@@ -96,7 +97,7 @@ def prepare(corpus_dir: str | Path, out_dir: str | Path) -> Splits:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_prepare(CORPUS, __doc__.split("\n\n")[0], prepare, argv)
+    return run_prepare(CORPUS, __doc__.split("\n\n")[0], prepare, argv, downloaded=True)
 
 
 if __name__ == "__main__":

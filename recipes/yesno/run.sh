@@ -9,33 +9,7 @@
 #         4 a 3-gram word LM (KenLM) on the training transcripts -> exp/lm
 #         5 LM weight tuned on dev; test WER greedy / beam / +lexicon / +LM
 source "$(dirname "$0")/../stages.sh" "$@"
-cd "$(dirname "$0")"
-
-corpus="$DFCNN_DATA/yesno"
-
-if stage_runs 0; then
-  prepare_stage --corpus-dir "$corpus"
-fi
-
-if stage_runs 1; then
-  train_stage
-fi
-
-if stage_runs 2; then
-  evaluate_stage
-fi
-
-if stage_runs 3; then
-  # references: "yes no no no no no no yes", "yes yes yes yes yes yes yes yes"
-  dfcnn transcribe --model exp/best.pt \
-    "$corpus/waves_yesno/1_0_0_0_0_0_0_1.wav" \
-    "$corpus/waves_yesno/1_1_1_1_1_1_1_1.wav"
-fi
-
-if stage_runs 4; then
-  lm_stage
-fi
-
-if stage_runs 5; then
-  compare_decoders_stage
-fi
+CORPUS="$DFCNN_DATA/yesno"
+# references: "yes no no no no no no yes", "yes yes yes yes yes yes yes yes"
+EXAMPLES=(waves_yesno/1_0_0_0_0_0_0_1.wav waves_yesno/1_1_1_1_1_1_1_1.wav)
+standard_stages prepare train evaluate transcribe lm decoders

@@ -1,0 +1,196 @@
+"""The ``dfcnn serve`` and ``dfcnn export`` commands (registered by ``dfcnn.cli``)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..errors import ConfigError, DfcnnError
+
+
+def _load(args: argparse.Namespace):
+    """The recognizer the options ask for: backend, device, and the shipped decoder unless told otherwise."""
+    from ..decode import DecoderConfig
+    from ..inference import SHIPPED, load_model
+
+    if args.greedy and args.decoder_config is not None:
+        raise DfcnnError("--greedy decodes without beam search: drop --decoder-config")
+    decoder = (
+        None
+        if args.greedy
+        else (DecoderConfig.from_file(args.decoder_config) if args.decoder_config is not None else SHIPPED)
+    )
+    return load_model(args.model, args.device, decoder=decoder, backend=args.backend)
+
+
+def require_extra(*modules: str) -> None:
+    """Fail with the install line when an optional dependency of serve/export is missing."""
+    import importlib.util
+
+    missing = [name for name in modules if importlib.util.find_spec(name) is None]
+    if missing:
+        raise DfcnnError(f"this command needs {', '.join(missing)}: pip install 'dfcnn[serve]'")
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import torch
+
+    require_extra("fastapi", "uvicorn", "multipart", "websockets", *(["onnxruntime"] if args.backend == "onnx" else []))
+    from .server import serve
+
+    try:
+        config = _serve_config(args)
+    except ConfigError as error:  # name the option, not the dataclass field
+        if error.field is None:
+            raise
+        raise DfcnnError(f"--{error.field.replace('_', '-')} {str(error).split(' ', 1)[1]}") from None
+    torch.set_num_threads(config.threads)  # per recognition (onnxruntime takes torch's); requests run side by side
+    recognizer = _load(args)
+    auth = "bearer token required" if config.api_key else "no token required"
+    print(
+        f"dfcnn serve: {config.model_name} ({args.backend}, decoder: {recognizer.decoder.config.describe()}, {auth})",
+        flush=True,
+    )
+    serve(recognizer, config, args.backend, args.log_level)
+    return 0
+
+
+def _serve_config(args: argparse.Namespace):
+    from .limits import ServeConfig, api_key_from_env
+
+    return ServeConfig(
+        host=args.host,
+        port=args.port,
+        model_name=args.model_name,
+        language=args.language,
+        api_key=api_key_from_env(args.api_key),
+        max_upload_mb=args.max_upload_mb,
+        max_audio_seconds=args.max_audio_seconds,
+        max_concurrency=args.max_concurrency,
+        max_queue=args.max_queue,
+        max_streams=args.max_streams,
+        request_timeout=args.request_timeout,
+        threads=args.threads,
+        stream_chunk_seconds=args.stream_chunk_seconds,
+        shutdown_grace=args.shutdown_grace,
+    )
+
+
+def _export(args: argparse.Namespace) -> int:
+    if args.format == "onnx":
+        require_extra("onnx", "onnxruntime")
+    from ..export import export_model
+    from ..fileio import check_writable_folder
+
+    check_writable_folder(args.out, "--out")
+    for path in export_model(args.model, args.format, args.out, args.int8, args.calibration):
+        print(f"written: {path}")
+    return 0
+
+
+def add_commands(subparsers, formatter_class) -> None:
+    """``serve``: the HTTP/WebSocket API and browser page; ``export``: ONNX / TorchScript graphs."""
+    from ..export import FORMATS
+    from ..inference import BACKENDS
+    from .limits import API_KEY_ENV, ServeConfig
+
+    serve = subparsers.add_parser(
+        "serve",
+        help="serve a model: OpenAI-compatible transcription API, WebSocket streaming, browser page",
+        formatter_class=formatter_class,
+        description="POST /v1/audio/transcriptions (OpenAI's API: the openai client works), GET /v1/models, "
+        "GET /health, WS /v1/stream (PCM16 in, JSON partials and finals out) and a browser page at /. "
+        "Binds to localhost unless --host says otherwise. SIGTERM lets open streams send their finals first.",
+    )
+    serve.add_argument(
+        "--model",
+        type=Path,
+        required=True,
+        help="checkpoint, folder with best.pt, or (--backend onnx) an exported .onnx / its folder",
+    )
+    serve.add_argument("--backend", default="torch", choices=BACKENDS, help="what runs the network")
+    serve.add_argument("--device", default="auto", help="torch backend: auto, cpu, cuda or cuda:N")
+    serve.add_argument("--greedy", action="store_true", help="decode greedily, not with the model's shipped decoder")
+    serve.add_argument(
+        "--decoder-config", type=Path, default=None, help="JSON decoder options (dfcnn tune's best.json)"
+    )
+    defaults = ServeConfig()
+    serve.add_argument("--host", default=defaults.host, help="interface to bind (0.0.0.0: all; mind --api-key)")
+    serve.add_argument("--port", type=int, default=defaults.port, help="TCP port (0: any free port, printed)")
+    serve.add_argument("--model-name", default=defaults.model_name, help="model id listed by /v1/models")
+    serve.add_argument(
+        "--language",
+        default=None,
+        help="ISO 639-1 code of the model's language (None: from its text normaliser); requests naming another get 400",
+    )
+    serve.add_argument(
+        "--api-key", default=None, help=f"bearer token clients must send (None: ${API_KEY_ENV} if set, else no token)"
+    )
+    serve.add_argument("--max-upload-mb", type=float, default=defaults.max_upload_mb, help="larger bodies get 413")
+    serve.add_argument(
+        "--max-audio-seconds",
+        type=float,
+        default=defaults.max_audio_seconds,
+        help="longer uploads get 413; streams end here",
+    )
+    serve.add_argument(
+        "--max-concurrency",
+        type=int,
+        default=defaults.max_concurrency,
+        help="uploads recognised at once (and as many stream workers)",
+    )
+    serve.add_argument(
+        "--max-queue",
+        type=int,
+        default=defaults.max_queue,
+        help="uploads waiting for a worker; more get 503 with Retry-After",
+    )
+    serve.add_argument("--max-streams", type=int, default=defaults.max_streams, help="open WebSocket streams")
+    serve.add_argument(
+        "--request-timeout",
+        type=float,
+        default=defaults.request_timeout,
+        help="seconds to answer an upload, queueing included (504 after); idle streams end",
+    )
+    serve.add_argument("--threads", type=int, default=defaults.threads, help="intra-op threads per recognition")
+    serve.add_argument(
+        "--stream-chunk-seconds",
+        type=float,
+        default=defaults.stream_chunk_seconds,
+        help="audio per network pass of a stream: lower latency, more CPU",
+    )
+    serve.add_argument(
+        "--shutdown-grace",
+        type=float,
+        default=defaults.shutdown_grace,
+        help="seconds streams get to send their finals on SIGTERM",
+    )
+    serve.add_argument(
+        "--log-level",
+        default="warning",
+        choices=["critical", "error", "warning", "info", "debug"],
+        help="uvicorn's log level (info: one line per request)",
+    )
+    serve.set_defaults(run=_serve)
+
+    export = subparsers.add_parser(
+        "export",
+        help="export a model as ONNX (fp32, int8) or TorchScript: waveform in, log-probs out",
+        formatter_class=formatter_class,
+        description="One graph from 16 kHz waveform to CTC log-probs, dynamic in batch and time, describing "
+        "itself (configs, vocabulary). The shipped decoder (decoder.json, lexicon, LM) is copied beside it. "
+        "Run it with --backend onnx (transcribe, serve) or any ONNX runtime.",
+    )
+    export.add_argument("--model", type=Path, required=True, help="checkpoint, or a folder with best.pt")
+    export.add_argument("--format", required=True, choices=FORMATS, help="model.onnx or model.ts")
+    export.add_argument(
+        "--int8", action="store_true", help="also model.int8.onnx: static int8 quantisation calibrated on --calibration"
+    )
+    export.add_argument(
+        "--calibration",
+        type=Path,
+        default=None,
+        help="JSONL manifest of real audio for the int8 activation ranges (e.g. data/dev.jsonl)",
+    )
+    export.add_argument("--out", type=Path, required=True, help="output folder")
+    export.set_defaults(run=_export)
