@@ -26,6 +26,7 @@ import datetime
 import json
 import os
 import platform
+import shlex
 import signal
 import statistics
 import subprocess
@@ -152,7 +153,7 @@ def main() -> None:
                 flush=True,
             )
 
-    command = "python bench/epoch_start.py " + " ".join(sys.argv[1:])
+    command = "python bench/epoch_start.py " + shlex.join(sys.argv[1:])
     summaries = {label: summary(r) for label, r in runs.items()}
     loads = [r["load_average"] for rs in runs.values() for r in rs]
     rows = []

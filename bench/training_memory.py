@@ -38,6 +38,7 @@ import datetime
 import json
 import os
 import platform
+import shlex
 import statistics
 import subprocess
 import sys
@@ -442,7 +443,7 @@ def write_results(results: list[dict], args, rounds_done: int) -> None:
     """Write OUT.md and OUT.json from the rounds done so far."""
     done = [{**result, "runs": result["runs"][:rounds_done]} for result in results]
     args_done = argparse.Namespace(**{**vars(args), "rounds": rounds_done})
-    command = "python bench/training_memory.py " + " ".join(sys.argv[1:])
+    command = "python bench/training_memory.py " + shlex.join(sys.argv[1:])
     report = write_report(done, args_done, command)
     print(report)
     from dfcnn.fileio import atomic_write_text
