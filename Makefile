@@ -1,12 +1,14 @@
 # make demo     set up .venv and KenLM, synthesise the eSpeak NG corpus, train, evaluate, transcribe (CPU)
 # make test     set up .venv, KenLM and Chromium, lint, run the test suite
-# make setup    .venv from requirements.lock (exact versions, hashes), then dfcnn itself with --no-deps
+# make setup    .venv from requirements.lock (exact versions, hashes), then dfcnn itself with --no-deps;
+#               and jemalloc for training (apt libjemalloc2, when run as root; optional)
 # make lock     regenerate requirements.lock from pyproject.toml (after changing a dependency)
 # make lint     ruff over the package, tests, recipes, bench and tools
 # make wheel-check  build the sdist and wheel, install the wheel in a venv outside the checkout, run it
 # make bench    parameter count, FLOPs, training throughput and real-time factor of the default model
 # make kenlm    build KenLM's lmplz and build_binary into tools/kenlm/bin (for `dfcnn lm`)
 # make browser  install headless Chromium (apt) for the HTML page tests
+# make jemalloc install jemalloc (apt libjemalloc2), which dfcnn train runs under when it is found
 # make tts      install the Flite and Festival voices and WordNet (apt) for recipes/synth_english
 PYTHON ?= python3
 VENV ?= .venv
@@ -14,9 +16,9 @@ PY := $(VENV)/bin/python
 LOCK := requirements.lock
 PIP := $(PY) -m pip --disable-pip-version-check
 
-.PHONY: setup lock lint kenlm browser tts demo test test-fast wheel-check bench clean-demo
+.PHONY: setup lock lint kenlm browser jemalloc tts demo test test-fast wheel-check bench clean-demo
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed jemalloc
 
 # The lock holds every package, direct and transitive, at one version with its hashes; dfcnn itself
 # goes in afterwards without dependencies, built by the setuptools the lock pinned.
@@ -40,6 +42,9 @@ tools/kenlm/bin/lmplz: tools/install_kenlm.sh | $(VENV)/.installed
 
 browser:
 	bash tools/install_chromium.sh
+
+jemalloc:
+	bash tools/install_jemalloc.sh
 
 tts:
 	bash tools/install_tts.sh

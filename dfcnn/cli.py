@@ -403,6 +403,10 @@ def main(argv: list[str] | None = None) -> int:
     if extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
+        if args.command == "train" and argv is None:  # from the command line: rerun under jemalloc when installed
+            from .allocator import run_under_jemalloc
+
+            run_under_jemalloc()
         return args.run(args)
     except DfcnnError as error:
         return report_error(error)

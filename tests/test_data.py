@@ -1,4 +1,5 @@
 import json
+import math
 
 import pytest
 import torch
@@ -7,6 +8,7 @@ from dfcnn.data import (
     DurationBatchSampler,
     SpeechDataset,
     Utterance,
+    bucketed_length,
     collate,
     ctc_min_frames,
     filter_for_ctc,
@@ -116,3 +118,32 @@ def test_collate_pads_and_keeps_lengths(write_tone):
     assert batch.wave_lengths.tolist() == [8000, 4000]
     assert torch.all(batch.waves[1, 4000:] == 0)
     assert batch.targets.tolist() == [[1, 2, 3], [4, 0, 0]] and batch.target_lengths.tolist() == [3, 1]
+
+
+@pytest.mark.parametrize("per_doubling", [8, 24])
+def test_bucketed_lengths_are_few_and_pad_little(per_doubling):
+    lengths = range(1, 30 * 16000, 997)  # up to 30 s
+    padded = [bucketed_length(n, per_doubling) for n in lengths]
+    assert all(n <= p <= max(n, 4000) * 2 ** (1 / per_doubling) + 1 for n, p in zip(lengths, padded))
+    assert padded == sorted(padded)
+    assert len(set(padded)) <= per_doubling * math.log2(30 * 16000 / 4000) + 2  # a few sizes per doubling
+    assert [bucketed_length(n, 0) for n in (1, 12345)] == [1, 12345]  # 0: exact
+
+
+def test_collate_pads_to_the_length_bucket(write_tone):
+    a, b = write_tone("a.wav", seconds=0.45), write_tone("b.wav", seconds=0.25)
+    dataset = SpeechDataset([Utterance(a, 0.45, "x", "a"), Utterance(b, 0.25, "y", "b")], [[1, 2, 3], [4]])
+    batch = collate([dataset[0], dataset[1]], buckets_per_doubling=8)
+    assert batch.waves.shape == (2, bucketed_length(7200, 8)) and batch.waves.shape[1] > 7200
+    assert batch.wave_lengths.tolist() == [7200, 4000]
+    assert torch.all(batch.waves[0, 7200:] == 0) and torch.all(batch.waves[1, 4000:] == 0)
+
+
+def test_sampler_budget_counts_the_bucketed_length():
+    durations = [0.5 + (i * 37 % 100) / 20 for i in range(200)]
+    sampler = DurationBatchSampler(durations, max_duration=20.0, seed=3, buckets_per_doubling=8)
+    batches = [[index for _, index in batch] for batch in sampler]
+    assert sorted(i for b in batches for i in b) == list(range(200))
+    for batch in batches:
+        longest = bucketed_length(round(max(durations[i] for i in batch) * 16000), 8) / 16000
+        assert longest * len(batch) <= 20.0 or len(batch) == 1
