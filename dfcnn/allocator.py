@@ -85,6 +85,11 @@ def jemalloc_environment(environ: Mapping[str, str] = os.environ) -> dict[str, s
     return {**environ, "LD_PRELOAD": preload, "MALLOC_CONF": environ.get("MALLOC_CONF", JEMALLOC_CONF)}
 
 
+def allocator_in_use(environ: Mapping[str, str] = os.environ) -> str:
+    """What this process allocates with, for the trainer's start-up line."""
+    return "jemalloc" if preloaded(environ, environ.get("DFCNN_JEMALLOC", "")) else "system malloc"
+
+
 def run_under_jemalloc(command: list[str] | None = None) -> None:
     """Replace this process by ``command`` (default: the command line that started it, interpreter
     options included) under jemalloc; returns without doing anything when ``jemalloc_environment``
@@ -93,12 +98,5 @@ def run_under_jemalloc(command: list[str] | None = None) -> None:
     if environment is None or not sys.executable:  # no interpreter path to run again (embedded Python)
         return
     command = command or [sys.executable, *sys.orig_argv[1:]]
-    if os.environ.get("RANK", "0") == "0":  # one note under torchrun, not one per rank
-        print(
-            f"dfcnn: training with jemalloc ({environment['LD_PRELOAD'].split()[0]}, MALLOC_CONF="
-            f"{environment['MALLOC_CONF']}); {ALLOCATOR_VARIABLE}=system keeps the C library's malloc",
-            file=sys.stderr,
-            flush=True,
-        )
     sys.stdout.flush()
     os.execve(command[0], command, environment)

@@ -57,7 +57,7 @@ def _decoder_config(args: argparse.Namespace):
     """The decoder the options ask for: ``--greedy``; ``--decoder-config FILE`` with any beam options
     on top; beam options alone; or, with none of them, the model's shipped decoder."""
     from .decode import DecoderConfig
-    from .inference import SHIPPED
+    from .options import SHIPPED
 
     given = {key: getattr(args, key) for key in BEAM_OPTIONS if getattr(args, key, None) is not None}
     given = {key: str(value) if isinstance(value, Path) else value for key, value in given.items()}
@@ -262,7 +262,7 @@ def _add_decoder_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_run_options(parser: argparse.ArgumentParser, batch_help: str) -> None:
-    from .inference import TranscribeConfig
+    from .options import TranscribeConfig
 
     parser.add_argument("--device", type=_device, default="auto", help=DEVICE_HELP)
     parser.add_argument("--max-batch-duration", type=_positive_seconds, default=TranscribeConfig.max_batch_duration,
@@ -271,8 +271,7 @@ def _add_run_options(parser: argparse.ArgumentParser, batch_help: str) -> None:
 
 
 def _add_core_commands(commands, defaults) -> None:
-    from .inference import BACKENDS
-    from .longform import ChunkConfig
+    from .options import BACKENDS, ChunkConfig
     from .text import NORMALIZERS, UNITS
     from .transcript import FORMATS
 

@@ -42,8 +42,9 @@ from .audio import SAMPLE_RATE
 from .decode import DecoderConfig
 from .errors import DfcnnError
 from .fileio import atomic_write, atomic_write_text
+from .options import EXPORT_FORMATS
 
-FORMATS = ("onnx", "torchscript")
+FORMATS = EXPORT_FORMATS
 METADATA_KEY = "dfcnn"  # ONNX metadata_props key / TorchScript extra file stem of the self-description
 METADATA_FORMAT = "dfcnn-graph"  # tells a dfcnn graph's metadata from anything else
 OPSET = 17

@@ -16,7 +16,6 @@ it: the lexicon, LM, LM weight and word score tuned on dev, paths relative to th
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -29,8 +28,9 @@ from .data import DurationBatchSampler, SpeechDataset, Utterance, collate
 from .decode import Decoder, DecoderConfig, Hypothesis, build_decoder
 from .errors import AudioError, CheckpointError, DfcnnError
 from .features import FeatureConfig, FeatureExtractor
-from .longform import ChunkConfig, chunked_log_probs
+from .longform import chunked_log_probs
 from .model import DFCNN, ModelConfig
+from .options import BACKENDS, DECODER_FILE, SHIPPED, ChunkConfig, TranscribeConfig  # noqa: F401 (the API)
 from .text import Tokenizer
 from .transcript import Segment, Transcript, join_words
 
@@ -48,16 +48,6 @@ def resolve_device(name: str = "auto") -> torch.device:
     if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
         raise DfcnnError(f"device {name!r} was asked for, but torch sees {torch.cuda.device_count()} CUDA devices")
     return device
-
-
-@dataclass
-class TranscribeConfig:
-    """How files become timed transcripts."""
-
-    chunk: ChunkConfig = field(default_factory=ChunkConfig)  # long audio: chunk length and context
-    min_pause: float = 0.5  # seconds of blank that end a segment
-    max_segment: float = 30.0  # a longer segment is cut at its longest pause
-    max_batch_duration: float = 200.0  # seconds of short files decoded in one batch
 
 
 class Recognizer:
@@ -253,8 +243,6 @@ class Recognizer:
         yield from flush()
 
 
-SHIPPED = "shipped"  # load_model's default decoder: decoder.json beside the checkpoint, else greedy
-DECODER_FILE = "decoder.json"  # the decoder a model ships with, beside its checkpoint
 CHECKPOINT_IN_FOLDER = "best.pt"  # the checkpoint ``load_model("exp/")`` loads
 
 
@@ -275,7 +263,6 @@ def shipped_decoder(checkpoint: str | Path) -> DecoderConfig | None:
     return DecoderConfig.from_file(path) if path.is_file() else None
 
 
-BACKENDS = ("torch", "onnx")  # what runs the network: PyTorch, or onnxruntime's CPU provider (dfcnn.runtime)
 
 
 def load_model(

@@ -14,21 +14,13 @@ a chunk border is lost or doubled. Memory is bounded by the chunk size; time is 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from .audio import SAMPLE_RATE
 from .errors import ConfigError
-
-
-@dataclass
-class ChunkConfig:
-    """How long audio is cut for the network."""
-
-    chunk_seconds: float = 30.0  # audio whose output frames one forward pass keeps
-    context_seconds: float = 1.0  # extra audio seen on each side and discarded; raised to the receptive field
+from .options import ChunkConfig
 
 
 def _samples_per_output_frame(recognizer) -> int:

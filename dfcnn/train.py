@@ -33,6 +33,7 @@ import torch
 import yaml
 
 from . import config as config_io
+from .allocator import allocator_in_use
 from .audio import SAMPLE_RATE
 from .checkpoint import build_payload, copy_checkpoint, load_checkpoint, save_checkpoint, transfer_weights
 from .data import DurationBatchSampler, SpeechDataset, Utterance, collate, filter_for_ctc, read_manifest
@@ -437,7 +438,7 @@ class Trainer:
             self._say(
                 f"{sum(p.numel() for p in self.model.parameters()):,} parameters, {len(self.dataset)} utterances "
                 f"({sum(self.dataset.durations) / 3600:.2f} h), {len(self.sampler.epoch_batches())} batches/epoch, "
-                f"device {self.device}"
+                f"device {self.device}, {allocator_in_use()}"
             )
         if self.dev_pending:  # stopped between an epoch's end and its dev scoring
             self._score_epoch()

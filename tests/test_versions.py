@@ -33,6 +33,23 @@ def test_import_dfcnn_loads_neither_torch_nor_torchaudio():
     assert result.stdout.split() == ["False", "False"], result.stderr
 
 
+def test_help_of_every_command_loads_no_torch():
+    """The parser takes its defaults from dfcnn.options, so --help answers without torch's seconds."""
+    code = (
+        "import contextlib, io, sys\n"
+        "from dfcnn.cli import build_parser\n"
+        "parser = build_parser()\n"
+        "commands = parser._subparsers._group_actions[0].choices\n"
+        "for argv in [['--help']] + [[name, '--help'] for name in commands]:\n"
+        "    with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):\n"
+        "        parser.parse_args(argv)\n"
+        "print(len(commands), 'torch' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    count, torch_loaded = result.stdout.split()
+    assert int(count) >= 8 and torch_loaded == "False", result.stderr
+
+
 def test_cli_with_a_mismatched_torchaudio_prints_one_line(tmp_path):
     """A torchaudio of another release earlier on the path (as pip leaves it when it installs 2.11.1
     beside torch 2.11.0): the command stops before loading it, with one line."""

@@ -90,8 +90,8 @@ def _export(args: argparse.Namespace) -> int:
 
 def add_commands(subparsers, formatter_class) -> None:
     """``serve``: the HTTP/WebSocket API and browser page; ``export``: ONNX / TorchScript graphs."""
-    from ..export import FORMATS
-    from ..inference import BACKENDS
+    from ..options import BACKENDS
+    from ..options import EXPORT_FORMATS as FORMATS
     from .limits import API_KEY_ENV, ServeConfig
 
     serve = subparsers.add_parser(
