@@ -27,6 +27,17 @@ MAX_ABS_SAMPLE = 100.0
 CHATTY_DECODERS = (".mp3", ".mp2", ".mpga")  # libsndfile's mpg123 writes notes straight to stderr
 
 
+def _through_libsndfile(path: Path, call):
+    """``call(path)`` (soundfile.info or SoundFile) with the path as bytes, so names that are not
+    UTF-8 open too; a file libsndfile cannot read is one AudioError naming it."""
+    with _decoder_notes(path) as notes:
+        try:
+            return call(os.fsencode(path))
+        except (soundfile.LibsndfileError, RuntimeError, ValueError) as error:
+            failure = error
+    raise _unreadable(path, failure, notes) from None
+
+
 def _describe(path: Path) -> str:
     if not path.exists():
         return "no such file"
@@ -92,15 +103,7 @@ def audio_info(path: str | Path) -> tuple[float, int, int]:
     problem = _describe(path)
     if problem:
         raise AudioError(f"{path}: {problem}")
-    with _decoder_notes(path) as notes:
-        try:
-            info = soundfile.info(os.fsencode(path))  # bytes: names that are not UTF-8 too
-        except (soundfile.LibsndfileError, RuntimeError) as error:
-            failure = error
-        else:
-            failure = None
-    if failure is not None:
-        raise _unreadable(path, failure, notes) from None
+    info = _through_libsndfile(path, soundfile.info)
     return float(info.duration), int(info.samplerate), int(info.channels)
 
 
@@ -131,15 +134,7 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     problem = _describe(path)
     if problem:
         raise AudioError(f"{path}: {problem}")
-    with _decoder_notes(path) as notes:
-        try:
-            wave, rate = soundfile.read(os.fsencode(path), dtype="float32", always_2d=True)  # (N, channels)
-        except (soundfile.LibsndfileError, RuntimeError, ValueError) as error:
-            failure = error
-        else:
-            failure = None
-    if failure is not None:
-        raise _unreadable(path, failure, notes) from None
+    wave, rate = _through_libsndfile(path, lambda name: soundfile.read(name, dtype="float32", always_2d=True))  # (N, C)
     if wave.shape[0] == 0:
         raise AudioError(f"{path}: holds no audio samples")
     mono = wave.mean(axis=1) if wave.shape[1] > 1 else wave[:, 0]  # (N,)
@@ -158,15 +153,7 @@ def stream_audio(path: str | Path, block_seconds: float = 30.0, sample_rate: int
     problem = _describe(path)
     if problem:
         raise AudioError(f"{path}: {problem}")
-    with _decoder_notes(path) as notes:
-        try:
-            handle = soundfile.SoundFile(os.fsencode(path))
-        except (soundfile.LibsndfileError, RuntimeError) as error:
-            failure = error
-        else:
-            failure = None
-    if failure is not None:
-        raise _unreadable(path, failure, notes) from None
+    handle = _through_libsndfile(path, soundfile.SoundFile)
     with handle:
         resampler = None
         if handle.samplerate != sample_rate:
