@@ -6,6 +6,7 @@
 #   CORPUS        the corpus folder prepare.py reads (--corpus-dir)
 #   EXAMPLES      files the transcribe stage transcribes, relative to $CORPUS
 #   PREPARE_ARGS, FETCH_ARGS, TUNE_ARGS   more options for prepare.py, fetch.py and dfcnn tune
+#   HANZI_TUNE_ARGS  the LM weight / word score grid of the hanzi stage (default: 0.5, 1, 2 and 0)
 #   TEST_SETS     manifests the evaluate stage scores, $DATA/<set>.jsonl (default: test; a set after
 #                 the first whose manifest is missing is skipped)
 #   TRAIN_OVERRIDES  key=value overrides of conf.yaml (the command line's come after the recipe's)
@@ -76,6 +77,7 @@ EXAMPLES=()
 PREPARE_ARGS=()
 FETCH_ARGS=()
 TUNE_ARGS=()
+HANZI_TUNE_ARGS=(--lm-weights 0.5,1,2 --word-scores 0)
 TEST_SETS=(test)
 
 stage_runs() {
@@ -175,4 +177,15 @@ stage_decoders() {
     --quiet "${TUNE_ARGS[@]}"
   dfcnn evaluate --model "$EXP/best.pt" --manifest "$DATA/test.jsonl" --decoder-config "$EXP/tune/best.json" \
     --compare --out "$EXP/eval-test-decoders" --quiet
+}
+stage_hanzi() {
+  # pinyin models: syllables -> characters, as DFCNN's reference pipeline does. A character n-gram LM on
+  # the training transcripts whose lexicon spells each character by its readings (dfcnn lm --hanzi) ->
+  # $EXP/lm-hanzi; its weight tuned on dev and shipped ($EXP/decoder.json: the model writes characters
+  # wherever it is loaded); test CER greedy and as shipped -> $EXP/eval-test-hanzi. A syllable spells up
+  # to 6 characters: the small default grid keeps the single-core search short.
+  dfcnn lm --text "$DATA/train.jsonl" --model "$EXP/best.pt" --hanzi --out "$EXP/lm-hanzi" --order "${LM_ORDER:-3}"
+  dfcnn tune --model "$EXP/best.pt" --manifest "$DATA/dev.jsonl" --lm "$EXP/lm-hanzi/lm.bin" --out "$EXP/tune-hanzi" \
+    "${HANZI_TUNE_ARGS[@]}" --ship --quiet
+  dfcnn evaluate --model "$EXP" --manifest "$DATA/test.jsonl" --out "$EXP/eval-test-hanzi" --quiet  # greedy and as shipped
 }

@@ -31,14 +31,4 @@ esac
 EXAMPLES=(AISHELL_Sample_data/BAC009S0252W0028.opus AISHELL_Sample_data/BAC009S0252W0101.opus
           AISHELL_Sample_data/BAC009S0252W0110.opus)
 
-stage_hanzi() {
-  # pinyin -> characters: a character LM whose lexicon spells each character by its readings, its
-  # weight tuned on dev (a pinyin syllable spells up to 6 characters here: a small grid keeps the
-  # single-core search short), test scored as characters
-  dfcnn lm --text "$DATA/train.jsonl" --model "$EXP/best.pt" --hanzi --out "$EXP/lm-hanzi" --order "${LM_ORDER:-3}"
-  dfcnn tune --model "$EXP/best.pt" --manifest "$DATA/dev.jsonl" --lm "$EXP/lm-hanzi/lm.bin" --out "$EXP/tune-hanzi" \
-    --lm-weights 0.5,1,2 --word-scores 0 --ship --quiet
-  dfcnn evaluate --model "$EXP" --manifest "$DATA/test.jsonl" --out "$EXP/eval-test-hanzi" --quiet  # greedy and as shipped
-}
-
 standard_stages prepare train evaluate transcribe lm decoders hanzi
