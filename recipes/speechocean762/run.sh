@@ -6,7 +6,8 @@
 #
 #   ./run.sh                          everything: data, pre-training, fine-tuning, LM, tuning, test WER
 #   ./run.sh --stage 5                only tune the decoder again and evaluate
-#   EXP=exp-char ./run.sh --stage 2 data.unit=char data.vocab=data/vocab.txt   the character model
+#   EXP=exp-char ./run.sh --stage 2 data.unit=char data.vocab=data/vocab.txt   a character model, same schedule
+#                                     (RESULTS.md's equal-compute pair, 1 pre-training epoch: commands there)
 #
 # Stages: 0 prepare data/ (manifests, vocab.txt of characters, vocab_phone.txt)
 #         1 pre-training data: the synthetic corpus (recipes/synth_english, needs tools/install_tts.sh),
