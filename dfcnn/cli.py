@@ -239,7 +239,8 @@ def _manifest(args: argparse.Namespace) -> int:
     print(report.text(), flush=True)
     if report.bad and not args.skip_bad:
         written = "nothing written; " if args.out is not None else ""
-        raise DfcnnError(f"{len(report.bad)} bad entries (listed above): {written}fix them, or pass --skip-bad "
+        count = f"{len(report.bad)} bad entries" if len(report.bad) > 1 else "1 bad entry"
+        raise DfcnnError(f"{count} (listed above): {written}fix them, or pass --skip-bad "
                          "to leave them out")
     return 0
 

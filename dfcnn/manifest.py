@@ -98,7 +98,7 @@ class Report:
 
     def text(self) -> str:
         how = "detected" if self.detected else "given"
-        lines = [f"{self.corpus.source}: {self.corpus.layout} layout ({how}); unit {self.unit}",
+        lines = [f"{self.corpus.layout} layout ({how}) of {self.corpus.source}; unit {self.unit}",
                  f"{'split':<8}{'utterances':>11}{'hours':>9}{'speakers':>9}"]
         everything = [u for utterances in self.splits.values() for u in utterances]
         for name, utterances in [*self.splits.items(), ("all", everything)]:
@@ -113,8 +113,9 @@ class Report:
             lines.append(f"bad entries: {len(self.bad)} ({kinds}), listed above"
                          + ("; left out" if self.written else ""))
         if self.guesses:
-            lines.append(f"letter-to-sound: {len(self.guesses)} words are not in the pronunciation dictionary; "
-                         "they train on eSpeak NG's guess:")
+            words = f"{len(self.guesses)} words are" if len(self.guesses) > 1 else "1 word is"
+            lines.append(f"letter-to-sound: {words} not in the pronunciation dictionary; they train on eSpeak NG's "
+                         "guess:")
             ranked = sorted(self.guesses.items(), key=lambda item: -item[1].count)
             for word, guess in ranked[:SHOWN_GUESSES]:
                 times = f"{guess.count} utterances" if guess.count > 1 else "1 utterance"
