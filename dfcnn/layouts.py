@@ -43,7 +43,7 @@ class Entry:
     """One utterance as the layout gives it."""
 
     utt_id: str  # unique name (Kaldi's utterance id, LJSpeech's ID, the path below SOURCE, ...)
-    audio: Path  # the audio file, absolute
+    audio: Path  # the audio file (relative paths: to the working directory, as SOURCE was given)
     text: str  # the transcript as written, whitespace collapsed
     where: str  # FILE:LINE (or the transcript file) that gave the entry: what bad-entry lines name
     split: str = "train"  # the split the layout puts it in (train, dev, test, a Kaldi subfolder's name)
@@ -130,15 +130,16 @@ def detect_layout(source: Path) -> str:
 
 def read_layout(source: str | Path, layout: str | None = None) -> Corpus:
     """The entries of ``source`` read as ``layout`` (detected when None)."""
-    source = Path(source).absolute()
+    source = Path(source)
     layout = layout or detect_layout(source)
     if layout not in LAYOUTS:
         raise DfcnnError(f"unknown layout {layout!r}; choose one of {', '.join(LAYOUTS)}")
-    wants_file = layout == "tsv"
-    if wants_file and not source.is_file():
+    if layout == "tsv" and not source.is_file():
         raise DfcnnError(f"{source}: the tsv layout reads a file of AUDIO<TAB>TEXT lines, not a folder")
-    if not wants_file and not source.exists():
-        raise DfcnnError(f"{source}: no such folder")
+    if layout == "ljspeech" and not source.exists():
+        raise DfcnnError(f"{source}: no such folder or file")
+    if layout not in ("tsv", "ljspeech") and not source.is_dir():
+        raise DfcnnError(f"{source}: the {layout} layout reads a folder")
     corpus = Corpus(layout, source)
     {"folder": _read_folder, "ljspeech": _read_ljspeech, "commonvoice": _read_commonvoice,
      "kaldi": _read_kaldi, "tsv": _read_tsv}[layout](corpus)
@@ -147,8 +148,6 @@ def read_layout(source: str | Path, layout: str | None = None) -> Corpus:
 
 def _read_folder(corpus: Corpus) -> None:
     root = corpus.source
-    if not root.is_dir():
-        raise DfcnnError(f"{root}: the folder layout reads a folder of audio files with transcripts beside them")
     audio_stems = set()
     for audio in sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file()):
         audio_stems.add(audio.with_suffix(""))
@@ -266,7 +265,7 @@ def _kaldi_audio(folder: Path, location: str) -> Path:
     path = Path(location)
     if path.is_absolute():
         return find_audio(path.parent, path.name)
-    for base in [folder, *folder.parents[:KALDI_SEARCH_UP]]:
+    for base in [folder, *folder.absolute().parents[:KALDI_SEARCH_UP]]:
         if (base / path).is_file():
             return base / path
     return find_audio(folder, location)

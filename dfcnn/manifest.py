@@ -23,6 +23,7 @@ can be split off the training entries, deterministically from ``seed``: a share 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -131,31 +132,41 @@ class Report:
 def make_manifests(config: ManifestConfig) -> Report:
     """Read, check and (with ``config.out``, unless an entry is bad and ``skip_bad`` is off) write."""
     corpus = read_layout(config.source, config.layout or None)
-    out = check_writable_folder(config.out, "--out") if config.out else None
+    created = bool(config.out) and not Path(config.out).exists()
+    out = check_writable_folder(config.out, "--out") if config.out else None  # fail now, not after the checks
+    try:
+        return _check_and_write(config, corpus, out)
+    finally:
+        if created and not any(out.iterdir()):
+            out.rmdir()  # made by the check above, and nothing written in it
+
+
+def _check_and_write(config: ManifestConfig, corpus: Corpus, out: Path | None) -> Report:
     data = config.training.data
     tokenizer = _spelling_tokenizer(config, corpus.entries)
     checker = _Checker(config, tokenizer)
-    utterances: dict[str, list[tuple[Entry, Utterance]]] = {}
+    by_split: dict[str, list[Utterance]] = {}
     for entry in corpus.entries:
         utterance = checker.check(entry)
         if utterance is not None:
-            utterances.setdefault(entry.split, []).append((entry, utterance))
+            by_split.setdefault(entry.split, []).append(utterance)
     bad = sorted(corpus.problems + checker.bad, key=_order)
-    order = sorted(utterances, key=lambda name: (SPLIT_ORDER.index(name) if name in SPLIT_ORDER else 3, name))
-    splits = {name: [u for _, u in utterances[name]] for name in order}
-    splits = split_dev(splits, config.dev_fraction, config.dev_speakers, config.seed)
+    order = sorted(by_split, key=lambda name: (SPLIT_ORDER.index(name) if name in SPLIT_ORDER else 3, name))
+    splits = split_dev({name: by_split[name] for name in order}, config.dev_fraction, config.dev_speakers, config.seed)
     report = Report(corpus, not config.layout, f"{data.unit} ({data.normalizer} normaliser)", splits, bad,
                     checker.guesses, [])
     if out is None or (bad and not config.skip_bad):
         return report
     if not any(splits.values()):
         raise DfcnnError(f"{corpus.source}: no good entries left to write")
+    if config.write_vocab and not splits.get("train"):
+        raise DfcnnError(f"{corpus.source}: no training entries to build the vocabulary of --write-vocab from")
     for name, items in splits.items():
         if items:
             write_manifest(out / f"{name}.jsonl", items)
             report.written.append(out / f"{name}.jsonl")
     if config.write_vocab:
-        texts = (tokenizer.normalize(u.text) for u in splits.get("train", []))
+        texts = (tokenizer.normalize(u.text) for u in splits["train"])
         save_vocab(build_vocab(texts, unit=data.unit), out / VOCAB_FILE)
         report.written.append(out / VOCAB_FILE)
     return report
@@ -205,13 +216,14 @@ class _Checker:
             raise _Bad("duplicate id", f"duplicate id {entry.utt_id!r} (first at {self.ids[entry.utt_id]})")
         self.ids[entry.utt_id] = entry.where
         duration = self._duration(entry)
-        first = self.audio_used.setdefault((entry.audio, entry.offset), entry)
+        audio = Path(os.path.abspath(entry.audio))  # absolute: the manifest works from any folder
+        first = self.audio_used.setdefault((audio, entry.offset), entry)
         if first is not entry:
             raise _Bad("duplicate audio", f"same audio as {first.utt_id!r} at {first.where}: {entry.audio}")
         tokens = self._tokens(entry)
         if entry.split == "train":
             self._check_duration(duration, tokens)
-        return Utterance(entry.audio, duration, entry.text, entry.utt_id, speaker, entry.offset)
+        return Utterance(audio, duration, entry.text, entry.utt_id, speaker, entry.offset)
 
     def _speaker(self, entry: Entry) -> str | None:
         if self.speaker_pattern is None:

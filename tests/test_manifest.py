@@ -334,7 +334,7 @@ def test_every_bad_entry_is_one_line_naming_its_place_and_nothing_is_written(tmp
         assert word in listed[0]
     assert err.count("\n") == 1 and err.startswith("dfcnn: error: ") and "nothing written" in err
     assert "Traceback" not in err
-    assert not (tmp_path / "data").exists() or not any((tmp_path / "data").iterdir())
+    assert not (tmp_path / "data").exists()
 
 
 def test_mandarin_through_the_english_normaliser_says_what_to_do(tmp_path, capsys):
@@ -473,7 +473,7 @@ def test_dev_splits_are_deterministic_and_disjoint(tmp_path, capsys):
     assert len(by_speaker["train"]) + len(by_speaker["dev"]) == 40 and len(by_speaker["test"]) == 40
 
 
-def test_split_options_that_cannot_work_are_one_line(tmp_path, capsys):
+def test_options_that_cannot_work_are_one_line(tmp_path, capsys):
     source = build_ljspeech(tmp_path / "lj")
     code, _, err = run(capsys, source, "--dev-speakers", "1")
     assert code == 1 and err.startswith("dfcnn: error: --dev-speakers needs every training utterance's speaker")
@@ -485,6 +485,11 @@ def test_split_options_that_cannot_work_are_one_line(tmp_path, capsys):
     empty.mkdir()
     code, _, err = run(capsys, empty)
     assert code == 1 and err.startswith(f"dfcnn: error: {empty}: cannot tell its layout") and err.count("\n") == 1
+    table = build_tsv(tmp_path / "tsv")
+    assert run(capsys, table, "--layout", "kaldi")[2] == f"dfcnn: error: {table}: the kaldi layout reads a folder\n"
+    code, _, err = run(capsys, table.parent, "--layout", "tsv")
+    assert code == 1 and err == f"dfcnn: error: {table.parent}: the tsv layout reads a file of AUDIO<TAB>TEXT lines, " \
+                                "not a folder\n"
 
 
 def test_kaldi_segments_are_offsets_read_through_the_dataset(tmp_path, capsys):
