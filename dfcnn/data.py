@@ -4,6 +4,11 @@ A manifest has one utterance a line, with NeMo's keys; a relative ``audio_filepa
 against the manifest's folder, and ``utt_id`` is optional (the file stem otherwise):
 
     {"audio_filepath": "wav/0_george_5.wav", "duration": 0.43, "text": "zero"}
+
+Optional keys: ``speaker``, and ``offset`` for an utterance that is a part of its file (a Kaldi
+segment): then it is the ``duration`` seconds from ``offset`` on, and only that part is read.
+
+    {"audio_filepath": "/data/meeting.flac", "offset": 61.2, "duration": 3.5, "text": "hi", "speaker": "ann"}
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ class Utterance:
     duration: float  # seconds
     text: str  # transcript (normalised by prepare scripts; normalised again before use)
     utt_id: str  # unique name, for alignments and logs
+    speaker: str | None = None  # who speaks, where known
+    offset: float | None = None  # seconds into the file where the utterance starts; None: it is the whole file
 
 
 def read_manifest(path: str | Path) -> list[Utterance]:
@@ -59,24 +66,44 @@ def read_manifest(path: str | Path) -> list[Utterance]:
                 raise ManifestError(f"{where}: {key!r} has the wrong type ({record[key]!r})")
         if not (math.isfinite(record["duration"]) and record["duration"] > 0):
             raise ManifestError(f"{where}: 'duration' must be a positive number of seconds, got {record['duration']}")
+        offset, speaker = record.get("offset"), record.get("speaker")
+        if offset is not None and (not isinstance(offset, (int, float)) or isinstance(offset, bool)
+                                   or not math.isfinite(offset) or offset < 0):
+            raise ManifestError(f"{where}: 'offset' must be a number of seconds >= 0, got {offset!r}")
+        if speaker is not None and not isinstance(speaker, str):
+            raise ManifestError(f"{where}: 'speaker' has the wrong type ({speaker!r})")
         audio = Path(record["audio_filepath"])
         if not audio.is_absolute():
             audio = path.parent / audio
-        utterances.append(
-            Utterance(audio, float(record["duration"]), record["text"], str(record.get("utt_id", audio.stem)))
-        )
+        utterances.append(Utterance(
+            audio, float(record["duration"]), record["text"], str(record.get("utt_id", audio.stem)), speaker,
+            None if offset is None else float(offset),
+        ))
     if not utterances:
         raise ManifestError(f"{path}: manifest holds no utterances")
     return utterances
 
 
 def write_manifest(path: str | Path, utterances: Sequence[Utterance]) -> None:
-    """Write a manifest atomically (temp file + rename), paths as given."""
-    records = [
-        {"audio_filepath": str(u.audio_filepath), "duration": round(u.duration, 4), "text": u.text, "utt_id": u.utt_id}
-        for u in utterances
-    ]
+    """Write a manifest atomically (temp file + rename), paths as given; ``speaker`` and ``offset``
+    where they are set."""
+    records = []
+    for u in utterances:
+        record = {"audio_filepath": str(u.audio_filepath), "duration": round(u.duration, 4), "text": u.text,
+                  "utt_id": u.utt_id}
+        if u.offset is not None:
+            record["offset"] = round(u.offset, 4)
+        if u.speaker is not None:
+            record["speaker"] = u.speaker
+        records.append(record)
     atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+
+
+def load_utterance(utterance: Utterance) -> np.ndarray:
+    """The (N,) float32 16 kHz samples of a manifest utterance: its file, or its part of it (``offset``)."""
+    if utterance.offset is None:
+        return load_audio(utterance.audio_filepath)
+    return load_audio(utterance.audio_filepath, offset=utterance.offset, duration=utterance.duration)
 
 
 def _examples(items: Sequence[str], shown: int = 3) -> str:
@@ -226,7 +253,7 @@ class SpeechDataset(torch.utils.data.Dataset):
     def __getitem__(self, key: int | tuple[int, int]) -> Item:
         epoch, index = key if isinstance(key, tuple) else (0, key)
         try:
-            wave = load_audio(self.utterances[index].audio_filepath)
+            wave = load_utterance(self.utterances[index])
         except AudioError as error:
             return index, None, self.targets[index], str(error)
         speed = self.speed(index, epoch)
