@@ -131,6 +131,11 @@ class StreamingRecognizer:
         return self._log_probs.lookahead_samples / SAMPLE_RATE
 
     @property
+    def pause_seconds(self) -> float:
+        """The blank after a segment's last speech frame that makes it final (``PauseFrames.hold``)."""
+        return self._rule.hold * self.frame_seconds
+
+    @property
     def seconds(self) -> float:
         """Seconds of audio received (at 16 kHz), or of log-prob frames given to ``accept_log_probs``."""
         return max(self._log_probs.samples / SAMPLE_RATE, self._frames_seen * self.frame_seconds)

@@ -3,6 +3,7 @@
     dfcnn serve --model exp/ [--host 127.0.0.1 --port 8000] [--backend onnx] [--api-key KEY]
 
 ``app`` (the FastAPI routes), ``stream`` (WS /v1/stream), ``limits`` (options, admission, body size,
-token), ``responses`` (OpenAI's response shapes), ``server`` (uvicorn with a stream-draining
-shutdown), ``commands`` (the ``serve`` and ``export`` commands), ``static/`` (the page).
+token), ``responses`` (OpenAI's response shapes), ``docs`` (/docs served offline), ``server`` (uvicorn
+with a stream-draining shutdown), ``commands`` (the ``serve`` and ``export`` commands), ``static/``
+(the page, and the /docs page used without Swagger UI).
 """

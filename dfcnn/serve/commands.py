@@ -121,7 +121,8 @@ def add_commands(subparsers, formatter_class) -> None:
     serve.add_argument(
         "--language",
         default=None,
-        help="ISO 639-1 code of the model's language (None: from its text normaliser); requests naming another get 400",
+        help="ISO 639-1 code of the speech the model hears (None: English for a phone model, Mandarin for a pinyin "
+        "or Mandarin-character one, else unknown); requests naming another get 400",
     )
     serve.add_argument(
         "--api-key", default=None, help=f"bearer token clients must send (None: ${API_KEY_ENV} if set, else no token)"
