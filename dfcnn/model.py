@@ -1,8 +1,13 @@
 """The DFCNN: a spectrogram read as an image by stacked 3x3 convolutions and poolings, then a
 per-frame head to CTC log-probabilities.
 
-    features (B, 1, F, T) --blocks--> (B, C, F', T') --head--> log-probs (B, T', V)
+    features (B, 1, F, T) [--stem-->] --blocks--> (B, C, F', T') --head--> log-probs (B, T', V)
 
+An optional stem (``stem_stride`` other than [1, 1]) is one strided conv -> BatchNorm -> ReLU that
+downsamples the spectrogram before the first block, so the first block's convolutions, the most
+numerous cells of the network, run on fewer frames and bins. Its kernel is its stride plus one cell
+either side (a (s_f + 2) x (s_t + 2) window, padding 1), so it keeps exactly ``F // s_f`` bins and
+``T // s_t`` frames, as a pooling of the same size would: the output-length arithmetic stays a floor.
 Each block is ``convs_per_block`` x [3x3 conv -> BatchNorm -> ReLU] then a (freq, time) max-pool;
 with ``residual`` the block's input is added to its last conv's output before the pool (ResNet's
 shortcut; a 1x1 conv + BatchNorm where the channel count changes).
@@ -33,6 +38,8 @@ class ModelConfig:
     dropout: float = 0.1  # dropout before the output layer
     residual: bool = False  # add each block's input (1x1 conv + BN where channels change) to its conv output
     channels_last: bool = True  # NHWC memory layout: faster convolutions on CPU (oneDNN) and tensor cores
+    # (freq, time) stride of a conv -> BN -> ReLU with channels[0] outputs before the first block; [1, 1] = no stem
+    stem_stride: list[int] = field(default_factory=lambda: [1, 1])
 
     def __post_init__(self):
         blocks = len(self.channels)
@@ -48,10 +55,18 @@ class ModelConfig:
         check_field(self.hidden_dim >= 1, "hidden_dim", f"must be >= 1, got {self.hidden_dim}")
         check_field(0 <= self.dropout < 1, "dropout", f"must lie in [0, 1), got {self.dropout}")
         check_field(self.input_bins >= 1, "input_bins", f"must be >= 1, got {self.input_bins}")
+        check_field(
+            len(self.stem_stride) == 2 and min(self.stem_stride) >= 1, "stem_stride",
+            f"must be [freq, time] strides >= 1, got {self.stem_stride}",
+        )
+
+    @property
+    def has_stem(self) -> bool:
+        return list(self.stem_stride) != [1, 1]
 
     @property
     def time_reduction(self) -> int:
-        reduction = 1
+        reduction = self.stem_stride[1]
         for pool in self.time_pool:
             reduction *= pool
         return reduction
@@ -59,7 +74,8 @@ class ModelConfig:
     @property
     def receptive_radius(self) -> int:
         """Input frames beyond either edge of an output frame's own span that can change it (an upper bound)."""
-        radius, scale = 0, 1
+        # the stem's window reaches one frame past its own stride on each side, then the blocks count in its frames
+        radius, scale = (1, self.stem_stride[1]) if self.has_stem else (0, 1)
         for pool in self.time_pool:
             radius += self.convs_per_block * scale  # each 3x3 conv reaches one frame further per side
             radius += (pool - 1) * scale  # a pooling window reaches pool - 1 frames past its first
@@ -69,7 +85,7 @@ class ModelConfig:
     @property
     def output_bins(self) -> int:
         """F': frequency size after the blocks."""
-        bins = self.input_bins
+        bins = self.input_bins // self.stem_stride[0]
         for pool in self.freq_pool:
             bins //= pool
         if bins < 1:
@@ -125,6 +141,28 @@ class ConvBlock(nn.Module):
         return x * _time_mask(lengths, x.shape[-1]), lengths
 
 
+class Stem(nn.Module):
+    """One strided conv -> BN -> ReLU, kernel = stride + 2 (padding 1): (B, 1, F, T) -> (B, C, F // s_f, T // s_t)."""
+
+    def __init__(self, out_channels: int, stride: list[int]):
+        super().__init__()
+        freq, time = stride
+        self.conv = nn.Sequential(
+            nn.Conv2d(1, out_channels, (freq + 2, time + 2), stride=(freq, time), padding=1, bias=False),
+            nn.BatchNorm2d(out_channels),
+            nn.ReLU(inplace=True),
+        )
+        self.time_pool = time  # the time reduction, named as ConvBlock's for ``DFCNN.output_lengths``
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(B, 1, F, T), (B,) -> (B, C, F // s_f, T // s_t), (B,); frames past a length zeroed."""
+        x = self.conv(x)
+        if lengths is None:
+            return x, None
+        lengths = lengths // self.time_pool
+        return x * _time_mask(lengths, x.shape[-1]), lengths
+
+
 def _masked(x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
     return x if mask is None else x * mask
 
@@ -137,7 +175,8 @@ class DFCNN(nn.Module):
         if config.vocab_size < 2:
             raise ConfigError(f"model.vocab_size must be at least 2 (blank + one token), got {config.vocab_size}")
         self.config = config
-        blocks, in_channels = [], 1
+        self.stem = Stem(config.channels[0], config.stem_stride) if config.has_stem else None
+        blocks, in_channels = [], config.channels[0] if config.has_stem else 1
         for channels, time_pool, freq_pool in zip(config.channels, config.time_pool, config.freq_pool):
             blocks.append(
                 ConvBlock(in_channels, channels, config.convs_per_block, freq_pool, time_pool, config.residual)
@@ -152,9 +191,13 @@ class DFCNN(nn.Module):
         )
         if config.channels_last:
             self.blocks.to(memory_format=torch.channels_last)
+            if self.stem is not None:
+                self.stem.to(memory_format=torch.channels_last)
 
     def output_lengths(self, frame_lengths: torch.Tensor) -> torch.Tensor:
-        """Output frames for input frame counts, derived from the pooling of each block (floor)."""
+        """Output frames for input frame counts, derived from the stem's stride and each block's pooling (floor)."""
+        if self.stem is not None:
+            frame_lengths = frame_lengths // self.stem.time_pool
         for block in self.blocks:
             frame_lengths = frame_lengths // block.time_pool
         return frame_lengths
@@ -181,6 +224,8 @@ class DFCNN(nn.Module):
             x = nn.functional.pad(features, (0, padding))
         if self.config.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
+        if self.stem is not None:
+            x, lengths = self.stem(x, lengths)  # (B, C0, F // s_f, T // s_t)
         for block in self.blocks:
             x, lengths = block(x, lengths)  # (B, C, F', T')
         batch, channels, bins, frames = x.shape

@@ -9,6 +9,7 @@ jump, ``s`` the offset and ``r`` the size, unit ``i`` of a layer sees input cell
 
     conv 3x3:   r += 2 j,        s -= j
     pool p:     r += (p - 1) j,  j *= p
+    stem k:     r += (k - 1) j,  s -= j,  j *= k - 2   (the strided stem: kernel = stride + 2, padding 1)
 
 BatchNorm, ReLU and the padding mask are per cell and change nothing. ``numerical_field`` measures the
 same region with autograd; the tests check that the two agree for every layer.
@@ -46,7 +47,7 @@ class Axis:
 class LayerField:
     """Receptive field of one conv layer (conv -> BN -> ReLU) of a DFCNN."""
 
-    name: str  # "block2.conv1": 1-based block and conv within it
+    name: str  # "block2.conv1": 1-based block and conv within it; "stem" for the strided stem
     index: int  # 1-based number of the conv layer in the whole network
     channels: int  # output channels of the layer
     time: Axis  # in input frames
@@ -114,6 +115,11 @@ def layer_fields(model: ModelConfig, features: FeatureConfig) -> list[LayerField
     """The receptive field of every conv layer, in network order."""
     fields = []
     time, freq = Axis(1, 1, 0), Axis(1, 1, 0)
+    if model.has_stem:
+        (freq_stride, time_stride), channels = model.stem_stride, model.channels[0]
+        time = Axis(time_stride + 2, time_stride, -1)
+        freq = Axis(freq_stride + 2, freq_stride, -1)
+        fields.append(LayerField("stem", 1, channels, time, freq, features))
     for block, (channels, time_pool, freq_pool) in enumerate(zip(model.channels, model.time_pool, model.freq_pool), 1):
         for conv in range(1, model.convs_per_block + 1):
             time = Axis(time.size + 2 * time.jump, time.jump, time.offset - time.jump)
@@ -126,7 +132,8 @@ def layer_fields(model: ModelConfig, features: FeatureConfig) -> list[LayerField
 
 def conv_layers(model: DFCNN) -> list[nn.Module]:
     """The conv -> BN -> ReLU modules of a DFCNN, in the order of ``layer_fields``."""
-    return [conv for block in model.blocks for conv in block.convs]
+    stem = [] if model.stem is None else [model.stem.conv]
+    return stem + [conv for block in model.blocks for conv in block.convs]
 
 
 def numerical_field(
@@ -148,13 +155,13 @@ def numerical_field(
         region is checked to be a full rectangle.
     """
     probe = copy.deepcopy(model).eval()
+    for conv in conv_layers(probe):
+        conv[0].weight.data.abs_().add_(0.01)
+        conv[1].reset_running_stats()
+        conv[1].reset_parameters()
     for block in probe.blocks:
         if isinstance(block.pool, nn.MaxPool2d):
             block.pool = nn.AvgPool2d(block.pool.kernel_size, block.pool.stride)
-        for conv in block.convs:
-            conv[0].weight.data.abs_().add_(0.01)
-            conv[1].reset_running_stats()
-            conv[1].reset_parameters()
         if isinstance(block.shortcut, nn.Sequential):  # residual 1x1 projection: positive too
             block.shortcut[0].weight.data.abs_().add_(0.01)
             block.shortcut[1].reset_running_stats()
