@@ -74,7 +74,7 @@ SHAPES = {
     "stem2x2 48-96-192-384 fpool2-2-2-1": {
         "stem_stride": [2, 2], "channels": [48, 96, 192, 384], "time_pool": [1, 2, 1, 1], "freq_pool": [2, 2, 2, 1],
     },
-    # screened for throughput only (--shapes picks the probe set)
+    # throughput only unless --train names them
     "stem2x2 32-64-128-256": {
         "stem_stride": [2, 2], "channels": [32, 64, 128, 256], "time_pool": [1, 2, 1, 1], "freq_pool": [1, 2, 2, 2],
     },
@@ -84,6 +84,8 @@ SHAPES = {
     "fpool4-2-2-1 24-48-96-192": {"channels": [24, 48, 96, 192], "freq_pool": [4, 2, 2, 1]},
     "16-32-64-256 fpool2-2-4-1": {"channels": [16, 32, 64, 256], "freq_pool": [2, 2, 4, 1]},
 }
+
+TRAINED = list(SHAPES)[:6]  # the default probe set: the baseline first, the dearest last (a stop loses the least)
 
 
 def experiment(data: Path, exp_dir: Path, shape: dict, args) -> list[str]:
@@ -190,17 +192,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=REPO / "recipes/speechocean762/data",
                         help="prepared speechocean762: train.jsonl, dev.jsonl, vocab_phone.txt (default: %(default)s)")
-    parser.add_argument("--shapes", default=",".join(SHAPES), help="comma-separated names of SHAPES (default: all)")
-    parser.add_argument("--epochs", type=int, default=4, help="training epochs per shape; 0: throughput only")
+    parser.add_argument("--shapes", default=",".join(SHAPES), help="comma-separated names of SHAPES to measure "
+                        "(default: all)")
+    parser.add_argument("--train", default=",".join(TRAINED), help="comma-separated names of the shapes also trained "
+                        "(default: the first six of SHAPES)")
+    parser.add_argument("--epochs", type=int, default=4, help="training epochs per trained shape; 0: none")
     parser.add_argument("--lr", type=float, default=3e-3, help="peak learning rate (default: %(default)s)")
     parser.add_argument("--warmup", type=int, default=200, help="warmup steps (default: %(default)s)")
     parser.add_argument("--repeats", type=int, default=10, help="timed repeats per throughput figure (median)")
     parser.add_argument("--out", type=Path, default=REPO / "bench/shapes", help="writes OUT.md and OUT.json")
     args = parser.parse_args()
     names = [name.strip() for name in args.shapes.split(",") if name.strip()]
-    unknown = [name for name in names if name not in SHAPES]
+    trained = [name.strip() for name in args.train.split(",") if name.strip()] if args.epochs else []
+    unknown = [name for name in names + trained if name not in SHAPES]
     if unknown:
         parser.error(f"unknown shape {unknown[0]!r}; known: {', '.join(SHAPES)}")
+    names = [name for name in trained if name in names] + [name for name in names if name not in trained]
     settings = {"threads": torch.get_num_threads(), "repeats": args.repeats, "epochs": args.epochs,
                 "lr": args.lr, "warmup": args.warmup, "data": str(args.data), "argv": sys.argv[1:]}
     config = load_config(ExperimentConfig, RECIPE, [f"data.vocab={args.data / 'vocab_phone.txt'}"])
@@ -222,7 +229,7 @@ def main() -> None:
                 model = {**_model_block(config), **SHAPES[name]}
                 row["throughput"] = measure(name, config.features, model, args.repeats, audio, tokenizer)
                 print(f"{name}: {row['throughput']}", flush=True)
-            if args.epochs and "training" not in row:
+            if name in trained and "training" not in row:
                 with tempfile.TemporaryDirectory(prefix="dfcnn-shapes-") as scratch:
                     row["training"] = train_probe(args.data, SHAPES[name], args, Path(scratch))
                 print(f"{name}: {row['training']}", flush=True)
