@@ -41,6 +41,18 @@ def test_save_load_gives_identical_outputs(trained):
     assert torch.equal(got, expected)
 
 
+def test_a_checkpoint_from_before_the_stem_option_loads_unchanged(trained, tmp_path):
+    """Checkpoints written before ModelConfig had stem_stride: the default (no stem) rebuilds them as they were."""
+    _, folder = trained
+    payload = torch.load(folder / "exp" / "last.pt", weights_only=True)
+    del payload["model_config"]["stem_stride"]
+    torch.save(payload, tmp_path / "old.pt")
+    old, new = load_model(tmp_path / "old.pt", device="cpu"), load_model(folder / "exp" / "last.pt", device="cpu")
+    assert old.model.stem is None
+    waves, lengths = torch.randn(2, 9000), torch.tensor([9000, 5000])
+    assert torch.equal(old.log_probs(waves, lengths)[0], new.log_probs(waves, lengths)[0])
+
+
 def test_restore_rebuilds_modules(trained):
     _, folder = trained
     model, features, tokenizer = restore_modules(load_checkpoint(folder / "exp" / "best.pt"))

@@ -53,6 +53,7 @@ MODELS = {
         features=FeatureConfig(n_linear_bins=64), residual=True, convs_per_block=3, time_pool=[2, 1, 1]
     ),
     "utterance-mean-norm": dict(features=FeatureConfig(kind="mel", n_mels=32, utterance_mean_norm=True)),
+    "stem-2x3": dict(stem_stride=[2, 3], time_pool=[1, 2, 1], freq_pool=[1, 2, 2], residual=True),  # 6x in time
 }
 
 

@@ -34,9 +34,9 @@ CHROMIUM_FLAGS = [
 ]
 
 
-def tiny_recognizer(bins: int = 32) -> Recognizer:
-    config = ModelConfig(input_bins=bins, vocab_size=5, channels=[4, 6], time_pool=[2, 2], freq_pool=[2, 2],
-                         convs_per_block=1, hidden_dim=8)
+def tiny_recognizer(bins: int = 32, **model_overrides) -> Recognizer:
+    options = dict(channels=[4, 6], time_pool=[2, 2], freq_pool=[2, 2], convs_per_block=1, hidden_dim=8)
+    config = ModelConfig(input_bins=bins, vocab_size=5, **{**options, **model_overrides})
     tokenizer = Tokenizer(["<blank>", "|", "a", "b", "c"])
     return Recognizer(DFCNN(config).eval(), FeatureExtractor(FeatureConfig(kind="mel", n_mels=bins)).eval(), tokenizer)
 
@@ -80,6 +80,23 @@ def test_activations_have_the_layer_shapes(speech):
     assert [a.shape for a in ins.activations] == [(4, 32, frames), (6, 16, frames // 2)]
     assert ins.log_probs.shape == (frames // 4, 5)
     assert all((a >= 0).all() for a in ins.activations)  # after the ReLU
+
+
+def test_a_stem_is_the_first_layer_inspected(speech):
+    from dfcnn.audio import load_audio
+    from dfcnn.viz.inspect import filters_figure
+
+    recognizer = tiny_recognizer(stem_stride=[2, 2], time_pool=[1, 2], freq_pool=[2, 1])
+    ins = run_network(recognizer, load_audio(speech))
+    frames = ins.features.shape[1]
+    assert [f.name for f in ins.fields] == ["stem", "block1.conv1", "block2.conv1"]
+    assert [a.shape for a in ins.activations] == [(4, 16, frames // 2), (4, 16, frames // 2), (6, 8, frames // 2)]
+    assert ins.log_probs.shape == (frames // 4, 5)
+    figure = filters_figure(recognizer)  # the stem's 4x4 kernels
+    assert len([ax for ax in figure.axes if ax.get_visible() and ax.images]) == 4
+    import matplotlib.pyplot as plt
+
+    plt.close(figure)
 
 
 def test_figures_share_one_time_axis_in_seconds_and_hz(speech):

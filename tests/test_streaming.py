@@ -51,6 +51,18 @@ def test_streamed_log_probs_equal_one_pass(chunk_seconds, sizes):
     torch.testing.assert_close(streamed, whole, atol=1e-4, rtol=1e-4)
 
 
+@pytest.mark.parametrize("stem_stride, time_pool", [([2, 2], [1, 2, 1]), ([1, 3], [1, 1, 2])])
+def test_a_strided_stem_streams_exactly(stem_stride, time_pool):
+    """The stem's frames and its reach (``receptive_radius``) are in the stream's arithmetic: 4x and 6x."""
+    recognizer = random_recognizer(stem_stride=stem_stride, time_pool=time_pool, freq_pool=[1, 2, 2], residual=True)
+    wave = noisy_speechlike(4.37, seed=3)
+    stream = LogProbStream(recognizer, ChunkConfig(0.24, context_seconds=0.0))
+    streamed = torch.cat([*(stream.push(block) for block in blocks_of(wave, [1000, 37, 4096])), stream.finish()])
+    whole = one_pass(recognizer, wave)
+    assert streamed.shape == whole.shape
+    torch.testing.assert_close(streamed, whole, atol=1e-4, rtol=1e-4)
+
+
 def test_frames_come_out_within_the_lookahead():
     recognizer = random_recognizer()
     stream = LogProbStream(recognizer, ChunkConfig(0.32, context_seconds=0.0))

@@ -206,10 +206,11 @@ def layer_figure(ins: Inspection, layer: int, channels: list[int]):
 
 
 def filters_figure(recognizer: Recognizer):
-    """The first conv layer's 3x3 kernels (time across, frequency up) on one symmetric colour scale."""
+    """The first conv layer's kernels (3x3, or the stem's; time across, frequency up) on one symmetric colour scale."""
     import matplotlib.pyplot as plt
 
-    weights = conv_layers(recognizer.model)[0][0].weight.detach().float().cpu().numpy()[:, 0]  # (C, 3, 3)
+    first = conv_layers(recognizer.model)[0][0]
+    weights = first.weight.detach().float().cpu().numpy()[:, 0]  # (C, kF, kT): 3x3, or the stem's stride + 2
     columns = min(16, len(weights))
     rows = -(-len(weights) // columns)
     fig, axes = plt.subplots(rows, columns, figsize=(FIG_WIDTH, 0.85 * rows + 0.9), squeeze=False)
