@@ -33,6 +33,7 @@ import os
 import platform
 import resource
 import shlex
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -119,6 +120,7 @@ def experiment(data: Path, exp_dir: Path, shape: dict, args) -> list[str]:
         f"train.warmup_steps={args.warmup}",
         "train.keep_epoch_checkpoints=1",
         "train.device=cpu",
+        f"train.seed={args.seed}",
     ]
     overrides += [f"model.{key}={json.dumps(value).replace(' ', '')}" for key, value in shape.items()]
     return [str(RECIPE), *overrides]
@@ -146,7 +148,14 @@ def train_probe(data: Path, shape: dict, args, scratch: Path) -> dict:
     step_wall = sum(e["time"] - starts[e["step"]]["time"] for e in ends)
     audio = sum(e["audio_s"] for e in starts.values())
     metrics = [json.loads(line) for line in (exp_dir / "metrics.jsonl").read_text().splitlines()]
-    dev = [{"epoch": m["epoch"], "dev_per": m["dev_wer"]} for m in metrics if "dev_wer" in m]
+    losses = {}  # epoch -> the training losses logged in it (every log_every_steps steps)
+    for m in metrics:
+        if "loss" in m:
+            losses.setdefault(m["epoch"], []).append(m["loss"])
+    dev = [
+        {"epoch": m["epoch"], "dev_per": m["dev_wer"], "train_loss": statistics.mean(losses[m["epoch"]])}
+        for m in metrics if "dev_wer" in m
+    ]
     return {
         "audio_hours": audio / 3600,
         "steps": len(ends),
@@ -188,11 +197,15 @@ def table(results: dict, settings: dict) -> str:
             cells += ["", "", "", "", ""]
         lines.append("|" + "|".join(cells) + "|")
     curves = [
-        f"- {name}: " + ", ".join(f"{d['dev_per']:.1f}" for d in row["training"]["dev"])
+        f"- {name}: " + ", ".join(
+            f"{d['dev_per']:.1f}" + (f" ({d['train_loss']:.2f})" if "train_loss" in d else "")
+            for d in row["training"]["dev"]
+        )
         for name, row in results["shapes"].items() if row.get("training")
     ]
     if curves:
-        lines += ["", "Dev PER (%) after each epoch:", "", *curves]
+        lines += ["", "Dev PER (%) after each epoch (in brackets where recorded: the epoch's mean training CTC loss, "
+                  "SpecAugment and dropout on):", "", *curves]
     lines += ["", "Shapes (overrides of recipes/speechocean762/conf.yaml's model block):", ""]
     lines += [f"- {name}: `{json.dumps(SHAPES[name])}`" for name in results["shapes"] if name in SHAPES]
     return "\n".join(lines) + "\n"
@@ -216,6 +229,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=4, help="training epochs per trained shape; 0: none")
     parser.add_argument("--lr", type=float, default=3e-3, help="peak learning rate (default: %(default)s)")
     parser.add_argument("--warmup", type=int, default=200, help="warmup steps (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=0, help="train.seed: initialisation, batch order, SpecAugment")
     parser.add_argument("--repeats", type=int, default=10, help="timed repeats per throughput figure (median)")
     parser.add_argument("--out", type=Path, default=REPO / "bench/shapes", help="writes OUT.md and OUT.json")
     args = parser.parse_args()
@@ -226,15 +240,14 @@ def main() -> None:
         parser.error(f"unknown shape {unknown[0]!r}; known: {', '.join(SHAPES)}")
     names = [name for name in trained if name in names] + [name for name in names if name not in trained]
     settings = {"threads": torch.get_num_threads(), "repeats": args.repeats, "epochs": args.epochs,
-                "lr": args.lr, "warmup": args.warmup, "data": str(args.data), "argv": sys.argv[1:]}
+                "lr": args.lr, "warmup": args.warmup, "seed": args.seed, "data": str(args.data), "argv": sys.argv[1:]}
     config = load_config(ExperimentConfig, RECIPE, [f"data.vocab={args.data / 'vocab_phone.txt'}"])
     tokenizer = Tokenizer.from_file(args.data / "vocab_phone.txt", unit="phone")
     results = {"date": str(datetime.date.today()), "settings": settings, "shapes": {}}
     json_path = args.out.with_suffix(".json")
     if json_path.exists():  # a stopped run goes on: probes of the same settings are kept
         previous = json.loads(json_path.read_text())
-        same = {k: v for k, v in previous.get("settings", {}).items() if k != "argv"} == \
-            {k: v for k, v in settings.items() if k != "argv"}
+        same = {"seed": 0, **previous.get("settings", {}), "argv": None} == {**settings, "argv": None}
         if same:
             results["shapes"] = {k: v for k, v in previous["shapes"].items() if k in names}
     with tempfile.TemporaryDirectory() as tmp:
