@@ -43,7 +43,7 @@ from dfcnn.align import PauseFrames  # noqa: E402
 from dfcnn.audio import SAMPLE_RATE, load_audio  # noqa: E402
 from dfcnn.data import read_manifest  # noqa: E402
 from dfcnn.decode import build_decoder  # noqa: E402
-from dfcnn.export import export_model  # noqa: E402
+from dfcnn.deploy.export import export_model  # noqa: E402
 from dfcnn.fileio import atomic_write_text  # noqa: E402
 from dfcnn.inference import load_model  # noqa: E402
 from dfcnn.longform import chunked_log_probs  # noqa: E402

@@ -32,7 +32,7 @@ DEVICE_HELP = "auto (CUDA when present), cpu, cuda or cuda:N"
 
 def _train(args: argparse.Namespace) -> int:
     from .config import load_config
-    from .train import ExperimentConfig, train
+    from .training.train import ExperimentConfig, train
 
     config = load_config(ExperimentConfig, args.config, args.overrides)
     best = train(config, resume=args.resume, progress=not args.quiet)
@@ -403,7 +403,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         if args.command == "train" and argv is None:  # from the command line: rerun under jemalloc when installed
-            from .allocator import run_under_jemalloc
+            from .training.allocator import run_under_jemalloc
 
             run_under_jemalloc()
         return args.run(args)

@@ -283,7 +283,7 @@ def load_model(
     if backend == "onnx":
         if device not in ("auto", "cpu"):
             raise DfcnnError(f"the onnx backend runs on the CPU; device {device!r} was asked for")
-        from .runtime import load_onnx_model
+        from .deploy.runtime import load_onnx_model
 
         return load_onnx_model(path, decoder, config)
     checkpoint = resolve_model_path(path)

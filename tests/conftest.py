@@ -62,7 +62,7 @@ def tiny_model(tmp_path_factory) -> Path:
     real files and a real pipeline, nonsense output."""
     from helpers import tiny_config
 
-    from dfcnn.train import train
+    from dfcnn.training.train import train
 
     folder = tmp_path_factory.mktemp("tiny-model")
     train(tiny_config(folder, "train.epochs=1"), progress=False)

@@ -21,7 +21,7 @@ from dfcnn.features import FeatureConfig, FeatureExtractor
 from dfcnn.inference import Recognizer
 from dfcnn.model import DFCNN, ModelConfig
 from dfcnn.text import Tokenizer, build_vocab, save_vocab
-from dfcnn.train import ExperimentConfig
+from dfcnn.training.train import ExperimentConfig
 
 TINY_MODEL = [
     "model.channels=[4,8]", "model.time_pool=[2,2]", "model.freq_pool=[4,4]", "model.hidden_dim=16",

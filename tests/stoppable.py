@@ -37,11 +37,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from helpers import tiny_config  # noqa: E402
 
-from dfcnn import train as train_module  # noqa: E402
 from dfcnn.cli import report_error  # noqa: E402
 from dfcnn.errors import DfcnnError  # noqa: E402
 from dfcnn.fileio import atomic_write  # noqa: E402
-from dfcnn.workers import die_with_parent  # noqa: E402
+from dfcnn.training import train as train_module  # noqa: E402
+from dfcnn.training.workers import die_with_parent  # noqa: E402
 
 
 class StopInjector:

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from helpers import TINY_MODEL, noise_corpus
 
-from dfcnn import allocator
-from dfcnn.allocator import JEMALLOC_CONF, find_jemalloc, jemalloc_environment
 from dfcnn.errors import ConfigError
+from dfcnn.training import allocator
+from dfcnn.training.allocator import JEMALLOC_CONF, find_jemalloc, jemalloc_environment
 
 REPO = Path(__file__).resolve().parents[1]
 # `python -c CLI train ...`: dfcnn's command line, which notes every pid that runs it and leaves the

@@ -26,7 +26,7 @@ from dfcnn.checkpoint import load_checkpoint
 from dfcnn.cli import main
 from dfcnn.errors import AudioError, CheckpointError
 from dfcnn.inference import Recognizer, load_model
-from dfcnn.train import Trainer
+from dfcnn.training.train import Trainer
 
 HERE = Path(__file__).resolve().parent
 

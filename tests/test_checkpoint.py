@@ -5,7 +5,7 @@ from helpers import tiny_config
 from dfcnn.checkpoint import load_checkpoint, restore_modules
 from dfcnn.errors import CheckpointError
 from dfcnn.inference import load_model
-from dfcnn.train import Trainer
+from dfcnn.training.train import Trainer
 
 
 @pytest.fixture(scope="module")

@@ -12,11 +12,11 @@ from helpers import noisy_speechlike, random_recognizer
 
 pytest.importorskip("onnxruntime")
 
+from dfcnn.deploy.export import min_samples, onnx_bytes, torchscript_module  # noqa: E402
+from dfcnn.deploy.runtime import OnnxRecognizer, load_onnx_model, session_options  # noqa: E402
 from dfcnn.errors import DfcnnError  # noqa: E402
-from dfcnn.export import min_samples, onnx_bytes, torchscript_module  # noqa: E402
 from dfcnn.features import FeatureConfig  # noqa: E402
 from dfcnn.inference import load_model  # noqa: E402
-from dfcnn.runtime import OnnxRecognizer, load_onnx_model, session_options  # noqa: E402
 from dfcnn.streaming import StreamingRecognizer  # noqa: E402
 
 
@@ -172,7 +172,7 @@ def test_int8_keeps_the_word_error_rate_of_fp32_on_real_speech(yesno_model, tmp_
     shipped decoder is at most 0.5 points (absolute) worse in WER than fp32, and the network's own
     output, frame by frame, is the same token almost everywhere."""
     from dfcnn.data import read_manifest
-    from dfcnn.export import export_model
+    from dfcnn.deploy.export import export_model
 
     data = yesno_model.parent / "data"
     export_model(yesno_model, "onnx", tmp_path, int8=True, calibration=data / "train.jsonl")

@@ -8,7 +8,7 @@ from dfcnn.config import load_config
 from dfcnn.data import Utterance, write_manifest
 from dfcnn.evaluate import evaluate
 from dfcnn.text import build_vocab, save_vocab
-from dfcnn.train import ExperimentConfig, Trainer
+from dfcnn.training.train import ExperimentConfig, Trainer
 
 DIGITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 

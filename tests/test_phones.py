@@ -21,7 +21,7 @@ from dfcnn.inference import load_model
 from dfcnn.lm import build_lm, read_lexicon, write_lexicon
 from dfcnn.pronounce import PHONES, Pronouncer, ipa_to_arpabet, letter_to_sound
 from dfcnn.text import Tokenizer, build_vocab, save_vocab
-from dfcnn.train import ExperimentConfig, Trainer
+from dfcnn.training.train import ExperimentConfig, Trainer
 
 PHONE_TOKENIZER = Tokenizer(tuple(build_vocab([], unit="phone")), "english", "phone")
 

@@ -173,7 +173,7 @@ def test_run_sh_is_valid_bash(corpus):
 @pytest.mark.parametrize("conf", sorted(RECIPES.glob("*/conf.yaml")), ids=lambda path: path.parent.name)
 def test_every_recipe_config_loads(conf):
     from dfcnn.config import load_config
-    from dfcnn.train import ExperimentConfig
+    from dfcnn.training.train import ExperimentConfig
 
     config = load_config(ExperimentConfig, conf)  # an unknown key or a wrong type is an error naming the file
     for manifest in (config.data.train_manifest, config.data.dev_manifest):

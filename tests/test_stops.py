@@ -16,7 +16,7 @@ import pytest
 import torch
 from helpers import TINY_MODEL, noise_corpus, tiny_config
 
-from dfcnn.train import Trainer
+from dfcnn.training.train import Trainer
 
 HERE = Path(__file__).resolve().parent
 STOPPABLE = HERE / "stoppable.py"

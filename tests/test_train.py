@@ -5,8 +5,8 @@ import torch
 from helpers import tiny_config
 
 from dfcnn.errors import ConfigError, VocabError
-from dfcnn.train import TrainConfig, Trainer, learning_rate
-from dfcnn.workers import worker_options
+from dfcnn.training.train import TrainConfig, Trainer, learning_rate
+from dfcnn.training.workers import worker_options
 
 
 def parameters(trainer):

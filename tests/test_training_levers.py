@@ -12,7 +12,7 @@ from dfcnn.data import SpeechDataset, Utterance
 from dfcnn.errors import DfcnnError
 from dfcnn.inference import load_model
 from dfcnn.text import save_vocab
-from dfcnn.train import Trainer
+from dfcnn.training.train import Trainer
 
 
 def tone(path, hz=440.0, seconds=1.0):

@@ -4,7 +4,7 @@ import os
 
 import torch
 
-from dfcnn.workers import worker_options
+from dfcnn.training.workers import worker_options
 
 
 def worker_pid(items):

@@ -79,7 +79,7 @@ def _serve_config(args: argparse.Namespace):
 def _export(args: argparse.Namespace) -> int:
     if args.format == "onnx":
         require_extra("onnx", "onnxruntime")
-    from ..export import export_model
+    from ..deploy.export import export_model
     from ..fileio import check_writable_folder
 
     check_writable_folder(args.out, "--out")

@@ -38,11 +38,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from .audio import SAMPLE_RATE
-from .decode import DecoderConfig
-from .errors import DfcnnError
-from .fileio import atomic_write, atomic_write_text
-from .options import EXPORT_FORMATS
+from ..audio import SAMPLE_RATE
+from ..decode import DecoderConfig
+from ..errors import DfcnnError
+from ..fileio import atomic_write, atomic_write_text
+from ..options import EXPORT_FORMATS
 
 FORMATS = EXPORT_FORMATS
 METADATA_KEY = "dfcnn"  # ONNX metadata_props key / TorchScript extra file stem of the self-description
@@ -171,8 +171,8 @@ class _CalibrationReader:
 def calibration_waves(manifest: str | Path, shortest: int, seconds: float = CALIBRATION_SECONDS):
     """Up to ``seconds`` of audio from a manifest, spread over it (every k-th utterance), each at
     least ``shortest`` samples (zero-padded)."""
-    from .audio import load_audio
-    from .data import read_manifest
+    from ..audio import load_audio
+    from ..data import read_manifest
 
     utterances = read_manifest(manifest)
     total = sum(u.duration for u in utterances)
@@ -230,8 +230,8 @@ def ship_decoder(checkpoint: Path, out: Path, tokenizer) -> Path | None:
     """Copy the checkpoint's shipped decoder (decoder.json) beside the export, with the LM and the
     lexicon it uses (named or found beside the LM) copied in and named relative to it; None when the
     model ships none."""
-    from .inference import DECODER_FILE, shipped_decoder
-    from .lm import resolve_lexicon
+    from ..inference import DECODER_FILE, shipped_decoder
+    from ..lm import resolve_lexicon
 
     config = shipped_decoder(checkpoint)
     if config is None:
@@ -251,7 +251,7 @@ def export_model(
     model: str | Path, fmt: str, out: str | Path, int8: bool = False, calibration: str | Path | None = None
 ) -> list[Path]:
     """Write the model at ``model`` (checkpoint or folder) as ``fmt`` into ``out``; returns the files written."""
-    from .inference import load_model, resolve_model_path
+    from ..inference import load_model, resolve_model_path
 
     if fmt not in FORMATS:
         raise DfcnnError(f"unknown export format {fmt!r}; expected one of {', '.join(FORMATS)}")

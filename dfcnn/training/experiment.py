@@ -11,10 +11,10 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from .errors import check_field
-from .features import FeatureConfig, SpecAugmentConfig
-from .model import ModelConfig
-from .text import NORMALIZERS, UNITS
+from ..errors import check_field
+from ..features import FeatureConfig, SpecAugmentConfig
+from ..model import ModelConfig
+from ..text import NORMALIZERS, UNITS
 
 WORKER_STARTS = ("forkserver", "fork")
 SELECT_METRICS = ("wer", "cer")

@@ -1,5 +1,5 @@
 """The network through ONNX Runtime's CPU provider: a ``Recognizer`` whose log-probs come from an
-exported graph (``dfcnn.export``), fp32 or int8. Decoding, alignment and transcripts are the same code.
+exported graph (``dfcnn.deploy.export``), fp32 or int8. Decoding, alignment and transcripts are the same code.
 
     recognizer = load_model("deploy/", backend="onnx")               # deploy/model.onnx (+ decoder.json)
     recognizer = load_model("deploy/model.int8.onnx", backend="onnx")
@@ -13,12 +13,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .decode import DecoderConfig, build_decoder
-from .errors import CheckpointError, DfcnnError
-from .features import FeatureConfig
-from .inference import SHIPPED, Recognizer, TranscribeConfig, resolve_model_path, shipped_decoder
-from .model import ModelConfig
-from .text import Tokenizer
+from ..decode import DecoderConfig, build_decoder
+from ..errors import CheckpointError, DfcnnError
+from ..features import FeatureConfig
+from ..inference import SHIPPED, Recognizer, TranscribeConfig, resolve_model_path, shipped_decoder
+from ..model import ModelConfig
+from ..text import Tokenizer
 
 
 class OnnxRecognizer(Recognizer):
@@ -109,8 +109,8 @@ def load_onnx_model(
     except ImportError:
         raise DfcnnError("the onnx backend needs onnxruntime: pip install 'dfcnn[serve]'") from None
 
+    from ..inference import load_model
     from .export import onnx_bytes, read_metadata
-    from .inference import load_model
 
     onnx_path = resolve_onnx_path(path)
     if onnx_path is None:

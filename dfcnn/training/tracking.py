@@ -6,7 +6,7 @@ import json
 import time
 from pathlib import Path
 
-from .fileio import atomic_write_text, write_error
+from ..fileio import atomic_write_text, write_error
 
 
 class MetricsLog:

@@ -32,21 +32,21 @@ from pathlib import Path
 import torch
 import yaml
 
-from . import config as config_io
+from .. import config as config_io
+from ..audio import SAMPLE_RATE
+from ..checkpoint import build_payload, copy_checkpoint, load_checkpoint, save_checkpoint, transfer_weights
+from ..data import DurationBatchSampler, SpeechDataset, Utterance, collate, filter_for_ctc, read_manifest
+from ..decode import build_decoder
+from ..errors import AudioError, ConfigError, DfcnnError, Interrupted
+from ..features import FeatureExtractor, SpecAugment, compute_stats
+from ..fileio import atomic_write_text, check_writable_folder, remove_stale_temp_files
+from ..inference import Recognizer, resolve_device
+from ..model import DFCNN
+from ..pronounce import CMUDICT
+from ..text import Tokenizer
 from .allocator import allocator_in_use
-from .audio import SAMPLE_RATE
-from .checkpoint import build_payload, copy_checkpoint, load_checkpoint, save_checkpoint, transfer_weights
-from .data import DurationBatchSampler, SpeechDataset, Utterance, collate, filter_for_ctc, read_manifest
-from .decode import build_decoder
 from .distributed import Distributed, rng_state, set_rng_state
-from .errors import AudioError, ConfigError, DfcnnError, Interrupted
 from .experiment import DataConfig, ExperimentConfig, TrainConfig
-from .features import FeatureExtractor, SpecAugment, compute_stats
-from .fileio import atomic_write_text, check_writable_folder, remove_stale_temp_files
-from .inference import Recognizer, resolve_device
-from .model import DFCNN
-from .pronounce import CMUDICT
-from .text import Tokenizer
 from .tracking import MetricsLog
 from .workers import worker_options
 

@@ -1,0 +1,6 @@
+"""Training a DFCNN: the trainer, its configs and the plumbing only training needs.
+
+``train`` (the Trainer), ``experiment`` (ExperimentConfig and its sections), ``distributed`` (torchrun
+ranks), ``workers`` and ``_forkserver_guard`` (audio-decoding processes), ``tracking`` (metrics.jsonl,
+TensorBoard), ``allocator`` (jemalloc). Nothing here is imported by ``import dfcnn`` or by inference.
+"""
