@@ -18,7 +18,7 @@ import torch
 from dfcnn.config import load_config
 from dfcnn.data import Utterance, write_manifest
 from dfcnn.features import FeatureConfig, FeatureExtractor
-from dfcnn.inference import Recognizer
+from dfcnn.inference import Recognizer, TorchNetwork
 from dfcnn.model import DFCNN, ModelConfig
 from dfcnn.text import Tokenizer, build_vocab, save_vocab
 from dfcnn.training.train import ExperimentConfig
@@ -71,7 +71,7 @@ def random_recognizer(features: FeatureConfig | None = None, **model_overrides) 
         if isinstance(module, torch.nn.BatchNorm2d):
             module.running_mean.uniform_(-0.5, 0.5)
             module.running_var.uniform_(0.5, 2.0)
-    return Recognizer(model.eval(), features.eval(), TOKENIZER)
+    return Recognizer(TorchNetwork(model.eval(), features.eval()), TOKENIZER)
 
 
 def noisy_speechlike(seconds: float, seed: int = 0) -> np.ndarray:

@@ -25,7 +25,8 @@ from dfcnn.audio import load_audio
 from dfcnn.checkpoint import load_checkpoint
 from dfcnn.cli import main
 from dfcnn.errors import AudioError, CheckpointError
-from dfcnn.inference import Recognizer, load_model
+from dfcnn.inference import Recognizer
+from dfcnn.loading import load_model
 from dfcnn.training.train import Trainer
 
 HERE = Path(__file__).resolve().parent

@@ -73,7 +73,7 @@ def test_the_microphone_is_transcribed_live(served, recording, tmp_path):
 
 
 def test_a_chosen_file_is_transcribed_and_its_words_lit_as_it_plays(served, recording, yesno_model, tmp_path):
-    from dfcnn.inference import load_model
+    from dfcnn.loading import load_model
 
     path, _ = recording
     expected = [w.word for w in load_model(yesno_model, "cpu").transcribe(path).words]

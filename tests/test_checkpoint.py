@@ -4,7 +4,7 @@ from helpers import tiny_config
 
 from dfcnn.checkpoint import load_checkpoint, restore_modules
 from dfcnn.errors import CheckpointError
-from dfcnn.inference import load_model
+from dfcnn.loading import load_model
 from dfcnn.training.train import Trainer
 
 

@@ -16,7 +16,7 @@ from helpers import noise_corpus
 
 from dfcnn.errors import DfcnnError
 from dfcnn.features import FeatureConfig, FeatureExtractor
-from dfcnn.inference import Recognizer
+from dfcnn.inference import Recognizer, TorchNetwork
 from dfcnn.model import DFCNN, ModelConfig
 from dfcnn.text import Tokenizer
 from dfcnn.viz.channel import inspect_channel
@@ -38,7 +38,8 @@ def tiny_recognizer(bins: int = 32) -> Recognizer:
     config = ModelConfig(input_bins=bins, vocab_size=5, channels=[4, 6], time_pool=[2, 2], freq_pool=[2, 2],
                          convs_per_block=1, hidden_dim=8)
     tokenizer = Tokenizer(["<blank>", "|", "a", "b", "c"])
-    return Recognizer(DFCNN(config).eval(), FeatureExtractor(FeatureConfig(kind="mel", n_mels=bins)).eval(), tokenizer)
+    features = FeatureExtractor(FeatureConfig(kind="mel", n_mels=bins)).eval()
+    return Recognizer(TorchNetwork(DFCNN(config).eval(), features), tokenizer)
 
 
 @pytest.fixture

@@ -89,7 +89,8 @@ def test_word_times_fall_on_known_boundaries(overfit_model):
     import numpy as np
 
     from dfcnn.audio import SAMPLE_RATE, load_audio
-    from dfcnn.inference import TranscribeConfig, load_model
+    from dfcnn.inference import TranscribeConfig
+    from dfcnn.loading import load_model
     from dfcnn.longform import ChunkConfig
 
     checkpoint, utterances, digit_spans = overfit_model

@@ -1,55 +1,38 @@
-"""The network through ONNX Runtime's CPU provider: a ``Recognizer`` whose log-probs come from an
-exported graph (``dfcnn.deploy.export``), fp32 or int8. Decoding, alignment and transcripts are the same code.
+"""An exported graph in ONNX Runtime's CPU provider: the ``OnnxNetwork`` a ``Recognizer`` runs, built
+from the .onnx file (fp32 or int8, ``dfcnn.deploy.export``) and the description in its metadata alone.
 
-    recognizer = load_model("deploy/", backend="onnx")               # deploy/model.onnx (+ decoder.json)
-    recognizer = load_model("deploy/model.int8.onnx", backend="onnx")
-    recognizer = load_model("exp/", backend="onnx")                   # a checkpoint, exported in memory
+    network, tokenizer = load_onnx("deploy/model.onnx")
+    recognizer = Recognizer(network, tokenizer)              # or: load_model("deploy/", backend="onnx")
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from ..decode import DecoderConfig, build_decoder
 from ..errors import CheckpointError, DfcnnError
 from ..features import FeatureConfig
-from ..inference import SHIPPED, Recognizer, TranscribeConfig, resolve_model_path, shipped_decoder
 from ..model import ModelConfig
 from ..text import Tokenizer
+from ..versions import require_extra
+
+METADATA_KEY = "dfcnn"  # ONNX metadata_props key / TorchScript extra file stem of the self-description
+METADATA_FORMAT = "dfcnn-graph"  # tells a dfcnn graph's metadata from anything else
 
 
-class OnnxRecognizer(Recognizer):
-    """A ``Recognizer`` running an exported wave -> log-probs graph in onnxruntime (no torch modules)."""
+class OnnxNetwork:
+    """An exported wave -> log-probs graph in onnxruntime (no torch modules): a ``Network``."""
 
-    def __init__(
-        self,
-        session,
-        tokenizer: Tokenizer,
-        feature_config: FeatureConfig,
-        model_config: ModelConfig,
-        decoder=None,
-        config: TranscribeConfig | None = None,
-        min_samples: int = 400,
-    ):
+    device = torch.device("cpu")
+
+    def __init__(self, session, feature_config: FeatureConfig, model_config: ModelConfig, min_samples: int = 400):
         self.session = session
-        self.model = self.features = None  # no torch modules: inspect and training need a checkpoint
-        self.tokenizer = tokenizer
-        self.device = torch.device("cpu")
-        self.config = config or TranscribeConfig()
-        self.decoder = decoder if decoder is not None else build_decoder(tokenizer)
-        self._feature_config, self._model_config = feature_config, model_config
+        self.feature_config = feature_config
+        self.model_config = model_config
         self.min_samples = min_samples  # shorter recordings have no output frame (``export.min_samples``)
-
-    @property
-    def feature_config(self) -> FeatureConfig:
-        return self._feature_config
-
-    @property
-    def model_config(self) -> ModelConfig:
-        return self._model_config
 
     @torch.no_grad()
     def log_probs(self, waves: torch.Tensor, wave_lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -60,12 +43,28 @@ class OnnxRecognizer(Recognizer):
         rows = []
         for row, length in enumerate(wave_lengths.tolist()):
             if length < self.min_samples:  # too short for one output frame (as in torch)
-                rows.append(torch.zeros(0, len(self.tokenizer)))
+                rows.append(torch.zeros(0, self.model_config.vocab_size))
                 continue
             wave = np.ascontiguousarray(waves[row, None, :length])
             rows.append(torch.from_numpy(self.session.run(None, {"waves": wave})[0][0]))
         lengths = torch.tensor([row.shape[0] for row in rows])
         return torch.nn.utils.rnn.pad_sequence(rows, batch_first=True), lengths
+
+
+def read_metadata(proto) -> dict:
+    """The dfcnn description of an ONNX ``ModelProto`` or an ORT session's model metadata."""
+    props = (
+        proto.custom_metadata_map
+        if hasattr(proto, "custom_metadata_map")
+        else {p.key: p.value for p in proto.metadata_props}
+    )
+    try:
+        meta = json.loads(props[METADATA_KEY])
+        if meta.get("format") != METADATA_FORMAT:
+            raise KeyError(METADATA_KEY)
+    except (KeyError, json.JSONDecodeError):
+        raise DfcnnError("not an ONNX model exported by dfcnn (no dfcnn metadata)") from None
+    return meta
 
 
 def session_options(threads: int | None = None):
@@ -82,59 +81,21 @@ def session_options(threads: int | None = None):
     return options
 
 
-def resolve_onnx_path(path: str | Path) -> Path | None:
-    """An .onnx file, or a folder holding model.onnx -> its path; None for a checkpoint (or its folder)."""
-    from .export import FP32_FILE
+def load_onnx(source: str | Path | bytes, threads: int | None = None) -> tuple[OnnxNetwork, Tokenizer]:
+    """An exported graph (its file, or its bytes) as an ``OnnxNetwork``, with the tokenizer its metadata holds."""
+    require_extra("onnxruntime", what="the onnx backend")
+    import onnxruntime
 
-    path = Path(path)
-    if path.is_dir() and (path / FP32_FILE).is_file():
-        return path / FP32_FILE
-    if path.suffix == ".onnx":
-        if not path.is_file():
-            raise CheckpointError(f"{path}: no such ONNX model")
-        return path
-    return None
-
-
-def load_onnx_model(
-    path: str | Path,
-    decoder: DecoderConfig | None | str = SHIPPED,
-    config: TranscribeConfig | None = None,
-    threads: int | None = None,
-) -> OnnxRecognizer:
-    """An ``OnnxRecognizer`` from an exported .onnx file, a folder with model.onnx, or a checkpoint
-    (exported in memory). ``decoder`` as in ``load_model``: "shipped" reads decoder.json beside the file."""
+    name = "the exported graph" if isinstance(source, bytes) else str(source)
     try:
-        import onnxruntime
-    except ImportError:
-        raise DfcnnError("the onnx backend needs onnxruntime: pip install 'dfcnn[serve]'") from None
-
-    from ..inference import load_model
-    from .export import onnx_bytes, read_metadata
-
-    onnx_path = resolve_onnx_path(path)
-    if onnx_path is None:
-        checkpoint = resolve_model_path(path)
-        source: bytes | str = onnx_bytes(load_model(checkpoint, device="cpu", decoder=None))
-        beside = checkpoint
-    else:
-        source, beside = str(onnx_path), onnx_path
-    try:
-        session = onnxruntime.InferenceSession(source, session_options(threads), providers=["CPUExecutionProvider"])
+        session = onnxruntime.InferenceSession(
+            source if isinstance(source, bytes) else str(source), session_options(threads),
+            providers=["CPUExecutionProvider"],
+        )
     except Exception as error:  # onnxruntime raises its own types for unreadable or invalid files
-        raise CheckpointError(f"{onnx_path}: onnxruntime cannot load it ({str(error).splitlines()[0]})") from None
+        raise CheckpointError(f"{name}: onnxruntime cannot load it ({str(error).splitlines()[0]})") from None
     meta = read_metadata(session.get_modelmeta())
-    if isinstance(decoder, str):
-        if decoder != SHIPPED:
-            raise DfcnnError(f"decoder must be a DecoderConfig, None or {SHIPPED!r}, got {decoder!r}")
-        decoder = shipped_decoder(beside)
-    tokenizer = Tokenizer.from_dict(meta["tokenizer"])
-    return OnnxRecognizer(
-        session,
-        tokenizer,
-        FeatureConfig(**meta["feature_config"]),
-        ModelConfig(**meta["model_config"]),
-        build_decoder(tokenizer, decoder),
-        config,
-        meta["min_samples"],
+    network = OnnxNetwork(
+        session, FeatureConfig(**meta["feature_config"]), ModelConfig(**meta["model_config"]), meta["min_samples"]
     )
+    return network, Tokenizer.from_dict(meta["tokenizer"])

@@ -8,9 +8,9 @@ so a bad value stops ``dfcnn train`` before any work, blamed on the file or over
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
 
+from ..device import DEVICE_PATTERN
 from ..errors import check_field
 from ..features import FeatureConfig, SpecAugmentConfig
 from ..model import ModelConfig
@@ -18,7 +18,6 @@ from ..text import NORMALIZERS, UNITS
 
 WORKER_STARTS = ("forkserver", "fork")
 SELECT_METRICS = ("wer", "cer")
-DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?|mps")
 
 
 @dataclass

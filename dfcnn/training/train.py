@@ -37,10 +37,11 @@ from ..audio import SAMPLE_RATE
 from ..checkpoint import build_payload, copy_checkpoint, load_checkpoint, save_checkpoint, transfer_weights
 from ..data import DurationBatchSampler, SpeechDataset, Utterance, collate, filter_for_ctc, read_manifest
 from ..decode import build_decoder
+from ..device import resolve_device
 from ..errors import AudioError, ConfigError, DfcnnError, Interrupted
 from ..features import FeatureExtractor, SpecAugment, compute_stats
 from ..fileio import atomic_write_text, check_writable_folder, remove_stale_temp_files
-from ..inference import Recognizer, resolve_device
+from ..inference import Recognizer, TorchNetwork
 from ..model import DFCNN
 from ..pronounce import CMUDICT
 from ..text import Tokenizer
@@ -376,7 +377,7 @@ class Trainer:
         self.model.eval()
         self.features.eval()
         try:
-            recognizer = Recognizer(self.model, self.features, self.tokenizer)
+            recognizer = Recognizer(TorchNetwork(self.model, self.features), self.tokenizer)
             skip = self.config.data.skip_bad_audio
             hypotheses = recognizer.recognize(
                 self.data.dev, self.config.data.max_batch_duration, progress=self.progress, skip_failed=skip
