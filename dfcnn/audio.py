@@ -122,6 +122,17 @@ def resample(wave: np.ndarray, orig_rate: int, target_rate: int = SAMPLE_RATE) -
     return np.asarray(np.pad(resampled, (0, max(0, size - resampled.shape[0])))[:size], dtype=wave.dtype)
 
 
+def stream_resampler(orig_rate: int, target_rate: int = SAMPLE_RATE):
+    """A resampler for audio that arrives in blocks (soxr's, HQ: ``resample``'s quality), or None when
+    the rates agree: ``resampler.resample_chunk(block, last=False)`` -> the block at ``target_rate``;
+    ``last=True`` flushes what it holds back."""
+    if orig_rate == target_rate:
+        return None
+    import soxr
+
+    return soxr.ResampleStream(orig_rate, target_rate, 1, dtype="float32", quality="HQ")
+
+
 def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     """Decode ``path`` to float32 mono at ``sample_rate``.
 
@@ -155,11 +166,7 @@ def stream_audio(path: str | Path, block_seconds: float = 30.0, sample_rate: int
         raise AudioError(f"{path}: {problem}")
     handle = _through_libsndfile(path, soundfile.SoundFile)
     with handle:
-        resampler = None
-        if handle.samplerate != sample_rate:
-            import soxr  # librosa's resampling backend, here in streaming mode
-
-            resampler = soxr.ResampleStream(handle.samplerate, sample_rate, 1, dtype="float32", quality="HQ")
+        resampler = stream_resampler(handle.samplerate, sample_rate)
         block_frames = max(1, int(block_seconds * handle.samplerate))
         total = 0
         while True:
