@@ -1,4 +1,4 @@
-"""Training a DFCNN with CTC.
+"""The Trainer: one training run with CTC (data, optimisation, checkpoints, dev scoring, stops, resume).
 
     dfcnn train recipes/fsdd/conf.yaml                   # fresh run into exp_dir
     dfcnn train recipes/fsdd/conf.yaml train.lr=5e-4     # with overrides
@@ -46,8 +46,9 @@ from ..model import DFCNN
 from ..pronounce import CMUDICT
 from ..text import Tokenizer
 from .allocator import allocator_in_use
-from .distributed import Distributed, rng_state, set_rng_state
+from .distributed import Distributed
 from .experiment import DataConfig, ExperimentConfig, TrainConfig
+from .generators import Generators
 from .tracking import MetricsLog
 from .workers import worker_options
 
@@ -170,8 +171,7 @@ class Trainer:
             self.device = torch.device("cuda", self.dist.local_rank)
             torch.cuda.set_device(self.device)
         self.dist.start(self.device.type)
-        random.seed(cfg.seed)
-        torch.manual_seed(cfg.seed)
+        self.generators = Generators(cfg.seed, self.device)  # the caller's global generators stay untouched
 
         data = config.data
         self.tokenizer = Tokenizer.from_file(data.vocab, data.normalizer, data.unit, data.pronunciations)
@@ -179,7 +179,8 @@ class Trainer:
             config.model, input_bins=config.features.num_bins, vocab_size=len(self.tokenizer)
         )
         self.config = dataclasses.replace(config, model=model_config)  # the caller's config stays as it was
-        self.model = DFCNN(model_config).to(self.device)
+        with self.generators.active():
+            self.model = DFCNN(model_config).to(self.device)
         self.features = FeatureExtractor(config.features).to(self.device)
         self.specaugment = SpecAugment(config.specaugment).to(self.device)
         self.data = build_data(self.config, self.tokenizer, self.model, self.dist)
@@ -272,7 +273,7 @@ class Trainer:
             self.dev_pending = state.get("dev_pending", False)
             self.bad_audio = dict(state.get("bad_audio", {}))
             states = state["rng"] if isinstance(state["rng"], list) else [state["rng"]]  # older: rank 0's only
-            set_rng_state(states[min(self.dist.rank, len(states) - 1)], self.device)
+            self.generators.set_state(states[min(self.dist.rank, len(states) - 1)])
             if state.get("scaler"):
                 self.optim.scaler.load_state_dict(state["scaler"])
         except (KeyError, TypeError, ValueError, RuntimeError) as error:
@@ -309,7 +310,7 @@ class Trainer:
 
     def _payload(self) -> dict:
         """The training checkpoint (a collective call: every rank's random state is gathered)."""
-        states = self.dist.gather(rng_state(self.device))
+        states = self.dist.gather(self.generators.state())
         training = {
             "optimizer": self.optimizer.state_dict(),
             "scaler": self.optim.scaler.state_dict() if self.optim.scaler.is_enabled() else {},
@@ -420,7 +421,8 @@ class Trainer:
         if threading.current_thread() is threading.main_thread():
             handlers = {number: signal.signal(number, self._on_signal) for number in STOP_SIGNALS}
         try:
-            self._run(max_steps)
+            with self.generators.active():
+                self._run(max_steps)
         finally:
             for number, handler in handlers.items():
                 signal.signal(number, handler)
