@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import soundfile
 from cdp import CHROMIUM, Chromium
-from conftest import shared_corpus
+from conftest import missing, shared_corpus
 from helpers import dfcnn_serve
 
 pytest.importorskip("fastapi")
@@ -27,7 +27,7 @@ SCREENSHOTS = os.environ.get("DFCNN_SCREENSHOTS")  # a folder to keep the screen
 @pytest.fixture(scope="module")
 def served(yesno_model):
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM}")
+        missing(f"no Chromium at {CHROMIUM} (make browser installs it)")
     with dfcnn_serve("--model", yesno_model, "--model-name", "yesno") as (_, url):
         yield url
 

@@ -5,25 +5,16 @@ import subprocess
 import sys
 
 import pytest
-from helpers import TINY_MODEL, noise_corpus
 
 
 def dfcnn(*args, cwd=None):
     return subprocess.run([sys.executable, "-m", "dfcnn", *map(str, args)], capture_output=True, text=True, cwd=cwd)
 
 
-@pytest.fixture(scope="module")
-def experiment(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("cli")
-    manifest, vocab = noise_corpus(folder)
-    (folder / "conf.yaml").write_text(
-        f"exp_dir: {folder / 'exp'}\ndata:\n  train_manifest: {manifest}\n  dev_manifest: {manifest}\n"
-        f"  vocab: {vocab}\n  max_batch_duration: 2.0\n  num_workers: 0\ntrain:\n  epochs: 1\n  warmup_steps: 2\n"
-    )
-    result = dfcnn("train", folder / "conf.yaml", "--quiet", *TINY_MODEL)  # overrides may follow options
-    assert result.returncode == 0, result.stderr
-    assert "best checkpoint:" in result.stdout
-    return folder
+@pytest.fixture
+def experiment(tiny_experiment):
+    """The session's tiny model (exp/) and its corpus."""
+    return tiny_experiment
 
 
 def test_evaluate_prints_table_and_writes_alignments(experiment):

@@ -12,6 +12,7 @@ import matplotlib.image
 import numpy as np
 import pytest
 import soundfile
+from conftest import missing
 from helpers import noise_corpus
 
 from dfcnn.errors import DfcnnError
@@ -56,7 +57,7 @@ def speech(tmp_path) -> Path:
 def open_in_chromium(page: Path, screenshot: Path) -> None:
     """Load ``page`` in headless Chromium: no console messages allowed; writes a screenshot."""
     if shutil.which("chromium") is None:
-        pytest.skip("chromium not installed (apt-get install -y chromium)")
+        missing("chromium not installed (make browser installs it)")
     html = page.read_text(encoding="utf-8")
     for target in re.findall(r'(?:src|href)="([^"]+)"', html):  # every file the page names is beside it
         assert target.startswith("data:") or (page.parent / target).is_file(), f"{page} names missing {target}"

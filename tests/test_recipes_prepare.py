@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import missing
 
 from dfcnn.data import read_manifest
 from dfcnn.text import Tokenizer, normalize_english
@@ -37,7 +38,7 @@ def load_recipe(corpus: str):
 def corpus_dir(corpus: str) -> Path:
     path = DATA_ROOT / corpus
     if not path.is_dir():
-        pytest.skip(f"corpus {corpus} not found at {path} (set DFCNN_DATA to the folder holding the corpora)")
+        missing(f"corpus {corpus} not found at {path} (set DFCNN_DATA to the folder holding the corpora)")
     return path
 
 
