@@ -88,7 +88,7 @@ def onnx_network(files: ModelFiles, threads: int | None = None):
 
 
 def load_model(
-    model: str | Path, device: str = "auto", decoder: DecoderConfig | None | str = SHIPPED,
+    path: str | Path, device: str = "auto", decoder: DecoderConfig | None | str = SHIPPED,
     config: TranscribeConfig | None = None, backend: str = "torch",
 ) -> Recognizer:
     """Load a model written by ``dfcnn train`` (a .pt file, or a folder with best.pt) or ``dfcnn export``
@@ -98,14 +98,14 @@ def load_model(
         decoder: "shipped" (the default): the decoder.json beside the model, or greedy without one;
             None: greedy, the network's own output; or a ``DecoderConfig`` (``decode.decoder_config``
             builds one from options).
-        backend: "torch", or "onnx": the network in onnxruntime on the CPU; ``model`` may then also be an
+        backend: "torch", or "onnx": the network in onnxruntime on the CPU; ``path`` may then also be an
             exported .onnx file or a folder holding model.onnx (``dfcnn export``).
     """
     if backend not in BACKENDS:
         raise DfcnnError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
     if backend == "onnx" and device not in ("auto", "cpu"):
         raise DfcnnError(f"the onnx backend runs on the CPU; device {device!r} was asked for")
-    files = find_model(model, backend)
+    files = find_model(path, backend)
     decoder = resolve_decoder(decoder, files.folder)
     network, tokenizer = onnx_network(files) if backend == "onnx" else torch_network(files.network, device)
     return Recognizer(network, tokenizer, build_decoder(tokenizer, decoder), config)
