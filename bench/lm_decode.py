@@ -166,6 +166,7 @@ def main() -> None:
     )
     text = (
         f"# Lexicon decoder speed and memory ({datetime.date.today()}, 1 thread)\n\n"
+        f"    {' '.join(['bench/lm_decode.py', *sys.argv[1:]])}\n\n"
         f"`{args.manifest}`: first {len(utterances)} utterances, {audio:.0f} s of audio; log-probs: {source}; "
         f"LM weight {args.lm_weight:g}, word score {args.word_score:g}.\n\n"
         "| LM | lexicon lines | lm.bin MB | beam | load s | decoder MB | peak RSS MB | RTF | WER % |\n"

@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+from helpers import arpa_text
 
 from dfcnn.arpa import (
     BackoffModel,
@@ -34,19 +35,6 @@ B = {
     1: [(0.25, "</s>", None), (None, "<s>", 0.5 / 0.75), (0.25, "a", 0.6 / 0.5), (0.5, "c", None)],
     2: [(0.5, "<s> a", None), (0.4, "a c", None)],
 }
-
-
-def arpa_text(model: dict) -> str:
-    """An ARPA file of {order: [(p, "w1 w2", back-off or None)]}: log10 values to 12 decimals; p None: -99."""
-    lines = ["\\data\\", *(f"ngram {k}={len(rows)}" for k, rows in model.items())]
-    for k, rows in model.items():
-        lines += ["", f"\\{k}-grams:"]
-        for p, words, backoff in rows:
-            fields = ["-99" if p is None else f"{math.log10(p):.12f}", words]
-            if backoff is not None:
-                fields.append(f"{math.log10(backoff):.12f}")
-            lines.append("\t".join(fields))
-    return "\n".join([*lines, "", "\\end\\", ""])
 
 
 @pytest.fixture

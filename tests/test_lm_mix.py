@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import shared_corpus
-from test_arpa import arpa_text
+from helpers import arpa_text
 
 from dfcnn.arpa import normalisation, perplexity, read_arpa
 from dfcnn.checkpoint import build_payload, save_checkpoint
