@@ -22,7 +22,6 @@ import math
 import random
 import signal
 import threading
-import time
 from collections import Counter
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -47,7 +46,7 @@ from .inference import Recognizer, resolve_device
 from .model import DFCNN
 from .pronounce import CMUDICT
 from .text import Tokenizer
-from .tracking import MetricsLog
+from .tracking import LogWindow, MetricsLog
 from .workers import worker_options
 
 __all__ = ["DataConfig", "ExperimentConfig", "Interrupted", "TrainConfig", "Trainer", "train"]
@@ -197,6 +196,7 @@ class Trainer:
         self.skipped_batches = 0  # non-finite loss or gradient, or no readable audio
         self.bad_audio: dict[str, str] = {}  # utt_id -> why it could not be read (skipped)
         self.grad_norm = 0.0  # of the last step, before clipping
+        self.log_window = LogWindow()  # what the next metrics.jsonl line averages
         self.best = {"score": float("inf"), "epoch": -1}
         self.total_steps = cfg.epochs * len(self.data.sampler.epoch_batches())
         self._stop_signal: int | None = None
@@ -270,6 +270,8 @@ class Trainer:
             self.skipped_batches, self.best = state["skipped_batches"], dict(state["best"])
             self.dev_pending = state.get("dev_pending", False)
             self.bad_audio = dict(state.get("bad_audio", {}))
+            self.log_window = LogWindow.from_state(state.get("log_window"))
+            self.grad_norm = float(state.get("grad_norm", 0.0))
             states = state["rng"] if isinstance(state["rng"], list) else [state["rng"]]  # older: rank 0's only
             set_rng_state(states[min(self.dist.rank, len(states) - 1)], self.device)
             if state.get("scaler"):
@@ -315,6 +317,7 @@ class Trainer:
             "step": self.step, "epoch": self.epoch, "batches_done": self.batches_done,
             "dev_pending": self.dev_pending, "skipped_batches": self.skipped_batches, "best": dict(self.best),
             "bad_audio": dict(self.bad_audio), "rng": states, "metrics_lines": self.metrics.lines,
+            "log_window": self.log_window.state_dict(), "grad_norm": self.grad_norm,
         }
         return build_payload(self.model, self.features, self.tokenizer, config_io.to_dict(self.config), training)
 
@@ -449,7 +452,8 @@ class Trainer:
             bar = tqdm(total=len(self.sampler) + self.batches_done, initial=self.batches_done, unit="batch",
                        desc=f"epoch {self.epoch + 1}/{cfg.epochs}", dynamic_ncols=True,
                        disable=not (self.progress and self.dist.is_main))
-            window_audio, window_start, window_losses = 0.0, time.perf_counter(), []
+            if self.batches_done == 0:  # an epoch's unlogged last steps are not carried into the next
+                self.log_window = LogWindow()
             for batch in self.loader:
                 for group in self.optimizer.param_groups:
                     group["lr"] = learning_rate(self.step, self.total_steps, cfg)
@@ -457,20 +461,17 @@ class Trainer:
                 loss = self.train_step(batch)
                 self.step += 1
                 self.batches_done += 1
-                window_audio += float(batch.wave_lengths.sum()) / SAMPLE_RATE * self.dist.world_size
-                if loss is not None:
-                    window_losses.append(loss)
+                self.log_window.add(loss, float(batch.wave_lengths.sum()) / SAMPLE_RATE * self.dist.world_size)
                 bar.update(1)
-                if self.step % cfg.log_every_steps == 0 and window_losses:
-                    speed = window_audio / (time.perf_counter() - window_start)
-                    mean_loss = sum(window_losses) / len(window_losses)
+                if self.step % cfg.log_every_steps == 0 and self.log_window.losses:
+                    speed, mean_loss = self.log_window.speed(), self.log_window.mean_loss()
                     bar.set_postfix(loss=f"{mean_loss:.3f}", audio_s_per_s=f"{speed:.1f}")
                     self.metrics.log(self.step, {
                         "epoch": self.epoch + 1, "loss": mean_loss, "lr": self.optimizer.param_groups[0]["lr"],
                         "audio_sec_per_sec": speed, "grad_norm": self.grad_norm,
                         "skipped_batches": self.skipped_batches, "bad_audio": len(self.bad_audio),
                     })
-                    window_audio, window_start, window_losses = 0.0, time.perf_counter(), []
+                    self.log_window = LogWindow()
                 if self.step % cfg.save_every_steps == 0:
                     self.save()
                 stop = self._stop_requested()
