@@ -1,6 +1,6 @@
 """The ``dfcnn`` command.
 
-    dfcnn train CONFIG.yaml [key=value ...] [--resume]
+    dfcnn train CONFIG.yaml [key=value ...] [--resume | --force]
     dfcnn evaluate --model exp/ --manifest data/test.jsonl [--out exp/eval-test] [--decoder-config best.json]
     dfcnn transcribe --model exp/ speech.flac talks/ 'calls/*.mp3' [--format srt --output-dir subs]
     dfcnn serve --model exp/ [--host 127.0.0.1 --port 8000] [--backend onnx]
@@ -35,7 +35,7 @@ def _train(args: argparse.Namespace) -> int:
     from .train import ExperimentConfig, train
 
     config = load_config(ExperimentConfig, args.config, args.overrides)
-    best = train(config, resume=args.resume, progress=not args.quiet)
+    best = train(config, resume=args.resume, progress=not args.quiet, force=args.force)
     print(f"best checkpoint: {best}")
     return 0
 
@@ -280,6 +280,8 @@ def _add_core_commands(commands, defaults) -> None:
     train.add_argument("config", type=Path, help="YAML config (sections: data, features, specaugment, model, train)")
     train.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. train.lr=5e-4")
     train.add_argument("--resume", action="store_true", help="continue exp_dir/last.pt exactly where it stopped")
+    train.add_argument("--force", action="store_true",
+                       help="start over in an exp_dir holding an earlier run: its checkpoints and metrics are removed")
     train.add_argument("--quiet", action="store_true", help="no progress bars")
     train.set_defaults(run=_train)
 

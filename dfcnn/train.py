@@ -39,6 +39,8 @@ from .data import DurationBatchSampler, SpeechDataset, Utterance, collate, filte
 from .decode import build_decoder
 from .distributed import Distributed, rng_state, set_rng_state
 from .errors import AudioError, ConfigError, DfcnnError, Interrupted
+from .exp_dir import ExpDirLock
+from .exp_dir import prepare as prepare_exp_dir
 from .experiment import DataConfig, ExperimentConfig, TrainConfig
 from .features import FeatureExtractor, SpecAugment, compute_stats
 from .fileio import atomic_write_text, check_writable_folder, remove_stale_temp_files
@@ -144,30 +146,30 @@ def check_inputs(config: ExperimentConfig) -> None:
 class Trainer:
     """One training run: builds everything from an ``ExperimentConfig`` and runs or resumes it."""
 
-    def __init__(self, config: ExperimentConfig, resume: bool = False, progress: bool = True):
+    def __init__(self, config: ExperimentConfig, resume: bool = False, progress: bool = True, force: bool = False):
         check_inputs(config)
         self.progress = progress
         self.dist = Distributed.from_env()
         self.exp_dir = Path(config.exp_dir)
         cfg = config.train
-        last = self.exp_dir / "last.pt"
-        if self.dist.is_main:
-            check_writable_folder(self.exp_dir, "exp_dir")  # now, not after the feature statistics
-            for stale in remove_stale_temp_files(self.exp_dir):
-                self._say(f"removed {stale.name}, left by a write that was killed")
-        resume_from = None
-        if last.exists():
-            if not resume:
-                raise ConfigError(f"{last} exists: pass --resume to continue that run, or set another exp_dir")
-            resume_from = load_checkpoint(last)
-        elif resume:
-            self._say(f"no {last} to resume from: starting a fresh run")
-
         self.device = resolve_device(cfg.device)
         if self.device.type == "cuda" and self.dist.enabled:
             self.device = torch.device("cuda", self.dist.local_rank)
             torch.cuda.set_device(self.device)
         self.dist.start(self.device.type)
+        self.lock = ExpDirLock(self.exp_dir)
+        self._claim_exp_dir(resume, force)  # now, not after the feature statistics
+        try:
+            self._build(config, resume)
+        except BaseException:
+            self.close()
+            raise
+
+    def _build(self, config: ExperimentConfig, resume: bool) -> None:
+        """Model, data, optimiser and the state to start from (last.pt's when resuming)."""
+        cfg = config.train
+        last = self.exp_dir / "last.pt"
+        resume_from = load_checkpoint(last) if resume and last.is_file() else None
         random.seed(cfg.seed)
         torch.manual_seed(cfg.seed)
 
@@ -230,6 +232,31 @@ class Trainer:
     @property
     def optimizer(self) -> torch.optim.Optimizer:
         return self.optim.optimizer
+
+    def _claim_exp_dir(self, resume: bool, force: bool) -> None:
+        """Rank 0 locks exp_dir, clears what killed writes left, and checks (or with ``force``
+        clears) what an earlier run left; every rank raises its verdict, so all refuse together."""
+        problem = None
+        if self.dist.is_main:
+            try:
+                check_writable_folder(self.exp_dir, "exp_dir")
+                note = self.lock.acquire()
+                if note:
+                    self._say(note)
+                for stale in remove_stale_temp_files(self.exp_dir):
+                    self._say(f"removed {stale.name}, left by a write that was killed")
+                for line in prepare_exp_dir(self.exp_dir, resume, force):
+                    self._say(line)
+            except DfcnnError as error:
+                self.lock.release()
+                problem = str(error)
+        problem = self.dist.broadcast(problem)
+        if problem is not None:
+            raise ConfigError(problem)
+
+    def close(self) -> None:
+        """Give exp_dir up (``run`` does, when it ends): another trainer may then use it."""
+        self.lock.release()
 
     def _say(self, message: str) -> None:
         if self.dist.is_main:
@@ -427,6 +454,7 @@ class Trainer:
             for number, handler in handlers.items():
                 signal.signal(number, handler)
             self.metrics.close()
+            self.close()
         best = self.exp_dir / "best.pt"
         return best if best.is_file() else self.exp_dir / "last.pt"
 
@@ -539,6 +567,7 @@ class Trainer:
         self.dist.barrier()
 
 
-def train(config: ExperimentConfig, resume: bool = False, progress: bool = True) -> Path:
-    """Train (or resume) the experiment described by ``config``; returns the path of best.pt."""
-    return Trainer(config, resume=resume, progress=progress).run()
+def train(config: ExperimentConfig, resume: bool = False, progress: bool = True, force: bool = False) -> Path:
+    """Train (or resume) the experiment described by ``config``; returns the path of best.pt. ``force``:
+    start over in an exp_dir that holds an earlier run (its checkpoints and metrics are removed)."""
+    return Trainer(config, resume=resume, progress=progress, force=force).run()
