@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from .audio import SAMPLE_RATE, load_audio, resample
-from .errors import AudioError, DfcnnError, DfcnnWarning, ManifestError, VocabError
+from .errors import AudioError, DfcnnError, DfcnnWarning, ManifestError, VocabError, quote
 from .fileio import atomic_write_text, read_text
 from .text import Tokenizer
 
@@ -39,9 +39,11 @@ class Utterance:
 
 
 def read_manifest(path: str | Path) -> list[Utterance]:
-    """Parse a JSONL manifest; any malformed line raises ``ManifestError`` naming file and line."""
+    """Parse a JSONL manifest; any malformed line raises ``ManifestError`` naming file and line, as
+    does an utt_id given twice (alignments, hypotheses and skipped files are named by it)."""
     path = Path(path)
     utterances = []
+    first_line: dict[str, int] = {}  # utt_id -> the line that has it
     for number, line in enumerate(read_text(path, "manifest", ManifestError).splitlines(), 1):
         if not line.strip():
             continue
@@ -56,15 +58,18 @@ def read_manifest(path: str | Path) -> list[Utterance]:
             if key not in record:
                 raise ManifestError(f"{where}: missing key {key!r}")
             if not isinstance(record[key], kind) or isinstance(record[key], bool):
-                raise ManifestError(f"{where}: {key!r} has the wrong type ({record[key]!r})")
+                raise ManifestError(f"{where}: {key!r} has the wrong type ({quote(record[key])})")
         if not (math.isfinite(record["duration"]) and record["duration"] > 0):
             raise ManifestError(f"{where}: 'duration' must be a positive number of seconds, got {record['duration']}")
         audio = Path(record["audio_filepath"])
         if not audio.is_absolute():
             audio = path.parent / audio
-        utterances.append(
-            Utterance(audio, float(record["duration"]), record["text"], str(record.get("utt_id", audio.stem)))
-        )
+        utt_id = str(record.get("utt_id", audio.stem))
+        if first_line.setdefault(utt_id, number) != number:
+            origin = "" if "utt_id" in record else " (the file name's stem: the line has no utt_id)"
+            raise ManifestError(f"{where}: utt_id {quote(utt_id)}{origin} is also on line {first_line[utt_id]}: "
+                                "each utterance needs an id of its own")
+        utterances.append(Utterance(audio, float(record["duration"]), record["text"], utt_id))
     if not utterances:
         raise ManifestError(f"{path}: manifest holds no utterances")
     return utterances
