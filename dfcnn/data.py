@@ -231,7 +231,7 @@ class SpeechDataset(torch.utils.data.Dataset):
     def __getitem__(self, key: int | tuple[int, int]) -> Item:
         epoch, index = key if isinstance(key, tuple) else (0, key)
         try:
-            wave = load_audio(self.utterances[index].audio_filepath)
+            wave = load_audio(self.utterances[index].audio_filepath, strict=True)  # its text is of all of it
         except AudioError as error:
             return index, None, self.targets[index], str(error)
         speed = self.speed(index, epoch)

@@ -50,6 +50,27 @@ def test_transcribe_one_line_per_file_and_reports_bad_files(experiment, tmp_path
     assert "Traceback" not in result.stderr
 
 
+def test_transcribe_uses_what_decodes_of_files_cut_short_and_says_so(experiment, tmp_path):
+    import soundfile
+    from conftest import shared_corpus
+
+    recording = sorted((shared_corpus("cathy_arctic") / "data_16k").glob("*.opus"))[0]
+    wave, rate = soundfile.read(str(recording), dtype="float32")
+    cut = []
+    for extension, options in (("flac", {}), ("mp3", {"format": "MP3", "subtype": "MPEG_LAYER_III"})):
+        full = tmp_path / f"full.{extension}"
+        soundfile.write(str(full), wave, rate, **options)
+        cut.append(tmp_path / f"cut.{extension}")
+        cut[-1].write_bytes(full.read_bytes()[: full.stat().st_size // 2])
+    result = dfcnn("transcribe", "--model", experiment / "exp" / "best.pt", *cut)
+    assert result.returncode == 0, result.stderr
+    assert [line.split("\t")[0] for line in result.stdout.splitlines()] == [str(path) for path in cut]
+    warnings = result.stderr.splitlines()
+    assert len(warnings) == 2, result.stderr
+    for path, line in zip(cut, warnings):
+        assert line.startswith(f"dfcnn: warning: {path}: cut short or damaged (") and " of the 3.30 s " in line
+
+
 def test_transcribe_folder_to_every_format(experiment, tmp_path):
     audio = tmp_path / "audio" / "nested"
     audio.mkdir(parents=True)
