@@ -16,6 +16,7 @@ no length (a raw MP3 without a Xing header) cannot be told from a shorter record
 from __future__ import annotations
 
 import contextlib
+import errno
 import math
 import os
 import re
@@ -54,10 +55,21 @@ def _through_libsndfile(path: Path, call):
 
 
 def _describe(path: Path) -> str:
-    if not path.exists():
-        return "no such file"
+    """What keeps ``path`` from being read as a file, in words ("" when nothing does)."""
+    try:
+        path.stat()
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            return "a symlink loop (following its links leads back to a link already followed)"
+        if error.errno == errno.ENOENT and path.is_symlink():
+            return f"a broken symlink (to {os.readlink(path)}, which does not exist)"
+        if error.errno == errno.ENOENT:
+            return "no such file"
+        return f"cannot be reached ({error.strerror or error})"
     if path.is_dir():
-        return "is a directory, not an audio file"
+        if any(p.suffix.lower() in AUDIO_SUFFIXES for p in path.rglob("*")):
+            return "is a folder, not an audio file (give it to dfcnn transcribe to transcribe what it holds)"
+        return f"is a folder with no audio files in it (looked for {', '.join(AUDIO_SUFFIXES)})"
     if not path.is_file():
         return "not a regular file (a pipe or a device)"
     if not os.access(path, os.R_OK):
@@ -278,10 +290,11 @@ AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".opus", ".mp3", ".sph", ".aiff", ".a
 
 
 def expand_audio_paths(patterns: list[str | Path]) -> list[Path]:
-    """Files, folders (searched recursively for audio suffixes) and glob patterns -> sorted unique files.
+    """Files, folders (searched recursively for audio suffixes) and glob patterns -> sorted unique paths.
 
-    A pattern matching nothing is kept as given, so the caller reports it as a missing file; a
-    folder without audio files is an error naming it.
+    What cannot be read is kept, for the caller to report by name while it goes on with the rest: a
+    pattern matching nothing, a folder without audio files, and inside a folder anything named like
+    audio that is not a readable file (a symlink loop or a broken link, a pipe).
     """
     import glob
 
@@ -289,13 +302,11 @@ def expand_audio_paths(patterns: list[str | Path]) -> list[Path]:
     for pattern in patterns:
         path = Path(pattern)
         if path.is_dir():
-            inside = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
-            if not inside:
-                raise AudioError(f"{path}: no audio files in this folder (looked for {', '.join(AUDIO_SUFFIXES)})")
-            found += inside
-        elif not path.exists() and glob.has_magic(str(pattern)):
+            inside = sorted(p for p in path.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and not p.is_dir())
+            found += inside or [path]
+        elif not path.exists() and not path.is_symlink() and glob.has_magic(str(pattern)):
             matches = sorted(Path(p) for p in glob.glob(str(pattern), recursive=True))
-            found += [p for p in matches if p.is_file()] or [path]
+            found += [p for p in matches if not p.is_dir()] or [path]
         else:
             found.append(path)
     return list(dict.fromkeys(found))

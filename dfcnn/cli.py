@@ -156,9 +156,11 @@ def _transcribe(args: argparse.Namespace) -> int:
             for fmt in formats:
                 write_transcript(result, fmt, args.output_dir, stems[path])
     bar.close()
-    if not to_stdout:
-        print(f"{len(paths) - failed} transcripts ({', '.join(formats)}) written to {args.output_dir}", file=sys.stderr)
-    if failed:
+    if not to_stdout and len(paths) - failed:
+        done = len(paths) - failed
+        print(f"{done} transcript{'s' * (done != 1)} ({', '.join(formats)}) written to {args.output_dir}",
+              file=sys.stderr)
+    if failed and len(paths) > 1:  # one file: its error line says it all
         print(f"dfcnn: {failed} of {len(paths)} files failed", file=sys.stderr)
     return 1 if failed else 0
 
@@ -362,12 +364,20 @@ def _add_core_commands(commands, defaults) -> None:
     tune.set_defaults(run=_tune)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with a usage error on one line, as dfcnn's other errors, pointing at --help (not the
+    whole usage block); its subcommands' parsers are of this class too."""
+
+    def error(self, message: str):
+        self.exit(2, f"dfcnn: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
     from .serve.commands import add_commands as add_serve_commands
     from .viz.commands import add_commands as add_viz_commands
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="dfcnn", description="DFCNN speech recognition: train, evaluate, transcribe, and look inside the network."
     )
     parser.add_argument("--version", action="version", version=f"dfcnn {__version__}")
@@ -402,6 +412,7 @@ def main(argv: list[str] | None = None) -> int:
         args.overrides += [item for item in extra if "=" in item and not item.startswith("-")]
         extra = [item for item in extra if item not in args.overrides]
     if extra:
+        parser.prog = f"dfcnn {args.command}"  # the command whose --help lists what it takes
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         if args.command == "train" and argv is None:  # from the command line: rerun under jemalloc when installed

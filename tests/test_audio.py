@@ -154,7 +154,7 @@ def test_zero_samples(tmp_path):
 
 
 def test_directory(tmp_path):
-    with pytest.raises(AudioError, match="is a directory"):
+    with pytest.raises(AudioError, match="is a folder with no audio files in it"):
         load_audio(tmp_path)
 
 
