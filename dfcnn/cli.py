@@ -22,6 +22,7 @@ import math
 import re
 import sys
 import warnings
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
@@ -92,12 +93,29 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _output_stems(paths: list[Path]) -> dict[Path, str]:
-    """File name stems for outputs; files sharing a stem are told apart by their parent folders."""
-    stems = {path: path.stem for path in paths}
-    clashes = {stem for stem in stems.values() if list(stems.values()).count(stem) > 1}
+    """A distinct output name (without the format's suffix) for each input, so no transcript overwrites
+    another: the file's stem; where stems clash, its name (yes.mp3 beside yes.ogg); then its last
+    folders and stem or name (a__yes beside b__yes); a numbered suffix for whatever still clashes."""
+    def qualified(path: Path, name: str) -> str:
+        folders = [part for part in path.parent.parts if part not in (path.anchor, ".", "..")]
+        return "__".join([*folders[-2:], name])
+
+    namings = (lambda p: p.stem, lambda p: p.name, lambda p: qualified(p, p.stem), lambda p: qualified(p, p.name))
+    stems: dict[Path, str] = {}
+    for naming in namings:
+        pending = [path for path in paths if path not in stems]
+        counts = Counter(naming(path) for path in pending)
+        taken = set(stems.values())
+        stems.update({path: naming(path) for path in pending if counts[naming(path)] == 1
+                      and naming(path) not in taken})
+    taken = set(stems.values())
     for path in paths:
-        if path.stem in clashes:
-            stems[path] = "__".join(path.with_suffix("").parts[-3:]).lstrip("_")
+        if path not in stems:  # the same path in two spellings, or names alike to the last folder
+            base, number = namings[-1](path), 2
+            while f"{base}-{number}" in taken:
+                number += 1
+            stems[path] = f"{base}-{number}"
+            taken.add(stems[path])
     return stems
 
 

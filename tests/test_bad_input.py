@@ -331,6 +331,28 @@ def test_a_wrong_checkpoint_is_refused_on_one_line(experiment, tmp_path, dfcnn, 
     one_error(dfcnn("transcribe", "--model", path, experiment / "utt0.wav"), path, CHECKPOINT_CHANGES[change])
 
 
+def test_a_file_that_is_no_checkpoint_is_named_for_what_it_is(experiment, tmp_path, dfcnn):
+    from conftest import shared_corpus
+
+    recording = sorted((shared_corpus("yesno") / "waves_yesno").glob("*.wav"))[0]
+    wave, rate = soundfile.read(str(recording), dtype="float32")
+    files = {
+        "speech.wav": "a WAV audio file, not a dfcnn checkpoint",
+        "speech.flac": "a FLAC audio file, not a dfcnn checkpoint",
+        "speech.ogg": "an Ogg audio file (Vorbis or Opus), not a dfcnn checkpoint",
+        "speech.mp3": "an MP3 audio file, not a dfcnn checkpoint",
+        "conf.yaml": "a text file, not a dfcnn checkpoint",
+        "model.onnx": "an ONNX model (dfcnn export), not a dfcnn checkpoint: run it with --backend onnx",
+    }
+    for name in files:
+        if name.startswith("speech."):
+            soundfile.write(str(tmp_path / name), wave, rate, **({"format": "MP3"} if name.endswith(".mp3") else {}))
+    (tmp_path / "conf.yaml").write_text("train:\n  epochs: 3\n")
+    (tmp_path / "model.onnx").write_bytes(b"\x08\x07\x12\x07pytorch" + bytes(200))
+    for name, problem in files.items():
+        one_error(dfcnn("transcribe", "--model", tmp_path / name, recording), f"{tmp_path / name}: {problem}")
+
+
 class RunsCode:
     def __init__(self, marker: Path):
         self.marker = marker

@@ -71,6 +71,27 @@ def test_transcribe_uses_what_decodes_of_files_cut_short_and_says_so(experiment,
         assert line.startswith(f"dfcnn: warning: {path}: cut short or damaged (") and " of the 3.30 s " in line
 
 
+def test_no_transcript_overwrites_another_inputs(experiment, tmp_path):
+    """yes.mp3 and yes.ogg in one folder, and a yes.wav below it: three transcripts, all counted."""
+    import soundfile
+    from conftest import shared_corpus
+
+    recording = sorted((shared_corpus("yesno") / "waves_yesno").glob("*.wav"))[0]
+    wave, rate = soundfile.read(str(recording), dtype="float32")
+    (tmp_path / "in" / "more").mkdir(parents=True)
+    soundfile.write(str(tmp_path / "in" / "yes.mp3"), wave, rate, format="MP3")
+    soundfile.write(str(tmp_path / "in" / "yes.ogg"), wave, rate)
+    soundfile.write(str(tmp_path / "in" / "more" / "yes.wav"), wave, rate)
+    out = tmp_path / "out"
+    result = dfcnn("transcribe", "--model", experiment / "exp" / "best.pt", tmp_path / "in", "--format", "json",
+                   "--output-dir", out)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == [f"3 transcripts (json) written to {out}"]
+    written = {path.name: json.loads(path.read_text())["audio_filepath"] for path in out.iterdir()}
+    inputs = [tmp_path / "in" / "yes.mp3", tmp_path / "in" / "yes.ogg", tmp_path / "in" / "more" / "yes.wav"]
+    assert written == {f"{path.name}.json": str(path) for path in inputs}
+
+
 def test_transcribe_folder_to_every_format(experiment, tmp_path):
     audio = tmp_path / "audio" / "nested"
     audio.mkdir(parents=True)

@@ -288,3 +288,12 @@ def test_sigterm_lets_open_streams_send_their_finals(tiny_model):
         assert messages[-1]["type"] == "done" and messages[-1]["reason"] == "shutdown" and code == 1001
         assert messages[-1]["duration"] == pytest.approx(len(samples) / 16000, abs=1e-3)  # all the audio was heard
         process.wait(timeout=30)  # and then it stops
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_an_idle_server_stops_on_a_signal_with_a_line(tiny_model, stop):
+    with dfcnn_serve("--model", tiny_model) as (process, url):
+        process.send_signal(stop)
+        output, _ = process.communicate(timeout=30)
+    assert process.returncode == 128 + stop
+    assert output.splitlines() == [f"dfcnn: serve stopped by {stop.name}"]
