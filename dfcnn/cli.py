@@ -32,10 +32,22 @@ DEVICE_HELP = "auto (CUDA when present), cpu, cuda or cuda:N"
 
 
 def _train(args: argparse.Namespace) -> int:
+    import os
+
     from .config import load_config
     from .train import ExperimentConfig, train
 
-    config = load_config(ExperimentConfig, args.config, args.overrides)
+    config = load_config(ExperimentConfig, args.config, args.overrides)  # a bad config: one line, before any rank
+    if args.nproc < 1:
+        raise DfcnnError(f"--nproc must be at least 1, got {args.nproc}")
+    if args.nproc > 1:
+        if "RANK" in os.environ:
+            raise DfcnnError("--nproc starts the ranks itself: run dfcnn train --nproc without torchrun")
+        from .distributed import launch
+
+        flags = [flag for flag in ("resume", "force", "quiet") if getattr(args, flag)]
+        rank = [sys.executable, "-m", "dfcnn", "train", str(args.config), *args.overrides, *(f"--{f}" for f in flags)]
+        return launch(args.nproc, rank)
     best = train(config, resume=args.resume, progress=not args.quiet, force=args.force)
     print(f"best checkpoint: {best}")
     return 0
@@ -303,6 +315,8 @@ def _add_core_commands(commands, defaults) -> None:
     train.add_argument("--force", action="store_true",
                        help="start over in an exp_dir holding an earlier run: its checkpoints and metrics are removed")
     train.add_argument("--quiet", action="store_true", help="no progress bars")
+    train.add_argument("--nproc", type=int, default=1, metavar="N",
+                       help="data-parallel on N processes of this machine (DDP; one a GPU), started as torchrun would")
     train.set_defaults(run=_train)
 
     average = commands.add_parser(

@@ -3,7 +3,7 @@
     dfcnn train recipes/fsdd/conf.yaml                   # fresh run into exp_dir
     dfcnn train recipes/fsdd/conf.yaml train.lr=5e-4     # with overrides
     dfcnn train recipes/fsdd/conf.yaml --resume          # continue exp_dir/last.pt exactly
-    torchrun --nproc-per-node 4 -m dfcnn train conf.yaml # data-parallel on 4 GPUs
+    dfcnn train --nproc 4 conf.yaml                      # data-parallel on 4 GPUs (torchrun's launch)
 
 Writes to ``exp_dir``: last.pt (every ``save_every_steps``, at each epoch's end before and after dev
 scoring, and on a stop), epoch-N.pt (the last ``keep_epoch_checkpoints``), best.pt (best dev
@@ -37,7 +37,7 @@ from .audio import SAMPLE_RATE
 from .checkpoint import build_payload, copy_checkpoint, load_checkpoint, save_checkpoint, transfer_weights
 from .data import DurationBatchSampler, SpeechDataset, Utterance, collate, filter_for_ctc, read_manifest
 from .decode import build_decoder
-from .distributed import Distributed, rng_state, set_rng_state
+from .distributed import Distributed, lost_peer, rng_state, set_rng_state
 from .errors import AudioError, ConfigError, DfcnnError, Interrupted
 from .exp_dir import ExpDirLock
 from .exp_dir import prepare as prepare_exp_dir
@@ -199,6 +199,7 @@ class Trainer:
         self.bad_audio: dict[str, str] = {}  # utt_id -> why it could not be read (skipped)
         self.grad_norm = 0.0  # of the last step, before clipping
         self.log_window = LogWindow()  # what the next metrics.jsonl line averages
+        self.saved_step: int | None = None  # the step of the last save of last.pt (None: none yet)
         self.best = {"score": float("inf"), "epoch": -1}
         self.total_steps = cfg.epochs * len(self.data.sampler.epoch_batches())
         self._stop_signal: int | None = None
@@ -309,6 +310,7 @@ class Trainer:
         if len(states) != self.dist.world_size and self.dist.enabled:
             self._say(f"{last} was saved by {len(states)} ranks, resumed by {self.dist.world_size}: "
                       "the run continues, but not bitwise as it would have")
+        self.saved_step = self.step
         where = f"dev scoring of epoch {self.epoch}" if self.dev_pending else f"epoch {self.epoch + 1}"
         self._say(f"resumed {last}: {where}, step {self.step}")
         if self.dist.is_main:
@@ -353,6 +355,7 @@ class Trainer:
         payload = self._payload()
         if self.dist.is_main:
             save_checkpoint(self.exp_dir / name, payload)
+        self.saved_step = self.step
 
     def train_step(self, batch) -> float | None:
         """One optimisation step; returns the loss, or None when the batch was skipped: no readable
@@ -450,6 +453,10 @@ class Trainer:
             handlers = {number: signal.signal(number, self._on_signal) for number in STOP_SIGNALS}
         try:
             self._run(max_steps)
+        except RuntimeError as error:  # under DDP: a collective whose peer process died (kill -9, a crash)
+            if not (self.dist.enabled and lost_peer(error)):
+                raise
+            raise DfcnnError(self._lost_peer()) from None
         finally:
             for number, handler in handlers.items():
                 signal.signal(number, handler)
@@ -515,6 +522,13 @@ class Trainer:
             stop = self._stop_requested()  # a signal during dev scoring
             if stop is not None:
                 self._stop(stop)
+
+    def _lost_peer(self) -> str:
+        """The line a rank whose peer died exits with."""
+        other = f"rank {1 - self.dist.rank}" if self.dist.world_size == 2 else "another rank"
+        if self.saved_step is None:
+            return f"rank {self.dist.rank} lost {other}: nothing was saved yet; start the run again"
+        return f"rank {self.dist.rank} lost {other}: state saved at step {self.saved_step}; resume with --resume"
 
     def out_of_patience(self) -> bool:
         """True once ``train.patience`` dev scorings in a row brought no new best (never when 0)."""

@@ -182,19 +182,16 @@ def test_resume_after_a_stop_is_bitwise_equal_to_a_run_never_stopped(stops, stop
 
 
 def torchrun(folder: Path, *args: str) -> subprocess.CompletedProcess:
-    command = [
-        str(Path(sys.executable).parent / "torchrun"),
-        "--standalone",
-        "--nproc-per-node",
-        "2",
-        str(STOPPABLE),
-        "run",
-        str(folder),
-        *DDP_RUN,
-        *args,
-    ]
-    # one stream: the trainer's notes go to stdout, errors and torchrun's own lines to stderr
+    """2 ranks started as ``dfcnn train --nproc 2`` starts them (``dfcnn.distributed.launch``)."""
+    command = [sys.executable, str(STOPPABLE), "run", str(folder), *DDP_RUN, "--nproc", "2", *args]
+    # one stream: the trainer's notes go to stdout, errors and the launcher's own lines to stderr
     return subprocess.run(command, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600)
+
+
+def reads_like_one_process(output: str) -> None:
+    """No torch launcher traceback or log line: only dfcnn's own lines."""
+    for words in ("Traceback", "ChildFailedError", "SignalException", "Connection closed by peer", "torch/distributed"):
+        assert words not in output, output[-3000:]
 
 
 # 2 ranks, 2 batches each an epoch; dev WER does not improve in epoch 2: patience 1 ends the run there
@@ -209,21 +206,40 @@ def test_ddp_resume_is_bitwise_equal_and_early_stopping_ends_every_rank(tmp_path
     records = [json.loads(line) for line in (tmp_path / "straight" / "exp" / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in records if "dev_wer" in r] == [1, 2]
 
-    # kill -9 of rank 0 after its optimizer step 3: rank 1 fails on the broken connection, torchrun ends
+    # kill -9 of rank 0 after its optimizer step 3: rank 1 says it lost rank 0, the launcher exits 128 + 9
     killed = torchrun(tmp_path / "killed", "--stop", "step:3:SIGKILL", "--rank", "0")
-    assert killed.returncode != 0
+    assert killed.returncode == 137, killed.stdout[-3000:]
+    assert "dfcnn: error: rank 1 lost rank 0: state saved at step 2; resume with --resume\n" in killed.stdout
+    assert "dfcnn: rank 0 was killed by SIGKILL; the other ranks stopped" in killed.stdout
+    reads_like_one_process(killed.stdout)
     resumed = torchrun(tmp_path / "killed", "--resume")
     assert resumed.returncode == 0, resumed.stdout[-3000:]
     assert "resumed" in resumed.stdout and "not bitwise" not in resumed.stdout
     assert_same_run(tmp_path / "straight" / "exp", tmp_path / "killed" / "exp")
 
-    # SIGTERM to torchrun, which passes it on to both ranks: they agree on the step, save and exit 143
+    # SIGTERM to the launcher, which passes it on to both ranks: they agree on the step, save and exit 143
     stopped = torchrun(tmp_path / "stopped", "--stop", "step:3:SIGTERM:parent", "--rank", "1")
-    assert stopped.returncode != 0
-    assert stopped.stdout.count("dfcnn: stopped by SIGTERM at epoch") == 2  # one line from each rank
+    assert stopped.returncode == 143
+    assert stopped.stdout.count("dfcnn: stopped by SIGTERM at epoch 2, step 3: state saved to") == 2  # each rank
+    reads_like_one_process(stopped.stdout)
     resumed = torchrun(tmp_path / "stopped", "--resume")
     assert resumed.returncode == 0, resumed.stdout[-3000:]
     assert_same_run(tmp_path / "straight" / "exp", tmp_path / "stopped" / "exp")
+
+
+@pytest.mark.slow
+def test_ddp_stops_read_like_single_process_stops(tmp_path):
+    """Ctrl-C to the launcher (a terminal sends it there: the ranks run in sessions of their own) and
+    kill -9 of rank 1: a line each, and the launcher's exit code."""
+    interrupted = torchrun(tmp_path / "interrupted", "--stop", "step:3:SIGINT:parent", "--rank", "0")
+    assert interrupted.returncode == 130, interrupted.stdout[-3000:]
+    assert interrupted.stdout.count("dfcnn: stopped by SIGINT at epoch 2, step 3: state saved to") == 2
+    reads_like_one_process(interrupted.stdout)
+    killed = torchrun(tmp_path / "killed", "--stop", "step:3:SIGKILL", "--rank", "1")
+    assert killed.returncode == 137, killed.stdout[-3000:]
+    assert "dfcnn: error: rank 0 lost rank 1: state saved at step 2; resume with --resume\n" in killed.stdout
+    assert "dfcnn: rank 1 was killed by SIGKILL; the other ranks stopped" in killed.stdout
+    reads_like_one_process(killed.stdout)
 
 
 def session_processes(session: int) -> list[str]:
