@@ -1,6 +1,6 @@
 """The ``dfcnn`` command.
 
-    dfcnn train CONFIG.yaml [key=value ...] [--resume]
+    dfcnn train CONFIG.yaml [key=value ...] [--resume | --force]
     dfcnn evaluate --model exp/ --manifest data/test.jsonl [--out exp/eval-test] [--decoder-config best.json]
     dfcnn transcribe --model exp/ speech.flac talks/ 'calls/*.mp3' [--format srt --output-dir subs]
     dfcnn serve --model exp/ [--host 127.0.0.1 --port 8000] [--backend onnx]
@@ -23,6 +23,7 @@ import math
 import re
 import sys
 import warnings
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
@@ -32,11 +33,23 @@ DEVICE_HELP = "auto (CUDA when present), cpu, cuda or cuda:N"
 
 
 def _train(args: argparse.Namespace) -> int:
+    import os
+
     from .config import load_config
     from .train import ExperimentConfig, train
 
-    config = load_config(ExperimentConfig, args.config, args.overrides)
-    best = train(config, resume=args.resume, progress=not args.quiet)
+    config = load_config(ExperimentConfig, args.config, args.overrides)  # a bad config: one line, before any rank
+    if args.nproc < 1:
+        raise DfcnnError(f"--nproc must be at least 1, got {args.nproc}")
+    if args.nproc > 1:
+        if "RANK" in os.environ:
+            raise DfcnnError("--nproc starts the ranks itself: run dfcnn train --nproc without torchrun")
+        from .distributed import launch
+
+        flags = [flag for flag in ("resume", "force", "quiet") if getattr(args, flag)]
+        rank = [sys.executable, "-m", "dfcnn", "train", str(args.config), *args.overrides, *(f"--{f}" for f in flags)]
+        return launch(args.nproc, rank)
+    best = train(config, resume=args.resume, progress=not args.quiet, force=args.force)
     print(f"best checkpoint: {best}")
     return 0
 
@@ -93,12 +106,29 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _output_stems(paths: list[Path]) -> dict[Path, str]:
-    """File name stems for outputs; files sharing a stem are told apart by their parent folders."""
-    stems = {path: path.stem for path in paths}
-    clashes = {stem for stem in stems.values() if list(stems.values()).count(stem) > 1}
+    """A distinct output name (without the format's suffix) for each input, so no transcript overwrites
+    another: the file's stem; where stems clash, its name (yes.mp3 beside yes.ogg); then its last
+    folders and stem or name (a__yes beside b__yes); a numbered suffix for whatever still clashes."""
+    def qualified(path: Path, name: str) -> str:
+        folders = [part for part in path.parent.parts if part not in (path.anchor, ".", "..")]
+        return "__".join([*folders[-2:], name])
+
+    namings = (lambda p: p.stem, lambda p: p.name, lambda p: qualified(p, p.stem), lambda p: qualified(p, p.name))
+    stems: dict[Path, str] = {}
+    for naming in namings:
+        pending = [path for path in paths if path not in stems]
+        counts = Counter(naming(path) for path in pending)
+        taken = set(stems.values())
+        stems.update({path: naming(path) for path in pending if counts[naming(path)] == 1
+                      and naming(path) not in taken})
+    taken = set(stems.values())
     for path in paths:
-        if path.stem in clashes:
-            stems[path] = "__".join(path.with_suffix("").parts[-3:]).lstrip("_")
+        if path not in stems:  # the same path in two spellings, or names alike to the last folder
+            base, number = namings[-1](path), 2
+            while f"{base}-{number}" in taken:
+                number += 1
+            stems[path] = f"{base}-{number}"
+            taken.add(stems[path])
     return stems
 
 
@@ -157,9 +187,11 @@ def _transcribe(args: argparse.Namespace) -> int:
             for fmt in formats:
                 write_transcript(result, fmt, args.output_dir, stems[path])
     bar.close()
-    if not to_stdout:
-        print(f"{len(paths) - failed} transcripts ({', '.join(formats)}) written to {args.output_dir}", file=sys.stderr)
-    if failed:
+    if not to_stdout and len(paths) - failed:
+        done = len(paths) - failed
+        print(f"{done} transcript{'s' * (done != 1)} ({', '.join(formats)}) written to {args.output_dir}",
+              file=sys.stderr)
+    if failed and len(paths) > 1:  # one file: its error line says it all
         print(f"dfcnn: {failed} of {len(paths)} files failed", file=sys.stderr)
     return 1 if failed else 0
 
@@ -353,7 +385,11 @@ def _add_core_commands(commands, defaults) -> None:
     train.add_argument("config", type=Path, help="YAML config (sections: data, features, specaugment, model, train)")
     train.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. train.lr=5e-4")
     train.add_argument("--resume", action="store_true", help="continue exp_dir/last.pt exactly where it stopped")
+    train.add_argument("--force", action="store_true",
+                       help="start over in an exp_dir holding an earlier run: its checkpoints and metrics are removed")
     train.add_argument("--quiet", action="store_true", help="no progress bars")
+    train.add_argument("--nproc", type=int, default=1, metavar="N",
+                       help="data-parallel on N processes of this machine (DDP; one a GPU), started as torchrun would")
     train.set_defaults(run=_train)
 
     average = commands.add_parser(
@@ -433,12 +469,20 @@ def _add_core_commands(commands, defaults) -> None:
     tune.set_defaults(run=_tune)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with a usage error on one line, as dfcnn's other errors, pointing at --help (not the
+    whole usage block); its subcommands' parsers are of this class too."""
+
+    def error(self, message: str):
+        self.exit(2, f"dfcnn: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
     from .serve.commands import add_commands as add_serve_commands
     from .viz.commands import add_commands as add_viz_commands
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="dfcnn", description="DFCNN speech recognition: train, evaluate, transcribe, and look inside the network."
     )
     parser.add_argument("--version", action="version", version=f"dfcnn {__version__}")
@@ -474,6 +518,7 @@ def main(argv: list[str] | None = None) -> int:
         args.overrides += [item for item in extra if "=" in item and not item.startswith("-")]
         extra = [item for item in extra if item not in args.overrides]
     if extra:
+        parser.prog = f"dfcnn {args.command}"  # the command whose --help lists what it takes
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         if args.command == "train" and argv is None:  # from the command line: rerun under jemalloc when installed

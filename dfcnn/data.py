@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from .audio import SAMPLE_RATE, load_audio, resample
-from .errors import AudioError, DfcnnError, DfcnnWarning, ManifestError, VocabError
+from .errors import AudioError, DfcnnError, DfcnnWarning, ManifestError, VocabError, quote
 from .fileio import atomic_write_text, read_text
 from .text import Tokenizer
 
@@ -46,9 +46,11 @@ class Utterance:
 
 
 def read_manifest(path: str | Path) -> list[Utterance]:
-    """Parse a JSONL manifest; any malformed line raises ``ManifestError`` naming file and line."""
+    """Parse a JSONL manifest; any malformed line raises ``ManifestError`` naming file and line, as
+    does an utt_id given twice (alignments, hypotheses and skipped files are named by it)."""
     path = Path(path)
     utterances = []
+    first_line: dict[str, int] = {}  # utt_id -> the line that has it
     for number, line in enumerate(read_text(path, "manifest", ManifestError).splitlines(), 1):
         if not line.strip():
             continue
@@ -63,20 +65,25 @@ def read_manifest(path: str | Path) -> list[Utterance]:
             if key not in record:
                 raise ManifestError(f"{where}: missing key {key!r}")
             if not isinstance(record[key], kind) or isinstance(record[key], bool):
-                raise ManifestError(f"{where}: {key!r} has the wrong type ({record[key]!r})")
+                raise ManifestError(f"{where}: {key!r} has the wrong type ({quote(record[key])})")
         if not (math.isfinite(record["duration"]) and record["duration"] > 0):
             raise ManifestError(f"{where}: 'duration' must be a positive number of seconds, got {record['duration']}")
         offset, speaker = record.get("offset"), record.get("speaker")
         if offset is not None and (not isinstance(offset, (int, float)) or isinstance(offset, bool)
                                    or not math.isfinite(offset) or offset < 0):
-            raise ManifestError(f"{where}: 'offset' must be a number of seconds >= 0, got {offset!r}")
+            raise ManifestError(f"{where}: 'offset' must be a number of seconds >= 0, got {quote(offset)}")
         if speaker is not None and not isinstance(speaker, str):
-            raise ManifestError(f"{where}: 'speaker' has the wrong type ({speaker!r})")
+            raise ManifestError(f"{where}: 'speaker' has the wrong type ({quote(speaker)})")
         audio = Path(record["audio_filepath"])
         if not audio.is_absolute():
             audio = path.parent / audio
+        utt_id = str(record.get("utt_id", audio.stem))
+        if first_line.setdefault(utt_id, number) != number:
+            origin = "" if "utt_id" in record else " (the file name's stem: the line has no utt_id)"
+            raise ManifestError(f"{where}: utt_id {quote(utt_id)}{origin} is also on line {first_line[utt_id]}: "
+                                "each utterance needs an id of its own")
         utterances.append(Utterance(
-            audio, float(record["duration"]), record["text"], str(record.get("utt_id", audio.stem)), speaker,
+            audio, float(record["duration"]), record["text"], utt_id, speaker,
             None if offset is None else float(offset),
         ))
     if not utterances:
@@ -99,10 +106,11 @@ def write_manifest(path: str | Path, utterances: Sequence[Utterance]) -> None:
     atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
 
 
-def load_utterance(utterance: Utterance) -> np.ndarray:
-    """The (N,) float32 16 kHz samples of a manifest utterance: its file, or its part of it (``offset``)."""
+def load_utterance(utterance: Utterance, strict: bool = False) -> np.ndarray:
+    """The (N,) float32 16 kHz samples of a manifest utterance: its file, or its part of it (``offset``);
+    ``strict``: a file cut short or damaged is an ``AudioError`` (see ``audio.load_audio``)."""
     if utterance.offset is None:
-        return load_audio(utterance.audio_filepath)
+        return load_audio(utterance.audio_filepath, strict=strict)
     return load_audio(utterance.audio_filepath, offset=utterance.offset, duration=utterance.duration)
 
 
@@ -253,7 +261,7 @@ class SpeechDataset(torch.utils.data.Dataset):
     def __getitem__(self, key: int | tuple[int, int]) -> Item:
         epoch, index = key if isinstance(key, tuple) else (0, key)
         try:
-            wave = load_utterance(self.utterances[index])
+            wave = load_utterance(self.utterances[index], strict=True)  # its text is of all of it
         except AudioError as error:
             return index, None, self.targets[index], str(error)
         speed = self.speed(index, epoch)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 SHIPPED = "shipped"  # load_model's default decoder: decoder.json beside the checkpoint, else greedy
 DECODER_FILE = "decoder.json"  # the decoder a model ships with, beside its checkpoint
 BACKENDS = ("torch", "onnx")  # what runs the network: PyTorch, or onnxruntime's CPU provider (dfcnn.runtime)
-EXPORT_FORMATS = ("onnx", "torchscript")  # what dfcnn export writes
+EXPORT_FORMATS = ("onnx",)  # what dfcnn export writes (TorchScript was dropped: see dfcnn.export)
 
 
 @dataclass

@@ -347,3 +347,12 @@ def test_docs_load_nothing_from_other_hosts(server):
     for link in links:
         assert httpx.get(f"{url}{link}").status_code == 200, link
     assert "/v1/audio/transcriptions" in httpx.get(f"{url}/openapi.json").json()["paths"]
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_an_idle_server_stops_on_a_signal_with_a_line(tiny_model, stop):
+    with dfcnn_serve("--model", tiny_model) as (process, url):
+        process.send_signal(stop)
+        output, _ = process.communicate(timeout=30)
+    assert process.returncode == 128 + stop
+    assert output.splitlines() == [f"dfcnn: serve stopped by {stop.name}"]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from pathlib import Path
 
-from ..errors import ConfigError, DfcnnError
+from ..errors import ConfigError, DfcnnError, Interrupted
 
 
 def _load(args: argparse.Namespace):
@@ -51,7 +53,12 @@ def _serve(args: argparse.Namespace) -> int:
         f"dfcnn serve: {config.model_name} ({args.backend}, decoder: {recognizer.decoder.config.describe()}, {auth})",
         flush=True,
     )
-    serve(recognizer, config, args.backend, args.log_level)
+    try:
+        serve(recognizer, config, args.backend, args.log_level)
+    except Interrupted as stop:  # Ctrl-C or SIGTERM: nothing is left to save, so exit now, not after the
+        print(f"dfcnn: {stop}", file=sys.stderr, flush=True)  # seconds of tearing torch and the web stack down
+        sys.stdout.flush()
+        os._exit(128 + stop.signal_number)
     return 0
 
 
@@ -89,7 +96,7 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def add_commands(subparsers, formatter_class) -> None:
-    """``serve``: the HTTP/WebSocket API and browser page; ``export``: ONNX / TorchScript graphs."""
+    """``serve``: the HTTP/WebSocket API and browser page; ``export``: ONNX graphs."""
     from ..options import BACKENDS
     from ..options import EXPORT_FORMATS as FORMATS
     from .limits import API_KEY_ENV, ServeConfig
@@ -176,14 +183,14 @@ def add_commands(subparsers, formatter_class) -> None:
 
     export = subparsers.add_parser(
         "export",
-        help="export a model as ONNX (fp32, int8) or TorchScript: waveform in, log-probs out",
+        help="export a model as ONNX (fp32, int8): waveform in, log-probs out",
         formatter_class=formatter_class,
         description="One graph from 16 kHz waveform to CTC log-probs, dynamic in batch and time, describing "
         "itself (configs, vocabulary). The shipped decoder (decoder.json, lexicon, LM) is copied beside it. "
         "Run it with --backend onnx (transcribe, serve) or any ONNX runtime.",
     )
     export.add_argument("--model", type=Path, required=True, help="checkpoint, or a folder with best.pt")
-    export.add_argument("--format", required=True, choices=FORMATS, help="model.onnx or model.ts")
+    export.add_argument("--format", default=FORMATS[0], choices=FORMATS, help="model.onnx")
     export.add_argument(
         "--int8", action="store_true", help="also model.int8.onnx: static int8 quantisation calibrated on --calibration"
     )
