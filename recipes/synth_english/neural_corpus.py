@@ -1,5 +1,5 @@
 """The neural-voice English corpus: which sentence, voice and augmentation each utterance gets, and its
-incremental build (dev and test first, then train in blocks, manifests rewritten after each block).
+incremental build (dev, test, then train, in blocks; the manifests are rewritten after each block).
 
     config = NeuralConfig(num_train=200, num_dev=20, num_test=20)
     split_voices = default_voices(config)                  # {split: voice keys}, speakers disjoint
@@ -36,7 +36,7 @@ from dfcnn.text import build_vocab, save_vocab
 VERSION = 1  # bump when the same settings would give different audio
 SPLITS = ("dev", "test", "train")  # the rendering order: dev and test exist early
 SPLIT_CODE = {"train": 0, "dev": 1, "test": 2, "babble": 3, "mixtures": 4}  # seeds each one's generators
-BLOCK = 256  # train utterances between manifest rewrites
+BLOCK = 100  # utterances between manifest rewrites (and progress lines)
 HELDOUT_SHARES = {"pack": 0.8, "mixture": 0.2}  # dev and test: utterances by held-out packs, by their mixtures
 
 # Kokoro packs never heard in training (their persons): American, British, Mandarin and other-L1 voices
@@ -152,11 +152,12 @@ def plan(config: NeuralConfig, sentences, split_voices: dict[str, dict[str, list
             raise texts.TextError(f"the {split} split needs {sizes[split]} sentences, the sources give "
                                   f"{usable[split]} (lower --num-{split})")  # fmt: skip
         jobs += [_job(config, split, i, s, split_voices[split]) for i, s in enumerate(pools[split][: sizes[split]])]
-    packs = {"babble": split_voices["train"]["english"] + split_voices["train"]["mandarin"]}
+    train = split_voices["train"]  # babble talkers: the English and Mandarin packs (else every train voice)
+    talkers = train.get("english", []) + train.get("mandarin", []) or [k for keys in train.values() for k in keys]
     spare = pools["train"][-config.babble_clips :] if config.babble_clips else []  # never spoken in train
     babble = []
     for index, sentence in enumerate(spare):
-        job = _job(config, "babble", index, sentence, {"babble": [packs["babble"][index % len(packs["babble"])]]})
+        job = _job(config, "babble", index, sentence, {"babble": [talkers[index % len(talkers)]]})
         babble.append(job | {"utt_id": f"babble-{index:03d}"})
     return jobs, babble
 
@@ -178,7 +179,7 @@ def rejected(out: Path) -> dict[str, str]:
 
 
 def write_manifests(out: Path, jobs: list[dict], done: dict[str, dict]) -> dict[str, dict]:
-    """Each split's manifest of its finished clips (train: the finished prefix) less the rejected ones;
+    """Each split's manifest of its finished clips (the finished prefix) less the rejected ones;
     vocab.txt of the train transcripts. {split: {utterances, hours}}."""
     dropped, summary = rejected(out), {}
     for split in SPLITS:
@@ -234,9 +235,10 @@ def build(out: Path, config: NeuralConfig, sentences, split_voices, workers: int
            "clips_made": 0, "audio_s_made": 0.0}  # fmt: skip
     record["runs"].append(run)
     begin, cpu0, done = time.time(), _cpu_seconds(), {}
-    stages = [babble] + [[j for j in jobs if j["split"] == s] for s in ("dev", "test")]
-    train = [j for j in jobs if j["split"] == "train"]
-    stages += [train[i : i + BLOCK] for i in range(0, len(train), BLOCK)]
+    stages = [babble]
+    for split in SPLITS:  # dev, test, train: each in blocks, each block's end rewrites the manifests
+        chosen = [j for j in jobs if j["split"] == split]
+        stages += [chosen[i : i + BLOCK] for i in range(0, len(chosen), BLOCK)]
     for stage in stages:
         if not stage:
             continue

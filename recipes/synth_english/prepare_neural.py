@@ -7,11 +7,11 @@
         --out /work/corpora/neural_english --jobs 1 >> /work/corpora/neural_english.log 2>&1 &
     python recipes/synth_english/prepare_neural.py --out /tmp/neural --num-train 40 --num-dev 8 --num-test 8
 
-Renders dev, then test, then train in blocks of 256 clips, rewriting the manifests after each: a
+Renders dev, then test, then train, in blocks of 100 clips, rewriting the manifests after each: a
 stopped run (kill, machine off) is resumed by the same command and keeps every clip it had finished;
 a larger --num-train extends the corpus (the first N clips do not change). Writes under --out:
     audio/<split>/<utt_id>.flac       16 kHz mono 16-bit FLAC (audio/babble/: babble-noise sources)
-    train.jsonl dev.jsonl test.jsonl  manifests of the finished clips (train: the finished prefix),
+    train.jsonl dev.jsonl test.jsonl  manifests of the finished clips (each split's finished prefix),
                                       less those rejected.json lists (check_speech.py writes it)
     vocab.txt corpus.json             train characters; voices per split and every utterance's settings
     generation.json                   per run: wall and CPU seconds, clips and audio seconds made
