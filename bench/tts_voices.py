@@ -2,12 +2,12 @@
 audio (one thread) and PocketSphinx's WER on each voice's clean speech (its intelligibility), and the
 Kokoro int8 graph against the same graph with its ConvInteger layers turned back into float Conv.
 
-    OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python bench/neural_voices.py                # every voice
-    OMP_NUM_THREADS=1 .venv/bin/python bench/neural_voices.py --voices kokoro:af_heart piper:joe --graphs
+    OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python bench/tts_voices.py                # every voice
+    OMP_NUM_THREADS=1 .venv/bin/python bench/tts_voices.py --voices kokoro:af_heart piper:joe --graphs
 
 CPU seconds (process time, not wall time: the machine is shared) per audio second, so 0.5 is twice
 real time. Clean speech: the engine's output resampled to 16 kHz and levelled, no augmentation.
-Writes bench/neural_voices.md and .json. Needs the `voices` and `compare` extras.
+Writes bench/tts_voices.md and .json. Needs the `voices` and `compare` extras.
 """
 
 from __future__ import annotations
@@ -151,7 +151,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--voices", nargs="*", default=None, help="voice keys (default: every voice)")
     parser.add_argument("--graphs", action="store_true", help="also time Kokoro's int8 graph against float Conv")
-    parser.add_argument("--out", type=Path, default=REPO / "bench" / "neural_voices.md")
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "tts_voices.md")
     args = parser.parse_args()
     os.environ.setdefault("DFCNN_DATA", str(REPO.parent / "shared" / "data"))
     sphinx = check_speech.Sphinx()
