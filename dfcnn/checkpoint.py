@@ -80,7 +80,7 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
             warnings.simplefilter("ignore")
             payload = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as error:  # truncated zip, pickle of arbitrary objects, not a torch file, ...
-        raise CheckpointError(f"{path}: {_load_failure(error)}") from None
+        raise CheckpointError(f"{path}: {_what_it_is(path) or _load_failure(error)}") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a dfcnn checkpoint")
     version = payload.get("version", 0)
@@ -90,6 +90,50 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         raise CheckpointError(f"{path}: checkpoint version {version} is newer than this dfcnn ({VERSION})")
     check_payload(payload, path)
     return payload
+
+
+def _what_it_is(path: Path) -> str | None:
+    """"a WAV audio file, not a dfcnn checkpoint": what a file torch cannot load is, from its first
+    bytes, when it is something well known (audio given as --model, an exported graph, a config)."""
+    kind = _known_kind(path)
+    if kind == "onnx":
+        return "an ONNX model (dfcnn export), not a dfcnn checkpoint: run it with --backend onnx"
+    return f"{kind}, not a dfcnn checkpoint" if kind else None
+
+
+def _known_kind(path: Path) -> str | None:
+    try:
+        with open(path, "rb") as file:
+            head = file.read(4096)
+    except OSError:
+        return None
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        return "a WAV audio file"
+    audio = {b"fLaC": "a FLAC audio file", b"OggS": "an Ogg audio file (Vorbis or Opus)", b"ID3": "an MP3 audio file"}
+    for magic, kind in audio.items():
+        if head.startswith(magic):
+            return kind
+    if len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0:  # an MPEG audio frame's sync word
+        return "an MP3 audio file"
+    if path.suffix.lower() == ".onnx":
+        return "onnx"
+    if head.startswith(b"PK\x03\x04"):
+        import zipfile
+
+        try:
+            names = zipfile.ZipFile(path).namelist()
+        except (zipfile.BadZipFile, OSError):
+            return None  # a torch file cut short: torch's own reason says more
+        if any(name.endswith("/constants.pkl") or "/code/" in name for name in names):
+            return "a TorchScript module (torch.jit.save)"
+        return None if any(name.endswith("/data.pkl") for name in names) else "a zip archive"
+    if head and b"\0" not in head:
+        try:
+            head.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        return "a text file"
+    return None
 
 
 def _load_failure(error: Exception) -> str:

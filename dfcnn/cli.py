@@ -1,10 +1,11 @@
 """The ``dfcnn`` command: arguments -> the functions each subcommand runs. The top floor: nothing imports it.
 
-    dfcnn train CONFIG.yaml [key=value ...] [--resume]
+    dfcnn train CONFIG.yaml [key=value ...] [--resume | --force]
     dfcnn evaluate --model exp/ --manifest data/test.jsonl [--out exp/eval-test] [--decoder-config best.json]
     dfcnn transcribe --model exp/ speech.flac talks/ 'calls/*.mp3' [--format srt --output-dir subs]
     dfcnn serve --model exp/ [--host 127.0.0.1 --port 8000] [--backend onnx]
     dfcnn export --model exp/ --format onnx --int8 --calibration data/dev.jsonl --out deploy/
+    dfcnn manifest my_recordings/ --out data/ --dev-fraction 0.1 --write-vocab
     dfcnn lm --text corpus.txt train.jsonl --vocab data/vocab.txt --out lm [--order 3]
     dfcnn average --out exp/avg5.pt exp/epoch-{11..15}.pt
     dfcnn tune --model exp/best.pt --manifest data/dev.jsonl --lm lm/lm.bin --out exp/tune [--ship]
@@ -21,19 +22,33 @@ import argparse
 import math
 import sys
 import warnings
+from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 from .arguments import add_decoder_options, decoder_from_args, device_name
 from .device import DEVICE_HELP
-from .errors import DfcnnError, Interrupted
+from .errors import ConfigError, DfcnnError, Interrupted
 
 
 def _train(args: argparse.Namespace) -> int:
+    import os
+
     from .config import load_config
     from .training.train import ExperimentConfig, train
 
-    config = load_config(ExperimentConfig, args.config, args.overrides)
-    best = train(config, resume=args.resume, progress=not args.quiet)
+    config = load_config(ExperimentConfig, args.config, args.overrides)  # a bad config: one line, before any rank
+    if args.nproc < 1:
+        raise DfcnnError(f"--nproc must be at least 1, got {args.nproc}")
+    if args.nproc > 1:
+        if "RANK" in os.environ:
+            raise DfcnnError("--nproc starts the ranks itself: run dfcnn train --nproc without torchrun")
+        from .training.distributed import launch
+
+        flags = [flag for flag in ("resume", "force", "quiet") if getattr(args, flag)]
+        rank = [sys.executable, "-m", "dfcnn", "train", str(args.config), *args.overrides, *(f"--{f}" for f in flags)]
+        return launch(args.nproc, rank)
+    best = train(config, resume=args.resume, progress=not args.quiet, force=args.force)
     print(f"best checkpoint: {best}")
     return 0
 
@@ -65,12 +80,29 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _output_stems(paths: list[Path]) -> dict[Path, str]:
-    """File name stems for outputs; files sharing a stem are told apart by their parent folders."""
-    stems = {path: path.stem for path in paths}
-    clashes = {stem for stem in stems.values() if list(stems.values()).count(stem) > 1}
+    """A distinct output name (without the format's suffix) for each input, so no transcript overwrites
+    another: the file's stem; where stems clash, its name (yes.mp3 beside yes.ogg); then its last
+    folders and stem or name (a__yes beside b__yes); a numbered suffix for whatever still clashes."""
+    def qualified(path: Path, name: str) -> str:
+        folders = [part for part in path.parent.parts if part not in (path.anchor, ".", "..")]
+        return "__".join([*folders[-2:], name])
+
+    namings = (lambda p: p.stem, lambda p: p.name, lambda p: qualified(p, p.stem), lambda p: qualified(p, p.name))
+    stems: dict[Path, str] = {}
+    for naming in namings:
+        pending = [path for path in paths if path not in stems]
+        counts = Counter(naming(path) for path in pending)
+        taken = set(stems.values())
+        stems.update({path: naming(path) for path in pending if counts[naming(path)] == 1
+                      and naming(path) not in taken})
+    taken = set(stems.values())
     for path in paths:
-        if path.stem in clashes:
-            stems[path] = "__".join(path.with_suffix("").parts[-3:]).lstrip("_")
+        if path not in stems:  # the same path in two spellings, or names alike to the last folder
+            base, number = namings[-1](path), 2
+            while f"{base}-{number}" in taken:
+                number += 1
+            stems[path] = f"{base}-{number}"
+            taken.add(stems[path])
     return stems
 
 
@@ -130,9 +162,11 @@ def _transcribe(args: argparse.Namespace) -> int:
             for fmt in formats:
                 write_transcript(result, fmt, args.output_dir, stems[path])
     bar.close()
-    if not to_stdout:
-        print(f"{len(paths) - failed} transcripts ({', '.join(formats)}) written to {args.output_dir}", file=sys.stderr)
-    if failed:
+    if not to_stdout and len(paths) - failed:
+        done = len(paths) - failed
+        print(f"{done} transcript{'s' * (done != 1)} ({', '.join(formats)}) written to {args.output_dir}",
+              file=sys.stderr)
+    if failed and len(paths) > 1:  # one file: its error line says it all
         print(f"dfcnn: {failed} of {len(paths)} files failed", file=sys.stderr)
     return 1 if failed else 0
 
@@ -187,6 +221,78 @@ def _tune(args: argparse.Namespace) -> int:
     return 0
 
 
+def _manifest(args: argparse.Namespace) -> int:
+    from .config import load_config
+    from .manifest import ManifestConfig, make_manifests
+    from .training.experiment import ExperimentConfig
+
+    training = load_config(ExperimentConfig, args.config)
+    given = {"unit": args.unit, "normalizer": args.normalizer, "pronunciations": args.pronunciations,
+             "max_utterance_duration": args.max_duration}
+    if args.unit == "pinyin" and args.normalizer is None:
+        given["normalizer"] = "mandarin"
+    training.data = replace(training.data, **{key: value for key, value in given.items() if value is not None})
+    try:
+        config = ManifestConfig(
+            str(args.source), str(args.out or ""), args.layout or "", training, str(args.vocab or ""),
+            args.write_vocab, args.speaker_pattern, args.dev_fraction, args.dev_speakers, args.seed, args.skip_bad,
+            args.decode,
+        )
+    except ConfigError as error:
+        raise DfcnnError(f"--{error.field.replace('_', '-')} {str(error).split(' ', 1)[1]}") from None
+    report = make_manifests(config)
+    for problem in report.bad:
+        print(problem)
+    print(report.text(), flush=True)
+    if report.bad and not args.skip_bad:
+        written = "nothing written; " if args.out is not None else ""
+        count = f"{len(report.bad)} bad entries" if len(report.bad) > 1 else "1 bad entry"
+        raise DfcnnError(f"{count} (listed above): {written}fix them, or pass --skip-bad "
+                         "to leave them out")
+    return 0
+
+
+def _add_manifest_command(commands, defaults) -> None:
+    from .layouts import LAYOUTS
+    from .text import NORMALIZERS, UNITS
+
+    manifest = commands.add_parser(
+        "manifest", help="turn a folder of recordings and transcripts into checked manifests", formatter_class=defaults,
+        description="Read a corpus in a common layout, check every entry as the trainer will use it, and write "
+                    "OUT/<split>.jsonl. Bad entries are listed one a line; nothing is written while one is bad "
+                    "unless --skip-bad. Layouts: folder (audio with a same-stem .txt/.lab beside it), ljspeech "
+                    "(metadata.csv, wavs/), commonvoice (clips/, train/dev/test.tsv), kaldi (wav.scp, text, "
+                    "segments, utt2spk), tsv (a file of AUDIO<TAB>TEXT[<TAB>SPEAKER] lines).")
+    manifest.add_argument("source", type=Path, help="the corpus folder (or the file of the ljspeech and tsv layouts)")
+    manifest.add_argument("--out", type=Path, default=None,
+                          help="folder for the manifests; unset: check and report only")
+    manifest.add_argument("--layout", choices=LAYOUTS, default=None,
+                          help="the layout; unset: detected from what SOURCE holds")
+    manifest.add_argument("--config", type=Path, default=None,
+                          help="training YAML whose data.unit, normalizer, max_utterance_duration, speed_perturb, "
+                               "features and model pooling the checks use; unset: the trainer's defaults")
+    manifest.add_argument("--unit", choices=UNITS, default=None, help="token unit; unset: --config's, else char")
+    manifest.add_argument("--normalizer", choices=NORMALIZERS, default=None,
+                          help="text normaliser; unset: --config's, else english (mandarin for --unit pinyin)")
+    manifest.add_argument("--pronunciations", default=None,
+                          help="unit phone: cmudict or a CMUdict-format file; unset: --config's, else cmudict")
+    manifest.add_argument("--vocab", type=Path, default=None,
+                          help="spell the transcripts in this vocabulary, e.g. the model's you fine-tune")
+    manifest.add_argument("--write-vocab", action="store_true", help="write OUT/vocab.txt of the training texts")
+    manifest.add_argument("--max-duration", type=_positive_seconds, default=None,
+                          help="longest training utterance; unset: --config's data.max_utterance_duration")
+    manifest.add_argument("--speaker-pattern", default="",
+                          help=r"regex searched in each id, its first group the speaker, e.g. '^\d_([a-z]+)_'")
+    manifest.add_argument("--dev-fraction", type=float, default=0.0,
+                          help="split off this share of the training utterances as dev.jsonl")
+    manifest.add_argument("--dev-speakers", type=int, default=0, help="or this many training speakers, whole")
+    manifest.add_argument("--seed", type=int, default=0, help="which utterances or speakers dev draws")
+    manifest.add_argument("--skip-bad", action="store_true", help="leave bad entries out and write the rest")
+    manifest.add_argument("--decode", action="store_true",
+                          help="decode every file, not only its header (slower; finds corrupt data past the header)")
+    manifest.set_defaults(run=_manifest)
+
+
 def _floats(text: str) -> list[float]:
     try:
         values = [float(item) for item in text.split(",")]
@@ -226,7 +332,11 @@ def _add_core_commands(commands, defaults) -> None:
     train.add_argument("config", type=Path, help="YAML config (sections: data, features, specaugment, model, train)")
     train.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. train.lr=5e-4")
     train.add_argument("--resume", action="store_true", help="continue exp_dir/last.pt exactly where it stopped")
+    train.add_argument("--force", action="store_true",
+                       help="start over in an exp_dir holding an earlier run: its checkpoints and metrics are removed")
     train.add_argument("--quiet", action="store_true", help="no progress bars")
+    train.add_argument("--nproc", type=int, default=1, metavar="N",
+                       help="data-parallel on N processes of this machine (DDP; one a GPU), started as torchrun would")
     train.set_defaults(run=_train)
 
     average = commands.add_parser(
@@ -306,19 +416,28 @@ def _add_core_commands(commands, defaults) -> None:
     tune.set_defaults(run=_tune)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with a usage error on one line, as dfcnn's other errors, pointing at --help (not the
+    whole usage block); its subcommands' parsers are of this class too."""
+
+    def error(self, message: str):
+        self.exit(2, f"dfcnn: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
     from .deploy.commands import add_commands as add_deploy_commands
     from .serve.commands import add_commands as add_serve_commands
     from .viz.commands import add_commands as add_viz_commands
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="dfcnn", description="DFCNN speech recognition: train, evaluate, transcribe, and look inside the network."
     )
     parser.add_argument("--version", action="version", version=f"dfcnn {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     defaults = argparse.ArgumentDefaultsHelpFormatter
     _add_core_commands(commands, defaults)
+    _add_manifest_command(commands, defaults)
     add_viz_commands(commands, defaults)
     add_serve_commands(commands, defaults)
     add_deploy_commands(commands, defaults)
@@ -348,6 +467,7 @@ def main(argv: list[str] | None = None) -> int:
         args.overrides += [item for item in extra if "=" in item and not item.startswith("-")]
         extra = [item for item in extra if item not in args.overrides]
     if extra:
+        parser.prog = f"dfcnn {args.command}"  # the command whose --help lists what it takes
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         if args.command == "train" and argv is None:  # from the command line: rerun under jemalloc when installed

@@ -4,6 +4,11 @@ A manifest has one utterance a line, with NeMo's keys; a relative ``audio_filepa
 against the manifest's folder, and ``utt_id`` is optional (the file stem otherwise):
 
     {"audio_filepath": "wav/0_george_5.wav", "duration": 0.43, "text": "zero"}
+
+Optional keys: ``speaker``, and ``offset`` for an utterance that is a part of its file (a Kaldi
+segment): then it is the ``duration`` seconds from ``offset`` on, and only that part is read.
+
+    {"audio_filepath": "/data/meeting.flac", "offset": 61.2, "duration": 3.5, "text": "hi", "speaker": "ann"}
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import numpy as np
 import torch
 
 from .audio import SAMPLE_RATE, load_audio
-from .errors import AudioError, DfcnnError, DfcnnWarning, ManifestError, VocabError
+from .errors import AudioError, DfcnnError, DfcnnWarning, ManifestError, VocabError, quote
 from .fileio import atomic_write_text, read_jsonl
 from .text import Tokenizer
 
@@ -36,39 +41,69 @@ class Utterance:
     duration: float  # seconds
     text: str  # transcript (normalised by prepare scripts; normalised again before use)
     utt_id: str  # unique name, for alignments and logs
+    speaker: str | None = None  # who speaks, where known
+    offset: float | None = None  # seconds into the file where the utterance starts; None: it is the whole file
 
 
 def read_manifest(path: str | Path) -> list[Utterance]:
-    """Parse a JSONL manifest; any malformed line raises ``ManifestError`` naming file and line."""
+    """Parse a JSONL manifest; any malformed line raises ``ManifestError`` naming file and line, as
+    does an utt_id given twice (alignments, hypotheses and skipped files are named by it)."""
     path = Path(path)
     utterances = []
+    first_line: dict[str, int] = {}  # utt_id -> the line that has it
     for number, record in read_jsonl(path, "manifest", ManifestError):
         where = f"{path}:{number}"
         for key, kind in REQUIRED_KEYS.items():
             if key not in record:
                 raise ManifestError(f"{where}: missing key {key!r}")
             if not isinstance(record[key], kind) or isinstance(record[key], bool):
-                raise ManifestError(f"{where}: {key!r} has the wrong type ({record[key]!r})")
+                raise ManifestError(f"{where}: {key!r} has the wrong type ({quote(record[key])})")
         if not (math.isfinite(record["duration"]) and record["duration"] > 0):
             raise ManifestError(f"{where}: 'duration' must be a positive number of seconds, got {record['duration']}")
+        offset, speaker = record.get("offset"), record.get("speaker")
+        if offset is not None and (not isinstance(offset, (int, float)) or isinstance(offset, bool)
+                                   or not math.isfinite(offset) or offset < 0):
+            raise ManifestError(f"{where}: 'offset' must be a number of seconds >= 0, got {quote(offset)}")
+        if speaker is not None and not isinstance(speaker, str):
+            raise ManifestError(f"{where}: 'speaker' has the wrong type ({quote(speaker)})")
         audio = Path(record["audio_filepath"])
         if not audio.is_absolute():
             audio = path.parent / audio
-        utterances.append(
-            Utterance(audio, float(record["duration"]), record["text"], str(record.get("utt_id", audio.stem)))
-        )
+        utt_id = str(record.get("utt_id", audio.stem))
+        if first_line.setdefault(utt_id, number) != number:
+            origin = "" if "utt_id" in record else " (the file name's stem: the line has no utt_id)"
+            raise ManifestError(f"{where}: utt_id {quote(utt_id)}{origin} is also on line {first_line[utt_id]}: "
+                                "each utterance needs an id of its own")
+        utterances.append(Utterance(
+            audio, float(record["duration"]), record["text"], utt_id, speaker,
+            None if offset is None else float(offset),
+        ))
     if not utterances:
         raise ManifestError(f"{path}: manifest holds no utterances")
     return utterances
 
 
 def write_manifest(path: str | Path, utterances: Sequence[Utterance]) -> None:
-    """Write a manifest atomically (temp file + rename), paths as given."""
-    records = [
-        {"audio_filepath": str(u.audio_filepath), "duration": round(u.duration, 4), "text": u.text, "utt_id": u.utt_id}
-        for u in utterances
-    ]
+    """Write a manifest atomically (temp file + rename), paths as given; ``speaker`` and ``offset``
+    where they are set."""
+    records = []
+    for u in utterances:
+        record = {"audio_filepath": str(u.audio_filepath), "duration": round(u.duration, 4), "text": u.text,
+                  "utt_id": u.utt_id}
+        if u.offset is not None:
+            record["offset"] = round(u.offset, 4)
+        if u.speaker is not None:
+            record["speaker"] = u.speaker
+        records.append(record)
     atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+
+
+def load_utterance(utterance: Utterance, strict: bool = False) -> np.ndarray:
+    """The (N,) float32 16 kHz samples of a manifest utterance: its file, or its part of it (``offset``);
+    ``strict``: a file cut short or damaged is an ``AudioError`` (see ``audio.load_audio``)."""
+    if utterance.offset is None:
+        return load_audio(utterance.audio_filepath, strict=strict)
+    return load_audio(utterance.audio_filepath, offset=utterance.offset, duration=utterance.duration)
 
 
 def _examples(items: Sequence[str], shown: int = 3) -> str:
@@ -218,7 +253,7 @@ class SpeechDataset(torch.utils.data.Dataset):
     def __getitem__(self, key: int | tuple[int, int]) -> Item:
         epoch, index = key if isinstance(key, tuple) else (0, key)
         try:
-            wave = load_audio(self.utterances[index].audio_filepath)
+            wave = load_utterance(self.utterances[index], strict=True)  # its text is of all of it
         except AudioError as error:
             return index, None, self.targets[index], str(error)
         speed = self.speed(index, epoch)

@@ -17,7 +17,7 @@ import itertools
 import os
 import shutil
 import subprocess
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -123,14 +123,15 @@ FLASHLIGHT_MAX_HOMOPHONES = 6  # flashlight's lexicon trie keeps at most this ma
 
 
 def write_lexicon(
-    words: Iterable[str], tokenizer: Tokenizer, path: str | Path, counts: dict[str, int] | None = None
+    words: Iterable[str], tokenizer: Tokenizer, path: str | Path, counts: Mapping[str, float] | None = None
 ) -> int:
     """Write a lexicon of ``words`` (unique) spelt in ``tokenizer``'s vocabulary (see ``spellings``).
 
     Words sharing one spelling (homophones: a pinyin syllable spells dozens of characters) are
     capped at flashlight's trie limit, keeping the most frequent by ``counts`` (e.g. LM training
-    counts); otherwise words are in sorted order. Returns the number of words left out because no
-    spelling of theirs is made of tokens alone, or because all of theirs were past the cap.
+    counts, or unigram probabilities); otherwise words are in sorted order. Returns the number of
+    words left out because no spelling of theirs is made of tokens alone, or because all of theirs
+    were past the cap.
     """
     tokens = set(tokenizer.tokens) - {BLANK}
     counts = counts or {}
@@ -266,7 +267,7 @@ class LanguageModel:
     binary: Path | None  # KenLM binary of the same LM (faster to load), or None
     lexicon: Path | None  # flashlight lexicon of the LM's words, or None without a tokenizer
     vocabulary_size: int  # words of the LM: the ARPA's unigrams less <s>, </s>, <unk> (fewer if pruned)
-    sentences: int  # sentences the LM was estimated on
+    sentences: int  # sentences the LM was estimated on (0: converted or interpolated, not estimated here)
     lexicon_skipped: int  # words left out of the lexicon for characters outside the vocabulary
 
 
@@ -277,6 +278,22 @@ def _run(command: Sequence[str | Path]) -> None:
         tail = "\n".join(result.stderr.strip().splitlines()[-15:])
         name = Path(command[0]).name
         raise DfcnnError(f"{name} failed (exit {result.returncode}): {' '.join(map(str, command))}\n{tail}")
+
+
+KENLM_TRIE_Q8 = ("-q", "8", "-b", "8", "-a", "22", "trie")  # build_binary: 8-bit probabilities and back-offs
+
+
+def build_kenlm_binary(arpa: str | Path, binary: str | Path, options: Sequence[str] = ()) -> Path:
+    """KenLM's build_binary of ``arpa`` into ``binary`` (atomically); ``options`` before the paths, e.g.
+    ``KENLM_TRIE_Q8`` for a quantised trie (about a quarter of the default probing structure's size)."""
+    binary = Path(binary)
+    tmp = binary.with_name(binary.name + ".tmp")
+    try:
+        _run([find_kenlm_binary("build_binary"), *options, arpa, tmp])
+        os.replace(tmp, binary)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return binary
 
 
 def build_lm(
@@ -330,12 +347,7 @@ def build_lm(
     bin_path = out_dir / "lm.bin"
     bin_path.unlink(missing_ok=True)  # never leave a binary of an older LM beside the new ARPA
     if build_binary is not None:
-        bin_tmp = out_dir / "lm.bin.tmp"
-        try:
-            _run([build_binary, arpa, bin_tmp])
-            os.replace(bin_tmp, bin_path)
-        finally:
-            bin_tmp.unlink(missing_ok=True)
+        build_kenlm_binary(arpa, bin_path)
 
     words = arpa_vocabulary(arpa)
     lexicon, skipped = out_dir / "lexicon.txt", 0

@@ -56,8 +56,6 @@ def find_model(model: str | Path, backend: str = "torch") -> ModelFiles:
             if not path.is_file():
                 raise CheckpointError(f"{path}: no such ONNX model")
             return ModelFiles(path, "onnx")
-    elif path.suffix == ".onnx":
-        raise CheckpointError(f"{path}: an exported ONNX graph runs in onnxruntime: use --backend onnx")
     if path.is_dir():
         checkpoint = path / CHECKPOINT_IN_FOLDER
         if not checkpoint.is_file():

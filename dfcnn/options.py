@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 BACKENDS = ("torch", "onnx")  # what runs the network: PyTorch, or onnxruntime's CPU provider (dfcnn.deploy.runtime)
-EXPORT_FORMATS = ("onnx", "torchscript")  # what dfcnn export writes
+EXPORT_FORMATS = ("onnx",)  # what dfcnn export writes (TorchScript was dropped: see dfcnn.deploy.export)
 
 
 @dataclass

@@ -4,7 +4,7 @@ pauses, with word times.
     stream = StreamingRecognizer(load_model("exp/"))           # 16 kHz input; sample_rate=... to resample
     for pcm in microphone():                                     # blocks of any size: float32, int16 or PCM16 bytes
         for event in stream.feed(pcm):
-            print(event.kind, event.segment.text)                # "partial" (greedy), "final" (the model's decoder)
+            print(event.kind, event.segment.text)                # "partial" (whole words so far), "final"
     for event in stream.finish():
         ...
     stream.transcript()                                          # the finals: equals recognizer.transcribe(audio)
@@ -18,8 +18,17 @@ decoded exactly as ``Recognizer.transcribe`` would. So the final text equals the
 16 kHz input (other rates are resampled block by block, which differs from a whole-file resampling
 at the edges) as long as no stretch of speech runs past ``max_open_seconds`` without a pause.
 
-Latency: a partial reflects audio up to ``lookahead_seconds`` (one chunk plus the receptive
-field) old; a final comes ``hold`` frames (``min_pause``, 0.5 s by default) after the speech ends.
+Partials show whole words: the open segment is decoded, with the model's own decoder (so a phone or
+pinyin model shows the words or characters its finals will show), up to its last word boundary in
+the greedy path: the last word separator (character and phone units), the last token once
+``WORD_GAP_SECONDS`` of blank follow it, or the last token at all where every token is a word (word
+and syllable units). The word still being spoken appears once a boundary follows it, or in the
+final. Frames are exact once computed, so a partial changes only when the boundary moves, and is
+decoded only then.
+
+Latency: a frame is computed once ``lookahead_seconds`` (one chunk plus the receptive field) of audio
+follow it; a partial word then waits for the boundary after it; a final comes ``hold`` frames
+(``min_pause``, 0.5 s by default) after the speech ends.
 """
 
 from __future__ import annotations
@@ -31,12 +40,16 @@ import torch
 
 from .align import PauseFrames, cut_long_ranges, pad_ranges, speech_ranges
 from .audio import SAMPLE_RATE, stream_resampler
-from .decode import build_decoder
 from .errors import AudioError, ConfigError, check_field
 from .longform import ChunkConfig, LogProbStream
+from .text import WORD_SEPARATOR, WORD_UNITS
 from .transcript import Segment, Transcript, join_words
 
 PCM16_SCALE = 32768.0  # int16 full scale: PCM16 samples / 32768 lie in [-1, 1)
+# blank this long after a token ends a word even without a separator (models trained on whole
+# utterances write none after a sentence's last word): longer than the closure of a stop consonant
+# (under about 0.15 s), shorter than the default min_pause that makes the segment final
+WORD_GAP_SECONDS = 0.25
 
 
 @dataclass(frozen=True)
@@ -55,7 +68,7 @@ class StreamConfig:
 class StreamEvent:
     """What a stream reports: the open segment's text so far, or a segment that will not change."""
 
-    kind: str  # "partial" (greedy decoding of the open segment; may be empty) or "final"
+    kind: str  # "partial" (the open segment's whole words so far; may be empty) or "final"
     segment: Segment  # times in seconds from the start of the stream
 
     def to_dict(self) -> dict:
@@ -96,18 +109,27 @@ class StreamingRecognizer:
         self.frame_seconds = recognizer.frame_seconds
         self._rule = PauseFrames.of(self.frame_seconds, offline.min_pause, offline.max_segment)
         self._max_open = max(self._rule.max_frames, round(self.config.max_open_seconds / self.frame_seconds))
-        self._greedy = build_decoder(recognizer.tokenizer)
+        tokenizer = recognizer.tokenizer
+        # the token that ends a word, for units that spell words out (None: every token is a word)
+        self._separator = None if tokenizer.unit in WORD_UNITS else tokenizer.tokens.index(WORD_SEPARATOR)
+        self._word_gap = max(1, round(WORD_GAP_SECONDS / self.frame_seconds))
         self._pending = torch.zeros(0, len(recognizer.tokenizer))  # (T_p, V): frames not yet in a final
         self._offset = 0  # stream frame of pending[0]
         self._frames_seen = 0  # output frames taken
         self._previous_last: int | None = None  # stream frame of the last speech frame already in a final
         self._partial = ""
+        self._partial_until = 0  # stream frame where the last partial's decoded frames ended
         self.segments: list[Segment] = []  # the finals so far
 
     @property
     def lookahead_seconds(self) -> float:
         """The most audio that arrives after a sample before the network has seen it whole: a chunk and its context."""
         return self._log_probs.lookahead_samples / SAMPLE_RATE
+
+    @property
+    def pause_seconds(self) -> float:
+        """The blank after a segment's last speech frame that makes it final (``PauseFrames.hold``)."""
+        return self._rule.hold * self.frame_seconds
 
     @property
     def seconds(self) -> float:
@@ -154,13 +176,35 @@ class StreamingRecognizer:
                     closed, following = ranges[:-1] + pieces[:-1], pieces[-1]
         events = [StreamEvent("final", s) for s in self._commit(closed, following, best)]
         if not at_end:
-            partial = self.recognizer.decode_segment(self._pending, self._offset, self.seconds, self._greedy)
-            text = partial.text if partial is not None else ""
-            if text != self._partial:
-                self._partial = text
-                start = self._offset * self.frame_seconds
-                events.append(StreamEvent("partial", partial or Segment(start, start, "")))
+            events += self._partial_event()
         return events
+
+    def _partial_event(self) -> list[StreamEvent]:
+        """The open segment decoded up to its last word boundary, when that boundary moved and the text changed."""
+        until = self._words_end(self._pending.argmax(dim=-1))
+        if self._offset + until == self._partial_until:
+            return []  # the same exact frames: the same text
+        self._partial_until = self._offset + until
+        partial = self.recognizer.decode_segment(self._pending[:until], self._offset, self.seconds) if until else None
+        text = partial.text if partial is not None else ""
+        if text == self._partial:
+            return []
+        self._partial = text
+        start = self._offset * self.frame_seconds
+        return [StreamEvent("partial", partial or Segment(start, start, ""))]
+
+    def _words_end(self, best: torch.Tensor) -> int:
+        """Pending frames up to the last word boundary of the greedy path ``best`` (T_p,): past the last
+        separator, or past the last token when ``word_gap`` blank frames follow it or (units whose
+        tokens are words) always; 0 when no word is complete."""
+        tokens = (best != self.recognizer.tokenizer.blank_id).nonzero()
+        if not len(tokens):
+            return 0
+        last = int(tokens[-1])
+        if self._separator is None or len(best) - 1 - last >= self._word_gap:
+            return last + 1
+        separators = (best == self._separator).nonzero()
+        return int(separators[-1]) + 1 if len(separators) else 0
 
     def _commit(self, closed: list[list[int]], following: list[int] | None, best: torch.Tensor) -> list[Segment]:
         """Decode the settled ranges (pending frames) as ``transcript_from_log_probs`` would; drop their frames."""

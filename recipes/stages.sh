@@ -25,6 +25,7 @@
 #   DATA_DIR      same as --data-dir
 #   PYTHON        the interpreter (default: the repository's .venv, else python3)
 #   LM_ORDER      n-gram order of the LM stage (default: 3)
+#   DECODER_LM    the folder under $EXP whose lm.bin the decoders stage tunes and ships (default: lm)
 set -euo pipefail
 
 usage() {
@@ -173,7 +174,7 @@ stage_lm() {
 stage_decoders() {
   # LM weight and word score tuned on dev -> $EXP/tune/best.json, then the test set decoded four ways
   # from one network pass: greedy, beam, beam+lexicon, beam+lexicon+LM -> $EXP/eval-test-decoders/
-  dfcnn tune --model "$EXP/best.pt" --manifest "$DATA/dev.jsonl" --lm "$EXP/lm/lm.bin" --out "$EXP/tune" \
+  dfcnn tune --model "$EXP/best.pt" --manifest "$DATA/dev.jsonl" --lm "$EXP/${DECODER_LM:-lm}/lm.bin" --out "$EXP/tune" \
     --quiet "${TUNE_ARGS[@]}"
   dfcnn evaluate --model "$EXP/best.pt" --manifest "$DATA/test.jsonl" --decoder-config "$EXP/tune/best.json" \
     --compare --out "$EXP/eval-test-decoders" --quiet

@@ -4,6 +4,7 @@ config or a YAML file, and an untrained but deterministic recognizer for inferen
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import signal
 import subprocess
@@ -143,3 +144,16 @@ def dfcnn_serve(*args: str, timeout: float = 90.0):
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
         process.stdout.close()
+
+
+def arpa_text(model: dict) -> str:
+    """An ARPA file of {order: [(p, "w1 w2", back-off or None)]}: log10 values to 12 decimals; p None: -99."""
+    lines = ["\\data\\", *(f"ngram {k}={len(rows)}" for k, rows in model.items())]
+    for k, rows in model.items():
+        lines += ["", f"\\{k}-grams:"]
+        for p, words, backoff in rows:
+            fields = ["-99" if p is None else f"{math.log10(p):.12f}", words]
+            if backoff is not None:
+                fields.append(f"{math.log10(backoff):.12f}")
+            lines.append("\t".join(fields))
+    return "\n".join([*lines, "", "\\end\\", ""])

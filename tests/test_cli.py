@@ -41,6 +41,48 @@ def test_transcribe_one_line_per_file_and_reports_bad_files(experiment, tmp_path
     assert "Traceback" not in result.stderr
 
 
+def test_transcribe_uses_what_decodes_of_files_cut_short_and_says_so(experiment, tmp_path):
+    import soundfile
+    from conftest import shared_corpus
+
+    recording = sorted((shared_corpus("cathy_arctic") / "data_16k").glob("*.opus"))[0]
+    wave, rate = soundfile.read(str(recording), dtype="float32")
+    cut = []
+    for extension, options in (("flac", {}), ("mp3", {"format": "MP3", "subtype": "MPEG_LAYER_III"})):
+        full = tmp_path / f"full.{extension}"
+        soundfile.write(str(full), wave, rate, **options)
+        cut.append(tmp_path / f"cut.{extension}")
+        cut[-1].write_bytes(full.read_bytes()[: full.stat().st_size // 2])
+    result = dfcnn("transcribe", "--model", experiment / "exp" / "best.pt", *cut)
+    assert result.returncode == 0, result.stderr
+    assert [line.split("\t")[0] for line in result.stdout.splitlines()] == [str(path) for path in cut]
+    warnings = result.stderr.splitlines()
+    assert len(warnings) == 2, result.stderr
+    for path, line in zip(cut, warnings):
+        assert line.startswith(f"dfcnn: warning: {path}: cut short or damaged (") and " of the 3.30 s " in line
+
+
+def test_no_transcript_overwrites_another_inputs(experiment, tmp_path):
+    """yes.mp3 and yes.ogg in one folder, and a yes.wav below it: three transcripts, all counted."""
+    import soundfile
+    from conftest import shared_corpus
+
+    recording = sorted((shared_corpus("yesno") / "waves_yesno").glob("*.wav"))[0]
+    wave, rate = soundfile.read(str(recording), dtype="float32")
+    (tmp_path / "in" / "more").mkdir(parents=True)
+    soundfile.write(str(tmp_path / "in" / "yes.mp3"), wave, rate, format="MP3")
+    soundfile.write(str(tmp_path / "in" / "yes.ogg"), wave, rate)
+    soundfile.write(str(tmp_path / "in" / "more" / "yes.wav"), wave, rate)
+    out = tmp_path / "out"
+    result = dfcnn("transcribe", "--model", experiment / "exp" / "best.pt", tmp_path / "in", "--format", "json",
+                   "--output-dir", out)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == [f"3 transcripts (json) written to {out}"]
+    written = {path.name: json.loads(path.read_text())["audio_filepath"] for path in out.iterdir()}
+    inputs = [tmp_path / "in" / "yes.mp3", tmp_path / "in" / "yes.ogg", tmp_path / "in" / "more" / "yes.wav"]
+    assert written == {f"{path.name}.json": str(path) for path in inputs}
+
+
 def test_transcribe_folder_to_every_format(experiment, tmp_path):
     audio = tmp_path / "audio" / "nested"
     audio.mkdir(parents=True)

@@ -14,7 +14,8 @@ from dfcnn.decode import SHIPPED, DecoderConfig
 from dfcnn.errors import DfcnnError
 
 PACKAGE = Path(__file__).resolve().parents[1] / "dfcnn"
-FACE = {"dfcnn.loading", "dfcnn.evaluate"}  # built on the pipeline, used by the rooms
+# built on the pipeline (and training's config), used by the commands: the front door, scoring, manifests
+FACE = {"dfcnn.loading", "dfcnn.evaluate", "dfcnn.manifest"}
 ROOMS = ("training", "deploy", "serve", "viz")  # sub-packages built on the pipeline (and cli on top)
 COMMANDS = {"dfcnn.deploy.commands", "dfcnn.serve.commands", "dfcnn.viz.commands"}  # a room's door to the cli
 
@@ -51,8 +52,8 @@ def graph() -> dict[str, set[str]]:
 
 
 def layer(name: str) -> tuple[str, int]:
-    """(room, floor): the pipeline 0, training and deploy's export and runtime 1, the front door 2,
-    serve, viz and the commands 3, the cli 4."""
+    """(room, floor): the pipeline 0, training and deploy's export and runtime 1, the front door (and
+    evaluate, manifest) 2, serve, viz and the commands 3, the cli 4."""
     if name in ("dfcnn.cli", "dfcnn.__main__"):
         return "cli", 4
     parts = name.split(".")

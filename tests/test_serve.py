@@ -4,6 +4,7 @@ limits, tokens, and a SIGTERM that lets streams finish. Servers bind 127.0.0.1 o
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import os
@@ -27,6 +28,8 @@ import uvicorn  # noqa: E402
 from dfcnn.loading import load_model  # noqa: E402
 from dfcnn.serve.app import create_app  # noqa: E402
 from dfcnn.serve.limits import Admission, Busy, ServeConfig, TimedOut  # noqa: E402
+from dfcnn.serve.responses import model_language  # noqa: E402
+from dfcnn.text import Tokenizer, build_vocab  # noqa: E402
 
 
 @contextlib.contextmanager
@@ -55,7 +58,7 @@ def recognizer(tiny_model):
 
 @pytest.fixture(scope="module")
 def server(recognizer):
-    app = create_app(recognizer, ServeConfig(max_audio_seconds=30.0, max_upload_mb=1.0))
+    app = create_app(recognizer, ServeConfig(max_audio_seconds=30.0, max_upload_mb=1.0, language="en"))
     with running(app) as url:
         yield url, app
 
@@ -211,6 +214,17 @@ def test_a_token_is_required_when_set(recognizer, tiny_model):
             asyncio.run(stream(""))
         assert asyncio.run(stream("?api_key=s3cret")) == "ready"
 
+        async def offer(key: str):  # what a browser does: the key as a subprotocol, out of the URL
+            encoded = base64.urlsafe_b64encode(key.encode()).decode().rstrip("=")
+            async with websockets.connect(
+                f"{url.replace('http', 'ws')}/v1/stream", subprotocols=["dfcnn", f"dfcnn.bearer.{encoded}"]
+            ) as ws:
+                return json.loads(await ws.recv())["type"], ws.subprotocol
+
+        assert asyncio.run(offer("s3cret")) == ("ready", "dfcnn")
+        with pytest.raises(websockets.exceptions.InvalidStatus, match="401"):
+            asyncio.run(offer("s3cre"))
+
 
 async def stream_file(url: str, path: Path, block: int = 3200, rate_in_config: bool = False) -> list[dict]:
     """Send a file as PCM16 over WS /v1/stream (its rate declared), then eof; every message received."""
@@ -288,3 +302,57 @@ def test_sigterm_lets_open_streams_send_their_finals(tiny_model):
         assert messages[-1]["type"] == "done" and messages[-1]["reason"] == "shutdown" and code == 1001
         assert messages[-1]["duration"] == pytest.approx(len(samples) / 16000, abs=1e-3)  # all the audio was heard
         process.wait(timeout=30)  # and then it stops
+
+
+def test_the_language_is_the_models_or_unknown_never_a_guess(recognizer, tiny_model):
+    audio = (tiny_model.parent / "utt3.wav").read_bytes()
+
+    def verbose(url: str, **fields) -> httpx.Response:
+        data = {"model": "x", "response_format": "verbose_json", **fields}
+        return httpx.post(f"{url}/v1/audio/transcriptions", files={"file": ("a.wav", audio)}, data=data, timeout=30)
+
+    async def ready(url: str) -> dict:
+        async with websockets.connect(f"{url.replace('http', 'ws')}/v1/stream") as ws:
+            return json.loads(await ws.recv())
+
+    # letters with the english normaliser say what a model writes, not what it hears (yesno: Hebrew as yes/no)
+    with running(create_app(recognizer, ServeConfig())) as url:
+        assert httpx.get(f"{url}/health").json()["language"] is None
+        assert verbose(url).json()["language"] == "unknown"
+        assert verbose(url, language="fr").status_code == 200  # nothing to contradict
+        message = asyncio.run(ready(url))
+        assert message["language"] is None and message["lookahead_ms"] > 0 and message["pause_ms"] > 0
+    with running(create_app(recognizer, ServeConfig(language="he"))) as url:
+        assert httpx.get(f"{url}/health").json()["language"] == "he"
+        assert verbose(url).json()["language"] == "he"
+        refused = verbose(url, language="en")
+        assert refused.status_code == 400 and "transcribes 'he', not 'en'" in refused.json()["error"]["message"]
+        assert asyncio.run(ready(url))["language"] == "he"
+    # units that fix the language: ARPAbet phones are English, pinyin syllables Mandarin
+    assert model_language(Tokenizer(tuple(build_vocab(["hello"], unit="phone")), "english", "phone")) == "en"
+    assert model_language(Tokenizer(tuple(build_vocab(["你好"], unit="pinyin")), "mandarin", "pinyin")) == "zh"
+    assert model_language(Tokenizer(tuple(build_vocab(["你好"])), "mandarin")) == "zh"
+    assert model_language(Tokenizer(tuple(build_vocab(["yes no"])), "english")) is None
+
+
+def test_docs_load_nothing_from_other_hosts(server):
+    """/docs works offline: Swagger UI from the swagger-ui-py package when installed, else the local listing page."""
+    import re
+
+    url, _ = server
+    page = httpx.get(f"{url}/docs")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    links = re.findall(r"""(?:src|href)\s*[=:]\s*["']([^"']+)["']""", page.text)
+    assert links and all(link.startswith("/") for link in links), links
+    for link in links:
+        assert httpx.get(f"{url}{link}").status_code == 200, link
+    assert "/v1/audio/transcriptions" in httpx.get(f"{url}/openapi.json").json()["paths"]
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_an_idle_server_stops_on_a_signal_with_a_line(tiny_model, stop):
+    with dfcnn_serve("--model", tiny_model) as (process, url):
+        process.send_signal(stop)
+        output, _ = process.communicate(timeout=30)
+    assert process.returncode == 128 + stop
+    assert output.splitlines() == [f"dfcnn: serve stopped by {stop.name}"]

@@ -148,3 +148,41 @@ def test_a_model_normalising_each_utterance_cannot_stream():
     recognizer.features.config.utterance_mean_norm = True
     with pytest.raises(ConfigError, match="cannot stream"):
         StreamingRecognizer(recognizer)
+
+
+def partials_of(stream: StreamingRecognizer, log_probs: torch.Tensor) -> tuple[list[str], list[str]]:
+    """Feed ``log_probs`` one frame at a time: the partial texts, then the final texts."""
+    events = [event for t in range(log_probs.shape[0]) for event in stream.accept_log_probs(log_probs[t : t + 1])]
+    events += stream.accept_log_probs(log_probs[:0], at_end=True)
+    texts = {kind: [e.segment.text for e in events if e.kind == kind] for kind in ("partial", "final")}
+    return texts["partial"], texts["final"]
+
+
+def test_partials_hold_back_the_word_still_being_spoken():
+    recognizer = random_recognizer()  # its tokenizer (<blank> | a b c d e), greedy decoder, 0.04 s frames
+    # "ab cd": a separator after the first word, none after the last (as before any pause), then 1.2 s of blank
+    log_probs = peaky_log_probs({2: "a", 4: "b", 6: "|", 8: "c", 10: "d"}, 40)
+    partials, finals = partials_of(StreamingRecognizer(recognizer), log_probs)
+    assert partials == ["ab", "ab cd"]  # never "a" or "ab c": a word appears once its separator or a pause follows
+    assert finals == ["ab cd"]
+
+
+def test_partials_of_a_phone_model_are_the_words_its_decoder_writes(tmp_path):
+    from dfcnn.decode import DecoderConfig
+    from dfcnn.inference import Recognizer
+    from dfcnn.lm import write_lexicon
+    from dfcnn.text import Tokenizer, build_vocab
+
+    network = random_recognizer()  # its network only stands in: the phone log-probs are made by hand
+    phones = Tokenizer(tuple(build_vocab(["hello world"], unit="phone")), "english", "phone")
+    write_lexicon(["hello", "world", "hollow"], phones, tmp_path / "lexicon.txt")
+    recognizer = Recognizer(network.network, phones)
+    recognizer.set_decoder(DecoderConfig(lexicon=str(tmp_path / "lexicon.txt"), beam_size=8))
+    spoken = "HH AH L OW | W ER L D".split()
+    probs = torch.full((60, len(phones)), 0.01)
+    probs[:, 0] = 0.95
+    for index, phone in enumerate(spoken):
+        probs[2 + 2 * index] = 0.01
+        probs[2 + 2 * index, phones.tokens.index(phone)] = 0.8
+    partials, finals = partials_of(StreamingRecognizer(recognizer), (probs / probs.sum(1, keepdim=True)).log())
+    assert partials == ["hello", "hello world"] and finals == ["hello world"]  # words, never "HH AH L"

@@ -28,14 +28,14 @@ def add_commands(subparsers, formatter_class) -> None:
 
     export = subparsers.add_parser(
         "export",
-        help="export a model as ONNX (fp32, int8) or TorchScript: waveform in, log-probs out",
+        help="export a model as ONNX (fp32, int8): waveform in, log-probs out",
         formatter_class=formatter_class,
         description="One graph from 16 kHz waveform to CTC log-probs, dynamic in batch and time, describing "
         "itself (configs, vocabulary). The shipped decoder (decoder.json, lexicon, LM) is copied beside it. "
         "Run it with --backend onnx (transcribe, serve) or any ONNX runtime.",
     )
     export.add_argument("--model", type=Path, required=True, help="checkpoint, or a folder with best.pt")
-    export.add_argument("--format", required=True, choices=EXPORT_FORMATS, help="model.onnx or model.ts")
+    export.add_argument("--format", default=EXPORT_FORMATS[0], choices=EXPORT_FORMATS, help="model.onnx")
     export.add_argument(
         "--int8", action="store_true", help="also model.int8.onnx: static int8 quantisation calibrated on --calibration"
     )

@@ -1,11 +1,11 @@
 """A loaded model as one graph from waveform to log-probs: ONNX (fp32, or int8 through onnxruntime's
-quantisation) or TorchScript, for runtimes without dfcnn or PyTorch. It writes; ``runtime`` reads.
+quantisation), for runtimes without dfcnn or PyTorch, and for ``--backend onnx``. It writes; ``runtime`` reads.
 
     dfcnn export --model exp/ --format onnx --int8 --calibration data/dev.jsonl --out deploy/
     # deploy/model.onnx, deploy/model.int8.onnx, deploy/decoder.json (+ the lexicon and LM it names)
     dfcnn transcribe --model deploy/ --backend onnx talk.flac
 
-The graph (both formats):
+The graph:
 
     waves (B, N) float32 16 kHz, B recordings of N samples each, N >= ``min_samples`` (metadata)
         -> log_probs (B, T', V) float32, T' = the model's output length for N samples
@@ -14,9 +14,12 @@ Batch and time axes are dynamic. Rows are whole recordings (no padding, so no ma
 unmasked path, see ``DFCNN.forward``); recordings of different lengths are run one by one. The
 spectrogram is a strided convolution with the windowed DFT basis (the numbers of ``torch.stft``, in
 operators every runtime has), followed by the feature extractor's own log, mask and normalisation
-code, traced. The ONNX file's metadata
-(key ``dfcnn``) and the TorchScript file's extra file ``dfcnn.json`` hold the feature and model
-configs and the vocabulary: the file describes itself.
+code, traced. The ONNX file's metadata (key ``dfcnn``) holds the feature and model configs and the
+vocabulary: the file describes itself.
+
+There is no TorchScript export: PyTorch deprecates TorchScript (torch 2.11), a TorchScript file needs
+PyTorch to run anyway (as the torch backend does, with the checkpoint), and ONNX covers the runtimes
+without it.
 
 int8: static quantisation (QDQ, per-channel weights, activation ranges calibrated on real audio) of
 the network's convolutions and linear layers; the spectrogram stays in float, where 8 bits would
@@ -47,7 +50,7 @@ from .runtime import METADATA_FORMAT, METADATA_KEY, read_metadata
 
 FORMATS = EXPORT_FORMATS
 OPSET = 17
-FP32_FILE, INT8_FILE, TORCHSCRIPT_FILE = "model.onnx", "model.int8.onnx", "model.ts"
+FP32_FILE, INT8_FILE = "model.onnx", "model.int8.onnx"
 CALIBRATION_SECONDS = 600.0  # audio the int8 activation ranges are measured on (at most)
 
 
@@ -75,17 +78,16 @@ class DftSpectrogram(nn.Module):
 class WaveToLogProbs(nn.Module):
     """The feature extractor and the DFCNN as one module: (B, N) waves, (B,) lengths -> (B, T', V), (B,)."""
 
-    def __init__(self, features: nn.Module, model: nn.Module, dft: bool = True):
+    def __init__(self, features: nn.Module, model: nn.Module):
         super().__init__()
         self.features = copy.deepcopy(features).cpu().eval()
         self.model = copy.deepcopy(model).cpu().eval()
-        if dft:  # the STFT as a convolution: exportable, and the same numbers
-            transform = self.features.transform
-            if features.config.kind == "linear":
-                self.features.transform = DftSpectrogram(transform.window, features.config.hop_length, 1.0)
-            else:
-                spectrogram = DftSpectrogram(transform.spectrogram.window, features.config.hop_length, 2.0)
-                self.features.transform = nn.Sequential(spectrogram, transform.mel_scale)
+        transform = self.features.transform  # the STFT as a convolution: exportable, and the same numbers
+        if features.config.kind == "linear":
+            self.features.transform = DftSpectrogram(transform.window, features.config.hop_length, 1.0)
+        else:
+            spectrogram = DftSpectrogram(transform.spectrogram.window, features.config.hop_length, 2.0)
+            self.features.transform = nn.Sequential(spectrogram, transform.mel_scale)
 
     def forward(self, waves: torch.Tensor) -> torch.Tensor:
         """(B, N) waves, each N samples long -> (B, T', V) log-probs."""
@@ -201,14 +203,6 @@ def quantize_int8(fp32: Path, int8: Path, waves: list[np.ndarray]) -> None:
         prepared.unlink(missing_ok=True)
 
 
-def torchscript_module(recognizer) -> torch.jit.ScriptModule:
-    """The traced wave -> log-probs module (PyTorch's own STFT), checked to generalise to other lengths."""
-    graph = WaveToLogProbs(recognizer.features, recognizer.model, dft=False)
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")
-        return torch.jit.trace(graph, _example(), check_trace=False)
-
-
 def ship_decoder(config: DecoderConfig, out: Path, tokenizer) -> Path | None:
     """Write the model's decoder (a beam search; greedy needs none) as decoder.json in ``out``, with
     the LM and the lexicon it uses (named, or found beside the LM) copied in and named relative to it."""
@@ -234,30 +228,18 @@ def export_model(
     its decoder (``ship_decoder``); returns the files written."""
     if fmt not in FORMATS:
         raise DfcnnError(f"unknown export format {fmt!r}; expected one of {', '.join(FORMATS)}")
-    if int8 and fmt != "onnx":
-        raise DfcnnError("--int8 quantises ONNX graphs: use --format onnx")
     if int8 and calibration is None:
         raise DfcnnError("--int8 needs --calibration MANIFEST: real audio to measure activation ranges on")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    written = []
-    if fmt == "torchscript":
-        module = torchscript_module(recognizer)
-        path = out / TORCHSCRIPT_FILE
-        extra = {f"{METADATA_KEY}.json": json.dumps(describe(recognizer))}
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)  # torch 2.11 deprecates TorchScript; LibTorch reads it
-            atomic_write(path, lambda file: torch.jit.save(module, file, _extra_files=extra))
-        written.append(path)
-    else:
-        data = onnx_bytes(recognizer)
-        path = out / FP32_FILE
-        atomic_write(path, lambda file: file.write(data))
-        written.append(path)
-        if int8:
-            waves = calibration_waves(calibration, min_samples(recognizer))
-            quantize_int8(path, out / INT8_FILE, waves)
-            written.append(out / INT8_FILE)
+    data = onnx_bytes(recognizer)
+    path = out / FP32_FILE
+    atomic_write(path, lambda file: file.write(data))
+    written = [path]
+    if int8:
+        waves = calibration_waves(calibration, min_samples(recognizer))
+        quantize_int8(path, out / INT8_FILE, waves)
+        written.append(out / INT8_FILE)
     decoder = ship_decoder(recognizer.decoder.config, out, recognizer.tokenizer)
     if decoder is not None:
         written.append(decoder)

@@ -19,7 +19,7 @@ from ..model import ModelConfig
 from ..text import Tokenizer
 from ..versions import require_extra
 
-METADATA_KEY = "dfcnn"  # ONNX metadata_props key / TorchScript extra file stem of the self-description
+METADATA_KEY = "dfcnn"  # ONNX metadata_props key of the self-description
 METADATA_FORMAT = "dfcnn-graph"  # tells a dfcnn graph's metadata from anything else
 
 

@@ -4,6 +4,7 @@
     dfcnn serve --model exp/ --lm lm/lm.bin --lm-weight 2      # the decoding options of dfcnn transcribe
 
 ``app`` (the FastAPI routes), ``stream`` (WS /v1/stream), ``limits`` (options, admission, body size,
-token), ``responses`` (OpenAI's response shapes), ``server`` (uvicorn with a stream-draining
-shutdown), ``commands`` (the ``serve`` command), ``static/`` (the page).
+token), ``responses`` (OpenAI's response shapes), ``docs`` (/docs served offline), ``server`` (uvicorn
+with a stream-draining shutdown), ``commands`` (the ``serve`` command), ``static/`` (the page, and the
+/docs page used without Swagger UI).
 """

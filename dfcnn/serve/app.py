@@ -5,6 +5,7 @@
     GET  /health                    status, load and limits; 503 while shutting down
     WS   /v1/stream                 live audio in, partials and finals out (``dfcnn.serve.stream``)
     GET  /                          the browser page (``static/``)
+    GET  /docs, /openapi.json       the API's documentation, served offline (``dfcnn.serve.docs``)
 
     app = create_app(load_model("exp/"), ServeConfig(api_key="secret"))
 
@@ -28,13 +29,25 @@ from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
+from .. import __version__
 from ..audio import audio_info
 from ..errors import AudioError, DfcnnError
 from ..transcript import Transcript
+from .docs import add_docs_routes
 from .limits import Admission, BodyLimit, Busy, ServeConfig, TimedOut, token_matches
-from .responses import GRANULARITIES, NORMALIZER_LANGUAGES, RESPONSE_FORMATS, error_body, render
+from .responses import GRANULARITIES, RESPONSE_FORMATS, error_body, model_language, render
 
 STATIC = Path(__file__).parent / "static"
+DESCRIPTION = """Speech recognition with a DFCNN model. `POST /v1/audio/transcriptions` is OpenAI's
+transcription call: the `openai` client works with `base_url` set to this server's `/v1`.
+
+Live audio goes over the WebSocket `/v1/stream` (not listed below: OpenAPI has no WebSockets): send
+PCM16 little-endian mono audio as binary messages (16 kHz, or declare `?sample_rate=48000`), then
+`{"type": "eof"}`; the server answers with JSON messages `ready`, `partial` (the whole words heard so
+far), `final` (a segment ended by a pause, with word times), `done` and `error`.
+
+With `--api-key`, send `Authorization: Bearer KEY` (a browser's WebSocket offers the subprotocols
+`dfcnn` and `dfcnn.bearer.<KEY in base64url>`). `/health` and the page at `/` are open."""
 
 
 class ApiError(Exception):
@@ -68,7 +81,7 @@ class ServerState:
         self.backend = backend
         self.admission = Admission(config)
         self.draining = asyncio.Event()  # set on SIGTERM: streams finish, new work is refused
-        self.language = config.language or NORMALIZER_LANGUAGES.get(recognizer.tokenizer.normalizer)
+        self.language = config.language or model_language(recognizer.tokenizer)  # None: unknown
         self.started = time.time()
         self.counts = {"transcriptions": 0, "streams": 0, "rejected": 0, "failed": 0}
 
@@ -104,7 +117,7 @@ def create_app(recognizer, config: ServeConfig | None = None, backend: str = "to
 
     config = config or ServeConfig()
     state = ServerState(recognizer, config, backend)
-    app = FastAPI(title="dfcnn", docs_url="/docs", redoc_url=None)
+    app = FastAPI(title="dfcnn", version=__version__, description=DESCRIPTION, docs_url=None, redoc_url=None)
     app.state.dfcnn = state
     app.add_middleware(BodyLimit, limit=config.max_upload_bytes, respond=error_response)
     _add_error_handlers(app, state)
@@ -122,6 +135,7 @@ def create_app(recognizer, config: ServeConfig | None = None, backend: str = "to
 
     @app.get("/health")
     async def health():
+        """Status, load, limits, the model's name and language (null: unknown), and whether a key is needed."""
         admission = state.admission
         body = {
             "status": "draining" if state.draining.is_set() else "ok",
@@ -150,6 +164,7 @@ def create_app(recognizer, config: ServeConfig | None = None, backend: str = "to
 
     @app.get("/v1/models", dependencies=authorized)
     async def models():
+        """The model served (any ``model`` value is accepted by the transcription call)."""
         return {"object": "list", "data": [model_card()]}
 
     @app.get("/v1/models/{model_id}", dependencies=authorized)
@@ -189,6 +204,7 @@ def create_app(recognizer, config: ServeConfig | None = None, backend: str = "to
         return PlainTextResponse(body, media_type=media_type)
 
     add_stream_route(app, state)
+    add_docs_routes(app)
 
     @app.get("/", include_in_schema=False)
     async def page():

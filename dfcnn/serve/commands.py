@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from pathlib import Path
 
-from ..errors import ConfigError, DfcnnError
+from ..errors import ConfigError, DfcnnError, Interrupted
 from ..versions import require_extra
 
 
@@ -36,7 +38,12 @@ def _serve(args: argparse.Namespace) -> int:
         f"dfcnn serve: {config.model_name} ({args.backend}, decoder: {recognizer.decoder.config.describe()}, {auth})",
         flush=True,
     )
-    serve(recognizer, config, args.backend, args.log_level)
+    try:
+        serve(recognizer, config, args.backend, args.log_level)
+    except Interrupted as stop:  # Ctrl-C or SIGTERM: nothing is left to save, so exit now, not after the
+        print(f"dfcnn: {stop}", file=sys.stderr, flush=True)  # seconds of tearing torch and the web stack down
+        sys.stdout.flush()
+        os._exit(128 + stop.signal_number)
     return 0
 
 
@@ -91,7 +98,8 @@ def add_commands(subparsers, formatter_class) -> None:
     serve.add_argument(
         "--language",
         default=None,
-        help="ISO 639-1 code of the model's language (None: from its text normaliser); requests naming another get 400",
+        help="ISO 639-1 code of the speech the model hears (None: English for a phone model, Mandarin for a pinyin "
+        "or Mandarin-character one, else unknown); requests naming another get 400",
     )
     serve.add_argument(
         "--api-key", default=None, help=f"bearer token clients must send (None: ${API_KEY_ENV} if set, else no token)"

@@ -27,7 +27,7 @@ class ServeConfig:
     host: str = "127.0.0.1"  # interface to bind; localhost only unless asked (0.0.0.0: every interface)
     port: int = 8000  # TCP port (0: any free port)
     model_name: str = "dfcnn"  # the model id /v1/models lists; requests may name any model
-    language: str | None = None  # ISO 639-1 code of the model's language (None: from its text normaliser)
+    language: str | None = None  # ISO 639-1 code of the speech the model hears (None: from its units, or unknown)
     api_key: str | None = None  # bearer token required by /v1 endpoints and the stream (None: open)
     max_upload_mb: float = 25.0  # larger request bodies get 413 (OpenAI's own limit is 25 MB)
     max_audio_seconds: float = 3600.0  # longer uploads get 413; a stream is ended with its finals here

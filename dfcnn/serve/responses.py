@@ -22,8 +22,19 @@ from ..transcript import Transcript, format_transcript
 RESPONSE_FORMATS = ("json", "text", "srt", "vtt", "verbose_json")
 GRANULARITIES = ("segment", "word")
 LANGUAGE_NAMES = {"en": "english", "zh": "chinese"}  # verbose_json names the language as whisper does
-NORMALIZER_LANGUAGES = {"english": "en", "mandarin": "zh"}  # a model's language from its text normaliser
 MEDIA_TYPES = {"text": "text/plain", "srt": "application/x-subrip", "vtt": "text/vtt"}
+
+
+def model_language(tokenizer) -> str | None:
+    """ISO 639-1 code of the speech a model hears, where its units fix it: ARPAbet phones are English,
+    pinyin syllables (or the Mandarin normaliser's characters) Mandarin. Letters or whole words say
+    only what the model writes, not what it hears (the yesno model writes Hebrew answers as "yes" and
+    "no"): None, unknown, unless ``dfcnn serve --language`` names it."""
+    if tokenizer.unit == "phone":
+        return "en"
+    if tokenizer.unit == "pinyin" or tokenizer.normalizer == "mandarin":
+        return "zh"
+    return None
 
 
 def error_body(

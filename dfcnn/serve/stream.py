@@ -5,22 +5,33 @@ rate (query ``?sample_rate=48000``, or a first text message ``{"type": "config",
 48000}``), then ``{"type": "eof"}`` (Vosk's ``{"eof": 1}`` also works) or just closes. The server
 answers with JSON text messages:
 
-    {"type": "ready", "sample_rate": 16000, "model": "...", "lookahead_ms": 640, "frame_ms": 40}
+    {"type": "ready", "sample_rate": 16000, "model": "...", "language": "en", "lookahead_ms": 520,
+     "pause_ms": 480, "frame_ms": 40}
     {"type": "partial", "text": "...", "start": 1.2, "end": 2.0, "words": [{"word", "start", "end", "confidence"}]}
     {"type": "final", "text": "...", "start": 1.2, "end": 2.9, "words": [...]}
     {"type": "done", "text": "<all finals>", "duration": 12.5, "reason": "eof" | "shutdown" | "limit" | "idle"}
     {"type": "error", "message": "..."}
 
-Partials are greedy decodings of the segment still open; finals come at pauses, decoded with the
-model's decoder, and together they equal ``dfcnn transcribe`` of the same audio. A stream ends
-(with its finals) past ``max_audio_seconds`` of audio or ``request_timeout`` seconds without a message. On SIGTERM every
-open stream gets its finals and a ``done`` before the server stops (``reason: "shutdown"``).
-With a token (``--api-key``), send ``Authorization: Bearer KEY`` or, from a browser, ``?api_key=KEY``.
+Partials are the whole words of the segment still open (``dfcnn.streaming``); finals come at pauses,
+and together they equal ``dfcnn transcribe`` of the same audio. Times are seconds of the stream's
+audio. ``lookahead_ms``: audio that must follow a frame before it is computed; ``pause_ms``: the
+pause after speech that makes it final. ``language``: the speech's ISO 639-1 code, or null when
+unknown. A stream ends (with its finals) past ``max_audio_seconds`` of audio or ``request_timeout``
+seconds without a message. On SIGTERM every open stream gets its finals and a ``done`` before the
+server stops (``reason: "shutdown"``).
+
+With a token (``--api-key``), send ``Authorization: Bearer KEY``. Browsers cannot set headers on a
+WebSocket: they offer the subprotocols ``dfcnn`` and ``dfcnn.bearer.<KEY in unpadded base64url>``
+(the server answers ``dfcnn``), which keeps the key out of URLs and access logs; ``?api_key=KEY``
+works too. A missing or wrong key gets HTTP 401 instead of the upgrade (a browser sees only close
+code 1006, so a page checks its key over HTTP first).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import json
 
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
@@ -34,6 +45,8 @@ from .responses import error_body
 
 MIN_RATE, MAX_RATE = 8000, 192000  # sample rates a stream may declare
 POLICY_VIOLATION, INVALID_DATA, GOING_AWAY, TRY_AGAIN_LATER = 1008, 1007, 1001, 1013  # WebSocket close codes
+SUBPROTOCOL = "dfcnn"  # the subprotocol the server answers when a client offers it
+KEY_SUBPROTOCOL = "dfcnn.bearer."  # prefix of the offered subprotocol carrying the key (base64url)
 
 
 async def _refuse(websocket: WebSocket, status: int, message: str, headers: dict | None = None) -> None:
@@ -41,7 +54,7 @@ async def _refuse(websocket: WebSocket, status: int, message: str, headers: dict
     try:
         await websocket.send_denial_response(JSONResponse(error_body(message), status_code=status, headers=headers))
     except RuntimeError:  # no denial-response extension: accept, say why, close
-        await websocket.accept()
+        await websocket.accept(subprotocol=_answered_subprotocol(websocket))
         await websocket.send_json({"type": "error", "message": message})
         await websocket.close(TRY_AGAIN_LATER if status == 503 else POLICY_VIOLATION, message[:120])
 
@@ -56,14 +69,30 @@ def _declared_rate(value) -> int:
     return rate
 
 
+def _answered_subprotocol(websocket: WebSocket) -> str | None:
+    """``dfcnn`` when the client offered it: a browser that offered subprotocols fails the connection
+    unless the server answers one of them."""
+    return SUBPROTOCOL if SUBPROTOCOL in (websocket.scope.get("subprotocols") or []) else None
+
+
+def _offered_key(websocket: WebSocket) -> str | None:
+    """The key a browser sent as a subprotocol, else the ``api_key`` query parameter, else None."""
+    for offered in websocket.scope.get("subprotocols") or []:
+        if offered.startswith(KEY_SUBPROTOCOL):
+            encoded = offered[len(KEY_SUBPROTOCOL) :]
+            try:
+                return base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
+            except (binascii.Error, UnicodeDecodeError):
+                return None
+    return websocket.query_params.get("api_key")
+
+
 def add_stream_route(app: FastAPI, state) -> None:
     config = state.config
 
     @app.websocket("/v1/stream")
     async def stream(websocket: WebSocket):
-        if not token_matches(
-            config.api_key, websocket.headers.get("authorization"), websocket.query_params.get("api_key")
-        ):
+        if not token_matches(config.api_key, websocket.headers.get("authorization"), _offered_key(websocket)):
             return await _refuse(websocket, 401, "missing or incorrect API key")
         admission = state.admission
         if state.draining.is_set() or admission.open_streams >= config.max_streams:
@@ -81,7 +110,7 @@ def add_stream_route(app: FastAPI, state) -> None:
         admission.open_streams += 1
         state.counts["streams"] += 1
         try:
-            await websocket.accept()
+            await websocket.accept(subprotocol=_answered_subprotocol(websocket))
             await _serve_stream(websocket, state, rate)
         except WebSocketDisconnect:
             pass  # the client left: nothing to send to
@@ -162,7 +191,9 @@ def _ready(state, recognizer: StreamingRecognizer) -> dict:
         "type": "ready",
         "sample_rate": recognizer.sample_rate,
         "model": state.config.model_name,
+        "language": state.language,
         "lookahead_ms": round(recognizer.lookahead_seconds * 1000),
+        "pause_ms": round(recognizer.pause_seconds * 1000),
         "frame_ms": round(recognizer.frame_seconds * 1000),
     }
 

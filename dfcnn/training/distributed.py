@@ -1,15 +1,25 @@
 """This process's place in a torchrun launch, and what the ranks share: the stop decision, the dev
-score and every rank's random state (gathered into last.pt).
+score and every rank's random state (gathered into last.pt); and ``launch``, which starts the ranks of
+``dfcnn train --nproc``.
 
     dist = Distributed.from_env()          # rank 0 of 1 without torchrun
     dist.start("cpu")                      # gloo on CPU, nccl on CUDA
     stop = dist.broadcast(stop)            # rank 0 decides, every rank acts
     states = dist.gather(generators.state())  # one per rank, for last.pt
+    code = launch(2, [sys.executable, "-m", "dfcnn", "train", "conf.yaml"])   # as torchrun --standalone
+
+A stop reads as it does in one process: each rank that stops on a signal says so in a line (the
+launcher passes Ctrl-C and SIGTERM on to every rank, once), a rank whose peer died says that in a
+line (``lost_peer``), and ``launch`` replaces torch's launcher tracebacks by an exit code that says
+what happened: 130 or 143 for a stop on SIGINT or SIGTERM, 128 + N for a rank killed by signal N.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import signal
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,3 +70,42 @@ class Distributed:
         values: list[Any] = [None] * self.world_size
         torch.distributed.all_gather_object(values, value)
         return values
+
+
+# what a collective raises when a peer's process is gone (gloo; NCCL's watchdog says "remote process exited")
+PEER_GONE = ("Connection closed by peer", "Connection reset by peer", "Broken pipe", "remote process exited",
+             "Connection refused")
+
+
+def lost_peer(error: BaseException) -> bool:
+    """Whether ``error``, raised by a collective, means another rank's process has died."""
+    return isinstance(error, RuntimeError) and any(words in str(error) for words in PEER_GONE)
+
+
+def launch(nproc: int, command: list[str]) -> int:
+    """Run ``command`` (a rank's whole command line) as ``nproc`` ranks on this machine, as
+    ``torchrun --standalone --nproc-per-node NPROC --no-python COMMAND`` does, and return an exit code
+    that says what happened (the ranks print their own lines): 0; 130 or 143 when the ranks stopped on
+    Ctrl-C or SIGTERM (sent to this launcher, which passes it on to every rank once); 128 + N when a
+    rank was killed by signal N (one line says which); else a failed rank's code."""
+    from torch.distributed.elastic.multiprocessing import SignalException
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.run import parse_args, run
+
+    for name in list(logging.root.manager.loggerDict):  # the launcher's notes on each failure: the ranks say it
+        if name.startswith(("torch.distributed.elastic", "torch.distributed.run")):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
+    try:
+        run(parse_args(["--standalone", f"--nproc-per-node={nproc}", "--no-python", *command]))
+    except SignalException as stop:
+        return 128 + int(stop.sigval)
+    except ChildFailedError as failed:
+        codes = {rank: failure.exitcode for rank, failure in sorted(failed.failures.items())}
+        killed = {rank: -code for rank, code in codes.items() if code < 0}
+        if killed:  # the cause: a rank killed by other than the SIGTERM the launcher then sends the others
+            rank, number = min(killed.items(), key=lambda item: (item[1] in (signal.SIGTERM, signal.SIGINT), item[0]))
+            print(f"dfcnn: rank {rank} was killed by {signal.Signals(number).name}; the other ranks stopped (last.pt "
+                  "holds the last save: continue with --resume)", file=sys.stderr, flush=True)
+            return 128 + number
+        return next((code for code in codes.values() if code in (130, 143)), next(iter(codes.values())))
+    return 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from ..audio import SAMPLE_RATE
 from ..device import DEVICE_PATTERN
 from ..errors import check_field
 from ..features import FeatureConfig, SpecAugmentConfig
@@ -17,6 +18,9 @@ from ..model import ModelConfig
 from ..text import NORMALIZERS, UNITS
 
 WORKER_STARTS = ("forkserver", "fork")
+# plausibility: values outside these are typos or units mixed up, not experiments
+MAX_EPOCHS = 100_000  # passes over the data; past this a run never ends
+BATCH_SECONDS = (1.0, 100_000.0)  # padded audio per batch: below a second no utterance fits; above, no memory does
 SELECT_METRICS = ("wer", "cer")
 
 
@@ -45,6 +49,9 @@ class DataConfig:
         for name in ("max_batch_duration", "max_utterance_duration"):
             value = getattr(self, name)
             check_field(math.isfinite(value) and value > 0, name, f"must be a positive number of seconds, got {value}")
+        low, high = BATCH_SECONDS
+        check_field(low <= self.max_batch_duration <= high, "max_batch_duration",
+                    f"must lie in [{low:g}, {high:g}] seconds of padded audio a batch, got {self.max_batch_duration:g}")
         check_field(all(0.5 <= s <= 2.0 for s in self.speed_perturb), "speed_perturb",
                     f"factors must lie in [0.5, 2], got {self.speed_perturb}")
         check_field(self.num_workers >= 0, "num_workers", f"must be >= 0, got {self.num_workers}")
@@ -74,7 +81,7 @@ class TrainConfig:
     init_from: str = ""  # checkpoint whose weights start a fresh run (fine-tuning); output rows matched by token
 
     def __post_init__(self):
-        check_field(self.epochs >= 1, "epochs", f"must be at least 1, got {self.epochs}")
+        check_field(1 <= self.epochs <= MAX_EPOCHS, "epochs", f"must lie in [1, {MAX_EPOCHS:,}], got {self.epochs:.6g}")
         for name in ("lr", "grad_clip"):
             value = getattr(self, name)
             check_field(math.isfinite(value) and value > 0, name, f"must be a positive number, got {value}")
@@ -103,3 +110,11 @@ class ExperimentConfig:
 
     def __post_init__(self):
         check_field(bool(self.exp_dir), "exp_dir", "must name a folder")
+        masks, longest = self.specaugment, self.data.max_utterance_duration
+        bins, size = self.features.num_bins, "n_mels" if self.features.kind == "mel" else "n_linear_bins"
+        check_field(masks.freq_mask_width <= bins, "specaugment.freq_mask_width",
+                    f"must be at most the {bins} feature bins (features.{size}), got {masks.freq_mask_width}")
+        frames = self.features.num_frames(round(longest * SAMPLE_RATE))
+        check_field(masks.time_mask_width <= frames, "specaugment.time_mask_width",
+                    f"must be at most the {frames} frames of the longest training utterance "
+                    f"(data.max_utterance_duration {longest:g} s), got {masks.time_mask_width}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..fileio import atomic_write_text, write_error
@@ -64,3 +65,35 @@ class MetricsLog:
     def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
+
+
+@dataclass
+class LogWindow:
+    """What the next metrics.jsonl line averages: the losses of the steps since the last line, and
+    the audio and wall-clock time of those steps for its speed. The losses are part of last.pt, so
+    the first line after a resume averages the same steps as an uninterrupted run's; the speed, a
+    wall-clock figure kept out of checkpoints, counts only the steps this process ran."""
+
+    losses: list[float] = field(default_factory=list)  # of the steps since the last line (skipped ones left out)
+    audio_seconds: float = 0.0  # of audio trained on in this window by this process, all ranks
+    started: float = field(default_factory=time.perf_counter)  # perf_counter() when this process opened it
+
+    def add(self, loss: float | None, audio_seconds: float) -> None:
+        if loss is not None:
+            self.losses.append(loss)
+        self.audio_seconds += audio_seconds
+
+    def mean_loss(self) -> float:
+        return sum(self.losses) / len(self.losses)
+
+    def speed(self) -> float:
+        """Seconds of audio trained on per second of wall-clock time."""
+        return self.audio_seconds / max(time.perf_counter() - self.started, 1e-9)
+
+    def state_dict(self) -> dict:
+        return {"losses": list(self.losses)}
+
+    @classmethod
+    def from_state(cls, state: dict | None) -> LogWindow:
+        """The window a checkpoint saved (an empty one from a checkpoint older than the field)."""
+        return cls([float(loss) for loss in (state or {}).get("losses", [])])

@@ -3,7 +3,7 @@
     dfcnn train recipes/fsdd/conf.yaml                   # fresh run into exp_dir
     dfcnn train recipes/fsdd/conf.yaml train.lr=5e-4     # with overrides
     dfcnn train recipes/fsdd/conf.yaml --resume          # continue exp_dir/last.pt exactly
-    torchrun --nproc-per-node 4 -m dfcnn train conf.yaml # data-parallel on 4 GPUs
+    dfcnn train --nproc 4 conf.yaml                      # data-parallel on 4 GPUs (torchrun's launch)
 
 Writes to ``exp_dir``: last.pt (every ``save_every_steps``, at each epoch's end before and after dev
 scoring, and on a stop), epoch-N.pt (the last ``keep_epoch_checkpoints``), best.pt (best dev
@@ -22,7 +22,6 @@ import math
 import random
 import signal
 import threading
-import time
 from collections import Counter
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -39,6 +38,8 @@ from ..data import DurationBatchSampler, SpeechDataset, Utterance, collate, filt
 from ..decode import build_decoder
 from ..device import resolve_device
 from ..errors import AudioError, ConfigError, DfcnnError, Interrupted
+from ..exp_dir import ExpDirLock
+from ..exp_dir import prepare as prepare_exp_dir
 from ..features import FeatureExtractor, SpecAugment, compute_stats
 from ..fileio import atomic_write_text, check_writable_folder, remove_stale_temp_files
 from ..inference import Recognizer, TorchNetwork
@@ -46,10 +47,10 @@ from ..model import DFCNN
 from ..pronounce import CMUDICT
 from ..text import Tokenizer
 from .allocator import allocator_in_use
-from .distributed import Distributed
+from .distributed import Distributed, lost_peer
 from .experiment import DataConfig, ExperimentConfig, TrainConfig
 from .generators import Generators
-from .tracking import MetricsLog
+from .tracking import LogWindow, MetricsLog
 from .workers import worker_options
 
 __all__ = ["DataConfig", "ExperimentConfig", "Interrupted", "TrainConfig", "Trainer", "train"]
@@ -147,30 +148,30 @@ def check_inputs(config: ExperimentConfig) -> None:
 class Trainer:
     """One training run: builds everything from an ``ExperimentConfig`` and runs or resumes it."""
 
-    def __init__(self, config: ExperimentConfig, resume: bool = False, progress: bool = True):
+    def __init__(self, config: ExperimentConfig, resume: bool = False, progress: bool = True, force: bool = False):
         check_inputs(config)
         self.progress = progress
         self.dist = Distributed.from_env()
         self.exp_dir = Path(config.exp_dir)
         cfg = config.train
-        last = self.exp_dir / "last.pt"
-        if self.dist.is_main:
-            check_writable_folder(self.exp_dir, "exp_dir")  # now, not after the feature statistics
-            for stale in remove_stale_temp_files(self.exp_dir):
-                self._say(f"removed {stale.name}, left by a write that was killed")
-        resume_from = None
-        if last.exists():
-            if not resume:
-                raise ConfigError(f"{last} exists: pass --resume to continue that run, or set another exp_dir")
-            resume_from = load_checkpoint(last)
-        elif resume:
-            self._say(f"no {last} to resume from: starting a fresh run")
-
         self.device = resolve_device(cfg.device)
         if self.device.type == "cuda" and self.dist.enabled:
             self.device = torch.device("cuda", self.dist.local_rank)
             torch.cuda.set_device(self.device)
         self.dist.start(self.device.type)
+        self.lock = ExpDirLock(self.exp_dir)
+        self._claim_exp_dir(resume, force)  # now, not after the feature statistics
+        try:
+            self._build(config, resume)
+        except BaseException:
+            self.close()
+            raise
+
+    def _build(self, config: ExperimentConfig, resume: bool) -> None:
+        """Model, data, optimiser and the state to start from (last.pt's when resuming)."""
+        cfg = config.train
+        last = self.exp_dir / "last.pt"
+        resume_from = load_checkpoint(last) if resume and last.is_file() else None
         self.generators = Generators(cfg.seed, self.device)  # the caller's global generators stay untouched
 
         data = config.data
@@ -199,6 +200,8 @@ class Trainer:
         self.skipped_batches = 0  # non-finite loss or gradient, or no readable audio
         self.bad_audio: dict[str, str] = {}  # utt_id -> why it could not be read (skipped)
         self.grad_norm = 0.0  # of the last step, before clipping
+        self.log_window = LogWindow()  # what the next metrics.jsonl line averages
+        self.saved_step: int | None = None  # the step of the last save of last.pt (None: none yet)
         self.best = {"score": float("inf"), "epoch": -1}
         self.total_steps = cfg.epochs * len(self.data.sampler.epoch_batches())
         self._stop_signal: int | None = None
@@ -232,6 +235,31 @@ class Trainer:
     @property
     def optimizer(self) -> torch.optim.Optimizer:
         return self.optim.optimizer
+
+    def _claim_exp_dir(self, resume: bool, force: bool) -> None:
+        """Rank 0 locks exp_dir, clears what killed writes left, and checks (or with ``force``
+        clears) what an earlier run left; every rank raises its verdict, so all refuse together."""
+        problem = None
+        if self.dist.is_main:
+            try:
+                check_writable_folder(self.exp_dir, "exp_dir")
+                note = self.lock.acquire()
+                if note:
+                    self._say(note)
+                for stale in remove_stale_temp_files(self.exp_dir):
+                    self._say(f"removed {stale.name}, left by a write that was killed")
+                for line in prepare_exp_dir(self.exp_dir, resume, force):
+                    self._say(line)
+            except DfcnnError as error:
+                self.lock.release()
+                problem = str(error)
+        problem = self.dist.broadcast(problem)
+        if problem is not None:
+            raise ConfigError(problem)
+
+    def close(self) -> None:
+        """Give exp_dir up (``run`` does, when it ends): another trainer may then use it."""
+        self.lock.release()
 
     def _say(self, message: str) -> None:
         if self.dist.is_main:
@@ -272,6 +300,8 @@ class Trainer:
             self.skipped_batches, self.best = state["skipped_batches"], dict(state["best"])
             self.dev_pending = state.get("dev_pending", False)
             self.bad_audio = dict(state.get("bad_audio", {}))
+            self.log_window = LogWindow.from_state(state.get("log_window"))
+            self.grad_norm = float(state.get("grad_norm", 0.0))
             states = state["rng"] if isinstance(state["rng"], list) else [state["rng"]]  # older: rank 0's only
             self.generators.set_state(states[min(self.dist.rank, len(states) - 1)])
             if state.get("scaler"):
@@ -282,6 +312,7 @@ class Trainer:
         if len(states) != self.dist.world_size and self.dist.enabled:
             self._say(f"{last} was saved by {len(states)} ranks, resumed by {self.dist.world_size}: "
                       "the run continues, but not bitwise as it would have")
+        self.saved_step = self.step
         where = f"dev scoring of epoch {self.epoch}" if self.dev_pending else f"epoch {self.epoch + 1}"
         self._say(f"resumed {last}: {where}, step {self.step}")
         if self.dist.is_main:
@@ -317,6 +348,7 @@ class Trainer:
             "step": self.step, "epoch": self.epoch, "batches_done": self.batches_done,
             "dev_pending": self.dev_pending, "skipped_batches": self.skipped_batches, "best": dict(self.best),
             "bad_audio": dict(self.bad_audio), "rng": states, "metrics_lines": self.metrics.lines,
+            "log_window": self.log_window.state_dict(), "grad_norm": self.grad_norm,
         }
         return build_payload(self.model, self.features, self.tokenizer, config_io.to_dict(self.config), training)
 
@@ -325,6 +357,7 @@ class Trainer:
         payload = self._payload()
         if self.dist.is_main:
             save_checkpoint(self.exp_dir / name, payload)
+        self.saved_step = self.step
 
     def train_step(self, batch) -> float | None:
         """One optimisation step; returns the loss, or None when the batch was skipped: no readable
@@ -423,10 +456,15 @@ class Trainer:
         try:
             with self.generators.active():
                 self._run(max_steps)
+        except RuntimeError as error:  # under DDP: a collective whose peer process died (kill -9, a crash)
+            if not (self.dist.enabled and lost_peer(error)):
+                raise
+            raise DfcnnError(self._lost_peer()) from None
         finally:
             for number, handler in handlers.items():
                 signal.signal(number, handler)
             self.metrics.close()
+            self.close()
         best = self.exp_dir / "best.pt"
         return best if best.is_file() else self.exp_dir / "last.pt"
 
@@ -452,7 +490,8 @@ class Trainer:
             bar = tqdm(total=len(self.sampler) + self.batches_done, initial=self.batches_done, unit="batch",
                        desc=f"epoch {self.epoch + 1}/{cfg.epochs}", dynamic_ncols=True,
                        disable=not (self.progress and self.dist.is_main))
-            window_audio, window_start, window_losses = 0.0, time.perf_counter(), []
+            if self.batches_done == 0:  # an epoch's unlogged last steps are not carried into the next
+                self.log_window = LogWindow()
             for batch in self.loader:
                 for group in self.optimizer.param_groups:
                     group["lr"] = learning_rate(self.step, self.total_steps, cfg)
@@ -460,20 +499,17 @@ class Trainer:
                 loss = self.train_step(batch)
                 self.step += 1
                 self.batches_done += 1
-                window_audio += float(batch.wave_lengths.sum()) / SAMPLE_RATE * self.dist.world_size
-                if loss is not None:
-                    window_losses.append(loss)
+                self.log_window.add(loss, float(batch.wave_lengths.sum()) / SAMPLE_RATE * self.dist.world_size)
                 bar.update(1)
-                if self.step % cfg.log_every_steps == 0 and window_losses:
-                    speed = window_audio / (time.perf_counter() - window_start)
-                    mean_loss = sum(window_losses) / len(window_losses)
+                if self.step % cfg.log_every_steps == 0 and self.log_window.losses:
+                    speed, mean_loss = self.log_window.speed(), self.log_window.mean_loss()
                     bar.set_postfix(loss=f"{mean_loss:.3f}", audio_s_per_s=f"{speed:.1f}")
                     self.metrics.log(self.step, {
                         "epoch": self.epoch + 1, "loss": mean_loss, "lr": self.optimizer.param_groups[0]["lr"],
                         "audio_sec_per_sec": speed, "grad_norm": self.grad_norm,
                         "skipped_batches": self.skipped_batches, "bad_audio": len(self.bad_audio),
                     })
-                    window_audio, window_start, window_losses = 0.0, time.perf_counter(), []
+                    self.log_window = LogWindow()
                 if self.step % cfg.save_every_steps == 0:
                     self.save()
                 stop = self._stop_requested()
@@ -489,6 +525,13 @@ class Trainer:
             stop = self._stop_requested()  # a signal during dev scoring
             if stop is not None:
                 self._stop(stop)
+
+    def _lost_peer(self) -> str:
+        """The line a rank whose peer died exits with."""
+        other = f"rank {1 - self.dist.rank}" if self.dist.world_size == 2 else "another rank"
+        if self.saved_step is None:
+            return f"rank {self.dist.rank} lost {other}: nothing was saved yet; start the run again"
+        return f"rank {self.dist.rank} lost {other}: state saved at step {self.saved_step}; resume with --resume"
 
     def out_of_patience(self) -> bool:
         """True once ``train.patience`` dev scorings in a row brought no new best (never when 0)."""
@@ -541,6 +584,7 @@ class Trainer:
         self.dist.barrier()
 
 
-def train(config: ExperimentConfig, resume: bool = False, progress: bool = True) -> Path:
-    """Train (or resume) the experiment described by ``config``; returns the path of best.pt."""
-    return Trainer(config, resume=resume, progress=progress).run()
+def train(config: ExperimentConfig, resume: bool = False, progress: bool = True, force: bool = False) -> Path:
+    """Train (or resume) the experiment described by ``config``; returns the path of best.pt. ``force``:
+    start over in an exp_dir that holds an earlier run (its checkpoints and metrics are removed)."""
+    return Trainer(config, resume=resume, progress=progress, force=force).run()

@@ -16,6 +16,12 @@ imports at start; it too dies with the trainer, and with it the resource tracker
 A forkserver child re-runs the main script, so a script that trains must guard its entry point
 (``if __name__ == "__main__":``), as on macOS and Windows; the dfcnn command does. ``fork`` needs no
 guard (``data.worker_start: fork``) but shares the trainer's heap.
+
+The DataLoader's queues and events are POSIX semaphores, which a worker not forked from the trainer
+opens by name: the names live in /dev/shm until the trainer unlinks them at exit, and a trainer
+killed with -9 leaves them to the resource tracker, which removes them with a "leaked semaphore
+objects" warning. Each worker says when it has started (its semaphores are open then), and once all
+have, the trainer unlinks the names: the semaphores live on, but nothing is left to leak.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import multiprocessing
+import multiprocessing.util
 import os
 import select
 import signal
@@ -67,13 +74,65 @@ def _watch(pid: int) -> None:
     os._exit(1)
 
 
-def init_worker(trainer_pid: int, worker_id: int) -> None:
-    """DataLoader ``worker_init_fn``: stop on the trainer's word only, and die with it."""
+def init_worker(trainer_pid: int, started=None, worker_id: int = 0) -> None:
+    """DataLoader ``worker_init_fn``: stop on the trainer's word only, and die with it; then say on
+    ``started`` (a pipe to the trainer, when its semaphores are named) that this worker is up."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     die_with_parent()
     if os.getppid() != trainer_pid:  # started by a forkserver: also watch the trainer itself
         threading.Thread(target=_watch, args=(trainer_pid,), daemon=True, name="trainer-watchdog").start()
+    if started is not None:
+        try:
+            started.send_bytes(b"")
+            started.close()
+        except OSError:  # a worker of a later epoch (not persistent): the trainer no longer listens
+            pass
+
+
+def _recording_context(method: str):
+    """The multiprocessing context of ``method``, remembering each semaphore it makes."""
+    base = type(multiprocessing.get_context(method))
+
+    class RecordingContext(base):
+        def __init__(self):
+            super().__init__()
+            self.semaphores: list = []
+
+        def _record(self, semaphore):
+            self.semaphores.append(semaphore)
+            return semaphore
+
+        def Lock(self):  # noqa: N802 (multiprocessing's names)
+            return self._record(super().Lock())
+
+        def RLock(self):  # noqa: N802
+            return self._record(super().RLock())
+
+        def Semaphore(self, value=1):  # noqa: N802
+            return self._record(super().Semaphore(value))
+
+        def BoundedSemaphore(self, value=1):  # noqa: N802
+            return self._record(super().BoundedSemaphore(value))
+
+    return RecordingContext()
+
+
+def _unlink_when_started(context, started, workers: int) -> None:
+    """Wait until ``workers`` workers have said they started, then unlink the names of the semaphores
+    ``context`` has made (all opened by then) through their own finalizers, as an exit would."""
+    try:
+        for _ in range(workers):
+            started.recv_bytes()
+    except (EOFError, OSError):
+        return
+    finally:
+        started.close()
+    made = {id(semaphore) for semaphore in context.semaphores}
+    for finalizer in list(getattr(multiprocessing.util, "_finalizer_registry", {}).values()):
+        target = getattr(finalizer, "_weakref", None)
+        if target is not None and id(target()) in made:
+            finalizer()  # SemLock._cleanup: sem_unlink, and the resource tracker forgets the name
 
 
 def worker_options(num_workers: int, start: str = "forkserver", persistent: bool = True) -> dict:
@@ -85,7 +144,13 @@ def worker_options(num_workers: int, start: str = "forkserver", persistent: bool
         return {"num_workers": 0}
     methods = multiprocessing.get_all_start_methods()
     method = start if start in methods else "spawn"
-    context = multiprocessing.get_context(method)
+    if method == "fork":  # forked workers inherit unnamed semaphores
+        context, started = multiprocessing.get_context(method), None
+    else:
+        context = _recording_context(method)
+        listener, started = context.Pipe(duplex=False)
+        threading.Thread(target=_unlink_when_started, args=(context, listener, num_workers), daemon=True,
+                         name="semaphore-names").start()
     if method == "forkserver":
         preload = ["__main__", GUARD_MODULE]  # __main__ is the default preload; keep it
         context.set_forkserver_preload(preload)
@@ -93,5 +158,5 @@ def worker_options(num_workers: int, start: str = "forkserver", persistent: bool
         "num_workers": num_workers,
         "multiprocessing_context": context,
         "persistent_workers": persistent,
-        "worker_init_fn": functools.partial(init_worker, os.getpid()),
+        "worker_init_fn": functools.partial(init_worker, os.getpid(), started),
     }

@@ -1,18 +1,27 @@
 // The dfcnn page: live microphone transcription over WS /v1/stream, and file transcription through
 // POST /v1/audio/transcriptions with the words lit as the audio plays.
 //
+// The latency shown is measured here: from the moment the end of a word's audio left the microphone
+// (the AudioWorklet posts each 100 ms chunk when its last sample arrives) to the moment the partial or
+// final holding that word arrived (event times are seconds of the audio sent).
+//
 // Test hooks (used by the headless-browser test, harmless otherwise): ?autostart=mic&seconds=N records
 // for N seconds on load; document.body.dataset.state is idle | recording | finishing | done | error,
-// dataset.fileState is idle | working | ready | error.
+// dataset.fileState is idle | working | ready | error; dataset.partialLatency and dataset.finalLatency
+// are the measured medians in seconds; window.partialTexts lists every partial shown.
 
 "use strict";
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
+const KEY_STORE = "dfcnn-api-key"; // sessionStorage: the key lasts as long as this tab, never on disk
+const RATE = 16000; // what the worklet sends
 let modelName = "dfcnn";
+let needsKey = false; // the server was started with --api-key (or DFCNN_API_KEY)
+window.partialTexts = [];
 
 function apiKey() {
-  return $("api-key").value || localStorage.getItem("dfcnn-api-key") || "";
+  return $("api-key").value.trim();
 }
 
 function authHeaders() {
@@ -51,59 +60,148 @@ async function loadInfo() {
   try {
     const health = await (await fetch("/health")).json();
     modelName = health.model;
-    $("model").textContent = `${health.model} · ${health.backend} · ${health.language || "any language"}`;
+    needsKey = health.auth;
+    const language = health.language ? `language: ${health.language}` : "language unknown";
+    $("model").textContent = `${health.model} · ${health.backend} · ${language}`;
+    if (!health.language) $("model").title = "the server was not told what language this model hears (dfcnn serve --language CODE)";
     $("key-field").hidden = !health.auth;
-    $("api-key").value = localStorage.getItem("dfcnn-api-key") || "";
+    $("api-key").value = sessionStorage.getItem(KEY_STORE) || "";
   } catch (error) {
     $("model").textContent = `server unreachable (${error})`;
   }
+}
+
+async function keyProblem() {
+  // why the server will refuse this page's requests, or null: asked over HTTP, because a WebSocket the
+  // server refuses shows the page nothing but close code 1006
+  if (!needsKey) return null;
+  if (!apiKey()) {
+    return "this server needs an API key: enter it in the API key field above (the key dfcnn serve was started with: --api-key or DFCNN_API_KEY)";
+  }
+  const response = await fetch("/v1/models", { headers: authHeaders() });
+  return response.status === 401 ? "this server refused the API key: check the API key field above" : null;
+}
+
+function base64url(text) {
+  let binary = "";
+  new TextEncoder().encode(text).forEach((byte) => (binary += String.fromCharCode(byte)));
+  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
 // ---- live: microphone -> AudioWorklet (16 kHz PCM16) -> WebSocket -> partials and finals ----
 
 const live = { socket: null, context: null, node: null, media: null, timer: null };
 
+function setLiveStatus(text, isError = false) {
+  $("live-status").textContent = text;
+  $("live-status").className = isError ? "error" : "muted";
+}
+
+function fail(text) {
+  document.body.dataset.state = "error";
+  setLiveStatus(text, true);
+}
+
 function streamUrl() {
   const url = new URL("/v1/stream", location.href);
   url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
-  url.searchParams.set("sample_rate", "16000");
-  if (apiKey()) url.searchParams.set("api_key", apiKey());
+  url.searchParams.set("sample_rate", String(RATE));
   return url;
+}
+
+function streamProtocols() {
+  // the key travels as a subprotocol, not in the URL, so it stays out of access logs
+  return apiKey() ? ["dfcnn", `dfcnn.bearer.${base64url(apiKey())}`] : [];
+}
+
+// ---- latency, measured: when each chunk was sent, and when the words of each event arrived ----
+
+function spokenAt(seconds) {
+  // performance.now() when the audio at `seconds` of the stream left the microphone (null: not sent)
+  const sample = seconds * RATE;
+  const sent = live.sent;
+  let low = 0;
+  let high = sent.length;
+  while (low < high) {
+    const middle = (low + high) >> 1;
+    if (sent[middle][0] < sample) low = middle + 1;
+    else high = middle;
+  }
+  if (low === sent.length) return null;
+  const [end, time] = sent[low];
+  return time - ((end - sample) / RATE) * 1000;
+}
+
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor((sorted.length - 1) / 2)];
+}
+
+function measure(kind, end) {
+  const at = spokenAt(end);
+  if (at === null) return;
+  live.latency[kind].push((performance.now() - at) / 1000);
+  const shown = [];
+  for (const [name, label] of [["partial", "words"], ["final", "finals"]]) {
+    const values = live.latency[name];
+    if (!values.length) continue;
+    const value = median(values);
+    document.body.dataset[`${name}Latency`] = value.toFixed(3);
+    shown.push(`${label} ${value.toFixed(2)} s`);
+  }
+  $("live-latency").textContent = `${shown.join(" · ")} after speech (measured)`;
+  $("live-latency").title =
+    `medians of ${live.latency.partial.length} partials and ${live.latency.final.length} finals, from the end of a ` +
+    `word's audio at the microphone to its arrival here. The server computes a frame once ${live.ready.lookahead_ms} ms ` +
+    `of audio follow it, shows a word once the next word or a pause begins, and ends a segment after ` +
+    `${live.ready.pause_ms} ms of pause.`;
 }
 
 function onStreamMessage(event) {
   const message = JSON.parse(event.data);
   if (message.type === "ready") {
-    $("live-status").textContent = `listening · answers within ${message.lookahead_ms} ms of audio`;
+    live.ready = message;
+    setLiveStatus("listening");
   } else if (message.type === "partial") {
     $("live-partial").textContent = message.text;
+    window.partialTexts.push(message.text);
+    if (message.text && message.end > live.partialEnd) {
+      live.partialEnd = message.end; // a revision of words already timed is not a new word
+      measure("partial", message.end);
+    }
   } else if (message.type === "final") {
     $("live-partial").textContent = "";
     appendWords($("live-final"), message.words, message.text);
+    measure("final", message.end);
+    live.partialEnd = message.end;
   } else if (message.type === "done") {
-    $("live-status").textContent = `done · ${message.duration.toFixed(1)} s of audio`;
+    setLiveStatus(`done · ${message.duration.toFixed(1)} s of audio`);
+    if (!$("live-final").textContent) $("live-final").textContent = "(no speech heard)";
     document.body.dataset.state = "done";
   } else if (message.type === "error") {
-    $("live-status").textContent = message.message;
-    $("live-status").className = "error";
+    live.error = message.message;
+    setLiveStatus(message.message, true);
   }
 }
 
 async function startRecording() {
   $("live-final").textContent = "";
   $("live-partial").textContent = "";
+  $("live-latency").textContent = "";
+  Object.assign(live, { sent: [], samples: 0, latency: { partial: [], final: [] }, partialEnd: 0, ready: null, error: null });
   const media = await navigator.mediaDevices.getUserMedia({
     audio: { channelCount: 1, echoCancellation: false, noiseSuppression: false, autoGainControl: false },
   });
   const context = new AudioContext();
   await context.audioWorklet.addModule("/static/pcm-worklet.js");
-  const socket = new WebSocket(streamUrl());
+  const socket = new WebSocket(streamUrl(), streamProtocols());
   socket.binaryType = "arraybuffer";
   socket.onmessage = onStreamMessage;
   socket.onclose = (event) => {
     if (document.body.dataset.state !== "done") {
-      document.body.dataset.state = "error";
-      $("live-status").textContent = `stream closed (${event.code} ${event.reason || ""})`;
+      const why = live.error || (live.ready ? `the stream closed (code ${event.code}${event.reason ? `: ${event.reason}` : ""})`
+        : `the server closed the stream before it began (code ${event.code}): is it still running?`);
+      fail(why);
     }
     stopAudio();
   };
@@ -119,6 +217,8 @@ async function startRecording() {
       socket.send(JSON.stringify({ type: "eof" }));
     } else if (socket.readyState === WebSocket.OPEN) {
       socket.send(event.data);
+      live.samples += event.data.byteLength / 2;
+      live.sent.push([live.samples, performance.now()]); // the chunk's last sample left the microphone now
     }
   };
   const mute = context.createGain();
@@ -126,6 +226,7 @@ async function startRecording() {
   context.createMediaStreamSource(media).connect(node);
   node.connect(mute).connect(context.destination); // pulled by the graph, heard by no one
   Object.assign(live, { socket, context, node, media });
+  $("live-hint").hidden = true;
   document.body.dataset.state = "recording";
   $("record").textContent = "■ Stop";
   $("record").classList.add("recording");
@@ -143,19 +244,25 @@ function stopRecording() {
   clearTimeout(live.timer);
   if (!live.node) return;
   document.body.dataset.state = "finishing";
-  $("live-status").textContent = "finishing…";
+  setLiveStatus("finishing…");
   live.node.port.postMessage({ type: "flush" }); // the worklet answers "flushed", then we send eof
   setTimeout(stopAudio, 200);
 }
 
 async function toggleRecording() {
   if (live.node) return stopRecording();
+  setLiveStatus("connecting…");
   try {
+    const problem = await keyProblem();
+    if (problem) {
+      fail(problem);
+      $("api-key").classList.add("missing");
+      $("api-key").focus();
+      return;
+    }
     await startRecording();
   } catch (error) {
-    document.body.dataset.state = "error";
-    $("live-status").textContent = `cannot record: ${error.message || error}`;
-    $("live-status").className = "error";
+    fail(`cannot record: ${error.message || error}`);
   }
 }
 
@@ -167,6 +274,14 @@ async function transcribeFile(file) {
   document.body.dataset.fileState = "working";
   $("file-status").textContent = `transcribing ${file.name}…`;
   $("file-status").className = "muted";
+  const problem = await keyProblem();
+  if (problem) {
+    document.body.dataset.fileState = "error";
+    $("file-status").textContent = problem;
+    $("file-status").className = "error";
+    $("api-key").classList.add("missing");
+    return;
+  }
   const form = new FormData();
   form.append("file", file);
   form.append("model", modelName);
@@ -242,7 +357,8 @@ function setUpFiles() {
 }
 
 window.addEventListener("DOMContentLoaded", async () => {
-  $("api-key").addEventListener("change", () => localStorage.setItem("dfcnn-api-key", $("api-key").value));
+  $("api-key").addEventListener("change", () => sessionStorage.setItem(KEY_STORE, apiKey()));
+  $("api-key").addEventListener("input", () => $("api-key").classList.remove("missing"));
   $("record").addEventListener("click", toggleRecording);
   setUpFiles();
   await loadInfo();
