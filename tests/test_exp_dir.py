@@ -16,7 +16,7 @@ from helpers import TINY_MODEL, tiny_config, tiny_yaml
 
 from dfcnn.cli import main
 from dfcnn.errors import ConfigError
-from dfcnn.exp_dir import LOCK_FILE, ExpDirLock
+from dfcnn.training.exp_dir import LOCK_FILE, ExpDirLock
 from dfcnn.training.train import Trainer
 
 HERE = Path(__file__).resolve().parent

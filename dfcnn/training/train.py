@@ -38,8 +38,6 @@ from ..data import DurationBatchSampler, SpeechDataset, Utterance, collate, filt
 from ..decode import build_decoder
 from ..device import resolve_device
 from ..errors import AudioError, ConfigError, DfcnnError, Interrupted
-from ..exp_dir import ExpDirLock
-from ..exp_dir import prepare as prepare_exp_dir
 from ..features import FeatureExtractor, SpecAugment, compute_stats
 from ..fileio import atomic_write_text, check_writable_folder, remove_stale_temp_files
 from ..inference import Recognizer, TorchNetwork
@@ -48,6 +46,8 @@ from ..pronounce import CMUDICT
 from ..text import Tokenizer
 from .allocator import allocator_in_use
 from .distributed import Distributed, lost_peer
+from .exp_dir import ExpDirLock
+from .exp_dir import prepare as prepare_exp_dir
 from .experiment import DataConfig, ExperimentConfig, TrainConfig
 from .generators import Generators
 from .tracking import LogWindow, MetricsLog
