@@ -26,7 +26,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from dfcnn.features import FeatureConfig, FeatureExtractor
-from dfcnn.inference import Recognizer
+from dfcnn.inference import Recognizer, TorchNetwork
 from dfcnn.model import DFCNN, ModelConfig
 from dfcnn.text import Tokenizer
 
@@ -79,7 +79,7 @@ def measure(name: str, features_config: FeatureConfig, model_overrides: dict, re
 
     train_time = median_time(train_step, repeats)
 
-    recognizer = Recognizer(model.eval(), features.eval(), Tokenizer(ENGLISH))
+    recognizer = Recognizer(TorchNetwork(model.eval(), features.eval()), Tokenizer(ENGLISH))
     audio_seconds = soundfile.info(str(audio)).duration
     infer_time = median_time(lambda: recognizer.transcribe(audio), repeats)
     return {

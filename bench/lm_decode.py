@@ -39,7 +39,7 @@ from dfcnn.checkpoint import load_checkpoint  # noqa: E402
 from dfcnn.data import read_manifest  # noqa: E402
 from dfcnn.decode import DecoderConfig, build_decoder  # noqa: E402
 from dfcnn.fileio import atomic_write_text  # noqa: E402
-from dfcnn.inference import load_model, resolve_model_path  # noqa: E402
+from dfcnn.loading import find_model, load_model  # noqa: E402
 from dfcnn.text import BLANK, WORD_SEPARATOR, Tokenizer  # noqa: E402
 
 FRAME_SECONDS = 0.04  # the phone models' output frame (10 ms hop x 4)
@@ -134,7 +134,7 @@ def main() -> None:
         return
 
     utterances = read_manifest(args.manifest)[: args.utterances]
-    tokenizer = Tokenizer.from_dict(load_checkpoint(resolve_model_path(args.model))["tokenizer"])
+    tokenizer = Tokenizer.from_dict(load_checkpoint(find_model(args.model).network)["tokenizer"])
     audio = sum(u.duration for u in utterances)
     rows = []
     with tempfile.TemporaryDirectory() as scratch:

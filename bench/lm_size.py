@@ -29,9 +29,9 @@ sys.path.insert(0, str(REPO))
 from dfcnn.arpa import best_mix_weights, interpolate, perplexity, prune  # noqa: E402
 from dfcnn.checkpoint import load_checkpoint  # noqa: E402
 from dfcnn.fileio import atomic_write_text  # noqa: E402
-from dfcnn.inference import resolve_model_path  # noqa: E402
 from dfcnn.lm import KENLM_TRIE_Q8, build_kenlm_binary, lm_corpus  # noqa: E402
 from dfcnn.lm_mix import POCKETSPHINX, kenlm_perplexity, load_backoff_model, write_lm  # noqa: E402
+from dfcnn.loading import find_model  # noqa: E402
 from dfcnn.text import Tokenizer  # noqa: E402
 
 BINARIES = {"probing": (), "trie": ("trie",), "trie -q 8 -b 8 -a 22": KENLM_TRIE_Q8}
@@ -50,7 +50,7 @@ def main() -> None:
     parser.add_argument("--model", type=Path, required=True, help="checkpoint whose units spell the lexicons")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "lm_size.md")
     args = parser.parse_args()
-    tokenizer = Tokenizer.from_dict(load_checkpoint(resolve_model_path(args.model))["tokenizer"])
+    tokenizer = Tokenizer.from_dict(load_checkpoint(find_model(args.model).network)["tokenizer"])
     dev, test = ([s.split() for s in lm_corpus([path], tokenizer.normalizer)] for path in (args.dev, args.test))
     corpus, general = load_backoff_model(args.corpus_lm), load_backoff_model(POCKETSPHINX)
     weights = best_mix_weights([corpus, general], dev)

@@ -33,7 +33,7 @@ sys.path.insert(0, str(REPO))
 from dfcnn.audio import SAMPLE_RATE, load_audio  # noqa: E402
 from dfcnn.data import read_manifest  # noqa: E402
 from dfcnn.decode import DecoderConfig  # noqa: E402
-from dfcnn.inference import load_model  # noqa: E402
+from dfcnn.loading import load_model  # noqa: E402
 from dfcnn.metrics import score  # noqa: E402
 
 

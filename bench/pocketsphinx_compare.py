@@ -30,9 +30,9 @@ sys.path.insert(0, str(REPO))
 
 from dfcnn.audio import load_audio  # noqa: E402
 from dfcnn.data import read_manifest  # noqa: E402
-from dfcnn.decode import DecoderConfig  # noqa: E402
+from dfcnn.decode import SHIPPED, DecoderConfig, resolve_decoder  # noqa: E402
 from dfcnn.fileio import atomic_write_text  # noqa: E402
-from dfcnn.inference import load_model, resolve_model_path, shipped_decoder  # noqa: E402
+from dfcnn.loading import find_model, load_model  # noqa: E402
 from dfcnn.metrics import score  # noqa: E402
 
 _decoder = None
@@ -117,7 +117,7 @@ def main() -> None:
             print(f"PocketSphinx with LM {name}: {wall:.0f} s", flush=True)
 
     for name, path in models.items():
-        shipped = shipped_decoder(resolve_model_path(path))
+        shipped = resolve_decoder(SHIPPED, find_model(path).folder)
         for label, config in (("greedy", DecoderConfig()), ("as shipped", shipped), *decoders.items()):
             if config is None:
                 continue

@@ -28,7 +28,7 @@ from pathlib import Path
 
 TESTS = Path(__file__).resolve().parents[1] / "tests"
 sys.path.insert(0, str(TESTS))
-from helpers import TINY_MODEL, noise_corpus  # noqa: E402
+from helpers import tiny_yaml  # noqa: E402
 from test_stops import ENV, STOP_RUN, assert_same_run, run_plan, session_processes  # noqa: E402
 
 # how often each moment occurs in a STOP_RUN run (12 steps, 10 checkpoint writes, 3 dev scorings, 3 bests)
@@ -80,14 +80,9 @@ def measure_stops(folder: Path, stops: list[str]) -> list[dict]:
 def measure_kill(folder: Path, delay: float) -> tuple[list[str], bool]:
     """kill -9 of a training with 2 workers ``delay`` s after its third step; the processes left 5 s
     later, and whether its stderr warned of leaked semaphores."""
-    manifest, vocab = noise_corpus(folder)
-    (folder / "conf.yaml").write_text(
-        f"exp_dir: {folder / 'exp'}\ndata:\n  train_manifest: {manifest}\n  dev_manifest: {manifest}\n"
-        f"  vocab: {vocab}\n  max_batch_duration: 2.0\n  num_workers: 2\ntrain:\n  epochs: 1000\n"
-        "  log_every_steps: 1\n"
-    )
+    tiny_yaml(folder, "data.num_workers=2", "train.epochs=1000")
     trainer = subprocess.Popen(
-        [sys.executable, "-m", "dfcnn", "train", "--quiet", "conf.yaml", *TINY_MODEL],
+        [sys.executable, "-m", "dfcnn", "train", "--quiet", "conf.yaml"],
         cwd=folder,
         env=ENV,
         start_new_session=True,

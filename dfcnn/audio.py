@@ -156,6 +156,17 @@ def resample(wave: np.ndarray, orig_rate: int, target_rate: int = SAMPLE_RATE) -
     return np.asarray(np.pad(resampled, (0, max(0, size - resampled.shape[0])))[:size], dtype=wave.dtype)
 
 
+def stream_resampler(orig_rate: int, target_rate: int = SAMPLE_RATE):
+    """A resampler for audio that arrives in blocks (soxr's, HQ: ``resample``'s quality), or None when
+    the rates agree: ``resampler.resample_chunk(block, last=False)`` -> the block at ``target_rate``;
+    ``last=True`` flushes what it holds back."""
+    if orig_rate == target_rate:
+        return None
+    import soxr
+
+    return soxr.ResampleStream(orig_rate, target_rate, 1, dtype="float32", quality="HQ")
+
+
 def _declared_frames(handle: soundfile.SoundFile) -> int:
     """Frames the header declares. libsndfile sizes a WAV (AIFF, AU, ...) whose data chunk runs past
     the end of the file to what is there, and logs "data : DECLARED (should be FOUND)" bytes."""
@@ -295,10 +306,8 @@ def stream_audio(path: str | Path, block_seconds: float = 30.0, sample_rate: int
         raise AudioError(f"{path}: {problem}")
     resampler, pending = None, None  # pending: the last block read, resampled once the next shows it is not the last
     for block, rate in _read_blocks(path, block_seconds, strict=False):
-        if resampler is None and rate != sample_rate:
-            import soxr  # librosa's resampling backend, here in streaming mode
-
-            resampler = soxr.ResampleStream(rate, sample_rate, 1, dtype="float32", quality="HQ")
+        if resampler is None:
+            resampler = stream_resampler(rate, sample_rate)
         if pending is not None:
             yield from _resampled(pending, resampler, last=False)
         pending = _mono(block, str(path))

@@ -1,4 +1,4 @@
-"""The ``dfcnn`` command.
+"""The ``dfcnn`` command: arguments -> the functions each subcommand runs. The top floor: nothing imports it.
 
     dfcnn train CONFIG.yaml [key=value ...] [--resume | --force]
     dfcnn evaluate --model exp/ --manifest data/test.jsonl [--out exp/eval-test] [--decoder-config best.json]
@@ -20,23 +20,22 @@ from __future__ import annotations
 
 import argparse
 import math
-import re
 import sys
 import warnings
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
+from .arguments import add_decoder_options, decoder_from_args, device_name
+from .device import DEVICE_HELP
 from .errors import ConfigError, DfcnnError, Interrupted
-
-DEVICE_HELP = "auto (CUDA when present), cpu, cuda or cuda:N"
 
 
 def _train(args: argparse.Namespace) -> int:
     import os
 
     from .config import load_config
-    from .train import ExperimentConfig, train
+    from .training.train import ExperimentConfig, train
 
     config = load_config(ExperimentConfig, args.config, args.overrides)  # a bad config: one line, before any rank
     if args.nproc < 1:
@@ -44,7 +43,7 @@ def _train(args: argparse.Namespace) -> int:
     if args.nproc > 1:
         if "RANK" in os.environ:
             raise DfcnnError("--nproc starts the ranks itself: run dfcnn train --nproc without torchrun")
-        from .distributed import launch
+        from .training.distributed import launch
 
         flags = [flag for flag in ("resume", "force", "quiet") if getattr(args, flag)]
         rank = [sys.executable, "-m", "dfcnn", "train", str(args.config), *args.overrides, *(f"--{f}" for f in flags)]
@@ -64,31 +63,6 @@ def _average(args: argparse.Namespace) -> int:
     return 0
 
 
-BEAM_OPTIONS = ("beam_size", "beam_threshold", "lm_weight", "word_score", "nbest", "lexicon", "lm")
-
-
-def _decoder_config(args: argparse.Namespace):
-    """The decoder the options ask for: ``--greedy``; ``--decoder-config FILE`` with any beam options
-    on top; beam options alone; or, with none of them, the model's shipped decoder."""
-    from .decode import DecoderConfig
-    from .options import SHIPPED
-
-    given = {key: getattr(args, key) for key in BEAM_OPTIONS if getattr(args, key, None) is not None}
-    given = {key: str(value) if isinstance(value, Path) else value for key, value in given.items()}
-    if getattr(args, "greedy", False):
-        if given or args.decoder_config is not None:
-            raise DfcnnError("--greedy decodes without beam search: drop the beam, lexicon and LM options")
-        return None
-    try:
-        if args.decoder_config is not None:
-            return replace(DecoderConfig.from_file(args.decoder_config), **given)
-        return DecoderConfig(**given) if given else SHIPPED
-    except ConfigError as error:
-        if error.field is None or error.field not in given:
-            raise
-        raise DfcnnError(f"--{error.field.replace('_', '-')} {str(error).split(' ', 1)[1]}") from None
-
-
 def _evaluate(args: argparse.Namespace) -> int:
     from .evaluate import evaluate
     from .fileio import check_writable_folder
@@ -97,7 +71,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         check_writable_folder(args.out, "--out")
     _, table = evaluate(
         args.model, args.manifest, args.out, args.device, args.max_batch_duration, progress=not args.quiet,
-        decoder=_decoder_config(args), compare=args.compare,
+        decoder=decoder_from_args(args), compare=args.compare,
     )
     print(table)
     if args.out is not None:
@@ -138,8 +112,8 @@ def _transcribe(args: argparse.Namespace) -> int:
 
     from .audio import audio_info, expand_audio_paths
     from .fileio import check_writable_folder
-    from .inference import TranscribeConfig, load_model
-    from .longform import ChunkConfig
+    from .loading import load_model
+    from .options import ChunkConfig, TranscribeConfig
     from .transcript import FORMATS, escape_path, format_transcript, to_json, write_transcript
 
     paths = expand_audio_paths(args.paths)
@@ -154,7 +128,8 @@ def _transcribe(args: argparse.Namespace) -> int:
     config = TranscribeConfig(
         chunk=ChunkConfig(chunk_seconds=args.chunk_seconds), max_batch_duration=args.max_batch_duration
     )
-    recognizer = load_model(args.model, args.device, decoder=_decoder_config(args), config=config, backend=args.backend)
+    decoder = decoder_from_args(args)
+    recognizer = load_model(args.model, args.device, decoder=decoder, config=config, backend=args.backend)
     stems = _output_stems(paths)
 
     def seconds(path: Path) -> float:
@@ -204,9 +179,9 @@ def _lm(args: argparse.Namespace) -> int:
     tokenizer = None
     if args.model is not None:
         from .checkpoint import load_checkpoint
-        from .inference import resolve_model_path
+        from .loading import find_model
 
-        tokenizer = Tokenizer.from_dict(load_checkpoint(resolve_model_path(args.model))["tokenizer"])
+        tokenizer = Tokenizer.from_dict(load_checkpoint(find_model(args.model).network)["tokenizer"])
     elif args.vocab is not None:
         tokenizer = Tokenizer.from_file(args.vocab, args.normalizer, args.unit, args.pronunciations)
     check_writable_folder(args.out, "--out")
@@ -230,7 +205,7 @@ def _tune(args: argparse.Namespace) -> int:
     from .evaluate import tune_decoder
     from .fileio import check_writable_folder
 
-    base = _decoder_config(args)
+    base = decoder_from_args(args)
     if not hasattr(base, "lm") or base.lm is None:
         raise DfcnnError("dfcnn tune needs --lm (the LM whose weight is tuned)")
     if args.out is not None:
@@ -248,8 +223,8 @@ def _tune(args: argparse.Namespace) -> int:
 
 def _manifest(args: argparse.Namespace) -> int:
     from .config import load_config
-    from .experiment import ExperimentConfig
     from .manifest import ManifestConfig, make_manifests
+    from .training.experiment import ExperimentConfig
 
     training = load_config(ExperimentConfig, args.config)
     given = {"unit": args.unit, "normalizer": args.normalizer, "pronunciations": args.pronunciations,
@@ -338,38 +313,10 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
-def _device(text: str) -> str:
-    if not re.fullmatch(r"auto|cpu|cuda(:\d+)?|mps", text):
-        raise argparse.ArgumentTypeError(f"unknown device {text!r}; use {DEVICE_HELP}")
-    return text
-
-
-def _add_decoder_options(parser: argparse.ArgumentParser) -> None:
-    from .decode import DEFAULT_BEAM_SIZE, DecoderConfig
-
-    group = parser.add_argument_group(
-        "decoding (default: the decoder the model ships with, decoder.json beside its checkpoint, else greedy)"
-    )
-    group.add_argument("--greedy", action="store_true", help="the network's own output: best path, no beam search")
-    group.add_argument("--decoder-config", type=Path, default=None,
-                       help="JSON decoder options (dfcnn tune's best.json); options below override its values")
-    group.add_argument("--beam-size", type=int, default=None,
-                       help=f"beam search with this many hypotheses ({DEFAULT_BEAM_SIZE} when only --lm/--lexicon)")
-    group.add_argument("--lexicon", type=Path, default=None,
-                       help="lexicon: only its words are output (default with --lm: lexicon.txt beside it)")
-    group.add_argument("--lm", type=Path, default=None, help="KenLM n-gram word LM, ARPA or binary (from dfcnn lm)")
-    group.add_argument("--lm-weight", type=float, default=None,
-                       help=f"weight of the LM score (default {DecoderConfig.lm_weight:g})")
-    group.add_argument("--word-score", type=float, default=None,
-                       help=f"score added per word (default {DecoderConfig.word_score:g})")
-    group.add_argument("--beam-threshold", type=float, default=None,
-                       help=f"prune hypotheses this far below the best (default {DecoderConfig.beam_threshold:g})")
-
-
 def _add_run_options(parser: argparse.ArgumentParser, batch_help: str) -> None:
     from .options import TranscribeConfig
 
-    parser.add_argument("--device", type=_device, default="auto", help=DEVICE_HELP)
+    parser.add_argument("--device", type=device_name, default="auto", help=DEVICE_HELP)
     parser.add_argument("--max-batch-duration", type=_positive_seconds, default=TranscribeConfig.max_batch_duration,
                         help=batch_help)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -410,7 +357,7 @@ def _add_core_commands(commands, defaults) -> None:
     evaluate.add_argument("--compare", action="store_true",
                           help="with beam search options: one row each for greedy, beam, beam+lexicon, beam+lexicon+LM")
     _add_run_options(evaluate, "seconds of audio per batch")
-    _add_decoder_options(evaluate)
+    add_decoder_options(evaluate)
     evaluate.set_defaults(run=_evaluate)
 
     transcribe = commands.add_parser(
@@ -429,7 +376,7 @@ def _add_core_commands(commands, defaults) -> None:
     transcribe.add_argument("--backend", default="torch", choices=BACKENDS,
                             help="onnx: the network in onnxruntime (CPU); --model may be an exported .onnx, its folder")
     _add_run_options(transcribe, "seconds of short files decoded together")
-    _add_decoder_options(transcribe)
+    add_decoder_options(transcribe)
     transcribe.add_argument("--nbest", type=int, default=None,
                             help="beam search: json lists the next-best texts of each segment")
     transcribe.set_defaults(run=_transcribe)
@@ -465,7 +412,7 @@ def _add_core_commands(commands, defaults) -> None:
     tune.add_argument("--ship", action="store_true",
                       help="write the best decoder as decoder.json beside the checkpoint: the model's default decoder")
     _add_run_options(tune, "seconds of audio per batch")
-    _add_decoder_options(tune)
+    add_decoder_options(tune)
     tune.set_defaults(run=_tune)
 
 
@@ -479,6 +426,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
+    from .deploy.commands import add_commands as add_deploy_commands
     from .serve.commands import add_commands as add_serve_commands
     from .viz.commands import add_commands as add_viz_commands
 
@@ -492,6 +440,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_manifest_command(commands, defaults)
     add_viz_commands(commands, defaults)
     add_serve_commands(commands, defaults)
+    add_deploy_commands(commands, defaults)
     return parser
 
 
@@ -522,7 +471,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         if args.command == "train" and argv is None:  # from the command line: rerun under jemalloc when installed
-            from .allocator import run_under_jemalloc
+            from .training.allocator import run_under_jemalloc
 
             run_under_jemalloc()
         return args.run(args)

@@ -25,9 +25,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .audio import SAMPLE_RATE, load_audio, resample
+from .audio import SAMPLE_RATE, load_audio
 from .errors import AudioError, DfcnnError, DfcnnWarning, ManifestError, VocabError, quote
-from .fileio import atomic_write_text, read_text
+from .fileio import atomic_write_text, read_jsonl
 from .text import Tokenizer
 
 REQUIRED_KEYS = {"audio_filepath": str, "duration": (int, float), "text": str}
@@ -51,16 +51,8 @@ def read_manifest(path: str | Path) -> list[Utterance]:
     path = Path(path)
     utterances = []
     first_line: dict[str, int] = {}  # utt_id -> the line that has it
-    for number, line in enumerate(read_text(path, "manifest", ManifestError).splitlines(), 1):
-        if not line.strip():
-            continue
+    for number, record in read_jsonl(path, "manifest", ManifestError):
         where = f"{path}:{number}"
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise ManifestError(f"{where}: not valid JSON ({error.msg} at column {error.colno})") from None
-        if not isinstance(record, dict):
-            raise ManifestError(f"{where}: expected a JSON object, got {type(record).__name__}")
         for key, kind in REQUIRED_KEYS.items():
             if key not in record:
                 raise ManifestError(f"{where}: missing key {key!r}")
@@ -231,8 +223,8 @@ class SpeechDataset(torch.utils.data.Dataset):
     An item is looked up by ``(epoch, index)`` (as ``DurationBatchSampler`` yields them) or by
     ``index``. With ``speeds`` (Kaldi's speed perturbation, e.g. 0.9, 1.0, 1.1) each item is played
     at a speed drawn from (seed, epoch, index) alone, so workers that live across epochs need no
-    shared state and a resumed run draws the same speeds: factor f resamples the wave as if it had
-    been recorded at f x 16 kHz, so it lasts 1/f as long with pitch and formants scaled by f.
+    shared state and a resumed run draws the same speeds: factor f plays the wave f times faster
+    (``augment.speed``), so it lasts 1/f as long with pitch and formants scaled by f.
 
     A file that cannot be decoded does not raise in the worker (a multi-line worker traceback): its
     item carries the error, and ``collate`` leaves it out of the batch and lists it in ``failed``.
@@ -266,7 +258,9 @@ class SpeechDataset(torch.utils.data.Dataset):
             return index, None, self.targets[index], str(error)
         speed = self.speed(index, epoch)
         if speed != 1.0:
-            wave = resample(wave, round(SAMPLE_RATE * speed), SAMPLE_RATE)  # (N,) -> (~N / speed,)
+            from .augment import speed as play_at  # scipy loads with it: only where speeds are drawn
+
+            wave = play_at(wave, speed)  # (N,) -> (~N / speed,)
         return index, torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32)), self.targets[index], None
 
     @property

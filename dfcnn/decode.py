@@ -5,6 +5,9 @@
     decoder.writes                                      # "units", "words" or "hanzi"
     score = decoder.score(references, [n[0].text for n in nbest])
 
+    decoder_config(lm="lm/lm.bin", lm_weight=2.0)      # options (command line, serve, Python) -> DecoderConfig
+    resolve_decoder(SHIPPED, "exp/")                    # the decoder a model ships: exp/decoder.json, or None
+
 Greedy (best path): the most likely token at each frame, repeats merged, blanks removed. Beam
 search: flashlight-text's prefix beam search through ``torchaudio.models.decoder.ctc_decoder``,
 optionally constrained to a lexicon and scored by a KenLM n-gram word LM. Every caller (the
@@ -36,6 +39,8 @@ if TYPE_CHECKING:
     import torch
 
 DEFAULT_BEAM_SIZE = 50  # the beam when a lexicon or LM is asked for without a size
+SHIPPED = "shipped"  # load_model's default decoder: decoder.json beside the checkpoint, else greedy
+DECODER_FILE = "decoder.json"  # the decoder a model ships with, beside its checkpoint (dfcnn tune --ship)
 WRITES = ("units", "words", "hanzi")  # the model's own tokens; lexicon words; Chinese characters (pinyin in)
 
 
@@ -276,6 +281,38 @@ class BeamSearchDecoder(Decoder):
             starts.append(position)
             position += len(spelling)
         return starts
+
+
+def decoder_config(
+    greedy: bool = False, config_file: str | Path | None = None, **options
+) -> DecoderConfig | None | str:
+    """The decoder that options ask for, as the command line, ``dfcnn serve`` and Python give them.
+
+    ``greedy``: None, the network's own output; ``config_file`` (``dfcnn tune``'s best.json) with any
+    ``options`` (``DecoderConfig`` fields: beam_size, lm, lm_weight, ...) on top; ``options`` alone;
+    or, with none of them, ``SHIPPED``: the model's own decoder, read when the model is loaded.
+    A bad value is a ``ConfigError`` naming its field.
+    """
+    options = {key: str(value) if isinstance(value, Path) else value for key, value in options.items()}
+    if greedy:
+        if options or config_file is not None:
+            raise DfcnnError("--greedy decodes without beam search: drop the beam, lexicon and LM options")
+        return None
+    if config_file is not None:
+        return dataclasses.replace(DecoderConfig.from_file(config_file), **options)
+    return DecoderConfig(**options) if options else SHIPPED
+
+
+def resolve_decoder(decoder: DecoderConfig | None | str, model_folder: str | Path) -> DecoderConfig | None:
+    """A model's decoder option -> the decoder to build (None: greedy). ``SHIPPED`` is the
+    decoder.json in ``model_folder`` (the folder of the checkpoint or exported graph), or greedy
+    without one: the one place a shipped decoder is read."""
+    if isinstance(decoder, str):
+        if decoder != SHIPPED:
+            raise DfcnnError(f"decoder must be a DecoderConfig, None or {SHIPPED!r}, got {decoder!r}")
+        path = Path(model_folder) / DECODER_FILE
+        return DecoderConfig.from_file(path) if path.is_file() else None
+    return decoder
 
 
 def build_decoder(tokenizer: Tokenizer, config: DecoderConfig | None = None) -> Decoder:

@@ -20,9 +20,9 @@ from pathlib import Path
 import torch
 
 from .data import read_manifest, warn_about_references
-from .decode import DecoderConfig, build_decoder
+from .decode import DECODER_FILE, SHIPPED, DecoderConfig, build_decoder
 from .fileio import atomic_write_text
-from .inference import DECODER_FILE, SHIPPED, load_model, resolve_model_path, shipped_decoder
+from .loading import find_model, load_model
 from .metrics import PHONE_TABLES, Score, format_alignments, format_table
 
 
@@ -56,16 +56,11 @@ def evaluate(
     network's own greedy output and the shipped decoder; with ``compare`` (and a beam search), one
     row per ``decoder_variants``. The returned score is the last (fullest) row's.
     """
-    checkpoint = resolve_model_path(model_path)
-    if decoder == SHIPPED:
-        decoder = shipped_decoder(checkpoint)
-        shipped = decoder is not None
-    else:
-        shipped = False
-    recognizer = load_model(checkpoint, device, decoder=None)
+    recognizer = load_model(model_path, device, decoder=decoder)
+    config = recognizer.decoder.config
+    shipped = decoder == SHIPPED and not config.is_greedy
     utterances = read_manifest(manifest)
     name = name or Path(manifest).stem
-    config = decoder or DecoderConfig()
     if compare and not config.is_greedy:
         variants = decoder_variants(config, recognizer.tokenizer)
     elif shipped:
@@ -79,7 +74,7 @@ def evaluate(
     scores: dict[str, Score] = {}
     phone_scores: dict[str, Score] = {}  # a phone model's own output: its error rate is the PER
     for label, variant in variants.items():
-        decoding = build_decoder(recognizer.tokenizer, variant)
+        decoding = recognizer.decoder if variant == config else build_decoder(recognizer.tokenizer, variant)
         hyps = [decoding.best(lp[None], _length(lp))[0].text for lp in log_probs]
         result = decoding.score([u.text for u in utterances], hyps)
         shown = f"{label} (characters)" if decoding.writes == "hanzi" else label
@@ -123,7 +118,7 @@ def tune_decoder(
     """
     from tqdm import tqdm
 
-    checkpoint = resolve_model_path(model_path)
+    checkpoint = find_model(model_path).network
     recognizer = load_model(checkpoint, device, decoder=None)
     utterances = read_manifest(manifest)
     log_probs = recognizer.utterance_log_probs(utterances, max_batch_duration, progress=progress)

@@ -32,11 +32,11 @@ from pathlib import Path
 from .audio import SAMPLE_RATE, audio_info, load_audio
 from .data import Utterance, ctc_min_frames, write_manifest
 from .errors import AudioError, DfcnnError, VocabError, check_field
-from .experiment import ExperimentConfig
 from .fileio import check_writable_folder
 from .layouts import LAYOUTS, SEGMENT_OVERSHOOT, Corpus, Entry, Problem, read_layout
 from .mandarin import is_cjk, pinyin_pieces
 from .text import WORD_SEPARATOR, Tokenizer, build_vocab, get_normalizer, save_vocab
+from .training.experiment import ExperimentConfig
 
 VOCAB_FILE = "vocab.txt"  # written beside the manifests with write_vocab
 SPLIT_ORDER = ("train", "dev", "test")  # how splits are listed; others (Kaldi subfolders) follow by name

@@ -1,5 +1,5 @@
-"""Tiny experiments for trainer, checkpoint and CLI tests (noise audio, a 4-letter vocabulary), and an
-untrained but deterministic recognizer for inference tests."""
+"""Tiny experiments for trainer, checkpoint and CLI tests (noise audio, a 4-letter vocabulary) as a
+config or a YAML file, and an untrained but deterministic recognizer for inference tests."""
 
 from __future__ import annotations
 
@@ -15,14 +15,15 @@ from pathlib import Path
 import numpy as np
 import soundfile
 import torch
+import yaml
 
-from dfcnn.config import load_config
+from dfcnn.config import load_config, parse_override
 from dfcnn.data import Utterance, write_manifest
 from dfcnn.features import FeatureConfig, FeatureExtractor
-from dfcnn.inference import Recognizer
+from dfcnn.inference import Recognizer, TorchNetwork
 from dfcnn.model import DFCNN, ModelConfig
 from dfcnn.text import Tokenizer, build_vocab, save_vocab
-from dfcnn.train import ExperimentConfig
+from dfcnn.training.train import ExperimentConfig
 
 TINY_MODEL = [
     "model.channels=[4,8]", "model.time_pool=[2,2]", "model.freq_pool=[4,4]", "model.hidden_dim=16",
@@ -46,13 +47,36 @@ def noise_corpus(folder: Path, count: int = 8, seed: int = 0) -> tuple[Path, Pat
     return folder / "train.jsonl", folder / "vocab.txt"
 
 
-def tiny_config(folder: Path, *overrides: str) -> ExperimentConfig:
-    manifest, vocab = noise_corpus(folder)
-    return load_config(ExperimentConfig, None, [
+def tiny_settings(folder: Path, *overrides: str) -> list[str]:
+    """The key=value settings of a tiny run on the noise corpus in ``folder`` (written there unless it
+    is), into ``folder/exp``; ``overrides`` last."""
+    manifest, vocab = folder / "train.jsonl", folder / "vocab.txt"
+    if not (manifest.is_file() and vocab.is_file()):
+        noise_corpus(folder)
+    return [
         f"exp_dir={folder / 'exp'}", f"data.train_manifest={manifest}", f"data.dev_manifest={manifest}",
         f"data.vocab={vocab}", "data.max_batch_duration=2.0", "data.num_workers=0", "data.stats_utterances=8",
         "train.epochs=2", "train.warmup_steps=2", "train.log_every_steps=1", *TINY_MODEL, *overrides,
-    ])
+    ]
+
+
+def tiny_config(folder: Path, *overrides: str) -> ExperimentConfig:
+    """The ``ExperimentConfig`` of ``tiny_settings``."""
+    return load_config(ExperimentConfig, None, tiny_settings(folder, *overrides))
+
+
+def tiny_yaml(folder: Path, *overrides: str, name: str = "conf.yaml") -> Path:
+    """``tiny_settings`` as the YAML file ``folder/name``, for ``dfcnn train``; returns its path."""
+    tree: dict = {}
+    for text in tiny_settings(folder, *overrides):
+        keys, value = parse_override(text)
+        node = tree
+        for key in keys[:-1]:
+            node = node.setdefault(key, {})
+        node[keys[-1]] = value
+    path = folder / name
+    path.write_text(yaml.safe_dump(tree, sort_keys=False))
+    return path
 
 
 TOKENIZER = Tokenizer(tuple(build_vocab(["abc de"])), "english")  # <blank> | a b c d e
@@ -72,7 +96,7 @@ def random_recognizer(features: FeatureConfig | None = None, **model_overrides) 
         if isinstance(module, torch.nn.BatchNorm2d):
             module.running_mean.uniform_(-0.5, 0.5)
             module.running_var.uniform_(0.5, 2.0)
-    return Recognizer(model.eval(), features.eval(), TOKENIZER)
+    return Recognizer(TorchNetwork(model.eval(), features.eval()), TOKENIZER)
 
 
 def noisy_speechlike(seconds: float, seed: int = 0) -> np.ndarray:

@@ -15,7 +15,7 @@ process signals itself (rank R only, under torchrun) at the N-th occurrence of M
 
 SIGNAL is SIGKILL, SIGINT or SIGTERM; SIGINTx2 sends SIGINT twice (Ctrl-C pressed again); a fourth
 field ``:parent`` sends it to the parent process (the launcher) instead. A run's exit code is the
-CLI's: 0, 1, or 128 + signal (with ``--nproc``, the launcher's: ``dfcnn.distributed.launch``).
+CLI's: 0, 1, or 128 + signal (with ``--nproc``, the launcher's: ``dfcnn.training.distributed.launch``).
 
 A plan is a JSON list of runs, ``{"folder", "overrides", "stop", "resume", "log"}``, done in order;
 each is a child forked from this process (torch is imported once, not once a run: about 8 s on a
@@ -38,12 +38,12 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from helpers import tiny_config  # noqa: E402
 
-from dfcnn import train as train_module  # noqa: E402
 from dfcnn.cli import report_error  # noqa: E402
-from dfcnn.distributed import launch  # noqa: E402
 from dfcnn.errors import DfcnnError  # noqa: E402
 from dfcnn.fileio import atomic_write  # noqa: E402
-from dfcnn.workers import die_with_parent  # noqa: E402
+from dfcnn.training import train as train_module  # noqa: E402
+from dfcnn.training.distributed import launch  # noqa: E402
+from dfcnn.training.workers import die_with_parent  # noqa: E402
 
 
 class StopInjector:

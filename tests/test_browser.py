@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import soundfile
 from cdp import CHROMIUM, Chromium
-from conftest import shared_corpus
+from conftest import missing, shared_corpus
 from helpers import dfcnn_serve
 
 pytest.importorskip("fastapi")
@@ -29,7 +29,7 @@ SCREENSHOTS = os.environ.get("DFCNN_SCREENSHOTS")  # a folder to keep the screen
 @pytest.fixture(scope="module")
 def served(yesno_model):
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM}")
+        missing(f"no Chromium at {CHROMIUM} (make browser installs it)")
     with dfcnn_serve("--model", yesno_model, "--model-name", "yesno", "--language", "he") as (_, url):
         yield url
 
@@ -88,7 +88,7 @@ def test_the_microphone_is_transcribed_live(served, recording, tmp_path):
 
 
 def test_a_chosen_file_is_transcribed_and_its_words_lit_as_it_plays(served, recording, yesno_model, tmp_path):
-    from dfcnn.inference import load_model
+    from dfcnn.loading import load_model
 
     path, _ = recording
     expected = [w.word for w in load_model(yesno_model, "cpu").transcribe(path).words]

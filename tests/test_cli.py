@@ -5,25 +5,16 @@ import subprocess
 import sys
 
 import pytest
-from helpers import TINY_MODEL, noise_corpus
 
 
 def dfcnn(*args, cwd=None):
     return subprocess.run([sys.executable, "-m", "dfcnn", *map(str, args)], capture_output=True, text=True, cwd=cwd)
 
 
-@pytest.fixture(scope="module")
-def experiment(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("cli")
-    manifest, vocab = noise_corpus(folder)
-    (folder / "conf.yaml").write_text(
-        f"exp_dir: {folder / 'exp'}\ndata:\n  train_manifest: {manifest}\n  dev_manifest: {manifest}\n"
-        f"  vocab: {vocab}\n  max_batch_duration: 2.0\n  num_workers: 0\ntrain:\n  epochs: 1\n  warmup_steps: 2\n"
-    )
-    result = dfcnn("train", folder / "conf.yaml", "--quiet", *TINY_MODEL)  # overrides may follow options
-    assert result.returncode == 0, result.stderr
-    assert "best checkpoint:" in result.stdout
-    return folder
+@pytest.fixture
+def experiment(tiny_experiment):
+    """The session's tiny model (exp/) and its corpus."""
+    return tiny_experiment
 
 
 def test_evaluate_prints_table_and_writes_alignments(experiment):
@@ -164,3 +155,24 @@ def test_bad_manifest_line_is_named(experiment, tmp_path):
 def test_help_shows_defaults():
     result = dfcnn("evaluate", "--help")
     assert result.returncode == 0 and "(default: 200.0)" in result.stdout
+
+
+def test_serve_takes_the_decoding_options_of_transcribe(tiny_model):
+    from dfcnn.cli import build_parser
+    from dfcnn.decode import DecoderConfig
+    from dfcnn.errors import DfcnnError
+    from dfcnn.serve.commands import _load
+
+    parser = build_parser()
+    commands = parser._subparsers._group_actions[0].choices
+
+    def decoding(command: str) -> set[str]:
+        groups = commands[command]._action_groups
+        return {o for g in groups if g.title.startswith("decoding") for a in g._group_actions for o in a.option_strings}
+
+    assert decoding("serve") == decoding("transcribe") == decoding("evaluate") >= {"--beam-size", "--lm", "--greedy"}
+    args = parser.parse_args(["serve", "--model", str(tiny_model), "--device", "cpu", "--beam-size", "4",
+                              "--word-score", "0.5"])
+    assert _load(args).decoder.config == DecoderConfig(beam_size=4, word_score=0.5)
+    with pytest.raises(DfcnnError, match="--greedy decodes without beam search"):
+        _load(parser.parse_args(["serve", "--model", str(tiny_model), "--greedy", "--beam-size", "4"]))

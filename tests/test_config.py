@@ -4,7 +4,7 @@ import pytest
 
 from dfcnn.config import load_config, parse_override
 from dfcnn.errors import ConfigError
-from dfcnn.train import ExperimentConfig
+from dfcnn.training.train import ExperimentConfig
 
 
 def test_defaults_yaml_and_overrides(tmp_path):

@@ -7,22 +7,17 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import TINY_MODEL, noise_corpus
+from helpers import tiny_yaml
 
 
 @pytest.mark.slow
 def test_torchrun_two_processes(tmp_path):
-    manifest, vocab = noise_corpus(tmp_path)
     torchrun = Path(sys.executable).parent / "torchrun"
     command = [
         str(torchrun), "--standalone", "--nproc-per-node", "2", "-m", "dfcnn", "train", "--quiet", "none.yaml",
     ]
-    (tmp_path / "none.yaml").write_text(
-        f"exp_dir: {tmp_path / 'exp'}\ndata:\n  train_manifest: {manifest}\n  dev_manifest: {manifest}\n"
-        f"  vocab: {vocab}\n  max_batch_duration: 2.0\n  num_workers: 0\ntrain:\n  epochs: 2\n  warmup_steps: 2\n"
-        "  log_every_steps: 1\n"
-    )
-    result = subprocess.run(command + TINY_MODEL, capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    tiny_yaml(tmp_path, name="none.yaml")
+    result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     payload = torch.load(tmp_path / "exp" / "best.pt", weights_only=True)
     records = [json.loads(line) for line in (tmp_path / "exp" / "metrics.jsonl").read_text().splitlines()]
@@ -34,12 +29,8 @@ def test_torchrun_two_processes(tmp_path):
 @pytest.mark.slow
 def test_dfcnn_train_nproc_starts_the_ranks_itself(tmp_path):
     """``dfcnn train --nproc 2``: torchrun's launch without torchrun; a bad config fails once, before any rank."""
-    manifest, vocab = noise_corpus(tmp_path)
-    (tmp_path / "conf.yaml").write_text(
-        f"exp_dir: {tmp_path / 'exp'}\ndata:\n  train_manifest: {manifest}\n  dev_manifest: {manifest}\n"
-        f"  vocab: {vocab}\n  max_batch_duration: 2.0\n  num_workers: 0\ntrain:\n  epochs: 1\n  warmup_steps: 2\n"
-    )
-    command = [sys.executable, "-m", "dfcnn", "train", "--quiet", "--nproc", "2", "conf.yaml", *TINY_MODEL]
+    tiny_yaml(tmp_path, "train.epochs=1")
+    command = [sys.executable, "-m", "dfcnn", "train", "--quiet", "--nproc", "2", "conf.yaml"]
     result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert result.returncode == 0 and result.stderr == "", result.stderr[-3000:]
     assert torch.load(tmp_path / "exp" / "best.pt", weights_only=True)["training"]["step"] == 2  # 4 batches, 2 a rank

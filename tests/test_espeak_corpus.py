@@ -10,8 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import MISSING
 
-pytest.importorskip("espeakng_loader", reason="eSpeak NG is not installed (pip install espeakng-loader)")
+pytest.importorskip("espeakng_loader", reason=f"{MISSING} eSpeak NG (pip install espeakng-loader)")
 
 RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "espeak"
 

@@ -12,26 +12,19 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import TINY_MODEL, noise_corpus, tiny_config
+from helpers import TINY_MODEL, tiny_config, tiny_yaml
 
 from dfcnn.cli import main
 from dfcnn.errors import ConfigError
-from dfcnn.exp_dir import LOCK_FILE, ExpDirLock
-from dfcnn.train import Trainer
+from dfcnn.training.exp_dir import LOCK_FILE, ExpDirLock
+from dfcnn.training.train import Trainer
 
 HERE = Path(__file__).resolve().parent
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(HERE.parent)}
 
 
 def write_config(folder: Path, epochs: int = 1) -> Path:
-    manifest, vocab = noise_corpus(folder)
-    config = folder / "conf.yaml"
-    config.write_text(
-        f"exp_dir: {folder / 'exp'}\ndata:\n  train_manifest: {manifest}\n  dev_manifest: {manifest}\n"
-        f"  vocab: {vocab}\n  max_batch_duration: 2.0\n  num_workers: 0\n  stats_utterances: 8\ntrain:\n"
-        f"  epochs: {epochs}\n  warmup_steps: 2\n  log_every_steps: 1\n"
-    )
-    return config
+    return tiny_yaml(folder, f"train.epochs={epochs}")
 
 
 def dfcnn(capsys, *args) -> tuple[int, list[str]]:

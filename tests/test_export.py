@@ -12,11 +12,12 @@ from helpers import noisy_speechlike, random_recognizer
 
 pytest.importorskip("onnxruntime")
 
+from dfcnn.deploy.export import min_samples, onnx_bytes  # noqa: E402
+from dfcnn.deploy.runtime import OnnxNetwork, load_onnx  # noqa: E402
 from dfcnn.errors import DfcnnError  # noqa: E402
-from dfcnn.export import min_samples, onnx_bytes  # noqa: E402
 from dfcnn.features import FeatureConfig  # noqa: E402
-from dfcnn.inference import load_model  # noqa: E402
-from dfcnn.runtime import OnnxRecognizer, load_onnx_model, session_options  # noqa: E402
+from dfcnn.inference import Recognizer  # noqa: E402
+from dfcnn.loading import load_model  # noqa: E402
 from dfcnn.streaming import StreamingRecognizer  # noqa: E402
 
 
@@ -24,22 +25,12 @@ def dfcnn(*args):
     return subprocess.run([sys.executable, "-m", "dfcnn", *map(str, args)], capture_output=True, text=True)
 
 
-def onnx_twin(recognizer) -> OnnxRecognizer:
+def onnx_twin(recognizer) -> Recognizer:
     """The same recognizer with its network exported to ONNX and run by onnxruntime."""
-    import onnxruntime
-
-    session = onnxruntime.InferenceSession(
-        onnx_bytes(recognizer), session_options(1), providers=["CPUExecutionProvider"]
-    )
-    return OnnxRecognizer(
-        session,
-        recognizer.tokenizer,
-        recognizer.feature_config,
-        recognizer.model_config,
-        recognizer.decoder,
-        recognizer.config,
-        min_samples(recognizer),
-    )
+    network, tokenizer = load_onnx(onnx_bytes(recognizer), threads=1)
+    assert isinstance(network, OnnxNetwork) and network.min_samples == min_samples(recognizer)
+    assert tokenizer.tokens == recognizer.tokenizer.tokens
+    return Recognizer(network, recognizer.tokenizer, recognizer.decoder, recognizer.config)
 
 
 def padded_batch(lengths: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -99,7 +90,7 @@ def test_export_command_writes_self_describing_graphs(tiny_model, tmp_path):
             recognizer = load_model(out / name, backend="onnx")
             assert recognizer.decoder.writes == "words"
             assert recognizer.tokenizer.tokens == torch_recognizer.tokenizer.tokens
-        fp32 = load_onnx_model(out)  # the folder: model.onnx
+        fp32 = load_model(out, backend="onnx")  # the folder: model.onnx
         audio = tiny_model.parent / "utt3.wav"
         assert fp32.transcribe(audio).text == torch_recognizer.transcribe(audio).text
         script = dfcnn("export", "--model", tiny_model, "--format", "torchscript", "--out", tmp_path / "ts")
@@ -131,7 +122,7 @@ def test_export_errors_are_one_line(tiny_model, tmp_path):
     )
     onnx.save(onnx.helper.make_model(graph), foreign)
     with pytest.raises(DfcnnError, match="not an ONNX model exported by dfcnn"):
-        load_onnx_model(foreign)
+        load_model(foreign, backend="onnx")
     broken = tmp_path / "broken.onnx"
     broken.write_bytes(b"not a model")
     result = dfcnn("transcribe", "--model", broken, "--backend", "onnx", tiny_model.parent / "utt0.wav")
@@ -145,14 +136,14 @@ def test_int8_keeps_the_word_error_rate_of_fp32_on_real_speech(yesno_model, tmp_
     shipped decoder is at most 0.5 points (absolute) worse in WER than fp32, and the network's own
     output, frame by frame, is the same token almost everywhere."""
     from dfcnn.data import read_manifest
-    from dfcnn.export import export_model
+    from dfcnn.deploy.export import export_model
 
     data = yesno_model.parent / "data"
-    export_model(yesno_model, "onnx", tmp_path, int8=True, calibration=data / "train.jsonl")
+    export_model(load_model(yesno_model, "cpu"), "onnx", tmp_path, int8=True, calibration=data / "train.jsonl")
     test = read_manifest(data / "test.jsonl")
     scores, log_probs = {}, {}
     for name in ("model.onnx", "model.int8.onnx"):
-        recognizer = load_onnx_model(tmp_path / name)  # with decoder.json, copied beside the graphs
+        recognizer = load_model(tmp_path / name, backend="onnx")  # with decoder.json, copied beside the graphs
         assert recognizer.decoder.writes == "words"
         log_probs[name] = recognizer.utterance_log_probs(test)
         hypotheses = [h.text for h in recognizer.recognize(test)]

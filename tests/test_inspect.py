@@ -12,11 +12,12 @@ import matplotlib.image
 import numpy as np
 import pytest
 import soundfile
+from conftest import missing
 from helpers import noise_corpus
 
 from dfcnn.errors import DfcnnError
 from dfcnn.features import FeatureConfig, FeatureExtractor
-from dfcnn.inference import Recognizer
+from dfcnn.inference import Recognizer, TorchNetwork
 from dfcnn.model import DFCNN, ModelConfig
 from dfcnn.text import Tokenizer
 from dfcnn.viz.channel import inspect_channel
@@ -38,7 +39,8 @@ def tiny_recognizer(bins: int = 32) -> Recognizer:
     config = ModelConfig(input_bins=bins, vocab_size=5, channels=[4, 6], time_pool=[2, 2], freq_pool=[2, 2],
                          convs_per_block=1, hidden_dim=8)
     tokenizer = Tokenizer(["<blank>", "|", "a", "b", "c"])
-    return Recognizer(DFCNN(config).eval(), FeatureExtractor(FeatureConfig(kind="mel", n_mels=bins)).eval(), tokenizer)
+    features = FeatureExtractor(FeatureConfig(kind="mel", n_mels=bins)).eval()
+    return Recognizer(TorchNetwork(DFCNN(config).eval(), features), tokenizer)
 
 
 @pytest.fixture
@@ -55,7 +57,7 @@ def speech(tmp_path) -> Path:
 def open_in_chromium(page: Path, screenshot: Path) -> None:
     """Load ``page`` in headless Chromium: no console messages allowed; writes a screenshot."""
     if shutil.which("chromium") is None:
-        pytest.skip("chromium not installed (apt-get install -y chromium)")
+        missing("chromium not installed (make browser installs it)")
     html = page.read_text(encoding="utf-8")
     for target in re.findall(r'(?:src|href)="([^"]+)"', html):  # every file the page names is beside it
         assert target.startswith("data:") or (page.parent / target).is_file(), f"{page} names missing {target}"

@@ -20,7 +20,7 @@ from dfcnn.config import load_config
 from dfcnn.data import SpeechDataset, Utterance, load_utterance, read_manifest, write_manifest
 from dfcnn.errors import AudioError, ManifestError
 from dfcnn.layouts import detect_layout
-from dfcnn.train import ExperimentConfig, Trainer
+from dfcnn.training.train import ExperimentConfig, Trainer
 
 CV_HEADER = "client_id\tpath\tsentence\tup_votes\tdown_votes\tage\tgender\taccents\tlocale\tsegment"
 

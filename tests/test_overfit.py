@@ -9,7 +9,7 @@ from dfcnn.config import load_config
 from dfcnn.data import Utterance, write_manifest
 from dfcnn.evaluate import evaluate
 from dfcnn.text import build_vocab, save_vocab
-from dfcnn.train import ExperimentConfig, Trainer
+from dfcnn.training.train import ExperimentConfig, Trainer
 
 DIGITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 
@@ -90,7 +90,8 @@ def test_word_times_fall_on_known_boundaries(overfit_model):
     import numpy as np
 
     from dfcnn.audio import SAMPLE_RATE, load_audio
-    from dfcnn.inference import TranscribeConfig, load_model
+    from dfcnn.inference import TranscribeConfig
+    from dfcnn.loading import load_model
     from dfcnn.longform import ChunkConfig
 
     checkpoint, utterances, digit_spans = overfit_model

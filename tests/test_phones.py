@@ -17,11 +17,11 @@ from dfcnn.data import Utterance, write_manifest
 from dfcnn.decode import DecoderConfig, build_decoder
 from dfcnn.errors import VocabError
 from dfcnn.evaluate import evaluate, tune_decoder
-from dfcnn.inference import load_model
 from dfcnn.lm import build_lm, read_lexicon, write_lexicon
+from dfcnn.loading import load_model
 from dfcnn.pronounce import PHONES, Pronouncer, ipa_to_arpabet, letter_to_sound
 from dfcnn.text import Tokenizer, build_vocab, save_vocab
-from dfcnn.train import ExperimentConfig, Trainer
+from dfcnn.training.train import ExperimentConfig, Trainer
 
 PHONE_TOKENIZER = Tokenizer(tuple(build_vocab([], unit="phone")), "english", "phone")
 
@@ -190,7 +190,7 @@ def test_a_phone_model_memorises_real_recordings_and_decodes_words(tmp_path, ken
 def test_inspect_labels_the_posteriorgram_with_phones(tmp_path):
     """dfcnn inspect on a phone model: its posteriorgram rows are ARPAbet phones (and the boundary)."""
     from dfcnn.features import FeatureConfig, FeatureExtractor
-    from dfcnn.inference import Recognizer
+    from dfcnn.inference import Recognizer, TorchNetwork
     from dfcnn.model import DFCNN, ModelConfig
     from dfcnn.viz.inspect import inspect_file, posteriorgram_figure, run_network
 
@@ -200,7 +200,8 @@ def test_inspect_labels_the_posteriorgram_with_phones(tmp_path):
     model = DFCNN(config).eval()
     with torch.no_grad():
         model.head[-1].bias[0] = -3.0  # an untrained model that still emits phones
-    recognizer = Recognizer(model, FeatureExtractor(FeatureConfig(kind="mel", n_mels=32)).eval(), PHONE_TOKENIZER)
+    features = FeatureExtractor(FeatureConfig(kind="mel", n_mels=32)).eval()
+    recognizer = Recognizer(TorchNetwork(model, features), PHONE_TOKENIZER)
     rng = np.random.default_rng(0)
     path = tmp_path / "noise.wav"
     soundfile.write(str(path), (0.1 * rng.standard_normal(16000)).astype(np.float32), 16000)

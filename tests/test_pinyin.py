@@ -23,7 +23,7 @@ from dfcnn.lm import (
     write_lexicon,
 )
 from dfcnn.text import Tokenizer, build_vocab, normalize_mandarin, save_vocab
-from dfcnn.train import ExperimentConfig, Trainer
+from dfcnn.training.train import ExperimentConfig, Trainer
 
 
 def pinyin_tokenizer(texts: list[str]) -> Tokenizer:

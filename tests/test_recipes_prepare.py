@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import missing
 
 from dfcnn.data import read_manifest
 from dfcnn.text import Tokenizer, normalize_english
@@ -37,7 +38,7 @@ def load_recipe(corpus: str):
 def corpus_dir(corpus: str) -> Path:
     path = DATA_ROOT / corpus
     if not path.is_dir():
-        pytest.skip(f"corpus {corpus} not found at {path} (set DFCNN_DATA to the folder holding the corpora)")
+        missing(f"corpus {corpus} not found at {path} (set DFCNN_DATA to the folder holding the corpora)")
     return path
 
 
@@ -173,7 +174,7 @@ def test_run_sh_is_valid_bash(corpus):
 @pytest.mark.parametrize("conf", sorted(RECIPES.glob("*/conf.yaml")), ids=lambda path: path.parent.name)
 def test_every_recipe_config_loads(conf):
     from dfcnn.config import load_config
-    from dfcnn.train import ExperimentConfig
+    from dfcnn.training.train import ExperimentConfig
 
     config = load_config(ExperimentConfig, conf)  # an unknown key or a wrong type is an error naming the file
     for manifest in (config.data.train_manifest, config.data.dev_manifest):

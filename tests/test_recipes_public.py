@@ -170,7 +170,7 @@ def test_recipe_files(corpus, tmp_path):
     assert os.access(folder / "run.sh", os.X_OK)
     assert subprocess.run(["bash", "-n", str(folder / "run.sh")]).returncode == 0
     from dfcnn.config import load_config
-    from dfcnn.train import ExperimentConfig
+    from dfcnn.training.train import ExperimentConfig
 
     config = load_config(ExperimentConfig, folder / "conf.yaml")
     assert config.data.normalizer == ("mandarin" if corpus in ("aishell1", "thchs30") else "english")

@@ -25,7 +25,7 @@ websockets = pytest.importorskip("websockets")
 
 import uvicorn  # noqa: E402
 
-from dfcnn.inference import load_model  # noqa: E402
+from dfcnn.loading import load_model  # noqa: E402
 from dfcnn.serve.app import create_app  # noqa: E402
 from dfcnn.serve.limits import Admission, Busy, ServeConfig, TimedOut  # noqa: E402
 from dfcnn.serve.responses import model_language  # noqa: E402

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import TINY_MODEL, noise_corpus, tiny_config
+from helpers import tiny_config, tiny_yaml
 
-from dfcnn.train import Trainer
+from dfcnn.training.train import Trainer
 
 HERE = Path(__file__).resolve().parent
 STOPPABLE = HERE / "stoppable.py"
@@ -182,7 +182,7 @@ def test_resume_after_a_stop_is_bitwise_equal_to_a_run_never_stopped(stops, stop
 
 
 def torchrun(folder: Path, *args: str) -> subprocess.CompletedProcess:
-    """2 ranks started as ``dfcnn train --nproc 2`` starts them (``dfcnn.distributed.launch``)."""
+    """2 ranks started as ``dfcnn train --nproc 2`` starts them (``dfcnn.training.distributed.launch``)."""
     command = [sys.executable, str(STOPPABLE), "run", str(folder), *DDP_RUN, "--nproc", "2", *args]
     # one stream: the trainer's notes go to stdout, errors and the launcher's own lines to stderr
     return subprocess.run(command, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600)
@@ -265,14 +265,9 @@ def session_processes(session: int) -> list[str]:
 def test_no_process_outlives_its_trainer(tmp_path, stop):
     """The trainer with 2 audio workers is started in a session of its own: once it is killed (or has
     stopped on SIGTERM), nothing of that session is left: workers, forkserver, resource tracker."""
-    manifest, vocab = noise_corpus(tmp_path)
-    (tmp_path / "conf.yaml").write_text(
-        f"exp_dir: {tmp_path / 'exp'}\ndata:\n  train_manifest: {manifest}\n  dev_manifest: {manifest}\n"
-        f"  vocab: {vocab}\n  max_batch_duration: 2.0\n  num_workers: 2\ntrain:\n  epochs: 1000\n"
-        "  log_every_steps: 1\n"
-    )
+    tiny_yaml(tmp_path, "data.num_workers=2", "train.epochs=1000")
     trainer = subprocess.Popen(
-        [sys.executable, "-m", "dfcnn", "train", "--quiet", "conf.yaml", *TINY_MODEL],
+        [sys.executable, "-m", "dfcnn", "train", "--quiet", "conf.yaml"],
         cwd=tmp_path,
         env=ENV,
         start_new_session=True,
@@ -321,14 +316,9 @@ def test_a_full_disk_names_the_file_and_keeps_the_previous_checkpoint(tmp_path, 
     Trainer(tiny_config(tmp_path, f"exp_dir={exp}", "train.save_every_steps=1"), progress=False).run(max_steps=2)
     before = (exp / "last.pt").read_bytes()
     fill(small_disk, leave=16 * 1024)  # room for config.yaml and metrics lines, not for a 33 kB checkpoint
-    manifest, vocab = tmp_path / "train.jsonl", tmp_path / "vocab.txt"
-    (tmp_path / "conf.yaml").write_text(
-        f"exp_dir: {exp}\ndata:\n  train_manifest: {manifest}\n  dev_manifest: {manifest}\n  vocab: {vocab}\n"
-        "  max_batch_duration: 2.0\n  num_workers: 2\n  stats_utterances: 8\ntrain:\n  epochs: 2\n"
-        "  warmup_steps: 2\n  log_every_steps: 1\n  save_every_steps: 1\n"
-    )
+    tiny_yaml(tmp_path, f"exp_dir={exp}", "data.num_workers=2", "train.save_every_steps=1")
     result = subprocess.run(
-        [sys.executable, "-m", "dfcnn", "train", "--quiet", "--resume", "conf.yaml", *TINY_MODEL],
+        [sys.executable, "-m", "dfcnn", "train", "--quiet", "--resume", "conf.yaml"],
         cwd=tmp_path,
         env=ENV,
         capture_output=True,

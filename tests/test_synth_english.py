@@ -13,8 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
+from conftest import MISSING, missing
 
-pytest.importorskip("espeakng_loader", reason="eSpeak NG is not installed (pip install espeakng-loader)")
+pytest.importorskip("espeakng_loader", reason=f"{MISSING} eSpeak NG (pip install espeakng-loader)")
 
 RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "synth_english"
 
@@ -34,9 +35,9 @@ SECRET = "Kate loves China very much"  # a speechocean762 *test* sentence that o
 
 
 def _needs(*programs: str):
-    missing = [p for p in programs if shutil.which(p) is None]
-    if missing:
-        pytest.skip(f"{', '.join(missing)} not installed (bash tools/install_tts.sh installs them)")
+    absent = [p for p in programs if shutil.which(p) is None]
+    if absent:
+        missing(f"{', '.join(absent)} not installed (make tts installs them)")
 
 
 @pytest.fixture

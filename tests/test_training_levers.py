@@ -10,9 +10,9 @@ from dfcnn.checkpoint import CheckpointError, average_checkpoints, load_checkpoi
 from dfcnn.cli import main
 from dfcnn.data import SpeechDataset, Utterance
 from dfcnn.errors import DfcnnError
-from dfcnn.inference import load_model
+from dfcnn.loading import load_model
 from dfcnn.text import save_vocab
-from dfcnn.train import Trainer
+from dfcnn.training.train import Trainer
 
 
 def tone(path, hz=440.0, seconds=1.0):

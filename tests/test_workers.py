@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from dfcnn.workers import worker_options
+from dfcnn.training.workers import worker_options
 
 
 def worker_pid(items):
@@ -42,7 +42,7 @@ def test_semaphore_names_are_unlinked_once_the_workers_have_started():
 
 SCRIPT = """
 import os, signal, sys, torch
-from dfcnn.workers import worker_options
+from dfcnn.training.workers import worker_options
 
 def pid(items):
     return os.getpid()

@@ -1,4 +1,4 @@
-"""The ``dfcnn serve`` and ``dfcnn export`` commands (registered by ``dfcnn.cli``)."""
+"""The ``dfcnn serve`` command (registered by ``dfcnn.cli``)."""
 
 from __future__ import annotations
 
@@ -8,30 +8,15 @@ import sys
 from pathlib import Path
 
 from ..errors import ConfigError, DfcnnError, Interrupted
+from ..versions import require_extra
 
 
 def _load(args: argparse.Namespace):
-    """The recognizer the options ask for: backend, device, and the shipped decoder unless told otherwise."""
-    from ..decode import DecoderConfig
-    from ..inference import SHIPPED, load_model
+    """The recognizer the options ask for: backend, device and decoder (the shipped one by default)."""
+    from ..arguments import decoder_from_args
+    from ..loading import load_model
 
-    if args.greedy and args.decoder_config is not None:
-        raise DfcnnError("--greedy decodes without beam search: drop --decoder-config")
-    decoder = (
-        None
-        if args.greedy
-        else (DecoderConfig.from_file(args.decoder_config) if args.decoder_config is not None else SHIPPED)
-    )
-    return load_model(args.model, args.device, decoder=decoder, backend=args.backend)
-
-
-def require_extra(*modules: str) -> None:
-    """Fail with the install line when an optional dependency of serve/export is missing."""
-    import importlib.util
-
-    missing = [name for name in modules if importlib.util.find_spec(name) is None]
-    if missing:
-        raise DfcnnError(f"this command needs {', '.join(missing)}: pip install 'dfcnn[serve]'")
+    return load_model(args.model, args.device, decoder=decoder_from_args(args), backend=args.backend)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -83,22 +68,11 @@ def _serve_config(args: argparse.Namespace):
     )
 
 
-def _export(args: argparse.Namespace) -> int:
-    if args.format == "onnx":
-        require_extra("onnx", "onnxruntime")
-    from ..export import export_model
-    from ..fileio import check_writable_folder
-
-    check_writable_folder(args.out, "--out")
-    for path in export_model(args.model, args.format, args.out, args.int8, args.calibration):
-        print(f"written: {path}")
-    return 0
-
-
 def add_commands(subparsers, formatter_class) -> None:
-    """``serve``: the HTTP/WebSocket API and browser page; ``export``: ONNX graphs."""
+    """``serve``: the HTTP/WebSocket API and browser page."""
+    from ..arguments import add_decoder_options, device_name
+    from ..device import DEVICE_HELP
     from ..options import BACKENDS
-    from ..options import EXPORT_FORMATS as FORMATS
     from .limits import API_KEY_ENV, ServeConfig
 
     serve = subparsers.add_parser(
@@ -116,11 +90,7 @@ def add_commands(subparsers, formatter_class) -> None:
         help="checkpoint, folder with best.pt, or (--backend onnx) an exported .onnx / its folder",
     )
     serve.add_argument("--backend", default="torch", choices=BACKENDS, help="what runs the network")
-    serve.add_argument("--device", default="auto", help="torch backend: auto, cpu, cuda or cuda:N")
-    serve.add_argument("--greedy", action="store_true", help="decode greedily, not with the model's shipped decoder")
-    serve.add_argument(
-        "--decoder-config", type=Path, default=None, help="JSON decoder options (dfcnn tune's best.json)"
-    )
+    serve.add_argument("--device", type=device_name, default="auto", help=f"torch backend: {DEVICE_HELP}")
     defaults = ServeConfig()
     serve.add_argument("--host", default=defaults.host, help="interface to bind (0.0.0.0: all; mind --api-key)")
     serve.add_argument("--port", type=int, default=defaults.port, help="TCP port (0: any free port, printed)")
@@ -179,26 +149,5 @@ def add_commands(subparsers, formatter_class) -> None:
         choices=["critical", "error", "warning", "info", "debug"],
         help="uvicorn's log level (info: one line per request)",
     )
+    add_decoder_options(serve)
     serve.set_defaults(run=_serve)
-
-    export = subparsers.add_parser(
-        "export",
-        help="export a model as ONNX (fp32, int8): waveform in, log-probs out",
-        formatter_class=formatter_class,
-        description="One graph from 16 kHz waveform to CTC log-probs, dynamic in batch and time, describing "
-        "itself (configs, vocabulary). The shipped decoder (decoder.json, lexicon, LM) is copied beside it. "
-        "Run it with --backend onnx (transcribe, serve) or any ONNX runtime.",
-    )
-    export.add_argument("--model", type=Path, required=True, help="checkpoint, or a folder with best.pt")
-    export.add_argument("--format", default=FORMATS[0], choices=FORMATS, help="model.onnx")
-    export.add_argument(
-        "--int8", action="store_true", help="also model.int8.onnx: static int8 quantisation calibrated on --calibration"
-    )
-    export.add_argument(
-        "--calibration",
-        type=Path,
-        default=None,
-        help="JSONL manifest of real audio for the int8 activation ranges (e.g. data/dev.jsonl)",
-    )
-    export.add_argument("--out", type=Path, required=True, help="output folder")
-    export.set_defaults(run=_export)

@@ -37,6 +37,7 @@ import json
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 from starlette.responses import JSONResponse
 
+from ..audio import SAMPLE_RATE
 from ..errors import DfcnnError
 from ..streaming import StreamConfig, StreamingRecognizer
 from .limits import token_matches
@@ -103,7 +104,7 @@ def add_stream_route(app: FastAPI, state) -> None:
             )
             return await _refuse(websocket, 503, why, {"Retry-After": "5"})
         try:
-            rate = _declared_rate(websocket.query_params.get("sample_rate", 16000))
+            rate = _declared_rate(websocket.query_params.get("sample_rate", SAMPLE_RATE))
         except DfcnnError as error:
             return await _refuse(websocket, 400, str(error))
         admission.open_streams += 1

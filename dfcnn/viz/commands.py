@@ -18,7 +18,7 @@ def _positive_int(text: str) -> int:
 
 def _inspect(args: argparse.Namespace) -> int:
     from ..fileio import check_writable_folder
-    from ..inference import load_model
+    from ..loading import load_model
     from .inspect import inspect_file
 
     out = check_writable_folder(args.out or Path("inspect") / args.file.stem, "--out")
@@ -29,7 +29,7 @@ def _inspect(args: argparse.Namespace) -> int:
 
 def _inspect_channel(args: argparse.Namespace) -> int:
     from ..fileio import check_writable_folder
-    from ..inference import load_model
+    from ..loading import load_model
     from .channel import inspect_channel
 
     out = check_writable_folder(args.out or Path("inspect") / f"layer{args.layer}-channel{args.channel}", "--out")

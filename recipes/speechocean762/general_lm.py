@@ -21,9 +21,9 @@ from pathlib import Path
 from dfcnn.checkpoint import load_checkpoint
 from dfcnn.errors import DfcnnError
 from dfcnn.fileio import atomic_write_text
-from dfcnn.inference import resolve_model_path
 from dfcnn.lm import lm_corpus
 from dfcnn.lm_mix import POCKETSPHINX, load_backoff_model, mix_lms, write_lm
+from dfcnn.loading import find_model
 from dfcnn.sphinx_lm import pocketsphinx_lm_path
 from dfcnn.text import Tokenizer
 
@@ -49,7 +49,7 @@ def main() -> None:
 
 def run(args: argparse.Namespace) -> None:
     source = pocketsphinx_lm_path() if args.general == POCKETSPHINX else Path(args.general)  # one clear line if absent
-    tokenizer = Tokenizer.from_dict(load_checkpoint(resolve_model_path(args.model))["tokenizer"])
+    tokenizer = Tokenizer.from_dict(load_checkpoint(find_model(args.model).network)["tokenizer"])
     dev = [sentence.split() for sentence in lm_corpus([args.dev], tokenizer.normalizer)]
     general = load_backoff_model(source)
     corpus = load_backoff_model(args.corpus_lm)

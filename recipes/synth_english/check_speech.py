@@ -115,7 +115,7 @@ def model_errors(model: Path, utterances: list[Utterance]) -> dict[str, float]:
     import torch
 
     from dfcnn.decode import DecoderConfig, build_decoder
-    from dfcnn.inference import load_model
+    from dfcnn.loading import load_model
 
     recognizer = load_model(model, device="cpu", decoder=None)
     decoder = build_decoder(recognizer.tokenizer, DecoderConfig())

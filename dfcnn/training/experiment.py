@@ -8,21 +8,20 @@ so a bad value stops ``dfcnn train`` before any work, blamed on the file or over
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
 
-from .audio import SAMPLE_RATE
-from .errors import check_field
-from .features import FeatureConfig, SpecAugmentConfig
-from .model import ModelConfig
-from .text import NORMALIZERS, UNITS
+from ..audio import SAMPLE_RATE
+from ..device import DEVICE_PATTERN
+from ..errors import check_field
+from ..features import FeatureConfig, SpecAugmentConfig
+from ..model import ModelConfig
+from ..text import NORMALIZERS, UNITS
 
 WORKER_STARTS = ("forkserver", "fork")
 # plausibility: values outside these are typos or units mixed up, not experiments
 MAX_EPOCHS = 100_000  # passes over the data; past this a run never ends
 BATCH_SECONDS = (1.0, 100_000.0)  # padded audio per batch: below a second no utterance fits; above, no memory does
 SELECT_METRICS = ("wer", "cer")
-DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?|mps")
 
 
 @dataclass

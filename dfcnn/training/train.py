@@ -1,4 +1,4 @@
-"""Training a DFCNN with CTC.
+"""The Trainer: one training run with CTC (data, optimisation, checkpoints, dev scoring, stops, resume).
 
     dfcnn train recipes/fsdd/conf.yaml                   # fresh run into exp_dir
     dfcnn train recipes/fsdd/conf.yaml train.lr=5e-4     # with overrides
@@ -31,23 +31,25 @@ from pathlib import Path
 import torch
 import yaml
 
-from . import config as config_io
+from .. import config as config_io
+from ..audio import SAMPLE_RATE
+from ..checkpoint import build_payload, copy_checkpoint, load_checkpoint, save_checkpoint, transfer_weights
+from ..data import DurationBatchSampler, SpeechDataset, Utterance, collate, filter_for_ctc, read_manifest
+from ..decode import build_decoder
+from ..device import resolve_device
+from ..errors import AudioError, ConfigError, DfcnnError, Interrupted
+from ..features import FeatureExtractor, SpecAugment, compute_stats
+from ..fileio import atomic_write_text, check_writable_folder, remove_stale_temp_files
+from ..inference import Recognizer, TorchNetwork
+from ..model import DFCNN
+from ..pronounce import CMUDICT
+from ..text import Tokenizer
 from .allocator import allocator_in_use
-from .audio import SAMPLE_RATE
-from .checkpoint import build_payload, copy_checkpoint, load_checkpoint, save_checkpoint, transfer_weights
-from .data import DurationBatchSampler, SpeechDataset, Utterance, collate, filter_for_ctc, read_manifest
-from .decode import build_decoder
-from .distributed import Distributed, lost_peer, rng_state, set_rng_state
-from .errors import AudioError, ConfigError, DfcnnError, Interrupted
+from .distributed import Distributed, lost_peer
 from .exp_dir import ExpDirLock
 from .exp_dir import prepare as prepare_exp_dir
 from .experiment import DataConfig, ExperimentConfig, TrainConfig
-from .features import FeatureExtractor, SpecAugment, compute_stats
-from .fileio import atomic_write_text, check_writable_folder, remove_stale_temp_files
-from .inference import Recognizer, resolve_device
-from .model import DFCNN
-from .pronounce import CMUDICT
-from .text import Tokenizer
+from .generators import Generators
 from .tracking import LogWindow, MetricsLog
 from .workers import worker_options
 
@@ -170,8 +172,7 @@ class Trainer:
         cfg = config.train
         last = self.exp_dir / "last.pt"
         resume_from = load_checkpoint(last) if resume and last.is_file() else None
-        random.seed(cfg.seed)
-        torch.manual_seed(cfg.seed)
+        self.generators = Generators(cfg.seed, self.device)  # the caller's global generators stay untouched
 
         data = config.data
         self.tokenizer = Tokenizer.from_file(data.vocab, data.normalizer, data.unit, data.pronunciations)
@@ -179,7 +180,8 @@ class Trainer:
             config.model, input_bins=config.features.num_bins, vocab_size=len(self.tokenizer)
         )
         self.config = dataclasses.replace(config, model=model_config)  # the caller's config stays as it was
-        self.model = DFCNN(model_config).to(self.device)
+        with self.generators.active():
+            self.model = DFCNN(model_config).to(self.device)
         self.features = FeatureExtractor(config.features).to(self.device)
         self.specaugment = SpecAugment(config.specaugment).to(self.device)
         self.data = build_data(self.config, self.tokenizer, self.model, self.dist)
@@ -301,7 +303,7 @@ class Trainer:
             self.log_window = LogWindow.from_state(state.get("log_window"))
             self.grad_norm = float(state.get("grad_norm", 0.0))
             states = state["rng"] if isinstance(state["rng"], list) else [state["rng"]]  # older: rank 0's only
-            set_rng_state(states[min(self.dist.rank, len(states) - 1)], self.device)
+            self.generators.set_state(states[min(self.dist.rank, len(states) - 1)])
             if state.get("scaler"):
                 self.optim.scaler.load_state_dict(state["scaler"])
         except (KeyError, TypeError, ValueError, RuntimeError) as error:
@@ -339,7 +341,7 @@ class Trainer:
 
     def _payload(self) -> dict:
         """The training checkpoint (a collective call: every rank's random state is gathered)."""
-        states = self.dist.gather(rng_state(self.device))
+        states = self.dist.gather(self.generators.state())
         training = {
             "optimizer": self.optimizer.state_dict(),
             "scaler": self.optim.scaler.state_dict() if self.optim.scaler.is_enabled() else {},
@@ -409,7 +411,7 @@ class Trainer:
         self.model.eval()
         self.features.eval()
         try:
-            recognizer = Recognizer(self.model, self.features, self.tokenizer)
+            recognizer = Recognizer(TorchNetwork(self.model, self.features), self.tokenizer)
             skip = self.config.data.skip_bad_audio
             hypotheses = recognizer.recognize(
                 self.data.dev, self.config.data.max_batch_duration, progress=self.progress, skip_failed=skip
@@ -452,7 +454,8 @@ class Trainer:
         if threading.current_thread() is threading.main_thread():
             handlers = {number: signal.signal(number, self._on_signal) for number in STOP_SIGNALS}
         try:
-            self._run(max_steps)
+            with self.generators.active():
+                self._run(max_steps)
         except RuntimeError as error:  # under DDP: a collective whose peer process died (kill -9, a crash)
             if not (self.dist.enabled and lost_peer(error)):
                 raise

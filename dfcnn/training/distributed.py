@@ -1,10 +1,11 @@
 """This process's place in a torchrun launch, and what the ranks share: the stop decision, the dev
-score and every rank's random state; and ``launch``, which starts the ranks of ``dfcnn train --nproc``.
+score and every rank's random state (gathered into last.pt); and ``launch``, which starts the ranks of
+``dfcnn train --nproc``.
 
     dist = Distributed.from_env()          # rank 0 of 1 without torchrun
     dist.start("cpu")                      # gloo on CPU, nccl on CUDA
     stop = dist.broadcast(stop)            # rank 0 decides, every rank acts
-    states = dist.gather(rng_state(device))  # on rank 0: one per rank, for last.pt
+    states = dist.gather(generators.state())  # one per rank, for last.pt
     code = launch(2, [sys.executable, "-m", "dfcnn", "train", "conf.yaml"])   # as torchrun --standalone
 
 A stop reads as it does in one process: each rank that stops on a signal says so in a line (the
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import os
-import random
 import signal
 import sys
 from dataclasses import dataclass
@@ -70,22 +70,6 @@ class Distributed:
         values: list[Any] = [None] * self.world_size
         torch.distributed.all_gather_object(values, value)
         return values
-
-
-def rng_state(device: torch.device) -> dict:
-    """This process's random generators: torch (CPU and the device's CUDA) and Python's (training
-    draws from no other)."""
-    state = {"torch": torch.get_rng_state(), "python": random.getstate()}
-    if device.type == "cuda":
-        state["cuda"] = torch.cuda.get_rng_state(device)
-    return state
-
-
-def set_rng_state(state: dict, device: torch.device) -> None:
-    torch.set_rng_state(state["torch"])
-    random.setstate(state["python"])
-    if device.type == "cuda" and "cuda" in state:
-        torch.cuda.set_rng_state(state["cuda"], device)
 
 
 # what a collective raises when a peer's process is gone (gloo; NCCL's watchdog says "remote process exited")

@@ -1,4 +1,4 @@
-"""Imported by the forkserver that starts dfcnn's audio workers (see ``dfcnn.workers``), before it
+"""Imported by the forkserver that starts dfcnn's audio workers (see ``dfcnn.training.workers``), before it
 serves any request, so that it and every worker it forks stop on the trainer's word only and die
 with it:
 

@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .fileio import atomic_write_text, write_error
+from ..fileio import atomic_write_text, write_error
 
 
 class MetricsLog:

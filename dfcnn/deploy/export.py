@@ -1,7 +1,7 @@
-"""A trained model as one graph from waveform to log-probs: ONNX (fp32, or int8 through onnxruntime's
-quantisation), for runtimes without dfcnn or PyTorch, and for ``--backend onnx``.
+"""A loaded model as one graph from waveform to log-probs: ONNX (fp32, or int8 through onnxruntime's
+quantisation), for runtimes without dfcnn or PyTorch, and for ``--backend onnx``. It writes; ``runtime`` reads.
 
-    dfcnn export --model exp/ --format onnx --int8 --out deploy/
+    dfcnn export --model exp/ --format onnx --int8 --calibration data/dev.jsonl --out deploy/
     # deploy/model.onnx, deploy/model.int8.onnx, deploy/decoder.json (+ the lexicon and LM it names)
     dfcnn transcribe --model deploy/ --backend onnx talk.flac
 
@@ -41,15 +41,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from .audio import SAMPLE_RATE
-from .decode import DecoderConfig
-from .errors import DfcnnError
-from .fileio import atomic_write, atomic_write_text
-from .options import EXPORT_FORMATS
+from ..audio import SAMPLE_RATE
+from ..decode import DECODER_FILE, DecoderConfig
+from ..errors import DfcnnError
+from ..fileio import atomic_write, atomic_write_text
+from ..options import EXPORT_FORMATS
+from .runtime import METADATA_FORMAT, METADATA_KEY, read_metadata
 
 FORMATS = EXPORT_FORMATS
-METADATA_KEY = "dfcnn"  # ONNX metadata_props key of the self-description
-METADATA_FORMAT = "dfcnn-graph"  # tells a dfcnn graph's metadata from anything else
 OPSET = 17
 FP32_FILE, INT8_FILE = "model.onnx", "model.int8.onnx"
 CALIBRATION_SECONDS = 600.0  # audio the int8 activation ranges are measured on (at most)
@@ -144,22 +143,6 @@ def onnx_bytes(recognizer) -> bytes:
     return proto.SerializeToString()
 
 
-def read_metadata(proto) -> dict:
-    """The dfcnn description of an ONNX ``ModelProto`` or an ORT session's model metadata."""
-    props = (
-        proto.custom_metadata_map
-        if hasattr(proto, "custom_metadata_map")
-        else {p.key: p.value for p in proto.metadata_props}
-    )
-    try:
-        meta = json.loads(props[METADATA_KEY])
-        if meta.get("format") != METADATA_FORMAT:
-            raise KeyError(METADATA_KEY)
-    except (KeyError, json.JSONDecodeError):
-        raise DfcnnError("not an ONNX model exported by dfcnn (no dfcnn metadata)") from None
-    return meta
-
-
 class _CalibrationReader:
     """onnxruntime's CalibrationDataReader protocol over real utterances, one at a time."""
 
@@ -173,8 +156,8 @@ class _CalibrationReader:
 def calibration_waves(manifest: str | Path, shortest: int, seconds: float = CALIBRATION_SECONDS):
     """Up to ``seconds`` of audio from a manifest, spread over it (every k-th utterance), each at
     least ``shortest`` samples (zero-padded)."""
-    from .audio import load_audio
-    from .data import read_manifest
+    from ..audio import load_audio
+    from ..data import read_manifest
 
     utterances = read_manifest(manifest)
     total = sum(u.duration for u in utterances)
@@ -220,15 +203,12 @@ def quantize_int8(fp32: Path, int8: Path, waves: list[np.ndarray]) -> None:
         prepared.unlink(missing_ok=True)
 
 
-def ship_decoder(checkpoint: Path, out: Path, tokenizer) -> Path | None:
-    """Copy the checkpoint's shipped decoder (decoder.json) beside the export, with the LM and the
-    lexicon it uses (named or found beside the LM) copied in and named relative to it; None when the
-    model ships none."""
-    from .inference import DECODER_FILE, shipped_decoder
-    from .lm import resolve_lexicon
+def ship_decoder(config: DecoderConfig, out: Path, tokenizer) -> Path | None:
+    """Write the model's decoder (a beam search; greedy needs none) as decoder.json in ``out``, with
+    the LM and the lexicon it uses (named, or found beside the LM) copied in and named relative to it."""
+    from ..lm import resolve_lexicon
 
-    config = shipped_decoder(checkpoint)
-    if config is None:
+    if config.is_greedy:
         return None
     sources = {"lexicon": resolve_lexicon(config.lexicon, config.lm, tokenizer), "lm": config.lm}
     copied = {}
@@ -242,17 +222,14 @@ def ship_decoder(checkpoint: Path, out: Path, tokenizer) -> Path | None:
 
 
 def export_model(
-    model: str | Path, fmt: str, out: str | Path, int8: bool = False, calibration: str | Path | None = None
+    recognizer, fmt: str, out: str | Path, int8: bool = False, calibration: str | Path | None = None
 ) -> list[Path]:
-    """Write the model at ``model`` (checkpoint or folder) as ``fmt`` into ``out``; returns the files written."""
-    from .inference import load_model, resolve_model_path
-
+    """Write a loaded model (a ``Recognizer`` with a PyTorch network) as ``fmt`` into ``out``, with
+    its decoder (``ship_decoder``); returns the files written."""
     if fmt not in FORMATS:
         raise DfcnnError(f"unknown export format {fmt!r}; expected one of {', '.join(FORMATS)}")
     if int8 and calibration is None:
         raise DfcnnError("--int8 needs --calibration MANIFEST: real audio to measure activation ranges on")
-    checkpoint = resolve_model_path(model)
-    recognizer = load_model(checkpoint, device="cpu", decoder=None)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     data = onnx_bytes(recognizer)
@@ -263,7 +240,7 @@ def export_model(
         waves = calibration_waves(calibration, min_samples(recognizer))
         quantize_int8(path, out / INT8_FILE, waves)
         written.append(out / INT8_FILE)
-    decoder = ship_decoder(checkpoint, out, recognizer.tokenizer)
+    decoder = ship_decoder(recognizer.decoder.config, out, recognizer.tokenizer)
     if decoder is not None:
         written.append(decoder)
     return written

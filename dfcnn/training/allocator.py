@@ -26,7 +26,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 JEMALLOC_CONF = "oversize_threshold:0,dirty_decay_ms:-1"  # no huge-buffer arena; freed pages kept for reuse
 ALLOCATOR_VARIABLE = "DFCNN_ALLOCATOR"  # unset: jemalloc when found | jemalloc: required | system: the C library's

@@ -24,8 +24,8 @@ import shutil
 import socket
 from pathlib import Path
 
-from .errors import ConfigError
-from .fileio import write_error
+from ..errors import ConfigError
+from ..fileio import write_error
 
 LOCK_FILE = "train.lock"
 EPOCH_CHECKPOINT = re.compile(r"epoch-(\d+)\.pt")

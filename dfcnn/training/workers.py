@@ -11,7 +11,7 @@ the trainer's freed heap pages and grow to its size) and stay alive across epoch
   (the forkserver) dies (PR_SET_PDEATHSIG, set at the instant of the fork, before the worker has
   imported anything), and a watchdog thread waits on the trainer's pidfd.
 
-The forkserver gives its workers these properties through ``dfcnn._forkserver_guard``, which it
+The forkserver gives its workers these properties through ``dfcnn.training._forkserver_guard``, which it
 imports at start; it too dies with the trainer, and with it the resource tracker's last writer.
 A forkserver child re-runs the main script, so a script that trains must guard its entry point
 (``if __name__ == "__main__":``), as on macOS and Windows; the dfcnn command does. ``fork`` needs no
@@ -36,10 +36,10 @@ import signal
 import sys
 import threading
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 PR_SET_PDEATHSIG = 1  # prctl option (linux/prctl.h): signal this process when its parent dies
-GUARD_MODULE = "dfcnn._forkserver_guard"
+GUARD_MODULE = "dfcnn.training._forkserver_guard"
 
 
 def die_with_parent(expected_parent: int | None = None) -> None:
