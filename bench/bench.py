@@ -15,7 +15,9 @@ import argparse
 import datetime
 import json
 import platform
+import shlex
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -104,6 +106,7 @@ def main() -> None:
         rows = [measure(name, f, m, args.repeats, audio) for name, (f, m) in MODELS.items()]
 
     header = (
+        f"    python bench/bench.py {shlex.join(sys.argv[1:])}\n\n"
         f"Measured {datetime.date.today()} on {platform.processor() or platform.machine()}, "
         f"{torch.get_num_threads()} torch threads, torch {torch.__version__}, {args.repeats} repeats (medians).\n\n"
         "|model|parameters|GFLOPs per audio second|training audio-s per s|inference RTF|\n|---|---|---|---|---|\n"

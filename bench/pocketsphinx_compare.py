@@ -18,6 +18,7 @@ import argparse
 import datetime
 import json
 import multiprocessing
+import shlex
 import sys
 import tempfile
 import time
@@ -138,6 +139,7 @@ def main() -> None:
     )
     text = (
         f"# dfcnn vs PocketSphinx ({datetime.date.today()}, {multiprocessing.cpu_count()} CPU cores)\n\n"
+        f"    python bench/pocketsphinx_compare.py {shlex.join(sys.argv[1:])}\n\n"
         f"`{args.manifest}`: {len(utterances)} utterances, {audio_seconds / 3600:.2f} h; every system scored by "
         "one scoring path (`Decoder.score`: words through the english normaliser; a phone model's own output as "
         "phones, PER); jiwer.\n\n"
