@@ -2,8 +2,10 @@
 
     dfcnn train CONFIG.yaml [key=value ...] [--resume | --force]
     dfcnn evaluate --model exp/ --manifest data/test.jsonl [--out exp/eval-test] [--decoder-config best.json]
-    dfcnn transcribe --model exp/ speech.flac talks/ 'calls/*.mp3' [--format srt --output-dir subs]
-    dfcnn serve --model exp/ [--host 127.0.0.1 --port 8000] [--backend onnx]
+    dfcnn transcribe speech.flac talks/ 'calls/*.mp3' [--model exp/] [--format srt --output-dir subs]
+    dfcnn serve [--model exp/] [--host 127.0.0.1 --port 8000] [--backend onnx]
+    dfcnn models [english]
+    dfcnn ship exp/ --name english --card-info card.yaml --test test=data/test.jsonl [--results RESULTS.md]
     dfcnn export --model exp/ --format onnx --int8 --calibration data/dev.jsonl --out deploy/
     dfcnn manifest my_recordings/ --out data/ --dev-fraction 0.1 --write-vocab
     dfcnn lm --text corpus.txt train.jsonl --vocab data/vocab.txt --out lm [--order 3]
@@ -129,7 +131,16 @@ def _transcribe(args: argparse.Namespace) -> int:
         chunk=ChunkConfig(chunk_seconds=args.chunk_seconds), max_batch_duration=args.max_batch_duration
     )
     decoder = decoder_from_args(args)
-    recognizer = load_model(args.model, args.device, decoder=decoder, config=config, backend=args.backend)
+    model = args.model
+    if model is None:
+        from .shipped import DEFAULT_MODEL, WHERE_MODELS_COME_FROM, names_line, shipped_root
+
+        model = DEFAULT_MODEL
+        if not (shipped_root() / model).is_dir():
+            raise DfcnnError(f"no --model given, and the shipped model {model} is not installed (shipped: "
+                             f"{names_line()}): give --model; {WHERE_MODELS_COME_FROM}")
+        print(f"dfcnn: using the shipped model {model} (--model to choose)", file=sys.stderr)
+    recognizer = load_model(model, args.device, decoder=decoder, config=config, backend=args.backend)
     stems = _output_stems(paths)
 
     def seconds(path: Path) -> float:
@@ -351,7 +362,8 @@ def _add_core_commands(commands, defaults) -> None:
         "evaluate", help="WER/CER of a model on a manifest", formatter_class=defaults,
         description="Score a model. A model that ships a decoder gets two rows: the network's own greedy output "
                     "and the shipped decoder.")
-    evaluate.add_argument("--model", type=Path, required=True, help="checkpoint, or a folder with best.pt")
+    evaluate.add_argument("--model", type=Path, required=True,
+                          help="checkpoint, a folder with best.pt, or a shipped model's name (dfcnn models)")
     evaluate.add_argument("--manifest", type=Path, required=True, help="JSONL manifest with reference texts")
     evaluate.add_argument("--out", type=Path, default=None, help="folder for results.md, alignments.txt, hyps.jsonl")
     evaluate.add_argument("--compare", action="store_true",
@@ -364,7 +376,9 @@ def _add_core_commands(commands, defaults) -> None:
         "transcribe", help="transcribe audio files: text, JSON with word times, subtitles", formatter_class=defaults,
         description="Transcribe files of any length. Without --output-dir the text goes to stdout: one "
                     "PATH<TAB>TEXT line per file (a tab, newline or backslash in PATH is written \\t, \\n, \\\\).")
-    transcribe.add_argument("--model", type=Path, required=True, help="checkpoint, or a folder with best.pt")
+    transcribe.add_argument("--model", type=Path, default=None,
+                            help="checkpoint, a folder with best.pt, or a shipped model's name (dfcnn models); "
+                                 "unset: the shipped english")
     transcribe.add_argument("paths", nargs="+", metavar="PATH",
                             help="audio files (wav, flac, ogg/opus, mp3, ...), folders (searched recursively) or globs")
     transcribe.add_argument("--format", default="txt", choices=[*FORMATS, "all"],
@@ -428,6 +442,7 @@ def build_parser() -> argparse.ArgumentParser:
     from . import __version__
     from .deploy.commands import add_commands as add_deploy_commands
     from .serve.commands import add_commands as add_serve_commands
+    from .shipped.commands import add_commands as add_shipped_commands
     from .viz.commands import add_commands as add_viz_commands
 
     parser = _Parser(
@@ -441,6 +456,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_viz_commands(commands, defaults)
     add_serve_commands(commands, defaults)
     add_deploy_commands(commands, defaults)
+    add_shipped_commands(commands, defaults)
     return parser
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -45,6 +45,26 @@ def _length(log_probs: torch.Tensor) -> torch.Tensor:
     return torch.tensor([log_probs.shape[0]])
 
 
+@dataclass
+class Row:
+    """One decoder's score on a manifest: a row of ``evaluate``'s table."""
+
+    label: str  # "greedy", "shipped", or the decoder's description (or its variant's name with ``compare``)
+    decoder: DecoderConfig  # what decoded it
+    writes: str  # what the decoder wrote: "units", "words" or "hanzi" (decode.WRITES)
+    phones: bool  # a phone model's own output: its word error rate is the phone error rate (PER)
+    score: Score
+
+    @property
+    def metric(self) -> str:
+        """The error rate that ranks this row: "PER" (phones), "CER" (hanzi) or "WER"."""
+        return "PER" if self.phones else "CER" if self.writes == "hanzi" else "WER"
+
+    @property
+    def error_rate(self) -> float:
+        return self.score.cer if self.metric == "CER" else self.score.wer
+
+
 def evaluate(
     model_path: str | Path, manifest: str | Path, out_dir: str | Path | None = None, device: str = "auto",
     max_batch_duration: float = 200.0, name: str | None = None, progress: bool = True,
@@ -54,8 +74,20 @@ def evaluate(
 
     Rows: the given decoder; with the default "shipped" decoder of a model that ships one, the
     network's own greedy output and the shipped decoder; with ``compare`` (and a beam search), one
-    row per ``decoder_variants``. The returned score is the last (fullest) row's.
+    row per ``decoder_variants``. The returned score is the last (fullest) row's; ``evaluate_rows``
+    returns every row.
     """
+    rows, table = evaluate_rows(model_path, manifest, out_dir, device, max_batch_duration, name, progress, decoder,
+                                compare)
+    return rows[-1].score, table
+
+
+def evaluate_rows(
+    model_path: str | Path, manifest: str | Path, out_dir: str | Path | None = None, device: str = "auto",
+    max_batch_duration: float = 200.0, name: str | None = None, progress: bool = True,
+    decoder: DecoderConfig | None | str = SHIPPED, compare: bool = False,
+) -> tuple[list[Row], str]:
+    """``evaluate``, returning each row's ``Row`` (in the table's order) and the markdown table."""
     recognizer = load_model(model_path, device, decoder=decoder)
     config = recognizer.decoder.config
     shipped = decoder == SHIPPED and not config.is_greedy
@@ -73,6 +105,7 @@ def evaluate(
     ids = [u.utt_id for u in utterances]
     scores: dict[str, Score] = {}
     phone_scores: dict[str, Score] = {}  # a phone model's own output: its error rate is the PER
+    rows = []
     for label, variant in variants.items():
         decoding = recognizer.decoder if variant == config else build_decoder(recognizer.tokenizer, variant)
         hyps = [decoding.best(lp[None], _length(lp))[0].text for lp in log_probs]
@@ -81,6 +114,7 @@ def evaluate(
         row = f"{name} {shown}" if len(variants) > 1 else f"{name} (characters)" if decoding.writes == "hanzi" else name
         phones = decoding.writes == "units" and recognizer.tokenizer.unit == "phone"
         (phone_scores if phones else scores)[row] = result
+        rows.append(Row(label, variant, decoding.writes, phones, result))
         if out_dir is not None:
             suffix = f"-{label.replace('+', '-').replace(' ', '')}" if len(variants) > 1 else ""
             refs = result.word_alignment.references
@@ -101,7 +135,7 @@ def evaluate(
         decoders = "".join(f"decoder {label}: {variant.describe()}\n" for label, variant in variants.items())
         header = f"model: {model_path}\nmanifest: {manifest}\n{decoders}\n"
         atomic_write_text(Path(out_dir) / "results.md", header + table)
-    return result, table
+    return rows, table
 
 
 def tune_decoder(

@@ -3,6 +3,7 @@
     lines = read_text("data/vocab.txt", "vocabulary").splitlines()
     for number, record in read_jsonl("data/train.jsonl", "manifest"): ...
     atomic_write_text("exp/eval/results.md", table)
+    atomic_copy("exp/lm/lm.bin", "deploy/lm.bin")
     atomic_write("exp/last.pt", lambda file: torch.save(payload, file))
 
 A text file that is missing, a folder, binary or not UTF-8 is a ``DfcnnError`` naming the file (and
@@ -128,6 +129,14 @@ def atomic_write_text(path: str | Path, content: str) -> None:
     """Replace ``path`` with the UTF-8 ``content`` atomically."""
     data = content.encode("utf-8")
     atomic_write(path, lambda file: file.write(data))
+
+
+def atomic_copy(source: str | Path, target: str | Path) -> None:
+    """Copy the file ``source`` over ``target`` atomically."""
+    import shutil
+
+    with open(source, "rb") as original:
+        atomic_write(target, lambda file: shutil.copyfileobj(original, file))
 
 
 def remove_stale_temp_files(folder: str | Path) -> list[Path]:

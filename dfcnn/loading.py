@@ -7,6 +7,7 @@ Runtime and its decoder as asked (the one it ships by default).
     recognizer = load_model("exp/", decoder=DecoderConfig(lexicon="lm/lexicon.txt", lm="lm/lm.bin"))
     recognizer = load_model("deploy/", backend="onnx")       # deploy/model.onnx (dfcnn export)
     recognizer = load_model("exp/", backend="onnx")          # the checkpoint, exported in memory
+    recognizer = load_model("english")                       # a shipped model (dfcnn models), by name
 
 A model ships its decoder as ``decoder.json`` beside the checkpoint or graph (``dfcnn tune --ship``
 writes it: the lexicon, LM, LM weight and word score tuned on dev, paths relative to the file).
@@ -23,6 +24,7 @@ from .device import resolve_device
 from .errors import CheckpointError, DfcnnError
 from .inference import Recognizer, TorchNetwork
 from .options import BACKENDS, TranscribeConfig
+from .shipped import find_shipped, is_model_name
 from .text import Tokenizer
 
 CHECKPOINT_IN_FOLDER = "best.pt"  # the checkpoint ``load_model("exp/")`` loads
@@ -44,9 +46,13 @@ def find_model(model: str | Path, backend: str = "torch") -> ModelFiles:
     """A model's name or path -> its files: the one place a model argument is resolved.
 
     A checkpoint, or a folder holding best.pt; with ``backend="onnx"`` also an exported .onnx file or
-    a folder holding model.onnx (preferred there to best.pt).
+    a folder holding model.onnx (preferred there to best.pt); or, where no such file or folder exists,
+    the name of a shipped model (``dfcnn.shipped``), its files checked against their sums.
     """
     path = Path(model)
+    if not path.exists() and is_model_name(str(model)):
+        shipped = find_shipped(str(model))  # ShippedModelError naming the name, or a damaged file
+        return ModelFiles(shipped.folder / CHECKPOINT_IN_FOLDER, "checkpoint")
     if backend == "onnx":
         from .deploy.export import FP32_FILE  # what dfcnn export writes
 
@@ -89,8 +95,8 @@ def load_model(
     path: str | Path, device: str = "auto", decoder: DecoderConfig | None | str = SHIPPED,
     config: TranscribeConfig | None = None, backend: str = "torch",
 ) -> Recognizer:
-    """Load a model written by ``dfcnn train`` (a .pt file, or a folder with best.pt) or ``dfcnn export``
-    into a ready ``Recognizer`` in eval mode.
+    """Load a model written by ``dfcnn train`` (a .pt file, or a folder with best.pt) or ``dfcnn export``,
+    or a shipped model by name ("english"), into a ready ``Recognizer`` in eval mode.
 
     Args:
         decoder: "shipped" (the default): the decoder.json beside the model, or greedy without one;

@@ -16,8 +16,9 @@ from dfcnn.errors import DfcnnError
 PACKAGE = Path(__file__).resolve().parents[1] / "dfcnn"
 # built on the pipeline (and training's config), used by the commands: the front door, scoring, manifests
 FACE = {"dfcnn.loading", "dfcnn.evaluate", "dfcnn.manifest"}
-ROOMS = ("training", "deploy", "serve", "viz")  # sub-packages built on the pipeline (and cli on top)
-COMMANDS = {"dfcnn.deploy.commands", "dfcnn.serve.commands", "dfcnn.viz.commands"}  # a room's door to the cli
+ROOMS = ("training", "deploy", "shipped", "serve", "viz")  # sub-packages built on the pipeline (and cli on top)
+COMMANDS = {"dfcnn.deploy.commands", "dfcnn.serve.commands", "dfcnn.viz.commands", "dfcnn.shipped.commands",
+            "dfcnn.shipped.make"}  # a room's door to the cli (making a shipped model scores it: above evaluate)
 
 
 def module_name(path: Path) -> str:
@@ -52,8 +53,8 @@ def graph() -> dict[str, set[str]]:
 
 
 def layer(name: str) -> tuple[str, int]:
-    """(room, floor): the pipeline 0, training and deploy's export and runtime 1, the front door (and
-    evaluate, manifest) 2, serve, viz and the commands 3, the cli 4."""
+    """(room, floor): the pipeline 0, training, deploy's export and runtime and the shipped models' files
+    1, the front door (and evaluate, manifest) 2, serve, viz and the commands 3, the cli 4."""
     if name in ("dfcnn.cli", "dfcnn.__main__"):
         return "cli", 4
     parts = name.split(".")
@@ -62,7 +63,7 @@ def layer(name: str) -> tuple[str, int]:
         return room, 3
     if name in FACE:
         return "face", 2
-    if room in ("training", "deploy"):
+    if room in ("training", "deploy", "shipped"):
         return room, 1
     return "pipeline", 0
 

@@ -149,9 +149,9 @@ def test_a_full_queue_answers_503_with_retry_after_and_every_request_gets_an_ans
     release = threading.Event()
     original = state.transcribe_upload
 
-    def held(data, filename):
+    def held(*upload):  # data, filename, the model chosen
         release.wait(15)
-        return original(data, filename)
+        return original(*upload)
 
     state.transcribe_upload = held
     audio = (tiny_model.parent / "utt0.wav").read_bytes()

@@ -33,7 +33,6 @@ import dataclasses
 import io
 import json
 import math
-import shutil
 import warnings
 from pathlib import Path
 
@@ -44,7 +43,7 @@ from torch import nn
 from ..audio import SAMPLE_RATE
 from ..decode import DECODER_FILE, DecoderConfig
 from ..errors import DfcnnError
-from ..fileio import atomic_write, atomic_write_text
+from ..fileio import atomic_copy, atomic_write, atomic_write_text
 from ..options import EXPORT_FORMATS
 from .runtime import METADATA_FORMAT, METADATA_KEY, read_metadata
 
@@ -214,7 +213,7 @@ def ship_decoder(config: DecoderConfig, out: Path, tokenizer) -> Path | None:
     copied = {}
     for key, source in sources.items():
         if source is not None:
-            shutil.copyfile(source, out / Path(source).name)
+            atomic_copy(source, out / Path(source).name)
             copied[key] = Path(source).name
     path = out / DECODER_FILE
     atomic_write_text(path, json.dumps(DecoderConfig(**{**config.to_dict(), **copied}).to_dict(), indent=2) + "\n")

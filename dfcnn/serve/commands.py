@@ -12,11 +12,29 @@ from ..versions import require_extra
 
 
 def _load(args: argparse.Namespace):
-    """The recognizer the options ask for: backend, device and decoder (the shipped one by default)."""
+    """The recognizer the options ask for: backend, device and decoder (the shipped one by default);
+    without --model, a ``ServedModel`` of every shipped model (each with its own decoder, or greedy)."""
     from ..arguments import decoder_from_args
+    from ..decode import SHIPPED
     from ..loading import load_model
 
-    return load_model(args.model, args.device, decoder=decoder_from_args(args), backend=args.backend)
+    decoder = decoder_from_args(args)
+    if args.model is not None:
+        return load_model(args.model, args.device, decoder=decoder, backend=args.backend)
+    from ..shipped import installed, shipped_root
+    from .app import ServedModel
+
+    if decoder not in (SHIPPED, None):
+        raise DfcnnError("the decoder options choose one model's decoder: give --model (without it, each shipped "
+                         "model decodes with its own, or all --greedy)")
+    if args.language is not None or args.model_name is not None:
+        raise DfcnnError("--language and --model-name describe one model: give --model (without it, the shipped "
+                         "models are served under their own names and languages)")
+    models = installed()
+    if not models:
+        raise DfcnnError(f"no shipped model is installed (none in {shipped_root()}): give --model")
+    return [ServedModel(model.name, load_model(model.name, args.device, decoder=decoder, backend=args.backend),
+                        model.language) for model in models]
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -34,10 +52,13 @@ def _serve(args: argparse.Namespace) -> int:
     torch.set_num_threads(config.threads)  # per recognition (onnxruntime takes torch's); requests run side by side
     recognizer = _load(args)
     auth = "bearer token required" if config.api_key else "no token required"
-    print(
-        f"dfcnn serve: {config.model_name} ({args.backend}, decoder: {recognizer.decoder.config.describe()}, {auth})",
-        flush=True,
-    )
+    if isinstance(recognizer, list):
+        served = ", ".join(f"{model.name} ({model.recognizer.decoder.config.describe()})" for model in recognizer)
+        print(f"dfcnn serve: the shipped models {served}, chosen by the model field ({args.backend}, {auth})",
+              flush=True)
+    else:
+        print(f"dfcnn serve: {config.model_name} ({args.backend}, decoder: "
+              f"{recognizer.decoder.config.describe()}, {auth})", flush=True)
     try:
         serve(recognizer, config, args.backend, args.log_level)
     except Interrupted as stop:  # Ctrl-C or SIGTERM: nothing is left to save, so exit now, not after the
@@ -53,7 +74,7 @@ def _serve_config(args: argparse.Namespace):
     return ServeConfig(
         host=args.host,
         port=args.port,
-        model_name=args.model_name,
+        model_name=args.model_name or ServeConfig.model_name,
         language=args.language,
         api_key=api_key_from_env(args.api_key),
         max_upload_mb=args.max_upload_mb,
@@ -77,7 +98,8 @@ def add_commands(subparsers, formatter_class) -> None:
 
     serve = subparsers.add_parser(
         "serve",
-        help="serve a model: OpenAI-compatible transcription API, WebSocket streaming, browser page",
+        help="serve a model (or the shipped ones): OpenAI-compatible transcription API, WebSocket streaming, "
+        "browser page",
         formatter_class=formatter_class,
         description="POST /v1/audio/transcriptions (OpenAI's API: the openai client works), GET /v1/models, "
         "GET /health, WS /v1/stream (PCM16 in, JSON partials and finals out) and a browser page at /. "
@@ -86,15 +108,17 @@ def add_commands(subparsers, formatter_class) -> None:
     serve.add_argument(
         "--model",
         type=Path,
-        required=True,
-        help="checkpoint, folder with best.pt, or (--backend onnx) an exported .onnx / its folder",
+        default=None,
+        help="checkpoint, folder with best.pt, a shipped model's name, or (--backend onnx) an exported .onnx / its "
+        "folder; unset: every shipped model (dfcnn models), chosen per request by the API's model field",
     )
     serve.add_argument("--backend", default="torch", choices=BACKENDS, help="what runs the network")
     serve.add_argument("--device", type=device_name, default="auto", help=f"torch backend: {DEVICE_HELP}")
     defaults = ServeConfig()
     serve.add_argument("--host", default=defaults.host, help="interface to bind (0.0.0.0: all; mind --api-key)")
     serve.add_argument("--port", type=int, default=defaults.port, help="TCP port (0: any free port, printed)")
-    serve.add_argument("--model-name", default=defaults.model_name, help="model id listed by /v1/models")
+    serve.add_argument("--model-name", default=None,
+                       help=f"with --model: the model id /v1/models lists (unset: {defaults.model_name})")
     serve.add_argument(
         "--language",
         default=None,
