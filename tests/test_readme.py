@@ -117,7 +117,7 @@ def test_shown_command_parses(where, argv, monkeypatch, capsys):
     [
         "dfcnn transcribe --model exp/ --no-such-flag speech.flac",
         "dfcnn train conf.yaml --restart",
-        "dfcnn serve",  # --model is required
+        "dfcnn serve --port",  # --port needs a value
         "dfcnn no-such-command",
     ],
 )
