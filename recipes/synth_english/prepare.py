@@ -3,8 +3,8 @@
 Flite, Festival and eSpeak NG voices, then augmented (speed, pitch, vocal-tract length, reverb, noise).
 
     bash tools/install_tts.sh                       # Flite, Festival + voices, WordNet (apt, as root)
-    python recipes/synth_english/prepare.py         # -> data/synth_english/ (about 15 hours)
-    python recipes/synth_english/prepare.py --out /tmp/synth --num-train 200 --num-dev 20 --num-test 20
+    python -m recipes.synth_english.prepare         # -> data/synth_english/ (about 15 hours)
+    python -m recipes.synth_english.prepare --out /tmp/synth --num-train 200 --num-dev 20 --num-test 20
 
 Writes, under --out:
     audio/<split>/<utt_id>.flac       16 kHz mono 16-bit FLAC; audio/babble/: the babble-noise sources
@@ -31,16 +31,11 @@ import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE), str(HERE.parent)]
-import generate  # noqa: E402
-import texts  # noqa: E402
-import voices  # noqa: E402
-from common import REPO, data_root  # noqa: E402
-
-from dfcnn.data import Utterance, write_manifest  # noqa: E402
-from dfcnn.fileio import atomic_write_text  # noqa: E402
-from dfcnn.text import build_vocab, save_vocab  # noqa: E402
+from dfcnn.data import Utterance, write_manifest
+from dfcnn.fileio import atomic_write_text
+from dfcnn.text import build_vocab, save_vocab
+from recipes.common import REPO, data_root
+from recipes.synth_english import generate, texts, voices
 
 VERSION = 1  # bump when the same settings would give different audio
 DEFAULT_OUT = REPO / "data" / "synth_english"

