@@ -27,14 +27,10 @@ import numpy as np
 import soxr
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO / "recipes" / "synth_english"), str(REPO / "recipes"), str(REPO)]
-import check_speech  # noqa: E402
-import neural_corpus  # noqa: E402
-import neural_voices  # noqa: E402
-import voices  # noqa: E402
-
+sys.path.insert(0, str(REPO))  # this checkout's dfcnn and recipes
 from dfcnn.metrics import score  # noqa: E402
 from dfcnn.text import normalize_english  # noqa: E402
+from recipes.synth_english import check_speech, neural_corpus, neural_voices, voices  # noqa: E402
 
 SENTENCES = (  # everyday sentences, none from the corpus's sources
     "The children walked to school together every morning.",

@@ -141,17 +141,21 @@ def audio_info(path: str | Path) -> tuple[float, int, int]:
     return float(info.duration), int(info.samplerate), int(info.channels)
 
 
-def resample(wave: np.ndarray, orig_rate: int, target_rate: int = SAMPLE_RATE) -> np.ndarray:
+def resample(wave: np.ndarray, orig_rate: int, target_rate: int = SAMPLE_RATE, fix: bool = True) -> np.ndarray:
     """Resample a (N,) float32 signal to ceil(N * target / orig) samples; a no-op when the rates agree.
 
     The numbers of ``librosa.resample(res_type="soxr_hq")`` (soxr, then librosa's length fix),
     without importing librosa: it pulls numba in, seconds of start-up a server's first request would pay.
+    ``fix=False`` (librosa's ``fix``) keeps soxr's own length, N * target / orig rounded: audio
+    generated that way keeps its bytes.
     """
     if orig_rate == target_rate:
         return wave
     import soxr
 
     resampled = soxr.resample(wave, orig_rate, target_rate, quality=RESAMPLER)
+    if not fix:
+        return resampled
     size = math.ceil(wave.shape[0] * (float(target_rate) / orig_rate))
     return np.asarray(np.pad(resampled, (0, max(0, size - resampled.shape[0])))[:size], dtype=wave.dtype)
 

@@ -125,10 +125,14 @@ def atomic_write(path: str | Path, write: Callable[[BinaryIO], object]) -> None:
         raise
 
 
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` atomically (an encoded audio file, for example)."""
+    atomic_write(path, lambda file: file.write(data))
+
+
 def atomic_write_text(path: str | Path, content: str) -> None:
     """Replace ``path`` with the UTF-8 ``content`` atomically."""
-    data = content.encode("utf-8")
-    atomic_write(path, lambda file: file.write(data))
+    atomic_write_bytes(path, content.encode("utf-8"))
 
 
 def atomic_copy(source: str | Path, target: str | Path) -> None:

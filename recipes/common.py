@@ -2,7 +2,8 @@
 hash-ranked held-out sets (of keys, or of speakers), writing the splits, and the command line
 (``--corpus-dir``, ``--out``, one-line errors).
 
-A prepare script puts this folder and the repository on ``sys.path`` and calls ``run_prepare``.
+A recipe's prepare.py holds ``prepare_<corpus>(corpus_dir, out_dir, ...)`` and its command line
+calls ``run_prepare``.
 """
 
 from __future__ import annotations
@@ -14,15 +15,12 @@ import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from dfcnn.data import Utterance, write_manifest
+from dfcnn.errors import DfcnnError
+from dfcnn.text import build_vocab, save_vocab
+from recipes.download import DOWNLOAD_ROOT  # data/ at the repository root
+
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))  # run as a script from a checkout: make `dfcnn` importable
-
-from download import DOWNLOAD_ROOT  # noqa: E402  (data/ at the repository root)
-
-from dfcnn.data import Utterance, write_manifest  # noqa: E402
-from dfcnn.errors import DfcnnError  # noqa: E402
-from dfcnn.text import build_vocab, save_vocab  # noqa: E402
 
 Splits = dict[str, list[Utterance]]
 
@@ -145,7 +143,7 @@ def run_prepare(
     corpus_dir, out_dir = args.pop("corpus_dir") or home / corpus, args.pop("out")
     if not corpus_dir.is_dir():
         if downloaded:
-            hint = f"download it with recipes/{corpus}/fetch.py (run.sh's stage 0) or pass --corpus-dir"
+            hint = f"download it with python -m recipes.{corpus}.fetch (run.sh's stage 0) or pass --corpus-dir"
         else:
             hint = (f"DFCNN_DATA={os.environ.get('DFCNN_DATA') or 'unset, default ' + str(data_root())}; "
                     f"point DFCNN_DATA at the folder holding {corpus}/ or pass --corpus-dir")

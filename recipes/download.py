@@ -18,7 +18,7 @@ zipfile) and tqdm for progress:
   paths refused, and ``.<NAME>.extracted`` in that folder marks a finished extraction;
 - ``file://`` URLs (and plain paths) are copied the same way, for mirrors on disk.
 
-    python recipes/download.py URL --out DIR [--md5 HEX | --sha256 HEX] [--size BYTES] [--extract-to DIR]
+    python -m recipes.download URL --out DIR [--md5 HEX | --sha256 HEX] [--size BYTES] [--extract-to DIR]
 
 A recipe's fetch.py puts its corpus in ``data/<corpus>`` at the repository root unless told ``--out``.
 """

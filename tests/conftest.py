@@ -169,7 +169,7 @@ def yesno_model(tmp_path_factory) -> Path:
     shutil.copy(recipe / "conf.yaml", folder / "conf.yaml")
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     for command in (
-        [sys.executable, str(recipe / "prepare.py"), "--corpus-dir", str(corpus), "--out", "data"],
+        [sys.executable, "-m", "recipes.yesno.prepare", "--corpus-dir", str(corpus), "--out", "data"],
         [sys.executable, "-m", "dfcnn", "train", "conf.yaml", f"train.epochs={YESNO_EPOCHS}", "data.num_workers=0",
          "--quiet"],
     ):

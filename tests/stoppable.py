@@ -34,16 +34,14 @@ import sys
 from pathlib import Path
 
 import torch
+from helpers import tiny_config  # tests/helpers.py: a script's own folder is on the import path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from helpers import tiny_config  # noqa: E402
-
-from dfcnn.cli import report_error  # noqa: E402
-from dfcnn.errors import DfcnnError  # noqa: E402
-from dfcnn.fileio import atomic_write  # noqa: E402
-from dfcnn.training import train as train_module  # noqa: E402
-from dfcnn.training.distributed import launch  # noqa: E402
-from dfcnn.training.workers import die_with_parent  # noqa: E402
+from dfcnn.cli import report_error
+from dfcnn.errors import DfcnnError
+from dfcnn.fileio import atomic_write
+from dfcnn.training import train as train_module
+from dfcnn.training.distributed import launch
+from dfcnn.training.workers import die_with_parent
 
 
 class StopInjector:

@@ -4,21 +4,14 @@ files in the packages' own formats (G.722 audio made with ffmpeg, a gzipped tran
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import shutil
 import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile
 
-RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "asterisk_prompts"
-spec = importlib.util.spec_from_file_location("asterisk_prompts_prepare", RECIPE / "prepare.py")
-prompts = importlib.util.module_from_spec(spec)
-sys.modules["asterisk_prompts_prepare"] = prompts
-spec.loader.exec_module(prompts)
+from recipes.asterisk_prompts import prepare as prompts
 
 LINES = """; Core Asterisk Sounds in English
 
@@ -79,7 +72,7 @@ def test_prepare_decodes_g722_and_writes_manifests(tmp_path):
         (sounds / name).parent.mkdir(parents=True, exist_ok=True)
         subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-i", str(wav), "-ar", "16000",
                         "-acodec", "g722", "-f", "g722", str(sounds / f"{name}.g722")], check=True)  # fmt: skip
-    splits = prompts.prepare(tmp_path / "out", sounds, transcripts, dev_fraction=0.2)
+    splits = prompts.prepare_asterisk_prompts(tmp_path / "out", sounds, transcripts, dev_fraction=0.2)
     every = {u.utt_id: u for split in splits.values() for u in split}
     assert set(every) == {"vm-deleted", "agent-pass", "dictate__forhelp", "dictate__both_help", "letters__dash"}
     assert every["dictate__forhelp"].text == "press zero for help"
@@ -92,4 +85,4 @@ def test_prepare_decodes_g722_and_writes_manifests(tmp_path):
     (sounds / "vm-deleted.g722").write_bytes(b"")  # a damaged file is named (when it must be decoded again)
     (tmp_path / "out" / "audio" / "vm-deleted.flac").unlink()
     with pytest.raises(prompts.PromptError, match="vm-deleted.g722"):
-        prompts.prepare(tmp_path / "out", sounds, transcripts)
+        prompts.prepare_asterisk_prompts(tmp_path / "out", sounds, transcripts)

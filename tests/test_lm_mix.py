@@ -125,7 +125,7 @@ def speechocean_lm_stages(tmp_path_factory):
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1",
            "PYTHON": sys.executable, "DFCNN_DATA": str(corpus.parent), "DATA": str(work / "data"),
            "EXP": str(work / "exp"), "GENERAL_LM": str(general_arpa(work))}
-    subprocess.run([sys.executable, str(recipe / "prepare.py"), "--corpus-dir", str(corpus), "--out",
+    subprocess.run([sys.executable, "-m", "recipes.speechocean762.prepare", "--corpus-dir", str(corpus), "--out",
                     str(work / "data")], check=True, capture_output=True, env=env)
     for split, keep in (("train", 6), ("dev", 3), ("test", 3)):
         manifest = work / "data" / f"{split}.jsonl"

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,23 +14,10 @@ import pytest
 import soundfile
 from conftest import shared_corpus
 
+from recipes.synth_english import check_speech, neural_corpus, neural_voices, texts, voices
+
 pytest.importorskip("espeakng_loader", reason="eSpeak NG is not installed (pip install espeakng-loader)")
 
-RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "synth_english"
-
-
-def _load(name: str, filename: str):
-    spec = importlib.util.spec_from_file_location(name, RECIPE / filename)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-prepare_neural = _load("synth_english_prepare_neural", "prepare_neural.py")
-check_speech = _load("synth_english_check_speech", "check_speech.py")
-neural_corpus, neural_voices, voices, texts = (prepare_neural.neural_corpus, prepare_neural.neural_voices,
-                                               prepare_neural.voices, prepare_neural.texts)  # fmt: skip
 SENTENCE = "The quick brown fox jumps over the lazy dog."
 
 
@@ -112,7 +97,7 @@ def test_joined_model_parts_are_hash_checked(tmp_path, monkeypatch):
         neural_voices.join_parts(parts, tmp_path / "other" / "model.onnx", digest)
     message = str(error.value)
     assert "\n" not in message and str(parts[1]) in message and digest in message
-    assert not list((tmp_path / "other").iterdir())
+    assert not (tmp_path / "other").exists()  # checked before anything is written
 
     monkeypatch.setenv(neural_voices.MODEL_ENV, str(parts[0]))  # an "official copy" that is not one
     with pytest.raises(voices.VoiceError, match=f"{neural_voices.MODEL_ENV}=.*sha256"):

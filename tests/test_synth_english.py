@@ -4,10 +4,8 @@ and a tiny end-to-end build (audio, manifests, determinism, resume)."""
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,21 +13,10 @@ import pytest
 import soundfile
 from conftest import MISSING, missing
 
+from recipes.synth_english import check, generate, prepare, texts, voices
+
 pytest.importorskip("espeakng_loader", reason=f"{MISSING} eSpeak NG (pip install espeakng-loader)")
 
-RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "synth_english"
-
-
-def _load(name: str, filename: str):
-    spec = importlib.util.spec_from_file_location(name, RECIPE / filename)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-prepare = _load("synth_english_prepare", "prepare.py")
-texts, voices, generate = prepare.texts, prepare.voices, prepare.generate
 
 SECRET = "Kate loves China very much"  # a speechocean762 *test* sentence that other sources also hold
 
@@ -222,7 +209,6 @@ def test_tiny_build_is_right_deterministic_and_resumes(sources, tmp_path):
     assert summary["splits"]["train"]["utterances"] == 8
     assert (first / "vocab.txt").read_text().split("\n")[0] == "<blank>"
     assert prepare.build(first, config, sentences, TINY_VOICES, log=lambda line: None) is None  # .done: no-op
-    check = _load("synth_english_check", "check.py")
     assert check.main(["--out", str(first)]) == 0
 
     second = tmp_path / "b"  # the same settings in one process: the same bytes

@@ -13,7 +13,8 @@ Split: the corpus's train / test (476 / 14). Dev is the first ``--dev-fraction``
 train utterances ranked by an MD5 hash of their id. One speaker: only a held-out-sentence split
 exists (no held-out-speaker one).
 
-    python prepare.py [--corpus-dir $DFCNN_DATA/aishell3_SSB0139] [--out recipes/aishell3_SSB0139/data]
+    python -m recipes.aishell3_SSB0139.prepare [--corpus-dir $DFCNN_DATA/aishell3_SSB0139]
+        [--out recipes/aishell3_SSB0139/data]
 
 writes OUT/{train,dev,test}.jsonl (absolute audio paths, durations from the headers) and
 OUT/vocab.txt (tonal pinyin syllables of the train transcripts).
@@ -25,15 +26,11 @@ import re
 import sys
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))  # recipes/common.py (which makes `dfcnn` importable)
-
-from common import Splits, check_fractions, held_out, run_prepare, write_splits  # noqa: E402
-
-from dfcnn.audio import audio_info  # noqa: E402
-from dfcnn.data import Utterance  # noqa: E402
-from dfcnn.errors import DfcnnError  # noqa: E402
-from dfcnn.text import is_cjk, normalize_mandarin, to_pinyin  # noqa: E402
+from dfcnn.audio import audio_info
+from dfcnn.data import Utterance
+from dfcnn.errors import DfcnnError
+from dfcnn.text import is_cjk, normalize_mandarin, to_pinyin
+from recipes.common import Splits, check_fractions, held_out, run_prepare, write_splits
 
 CORPUS = "aishell3_SSB0139"
 SPEAKER = "SSB0139"
@@ -69,7 +66,7 @@ def read_content(path: Path) -> list[tuple[str, str, list[str]]]:
     return entries
 
 
-def prepare(corpus_dir: str | Path, out_dir: str | Path, dev_fraction: float = DEV_FRACTION) -> Splits:
+def prepare_aishell3_SSB0139(corpus_dir: str | Path, out_dir: str | Path, dev_fraction: float = DEV_FRACTION) -> Splits:
     """Write OUT/{train,dev,test}.jsonl and OUT/vocab.txt; return the utterances of each split."""
     check_fractions(dev_fraction)
     corpus_dir = Path(corpus_dir).resolve()
@@ -113,7 +110,7 @@ def add_arguments(parser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_prepare(CORPUS, __doc__.split("\n\n")[0], prepare, argv, add_arguments)
+    return run_prepare(CORPUS, __doc__.split("\n\n")[0], prepare_aishell3_SSB0139, argv, add_arguments)
 
 
 if __name__ == "__main__":

@@ -3,8 +3,8 @@
 professional US speaker (Allison Smith), 16 kHz G.722, with the exact transcripts of
 ``asterisk-core-sounds-en``'s ``core-sounds-en.txt.gz``. Licence CC BY-SA 3.0 (README.md).
 
-    python recipes/asterisk_prompts/prepare.py          # apt-get download, then -> recipes/asterisk_prompts/data
-    python recipes/asterisk_prompts/prepare.py --debs /tmp/debs --out /tmp/asterisk
+    python -m recipes.asterisk_prompts.prepare          # apt-get download, then -> recipes/asterisk_prompts/data
+    python -m recipes.asterisk_prompts.prepare --debs /tmp/debs --out /tmp/asterisk
 
 The two packages are fetched with ``apt-get download`` into --debs (kept: a rerun reuses them) and
 unpacked with ``dpkg-deb -x``; ffmpeg decodes G.722 (bash tools/install_tts.sh installs it). Writes
@@ -27,15 +27,14 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
+from dfcnn.data import Utterance
+from dfcnn.errors import DfcnnError
+from dfcnn.fileio import atomic_write_bytes
+from dfcnn.text import normalize_english
+from recipes.common import Splits, held_out, summary, write_splits
+from recipes.download import DOWNLOAD_ROOT
+
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))  # recipes/common.py (which makes `dfcnn` importable)
-
-from common import Splits, held_out, summary, write_splits  # noqa: E402
-from download import DOWNLOAD_ROOT  # noqa: E402
-
-from dfcnn.data import Utterance  # noqa: E402
-from dfcnn.errors import DfcnnError  # noqa: E402
-from dfcnn.text import normalize_english  # noqa: E402
 
 PACKAGES = ("asterisk-core-sounds-en-g722", "asterisk-core-sounds-en")
 SOUNDS = Path("usr/share/asterisk/sounds/en_US_f_Allison")  # inside the g722 package
@@ -98,7 +97,9 @@ def decode_g722(path: Path) -> np.ndarray:
     return np.frombuffer(done.stdout, dtype="<i2").astype(np.float32) / 32768.0
 
 
-def prepare(out_dir: Path, sounds_dir: Path, transcripts: Path, dev_fraction: float = DEV_FRACTION) -> Splits:
+def prepare_asterisk_prompts(
+    out_dir: Path, sounds_dir: Path, transcripts: Path, dev_fraction: float = DEV_FRACTION
+) -> Splits:
     """Decode every prompt with a sayable transcript to OUT/audio/<name>.flac; write the manifests."""
     prompts = read_transcripts(transcripts)
     out_dir = Path(out_dir).resolve()
@@ -115,12 +116,9 @@ def prepare(out_dir: Path, sounds_dir: Path, transcripts: Path, dev_fraction: fl
         target = out_dir / "audio" / f"{name.replace('/', '__')}.flac"
         if not target.is_file():
             wave = decode_g722(source)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            encoded = io.BytesIO()  # encode in memory, then one rename: no half-written file
+            encoded = io.BytesIO()  # encode in memory, then one atomic write: no half-written file
             soundfile.write(encoded, wave, SAMPLE_RATE, format="FLAC", subtype="PCM_16")
-            tmp = target.with_name(f".{target.name}.tmp")
-            tmp.write_bytes(encoded.getvalue())
-            tmp.replace(target)
+            atomic_write_bytes(target, encoded.getvalue())
         duration = round(soundfile.info(str(target)).frames / SAMPLE_RATE, 4)
         splits["dev" if name in dev else "train"].append(Utterance(target, duration, text, name.replace("/", "__")))
     write_splits(splits, out_dir, Path(transcripts))
@@ -156,7 +154,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         sounds, transcripts = fetch(args.debs)
-        splits = prepare(args.out, sounds, transcripts)
+        splits = prepare_asterisk_prompts(args.out, sounds, transcripts)
     except (DfcnnError, subprocess.SubprocessError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -3,8 +3,10 @@ English 3-gram, from the installed pocketsphinx package (nothing is downloaded),
 ARPA and a KenLM trie -> EXP/lm-general; interpolated with the corpus LM at the weights that minimise
 the dev text's perplexity, pruned to ship inside the package -> EXP/lm-mix, the LM stage 5 tunes.
 
-    python general_lm.py --corpus-lm exp/lm/lm.arpa --dev data/dev.jsonl --model exp/best.pt --exp exp
-    python general_lm.py ... --prune 0            # the interpolated LM unpruned (lm-mix-full in the LM table)
+    python -m recipes.speechocean762.general_lm --corpus-lm recipes/speechocean762/exp/lm/lm.arpa \\
+        --dev recipes/speechocean762/data/dev.jsonl --model recipes/speechocean762/exp/best.pt \\
+        --exp recipes/speechocean762/exp
+    python -m recipes.speechocean762.general_lm ... --prune 0   # the interpolated LM unpruned (lm-mix-full)
 
 Each folder holds lm.arpa, lm.bin (KenLM trie, 8-bit quantised), lexicon.txt (the LM's words in the
 model's phones) and a summary JSON (weights, n-gram counts, dev perplexities). PocketSphinx's model is

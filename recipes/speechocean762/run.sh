@@ -35,8 +35,8 @@ stage_pretrain_data() {
   for recipe in cathy_arctic ljspeech_subset fsdd; do
     DATA= EXP= ../$recipe/run.sh --stop-stage 0
   done
-  "$PYTHON" ../synth_english/prepare.py --jobs "${JOBS:-2}" --out "$REPO/data/synth_english"
-  "$PYTHON" english_corpora.py --out "$DATA/pretrain.jsonl" \
+  "$PYTHON" -m recipes.synth_english.prepare --jobs "${JOBS:-2}" --out "$REPO/data/synth_english"
+  "$PYTHON" -m "$PACKAGE.english_corpora" --out "$DATA/pretrain.jsonl" \
     --extra "$REPO/data/synth_english/train.jsonl" ../fsdd/data/train.jsonl
 }
 
@@ -63,14 +63,14 @@ stage_finetune() {
 
 general_lm() {
   # general_lm.py OPTIONS...: the general LM converted -> $EXP/lm-general, interpolated with $EXP/lm
-  "$PYTHON" general_lm.py --corpus-lm "$EXP/lm/lm.arpa" --dev "$DATA/dev.jsonl" --model "$EXP/best.pt" \
+  "$PYTHON" -m "$PACKAGE.general_lm" --corpus-lm "$EXP/lm/lm.arpa" --dev "$DATA/dev.jsonl" --model "$EXP/best.pt" \
     --exp "$EXP" --general "${GENERAL_LM:-pocketsphinx}" "$@"
 }
 
 stage_lms() {
   # the LM of stage_lm on the training transcripts plus LJSpeech and ARCTIC text; the general LM and
   # the interpolated one, pruned (what the model ships)
-  "$PYTHON" lm_text.py --data "$DFCNN_DATA" --out "$DATA/lm_extra.txt"
+  "$PYTHON" -m "$PACKAGE.lm_text" --data "$DFCNN_DATA" --out "$DATA/lm_extra.txt"
   stage_lm "$DATA/lm_extra.txt"
   general_lm
 }

@@ -2,8 +2,8 @@
 """Measure a built synthetic English corpus: per split and per voice, the hours, speaking rate, levels,
 peaks, clipping and silent files, over every clip or a seeded sample of them.
 
-    python recipes/synth_english/check.py                      # data/synth_english, every clip
-    python recipes/synth_english/check.py --out /tmp/synth --sample 300
+    python -m recipes.synth_english.check                      # data/synth_english, every clip
+    python -m recipes.synth_english.check --out /tmp/synth --sample 300
 
 Exit code 1 when a clip is unreadable, not 16 kHz mono, disagrees with its manifest duration, is
 silent (RMS below -60 dBFS) or clips (any |sample| >= 0.999).
@@ -20,12 +20,9 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
-HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE), str(HERE.parent)]
-from common import REPO  # noqa: E402
-
-from dfcnn.data import read_manifest  # noqa: E402
-from dfcnn.errors import DfcnnError  # noqa: E402
+from dfcnn.data import read_manifest
+from dfcnn.errors import DfcnnError
+from recipes.common import REPO
 
 SPLITS = ("train", "dev", "test")
 

@@ -4,8 +4,8 @@ every clip (silence, clipping, seconds per word), PocketSphinx's WER per voice o
 voice's clips (outlier voices are dropped whole), and, once a DFCNN model exists, its error rate on
 each clip (``--model``).
 
-    python recipes/synth_english/check_speech.py --out /work/corpora/neural_english
-    python recipes/synth_english/check_speech.py --out /work/corpora/neural_english --model exp/best.pt
+    python -m recipes.synth_english.check_speech --out /work/corpora/neural_english
+    python -m recipes.synth_english.check_speech --out /work/corpora/neural_english --model exp/best.pt
 
 Writes OUT/speech_check.json (every measure) and OUT/rejected.json ({"voices": {voice: reason},
 "files": {utt_id: reason}}), and rewrites the manifests without the rejected clips (prepare_neural.py
@@ -23,15 +23,12 @@ from pathlib import Path
 
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE), str(HERE.parent)]
-from common import REPO  # noqa: E402
-
-from dfcnn.audio import load_audio  # noqa: E402
-from dfcnn.data import Utterance, read_manifest, write_manifest  # noqa: E402
-from dfcnn.errors import DfcnnError  # noqa: E402
-from dfcnn.fileio import atomic_write_text  # noqa: E402
-from dfcnn.metrics import score  # noqa: E402
+from dfcnn.audio import load_audio
+from dfcnn.data import Utterance, read_manifest, write_manifest
+from dfcnn.errors import DfcnnError
+from dfcnn.fileio import atomic_write_text
+from dfcnn.metrics import score
+from recipes.common import REPO
 
 SPLITS = ("train", "dev", "test")
 SILENT_DBFS = -60.0  # a clip below this RMS is silence

@@ -22,16 +22,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import generate
-import neural_voices
 import numpy as np
-import texts
-import voices
 
 from dfcnn import augment
 from dfcnn.data import Utterance, write_manifest
 from dfcnn.fileio import atomic_write_text
 from dfcnn.text import build_vocab, save_vocab
+from recipes.synth_english import generate, neural_voices, texts, voices
 
 VERSION = 1  # bump when the same settings would give different audio
 SPLITS = ("dev", "test", "train")  # the rendering order: dev and test exist early

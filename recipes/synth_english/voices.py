@@ -21,7 +21,6 @@ import ctypes
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,10 +29,7 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
-HERE = Path(__file__).resolve().parent
-if str(HERE.parent / "espeak") not in sys.path:
-    sys.path.append(str(HERE.parent / "espeak"))  # the eSpeak NG binding of the demo corpus
-import synth as espeak  # noqa: E402
+from recipes.espeak import synth as espeak
 
 INSTALL_HINT = "bash tools/install_tts.sh (apt: flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts)"
 ESPEAK_VOLUME = 70  # eSpeak amplitude (100 = default): some variants clip inside eSpeak at 100
@@ -81,7 +77,7 @@ def voice(key: str) -> Voice:
     if key.startswith("espeak:"):
         return espeak_voice("" if key == "espeak:base" else key.split(":", 1)[1])
     if key.split(":", 1)[0] in NEURAL_ENGINES:
-        import neural_voices  # beside this file: Kokoro, Piper, Pico (the 'voices' extra)
+        from recipes.synth_english import neural_voices  # Kokoro, Piper, Pico (the 'voices' extra)
 
         return neural_voices.neural_voice(key)
     raise VoiceError(f"unknown voice {key!r}: one of {', '.join(v.key for v in NATURAL)} or espeak:<variant>")
@@ -181,7 +177,7 @@ def synthesize(takes: Sequence[Take]) -> list[tuple[np.ndarray, int]]:
             elif engine == "espeak":
                 results[index] = _espeak(take)
             elif engine in NEURAL_ENGINES:
-                import neural_voices
+                from recipes.synth_english import neural_voices
 
                 results[index] = neural_voices.synthesize(take)
     return results
