@@ -173,10 +173,11 @@ stage_lm() {
   dfcnn lm --text "$DATA/train.jsonl" "$@" --model "$EXP/best.pt" --out "$EXP/lm" --order "${LM_ORDER:-3}"
 }
 stage_decoders() {
-  # LM weight and word score tuned on dev -> $EXP/tune/best.json, then the test set decoded four ways
-  # from one network pass: greedy, beam, beam+lexicon, beam+lexicon+LM -> $EXP/eval-test-decoders/
+  # LM weight and word score tuned on dev -> $EXP/tune/best.json, shipped with the model ($EXP/decoder.json:
+  # transcribe, serve and load_model decode with it), then the test set decoded four ways from one network
+  # pass: greedy, beam, beam+lexicon, beam+lexicon+LM -> $EXP/eval-test-decoders/
   dfcnn tune --model "$EXP/best.pt" --manifest "$DATA/dev.jsonl" --lm "$EXP/${DECODER_LM:-lm}/lm.bin" --out "$EXP/tune" \
-    --quiet "${TUNE_ARGS[@]}"
+    --ship --quiet "${TUNE_ARGS[@]}"
   dfcnn evaluate --model "$EXP/best.pt" --manifest "$DATA/test.jsonl" --decoder-config "$EXP/tune/best.json" \
     --compare --out "$EXP/eval-test-decoders" --quiet
 }

@@ -26,7 +26,6 @@ source "$(dirname "$0")/../stages.sh" "$@"
 CORPUS="$DFCNN_DATA/speechocean762"
 # references: "mark is going to see elephant", "kate loves china", "two six four eight"
 EXAMPLES=(WAVE/SPEAKER0003/000030012.opus WAVE/SPEAKER0003/000030024.opus WAVE/SPEAKER0003/000030040.opus)
-TUNE_ARGS=(--ship)  # exp/decoder.json: the model decodes with the tuned lexicon + LM wherever it is loaded
 DECODER_LM=lm-mix  # stage 5 tunes the interpolated LM
 
 stage_pretrain_data() {
