@@ -107,6 +107,7 @@ def test_yesno_lm_tuned_on_dev_and_four_decoders(yesno, kenlm):
     assert {line.split()[0] for line in (exp / "lm" / "lexicon.txt").read_text().splitlines()} == {"yes", "no"}
     best = json.loads((exp / "tune" / "best.json").read_text())
     assert (exp / "tune" / best["lm"]).resolve() == (exp / "lm" / "lm.bin").resolve()
+    assert (exp / "decoder.json").is_file()  # shipped: the model decodes with it wherever it is loaded
     assert re.search(rf"^best: --lm-weight {best['lm_weight']:g} --word-score {best['word_score']:g}$", out, re.M)
     rows = table_rows(out)
     assert list(rows) == ["test greedy", "test beam", "test beam+lexicon", "test beam+lexicon+LM"]
@@ -153,7 +154,7 @@ def test_stages_numbered_selected_and_forwarded(tmp_path):
         "==== stage 0 ====", "hello DATA=data EXP=exp",  # the defaults: data/ and exp in the recipe folder
         "==== stage 1 ====", "dfcnn train conf.yaml --resume train.epochs=2 model.channels=[8,16]",
         "==== stage 2 ====",
-        "dfcnn tune --model exp/best.pt --manifest data/dev.jsonl --lm exp/lm/lm.bin --out exp/tune --quiet "
+        "dfcnn tune --model exp/best.pt --manifest data/dev.jsonl --lm exp/lm/lm.bin --out exp/tune --ship --quiet "
         "--lm-weights 1,2",
         "dfcnn evaluate --model exp/best.pt --manifest data/test.jsonl --decoder-config exp/tune/best.json "
         "--compare --out exp/eval-test-decoders --quiet",
