@@ -26,11 +26,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from dfcnn.arpa import best_mix_weights, interpolate, perplexity, prune  # noqa: E402
 from dfcnn.checkpoint import load_checkpoint  # noqa: E402
 from dfcnn.fileio import atomic_write_text  # noqa: E402
 from dfcnn.lm import KENLM_TRIE_Q8, build_kenlm_binary, lm_corpus  # noqa: E402
-from dfcnn.lm_mix import POCKETSPHINX, kenlm_perplexity, load_backoff_model, write_lm  # noqa: E402
+from dfcnn.lm.arpa import best_mix_weights, interpolate, perplexity, prune  # noqa: E402
+from dfcnn.lm.mix import POCKETSPHINX, kenlm_perplexity, load_backoff_model, write_lm  # noqa: E402
 from dfcnn.loading import find_model  # noqa: E402
 from dfcnn.text import Tokenizer  # noqa: E402
 

@@ -1,4 +1,4 @@
-"""N-gram back-off models in numpy (dfcnn/arpa.py): ARPA read and write, the back-off rule, scoring,
+"""N-gram back-off models in numpy (dfcnn/lm/arpa.py): ARPA read and write, the back-off rule, scoring,
 normalisation, interpolation and pruning, on hand-made models whose every probability is known."""
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from helpers import arpa_text
 
-from dfcnn.arpa import (
+from dfcnn.errors import DfcnnError
+from dfcnn.lm.arpa import (
     BackoffModel,
     best_mix_weights,
     interpolate,
@@ -22,7 +23,6 @@ from dfcnn.arpa import (
     word_log10s,
     write_arpa,
 )
-from dfcnn.errors import DfcnnError
 
 # Model A, a normalised bigram: p(</s>) .2, p(a) .5, p(b) .3; p(a | <s>) .6, p(b | a) .5, p(</s> | b) .8.
 # Each history's back-off makes it sum to 1: bo(<s>) = .4/.5, bo(a) = .5/.7, bo(b) = .2/.8.

@@ -1,4 +1,4 @@
-"""A general LM beside the corpus LM (dfcnn/lm_mix.py): LMs written with their KenLM binary and phone
+"""A general LM beside the corpus LM (dfcnn/lm/mix.py): LMs written with their KenLM binary and phone
 lexicon, interpolated and tuned on dev text, and speechocean762's run.sh stages that build them (4),
 ship them (5) and measure them (8: the LM table), end to end on a tiny model and a few real files."""
 
@@ -17,13 +17,13 @@ import torch
 from conftest import shared_corpus
 from helpers import arpa_text
 
-from dfcnn.arpa import normalisation, perplexity, read_arpa
 from dfcnn.checkpoint import build_payload, save_checkpoint
 from dfcnn.decode import DecoderConfig, build_decoder
 from dfcnn.errors import DfcnnError
 from dfcnn.features import FeatureConfig, FeatureExtractor
 from dfcnn.lm import build_lm, read_lexicon
-from dfcnn.lm_mix import kenlm_perplexity, load_backoff_model, mix_lms, write_lm
+from dfcnn.lm.arpa import normalisation, perplexity, read_arpa
+from dfcnn.lm.mix import kenlm_perplexity, load_backoff_model, mix_lms, write_lm
 from dfcnn.model import DFCNN, ModelConfig
 from dfcnn.text import Tokenizer, build_vocab
 

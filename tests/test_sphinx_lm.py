@@ -1,4 +1,4 @@
-"""PocketSphinx's binary LMs read with numpy (dfcnn/sphinx_lm.py): a small trigram converted to
+"""PocketSphinx's binary LMs read with numpy (dfcnn/lm/sphinx.py): a small trigram converted to
 PocketSphinx's format by PocketSphinx and read back, and its packaged en-us LM scored against
 PocketSphinx's own scoring. Needs the pocketsphinx package (the `compare` extra), else skipped."""
 
@@ -14,9 +14,9 @@ import textwrap
 import numpy as np
 import pytest
 
-from dfcnn.arpa import log10_probs, normalisation, read_arpa, word_log10s
 from dfcnn.errors import DfcnnError
-from dfcnn.sphinx_lm import LOG_BASE, pocketsphinx_lm_path, read_sphinx_lm
+from dfcnn.lm.arpa import log10_probs, normalisation, read_arpa, word_log10s
+from dfcnn.lm.sphinx import LOG_BASE, pocketsphinx_lm_path, read_sphinx_lm
 
 ONE_UNIT = math.log10(LOG_BASE)  # PocketSphinx scores are integers in base 1.0001: its rounding, in log10
 

@@ -24,9 +24,9 @@ from dfcnn.checkpoint import load_checkpoint
 from dfcnn.errors import DfcnnError
 from dfcnn.fileio import atomic_write_text
 from dfcnn.lm import lm_corpus
-from dfcnn.lm_mix import POCKETSPHINX, load_backoff_model, mix_lms, write_lm
+from dfcnn.lm.mix import POCKETSPHINX, load_backoff_model, mix_lms, write_lm
+from dfcnn.lm.sphinx import pocketsphinx_lm_path
 from dfcnn.loading import find_model
-from dfcnn.sphinx_lm import pocketsphinx_lm_path
 from dfcnn.text import Tokenizer
 
 SHIPPED_PRUNE = 3e-8  # arpa.prune threshold of the shipped LM: 9.9 MB trie instead of 18.5 MB (bench/lm.md)

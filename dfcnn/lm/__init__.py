@@ -1,4 +1,7 @@
 """Language models: n-gram word LMs built with KenLM, and lexicons for flashlight's lexicon decoder.
+The package's other modules build LMs from other LMs: ``arpa`` (back-off models in numpy: read, write,
+interpolate, prune), ``sphinx`` (PocketSphinx's binary LMs read) and ``mix`` (a general LM mixed with a
+corpus LM, as the speechocean762 recipe ships).
 
     tokenizer = Tokenizer.from_file("data/lang/vocab.txt", normalizer="english")
     lm = build_lm(["data/train.jsonl", "data/extra_text.txt"], "exp/lm", order=3, tokenizer=tokenizer)
@@ -21,12 +24,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .data import read_manifest
-from .errors import DfcnnError, VocabError
-from .fileio import atomic_write_text, read_text
-from .text import BLANK, WORD_UNITS, Tokenizer, get_normalizer, is_cjk, to_pinyin
+from ..data import read_manifest
+from ..errors import DfcnnError, VocabError
+from ..fileio import atomic_write_text, read_text
+from ..text import BLANK, WORD_UNITS, Tokenizer, get_normalizer, is_cjk, to_pinyin
 
-REPO_KENLM_BIN = Path(__file__).resolve().parents[1] / "tools" / "kenlm" / "bin"  # where install_kenlm.sh puts them
+REPO_KENLM_BIN = Path(__file__).resolve().parents[2] / "tools" / "kenlm" / "bin"  # where install_kenlm.sh puts them
 ARPA_SPECIALS = ("<s>", "</s>", "<unk>")  # in every KenLM ARPA, never in a lexicon
 
 

@@ -26,8 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import DfcnnError
 from .arpa import BackoffModel
-from .errors import DfcnnError
 
 HEADER = b"Trie Language Model"
 LOG_BASE = 1.0001  # PocketSphinx's log base (its -logbase default), in which the file's values are

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DfcnnError
-from .fileio import atomic_write
+from ..errors import DfcnnError
+from ..fileio import atomic_write
 
 SENTENCE_START, SENTENCE_END, UNKNOWN = "<s>", "</s>", "<unk>"
 _TINY = 1e-12  # floor of a back-off weight's numerator and denominator (children that take all the mass)

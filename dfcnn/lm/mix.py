@@ -21,6 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import DfcnnError
+from ..fileio import atomic_write_text
+from ..text import Tokenizer, get_normalizer
+from . import ARPA_SPECIALS, KENLM_TRIE_Q8, LanguageModel, build_kenlm_binary, write_lexicon
 from .arpa import (
     UNKNOWN,
     BackoffModel,
@@ -32,11 +36,7 @@ from .arpa import (
     read_arpa,
     write_arpa,
 )
-from .errors import DfcnnError
-from .fileio import atomic_write_text
-from .lm import ARPA_SPECIALS, KENLM_TRIE_Q8, LanguageModel, build_kenlm_binary, write_lexicon
-from .sphinx_lm import HEADER, pocketsphinx_lm_path, read_sphinx_lm
-from .text import Tokenizer, get_normalizer
+from .sphinx import HEADER, pocketsphinx_lm_path, read_sphinx_lm
 
 POCKETSPHINX = "pocketsphinx"  # the source name of the installed pocketsphinx package's en-us LM
 
