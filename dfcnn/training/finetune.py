@@ -53,12 +53,12 @@ from .train import train
 VOCAB_FILE = "vocab.txt"  # the model's vocabulary, written into OUT (data.vocab names a file)
 DEV_FRACTION = 0.1  # without --dev: a tenth held out (30 utterances of 300: a dev score that means something)
 # small-data defaults (see small_data_settings)
-LR_SHARE = 0.1  # of the base run's peak learning rate
-FALLBACK_LR = 3e-4  # when the checkpoint does not say what its run used
-BATCH_SECONDS = 30.0  # of padded audio a batch
-TARGET_STEPS = 300  # optimizer steps the epochs are scaled to
-EPOCH_RANGE = (3, 30)  # fewest and most epochs
-WARMUP_SHARE = 0.1  # of the run's steps
+LR_SHARE = 0.1  # of the base run's peak learning rate: small steps keep what it learnt from far more data
+FALLBACK_LR = 3e-4  # a checkpoint without its run's config: a tenth of the 3e-3 the shipped english trained at
+BATCH_SECONDS = 30.0  # of padded audio a batch: more updates per pass over small data (why: small_data_settings)
+TARGET_STEPS = 300  # optimizer steps the epochs are scaled to: enough to adapt, few enough to run in minutes
+EPOCH_RANGE = (3, 30)  # fewest and most epochs: a large set still gets 3 passes, a tiny one is not memorised
+WARMUP_SHARE = 0.1  # of the run's steps: the weights are trained already, the warm-up only settles AdamW
 DATA_KEPT = ("normalizer", "unit", "pronunciations", "max_utterance_duration", "speed_perturb")  # from the base run
 
 
@@ -224,7 +224,7 @@ def finetune_experiment(config: FinetuneConfig) -> ExperimentConfig:
         carry_decoder(config, files.folder, tokenizer)
     cfg = training.train
     where = f" ({files.network})" if str(files.network) != config.model else ""
-    _say(f"fine-tuning {config.model}{where}: lr {cfg.lr:.3g}, {cfg.epochs} epochs of "
+    _say(f"fine-tuning {config.model}{where}: lr {cfg.lr:.3g}, {cfg.epochs} epoch{'s' * (cfg.epochs != 1)} of "
          f"{training.data.max_batch_duration:g} s batches, warm-up {cfg.warmup_steps} steps, its SpecAugment and "
          "normalisation statistics (key=value overrides any of these)")
     return training
