@@ -1,6 +1,7 @@
 """The ``dfcnn`` command: arguments -> the functions each subcommand runs. The top floor: nothing imports it.
 
     dfcnn train CONFIG.yaml [key=value ...] [--resume | --force]
+    dfcnn finetune --model english --train data/train.jsonl --out exp/mine [key=value ...] [--resume]
     dfcnn evaluate --model exp/ --manifest data/test.jsonl [--out exp/eval-test] [--decoder-config best.json]
     dfcnn transcribe speech.flac talks/ 'calls/*.mp3' [--model exp/] [--format srt --output-dir subs]
     dfcnn serve [--model exp/] [--host 127.0.0.1 --port 8000] [--backend onnx]
@@ -443,6 +444,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .deploy.commands import add_commands as add_deploy_commands
     from .serve.commands import add_commands as add_serve_commands
     from .shipped.commands import add_commands as add_shipped_commands
+    from .training.commands import add_commands as add_training_commands
     from .viz.commands import add_commands as add_viz_commands
 
     parser = _Parser(
@@ -452,6 +454,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     defaults = argparse.ArgumentDefaultsHelpFormatter
     _add_core_commands(commands, defaults)
+    add_training_commands(commands, defaults)
     _add_manifest_command(commands, defaults)
     add_viz_commands(commands, defaults)
     add_serve_commands(commands, defaults)
@@ -479,14 +482,14 @@ def main(argv: list[str] | None = None) -> int:
     warnings.showwarning = _show_warning
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
-    if args.command == "train":  # key=value overrides may follow options such as --resume
+    if args.command in ("train", "finetune"):  # key=value overrides may follow options such as --resume
         args.overrides += [item for item in extra if "=" in item and not item.startswith("-")]
         extra = [item for item in extra if item not in args.overrides]
     if extra:
         parser.prog = f"dfcnn {args.command}"  # the command whose --help lists what it takes
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
-        if args.command == "train" and argv is None:  # from the command line: rerun under jemalloc when installed
+        if args.command in ("train", "finetune") and argv is None:  # command line: rerun under jemalloc if installed
             from .training.allocator import run_under_jemalloc
 
             run_under_jemalloc()

@@ -222,9 +222,11 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     return key.strip().split("."), value
 
 
-def load_config(cls: type[T], path: str | Path | None = None, overrides: list[str] = ()) -> T:
-    """Defaults of ``cls``, updated by the YAML file at ``path``, then by ``key=value`` overrides."""
-    values = dataclasses.asdict(cls())
+def load_config(cls: type[T], path: str | Path | None = None, overrides: list[str] = (), start: T | None = None) -> T:
+    """Defaults of ``cls`` (or the values of ``start``: a config built elsewhere, such as the one
+    ``dfcnn finetune`` takes from a checkpoint), updated by the YAML file at ``path``, then by
+    ``key=value`` overrides."""
+    values = dataclasses.asdict(cls() if start is None else start)
     nested = {f.name for f in dataclasses.fields(cls) if dataclasses.is_dataclass(typing.get_type_hints(cls)[f.name])}
     origins: dict[str, str] = {}
     if path is not None:

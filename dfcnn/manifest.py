@@ -30,9 +30,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .audio import SAMPLE_RATE, audio_info, load_audio
-from .data import Utterance, ctc_min_frames, write_manifest
-from .errors import AudioError, DfcnnError, VocabError, check_field
-from .fileio import check_writable_folder
+from .data import Utterance, ctc_min_frames, read_manifest, write_manifest
+from .errors import AudioError, DfcnnError, ManifestError, VocabError, check_field
+from .fileio import check_writable_folder, read_jsonl
 from .layouts import LAYOUTS, SEGMENT_OVERSHOOT, Corpus, Entry, Problem, read_layout
 from .mandarin import is_cjk, pinyin_pieces
 from .text import WORD_SEPARATOR, Tokenizer, build_vocab, get_normalizer, save_vocab
@@ -310,6 +310,28 @@ class _Checker:
         if frames < needed:
             raise _Bad("too short", f"{seconds:.2f} s is too short for its {len(tokens)} tokens: the model's "
                                     f"{frames} output frames cannot hold the {needed} CTC needs")
+
+
+def check_manifest(
+    path: str | Path, training: ExperimentConfig, tokenizer: Tokenizer, vocab: str, split: str = "train"
+) -> tuple[list[Utterance], list[Problem]]:
+    """A JSONL manifest's utterances checked as ``make_manifests`` checks a corpus's entries, spelt by
+    ``tokenizer`` (``vocab``: how its vocabulary is named in the lines, e.g. a model's). Returns the
+    good utterances as the manifest gives them and one ``Problem`` (FILE:LINE: what) per bad one; a
+    malformed line is a ``ManifestError`` (``read_manifest``). ``split`` "train" also checks the
+    trainer's duration limits."""
+    path = Path(path)
+    utterances = read_manifest(path)
+    lines = [number for number, _ in read_jsonl(path, "manifest", ManifestError)]  # one per utterance, in order
+    checker = _Checker(ManifestConfig(str(path), training=training, vocab=vocab), tokenizer)
+    good = []
+    for utterance, line in zip(utterances, lines):
+        end = None if utterance.offset is None else utterance.offset + utterance.duration
+        entry = Entry(utterance.utt_id, utterance.audio_filepath, utterance.text, f"{path}:{line}", split,
+                      utterance.speaker, utterance.offset, end)
+        if checker.check(entry) is not None:
+            good.append(utterance)
+    return good, checker.bad
 
 
 class _Bad(Exception):

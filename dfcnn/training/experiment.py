@@ -79,6 +79,7 @@ class TrainConfig:
     dev_every_epochs: int = 1  # score dev every N epochs (and after the last)
     patience: int = 0  # early stopping: end after this many dev scorings without a new best; 0 = off
     init_from: str = ""  # checkpoint whose weights start a fresh run (fine-tuning); output rows matched by token
+    keep_init_stats: bool = False  # with init_from: normalise features with its statistics, not this data's
 
     def __post_init__(self):
         check_field(1 <= self.epochs <= MAX_EPOCHS, "epochs", f"must lie in [1, {MAX_EPOCHS:,}], got {self.epochs:.6g}")
@@ -97,6 +98,8 @@ class TrainConfig:
                     f"must be wer or cer, got {self.select_metric!r}")
         check_field(bool(DEVICE_PATTERN.fullmatch(self.device)), "device",
                     f"must be auto, cpu, cuda or cuda:N, got {self.device!r}")
+        check_field(self.init_from or not self.keep_init_stats, "keep_init_stats",
+                    "keeps the statistics of train.init_from's checkpoint: set train.init_from too")
 
 
 @dataclass

@@ -208,10 +208,14 @@ class Trainer:
         if resume_from is not None:
             self._restore(resume_from)
         else:
-            if cfg.init_from:
-                reused = transfer_weights(load_checkpoint(cfg.init_from), self.model, self.tokenizer)
+            init = load_checkpoint(cfg.init_from) if cfg.init_from else None
+            if init is not None:
+                reused = transfer_weights(init, self.model, self.tokenizer)
                 self._say(f"weights from {cfg.init_from} ({reused})")
-            self._init_stats()
+            if init is not None and cfg.keep_init_stats:
+                self._keep_stats(init)
+            else:
+                self._init_stats()
         keep_lines = resume_from["training"].get("metrics_lines") if resume_from else 0  # None: an older last.pt
         self.metrics = MetricsLog(self.exp_dir, self.dist.is_main, keep_lines, after_step=self.step)
 
@@ -280,6 +284,16 @@ class Trainer:
         mean, std = compute_stats(self.features, batches)
         self.features.set_stats(mean, std)
         self._say(f"feature statistics from {count} training utterances")
+
+    def _keep_stats(self, init: dict) -> None:
+        """The normalisation statistics of train.init_from's checkpoint: its weights were learnt on
+        features normalised by them, so the fine-tuning starts from exactly the model it was."""
+        if init["feature_config"] != dataclasses.asdict(self.features.config):
+            raise ConfigError(f"train.keep_init_stats: {self.config.train.init_from} was trained with other features "
+                              "than features.* here: its statistics do not apply (set it false, or use its features)")
+        stats = init["feature_stats"]
+        self.features.set_stats(stats["mean"].to(self.device), stats["std"].to(self.device))
+        self._say(f"feature statistics from {self.config.train.init_from}")
 
     def _restore(self, payload: dict) -> None:
         last = self.exp_dir / "last.pt"
