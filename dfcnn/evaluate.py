@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from .data import read_manifest, warn_about_references
-from .decode import DECODER_FILE, SHIPPED, DecoderConfig, build_decoder
+from .decode import DECODER_FILE, PATH_OPTIONS, SHIPPED, DecoderConfig, build_decoder
 from .fileio import atomic_write_text
 from .loading import find_model, load_model
 from .metrics import PHONE_TABLES, Score, format_alignments, format_table
@@ -181,11 +181,11 @@ def tune_decoder(
 
 
 def write_decoder_config(path: str | Path, config: DecoderConfig) -> None:
-    """Write ``config`` as JSON, its lexicon and LM paths relative to the file's folder (so a model
-    folder moves as a whole)."""
+    """Write ``config`` as JSON, its lexicon, LM, words and grammar paths relative to the file's folder
+    (so a model folder moves as a whole)."""
     path = Path(path)
     values = config.to_dict()
-    for key in ("lexicon", "lm"):
+    for key in PATH_OPTIONS:
         if values[key] is not None:
             values[key] = os.path.relpath(Path(values[key]).resolve(), path.parent.resolve())
     atomic_write_text(path, json.dumps(values, indent=2) + "\n")
