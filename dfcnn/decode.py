@@ -45,7 +45,7 @@ DEFAULT_BEAM_SIZE = 50  # the beam when a lexicon or LM is asked for without a s
 SHIPPED = "shipped"  # load_model's default decoder: decoder.json beside the checkpoint, else greedy
 DECODER_FILE = "decoder.json"  # the decoder a model ships with, beside its checkpoint (dfcnn tune --ship)
 WRITES = ("units", "words", "hanzi")  # the model's own tokens; lexicon words; Chinese characters (pinyin in)
-DEFAULT_WORDS_WEIGHT = 4.0  # score added per written word of a words file: see bench/vocabulary.md
+DEFAULT_WORDS_WEIGHT = 4.0  # score added per written word of a words file (bench/vocabulary.py weighs it)
 VOCABULARY_OPTIONS = ("words", "words_weight", "grammar", "grammar_repeat")  # may go on top of a shipped decoder
 PATH_OPTIONS = ("lexicon", "lm", "words", "grammar")  # files, named relative to a decoder.json
 
