@@ -72,7 +72,7 @@ class DecoderConfig:
 
     beam_size: int | None = None  # hypotheses kept per frame; None: greedy unless lexicon or lm is set
     beam_size_token: int | None = None  # tokens considered per frame (None: the whole vocabulary)
-    beam_threshold: float = 25.0  # drop hypotheses scoring this much below the best one
+    beam_threshold: float = 25.0  # drop hypotheses scoring this much below the best one (a grammar: at least 100)
     lm_weight: float = 1.0  # weight of the n-gram LM score (only with an LM)
     word_score: float = 0.0  # added per word: > 0 favours more words, < 0 fewer
     unk_score: float = -math.inf  # score of an out-of-lexicon word (-inf: never emitted)
@@ -255,30 +255,32 @@ class BeamSearchDecoder(Decoder):
         self.lexicon = None if config.grammar else resolve_lexicon(config.lexicon, config.lm, tokenizer)
         self.grammar = None  # the PhraseGrammar every output is held to
         with tempfile.TemporaryDirectory(prefix="dfcnn-vocabulary-") as scratch:  # flashlight reads files
-            lexicon, lm, lm_weight = self.lexicon, config.lm, config.lm_weight
+            search = {"lexicon": self.lexicon, "lm": config.lm, "lm_weight": config.lm_weight,
+                      "beam_threshold": config.beam_threshold}
             if config.words or config.grammar:
-                lexicon, lm, lm_weight = self._vocabulary(Path(scratch) / "lexicon.txt")
+                search.update(self._vocabulary(Path(scratch) / "lexicon.txt"))
+            lexicon = search.pop("lexicon")
             try:
                 self._decoder = ctc_decoder(
                     lexicon=str(lexicon) if lexicon else None, tokens=list(tokenizer.tokens),
-                    lm=lm, nbest=config.nbest, beam_size=config.beam,
-                    beam_size_token=config.beam_size_token, beam_threshold=config.beam_threshold,
-                    lm_weight=lm_weight, word_score=config.word_score, unk_score=config.unk_score,
-                    sil_score=config.sil_score, blank_token=BLANK, sil_token=WORD_SEPARATOR, unk_word=UNK,
+                    nbest=config.nbest, beam_size=config.beam, beam_size_token=config.beam_size_token,
+                    word_score=config.word_score, unk_score=config.unk_score, sil_score=config.sil_score,
+                    blank_token=BLANK, sil_token=WORD_SEPARATOR, unk_word=UNK, **search,
                 )
             except (RuntimeError, ValueError) as error:  # flashlight's messages name neither file
                 raise DfcnnError(
                     f"cannot build the beam search decoder (lexicon {self.lexicon}, lm {config.lm}): {error}"
                 ) from None
-            self._lm = lm  # a Python LM lives as long as the search that calls it
+            self._lm = search["lm"]  # a Python LM lives as long as the search that calls it
             if self.grammar is not None:
-                lm.searching()
+                self._lm.searching()
             self.writes = lexicon_writes(lexicon, tokenizer)
             self._spellings = read_lexicon(lexicon) if lexicon is not None else {}
         self._lock = threading.Lock()  # flashlight keeps the search state in the decoder: one search at a time
 
-    def _vocabulary(self, lexicon: Path):
-        """(lexicon, LM, LM weight) of a search with your words or a grammar; the lexicon written to ``lexicon``."""
+    def _vocabulary(self, lexicon: Path) -> dict:
+        """The lexicon (written to ``lexicon``), LM, LM weight and beam threshold of a search with your
+        words or a grammar."""
         from . import vocabulary
 
         config = self.config
@@ -286,14 +288,17 @@ class BeamSearchDecoder(Decoder):
             phrases = vocabulary.read_phrases(config.grammar, self.tokenizer, "grammar file")
             vocabulary.write_search_lexicon(phrases, lexicon)
             self.grammar = vocabulary.grammar_of(phrases, config.grammar_repeat)
-            return lexicon, vocabulary.GrammarLM(self.grammar, lexicon), 1.0
+            # a grammar's lexicon is small: keep each phrase in the beam however unlikely it sounds at first
+            threshold = max(config.beam_threshold, vocabulary.GRAMMAR_BEAM_THRESHOLD)
+            return {"lexicon": lexicon, "lm": vocabulary.GrammarLM(self.grammar, lexicon), "lm_weight": 1.0,
+                    "beam_threshold": threshold}
         if self.lexicon is None:
             raise DfcnnError(f"{config.words}: your words join a lexicon, and this decoder has none: give a "
                              "lexicon or an LM (--lexicon, --lm), or use a model that ships one")
         phrases = vocabulary.read_phrases(config.words, self.tokenizer, "words file")
         words = vocabulary.write_search_lexicon(phrases, lexicon, self.lexicon)
         lm, lm_weight = vocabulary.boosted_lm(lexicon, words, config.lm, config.lm_weight, config.words_weight)
-        return lexicon, lm, lm_weight
+        return {"lexicon": lexicon, "lm": lm, "lm_weight": lm_weight}
 
     def decode(self, log_probs: torch.Tensor, lengths: torch.Tensor) -> list[list[Hypothesis]]:
         import torch

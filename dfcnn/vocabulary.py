@@ -38,6 +38,9 @@ from .pronounce import strip_stress
 from .text import BLANK, WORD_SEPARATOR, Tokenizer
 
 GRAMMAR_PENALTY = -1e4  # LM score of a word (or an end) outside the grammar: never worth an acoustic gain
+# the least beam threshold of a grammar search: a phrase is not pruned for sounding unlikely early on (a
+# hypothesis outside the grammar, GRAMMAR_PENALTY below, still is at once)
+GRAMMAR_BEAM_THRESHOLD = 100.0
 _PRONUNCIATION = re.compile(r"\t| {2,}")  # words, then a tab or two spaces, then a pronunciation
 
 

@@ -286,3 +286,17 @@ def test_grammar_tokens_of_a_new_vocabulary(tmp_path):
     for word in ("yes", "no"):
         log_probs = spelled_log_probs(tokenizer, spell(word))
         assert decode_text(DecoderConfig(grammar=str(grammar)), log_probs, tokenizer) == word
+
+
+def test_serve_loads_a_model_with_your_words_or_grammar(tiny_model, digit_grammar, tmp_path):
+    from dfcnn.cli import build_parser
+    from dfcnn.serve.commands import _load
+
+    parser = build_parser()
+    lexicon, words = write(tmp_path / "lexicon.txt", "a a\n"), write(tmp_path / "words.txt", "bee  b\n")
+    served = _load(parser.parse_args(["serve", "--model", str(tiny_model), "--device", "cpu", "--lexicon", str(lexicon),
+                                      "--words", str(words)]))
+    assert served.decoder.config.words == str(words) and served.decoder.writes == "words"
+    served = _load(parser.parse_args(["serve", "--model", str(tiny_model), "--device", "cpu", "--grammar",
+                                      str(digit_grammar)]))
+    assert served.decoder.grammar is not None and served.decoder.config.grammar == str(digit_grammar)
