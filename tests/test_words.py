@@ -300,3 +300,27 @@ def test_serve_loads_a_model_with_your_words_or_grammar(tiny_model, digit_gramma
     served = _load(parser.parse_args(["serve", "--model", str(tiny_model), "--device", "cpu", "--grammar",
                                       str(digit_grammar)]))
     assert served.decoder.grammar is not None and served.decoder.config.grammar == str(digit_grammar)
+
+
+def test_evaluate_compare_adds_the_words_row_last(tmp_path):
+    from dfcnn.evaluate import decoder_variants
+
+    lexicon = tmp_path / "lexicon.txt"
+    write_lexicon(["the", "cat"], WORDS_TOKENIZER, lexicon)
+    config = DecoderConfig(lexicon=str(lexicon), words="names.txt", beam_size=8)
+    variants = decoder_variants(config, WORDS_TOKENIZER)
+    assert list(variants) == ["greedy", "beam", "beam+lexicon", "beam+lexicon+words"]
+    assert variants["beam+lexicon+words"] is config and variants["beam+lexicon"].words is None
+    grammar = decoder_variants(DecoderConfig(grammar="digits.txt"), WORDS_TOKENIZER)
+    assert list(grammar) == ["greedy", "beam", "beam+grammar"] and grammar["beam"].grammar is None
+
+
+def test_an_exported_model_ships_its_grammar_beside_it(tmp_path, digit_grammar):
+    from dfcnn.deploy.export import ship_decoder
+
+    out = tmp_path / "deploy"
+    out.mkdir()
+    shipped = ship_decoder(DecoderConfig(grammar=str(digit_grammar), grammar_repeat=True), out, WORDS_TOKENIZER)
+    assert (out / "digits.txt").read_text() == digit_grammar.read_text()
+    assert resolve_decoder(SHIPPED, out) == DecoderConfig(grammar=str(out / "digits.txt"), grammar_repeat=True)
+    assert shipped == out / "decoder.json"
