@@ -126,10 +126,11 @@ def measure_words(recognizer, shipped: DecoderConfig, args, scratch: Path) -> di
             "decoder": label, "wer": decoder.score(references, hyps).wer,
             "control_wer": decoder.score([u.text for u in controls], control_hyps).wer if controls else None,
             "targets_found": held, "targets": total, "decode_seconds": seconds + control_seconds,
-            "examples": [{"utt_id": u.utt_id, "ref": u.text, "hyp": h} for u, h in zip(targets[:8], hyps[:8])],
+            "hypotheses": {u.utt_id: h for u, h in zip(targets, hyps)},
         })
         print(f"{label}: WER {rows[-1]['wer']:.1f}%, targets {held}/{total}", file=sys.stderr)
     return {"utterances": len(targets), "controls": len(controls), "words": words,
+            "references": {u.utt_id: u.text for u in targets},
             "audio_seconds": sum(u.duration for u in targets + controls), "rows": rows}
 
 
@@ -172,12 +173,13 @@ def report(results: dict) -> str:
                      f"{control} | {row['decode_seconds']:.1f} |")
     default = f"shipped + words (weight {DEFAULT_WORDS_WEIGHT:g})"
     shown = next((r for r in words["rows"] if r["decoder"] == default), words["rows"][-1])
-    lines += ["", f"Words: {', '.join(words['words'])}", "", f"Examples ({shown['decoder']}):", ""]
-    examples = shown["examples"]
-    before = {e["utt_id"]: e["hyp"] for e in words["rows"][0]["examples"]}
-    for example in examples:
-        lines.append(f"- `{example['utt_id']}` REF: {example['ref']}  \n  shipped: {before[example['utt_id']]}  \n"
-                     f"  with words: {example['hyp']}")
+    before, after = words["rows"][0]["hypotheses"], shown["hypotheses"]
+    changed = [utt_id for utt_id in after if after[utt_id] != before[utt_id]]
+    lines += ["", f"Words: {', '.join(words['words'])}", "",
+              f"Sentences the words changed ({shown['decoder']}: {len(changed)} of {len(after)}, the first 8):", ""]
+    for utt_id in changed[:8]:
+        lines.append(f"- `{utt_id}` REF: {words['references'][utt_id]}  \n  shipped: {before[utt_id]}  \n"
+                     f"  with words: {after[utt_id]}")
     lines += ["", "## (b) FSDD digits through a grammar, no retraining", "",
               f"FSDD test split (index 0-4): {digits['utterances']} recordings of one digit each.", "",
               "| decoder | error rate % | outputs that are one digit word | decoding s |", "|---|---:|---:|---:|"]

@@ -136,7 +136,8 @@ class BoostedLM(LM):
 
     Without an LM each word's state is a child of the one before (as flashlight's ZeroLM does), and
     every word scores 0 but the boosted ones. ``bonus`` is in LM units: the decoder multiplies it by
-    its LM weight.
+    its LM weight. The search calls ``score`` from C++ for every word it completes (some 30,000 times
+    an audio second with a 73,000-word lexicon): the crossing, not the work, makes it slower than KenLM alone.
     """
 
     def __init__(self, kenlm: LM | None, boosted: set[int], bonus: float):
