@@ -20,24 +20,30 @@ from pathlib import Path
 import torch
 
 from .data import read_manifest, warn_about_references
-from .decode import DECODER_FILE, SHIPPED, DecoderConfig, build_decoder
+from .decode import DECODER_FILE, PATH_OPTIONS, SHIPPED, DecoderConfig, build_decoder
 from .fileio import atomic_write_text
 from .loading import find_model, load_model
 from .metrics import PHONE_TABLES, Score, format_alignments, format_table
 
 
 def decoder_variants(config: DecoderConfig, tokenizer) -> dict[str, DecoderConfig]:
-    """Greedy, then beam search without lexicon, with the lexicon, with lexicon and LM: what each adds."""
+    """Greedy, then beam search without lexicon, with the lexicon, with lexicon and LM, then with your
+    words or grammar: what each adds."""
     from .lm import resolve_lexicon
 
+    plain = replace(config, words=None, grammar=None, grammar_repeat=False)
     variants = {"greedy": DecoderConfig()}
-    variants["beam"] = replace(config, lexicon=None, lm=None, beam_size=config.beam)
-    lexicon = resolve_lexicon(config.lexicon, config.lm, tokenizer)
+    variants["beam"] = replace(plain, lexicon=None, lm=None, beam_size=config.beam)
+    lexicon = resolve_lexicon(plain.lexicon, plain.lm, tokenizer)
     if lexicon is not None:
         # the word score was tuned with the LM: alone, the lexicon gets the neutral 0
-        variants["beam+lexicon"] = replace(config, lexicon=str(lexicon), lm=None, word_score=0.0)
+        variants["beam+lexicon"] = replace(plain, lexicon=str(lexicon), lm=None, word_score=0.0)
     if config.lm is not None:
-        variants["beam+lexicon+LM"] = replace(config, lexicon=str(lexicon))
+        variants["beam+lexicon+LM"] = replace(plain, lexicon=str(lexicon))
+    if config.words is not None:
+        variants[f"{list(variants)[-1]}+words"] = config
+    if config.grammar is not None:
+        variants["beam+grammar"] = config
     return variants
 
 
@@ -181,11 +187,11 @@ def tune_decoder(
 
 
 def write_decoder_config(path: str | Path, config: DecoderConfig) -> None:
-    """Write ``config`` as JSON, its lexicon and LM paths relative to the file's folder (so a model
-    folder moves as a whole)."""
+    """Write ``config`` as JSON, its lexicon, LM, words and grammar paths relative to the file's folder
+    (so a model folder moves as a whole)."""
     path = Path(path)
     values = config.to_dict()
-    for key in ("lexicon", "lm"):
+    for key in PATH_OPTIONS:
         if values[key] is not None:
             values[key] = os.path.relpath(Path(values[key]).resolve(), path.parent.resolve())
     atomic_write_text(path, json.dumps(values, indent=2) + "\n")

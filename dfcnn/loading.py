@@ -8,6 +8,7 @@ Runtime and its decoder as asked (the one it ships by default).
     recognizer = load_model("deploy/", backend="onnx")       # deploy/model.onnx (dfcnn export)
     recognizer = load_model("exp/", backend="onnx")          # the checkpoint, exported in memory
     recognizer = load_model("english")                       # a shipped model (dfcnn models), by name
+    recognizer = load_model("english", decoder=decoder_config(words="names.txt"))  # its decoder, your words added
 
 A model ships its decoder as ``decoder.json`` beside the checkpoint or graph (``dfcnn tune --ship``
 writes it: the lexicon, LM, LM weight and word score tuned on dev, paths relative to the file).
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .checkpoint import load_checkpoint, restore_modules
-from .decode import SHIPPED, DecoderConfig, build_decoder, resolve_decoder
+from .decode import SHIPPED, DecoderConfig, Shipped, build_decoder, resolve_decoder
 from .device import resolve_device
 from .errors import CheckpointError, DfcnnError
 from .inference import Recognizer, TorchNetwork
@@ -92,7 +93,7 @@ def onnx_network(files: ModelFiles, threads: int | None = None):
 
 
 def load_model(
-    path: str | Path, device: str = "auto", decoder: DecoderConfig | None | str = SHIPPED,
+    path: str | Path, device: str = "auto", decoder: DecoderConfig | Shipped | None | str = SHIPPED,
     config: TranscribeConfig | None = None, backend: str = "torch",
 ) -> Recognizer:
     """Load a model written by ``dfcnn train`` (a .pt file, or a folder with best.pt) or ``dfcnn export``,
@@ -100,8 +101,9 @@ def load_model(
 
     Args:
         decoder: "shipped" (the default): the decoder.json beside the model, or greedy without one;
-            None: greedy, the network's own output; or a ``DecoderConfig`` (``decode.decoder_config``
-            builds one from options).
+            None: greedy, the network's own output; a ``DecoderConfig`` (``decode.decoder_config``
+            builds one from options); or a ``Shipped``: the shipped decoder with your words or grammar
+            (``decoder_config(words=...)``, ``decoder_config(grammar=...)``).
         backend: "torch", or "onnx": the network in onnxruntime on the CPU; ``path`` may then also be an
             exported .onnx file or a folder holding model.onnx (``dfcnn export``).
     """

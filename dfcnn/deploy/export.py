@@ -204,12 +204,14 @@ def quantize_int8(fp32: Path, int8: Path, waves: list[np.ndarray]) -> None:
 
 def ship_decoder(config: DecoderConfig, out: Path, tokenizer) -> Path | None:
     """Write the model's decoder (a beam search; greedy needs none) as decoder.json in ``out``, with
-    the LM and the lexicon it uses (named, or found beside the LM) copied in and named relative to it."""
+    the LM and the lexicon it uses (named, or found beside the LM), and its words or grammar file,
+    copied in and named relative to it."""
     from ..lm import resolve_lexicon
 
     if config.is_greedy:
         return None
-    sources = {"lexicon": resolve_lexicon(config.lexicon, config.lm, tokenizer), "lm": config.lm}
+    lexicon = None if config.grammar else resolve_lexicon(config.lexicon, config.lm, tokenizer)
+    sources = {"lexicon": lexicon, "lm": config.lm, "words": config.words, "grammar": config.grammar}
     copied = {}
     for key, source in sources.items():
         if source is not None:
