@@ -162,7 +162,7 @@ def _merge(defaults: dict, updates: dict, where: str, nested: set[str], origins:
     for key, value in updates.items():
         if key not in defaults:
             raise ConfigError(f"{where}: unknown key {quote(f'{prefix}{key}')} (known: {', '.join(sorted(defaults))})")
-        if key in nested:
+        if key in nested or isinstance(defaults[key], dict):  # a section, at any depth (data.robustness)
             if not isinstance(value, dict):
                 raise ConfigError(f"{where}: '{prefix}{key}' must be a mapping of its fields")
             merged[key] = _merge(merged[key], value, where, set(), origins, f"{prefix}{key}.")

@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass, field
 
 from ..audio import SAMPLE_RATE
+from ..augment import RobustnessConfig
 from ..device import DEVICE_PATTERN
 from ..errors import check_field
 from ..features import FeatureConfig, SpecAugmentConfig
@@ -42,6 +43,8 @@ class DataConfig:
     stats_utterances: int = 500  # training utterances sampled for the normalisation statistics
     skip_bad_audio: bool = True  # an unreadable training file is skipped, named and counted, not fatal
     length_buckets: int = 24  # padded batch lengths are rounded up to this many sizes per doubling (0: exact)
+    # silence at the ends, room noise and pauses drawn per utterance and epoch (training only; enabled: false = off)
+    robustness: RobustnessConfig = field(default_factory=RobustnessConfig)
 
     def __post_init__(self):
         check_field(self.normalizer in NORMALIZERS, "normalizer", f"must be one of {', '.join(NORMALIZERS)}")

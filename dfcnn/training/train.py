@@ -34,7 +34,15 @@ import yaml
 from .. import config as config_io
 from ..audio import SAMPLE_RATE
 from ..checkpoint import build_payload, copy_checkpoint, load_checkpoint, save_checkpoint, transfer_weights
-from ..data import DurationBatchSampler, SpeechDataset, Utterance, collate, filter_for_ctc, read_manifest
+from ..data import (
+    DurationBatchSampler,
+    NoiseRecordings,
+    SpeechDataset,
+    Utterance,
+    collate,
+    filter_for_ctc,
+    read_manifest,
+)
 from ..decode import build_decoder
 from ..device import resolve_device
 from ..errors import AudioError, ConfigError, DfcnnError, Interrupted
@@ -91,10 +99,12 @@ def build_data(config: ExperimentConfig, tokenizer: Tokenizer, model: DFCNN, dis
     )
     if not utterances:
         raise ConfigError(f"{data.train_manifest}: no usable training utterances left ({dict(dropped)})")
-    dataset = SpeechDataset(utterances, targets, data.speed_perturb, seed)
-    sampler = DurationBatchSampler(
+    robustness = data.robustness if data.robustness.enabled else None
+    noise = NoiseRecordings(robustness.noise_dir) if robustness is not None and robustness.noise_dir else None
+    dataset = SpeechDataset(utterances, targets, data.speed_perturb, seed, robustness, noise)
+    sampler = DurationBatchSampler(  # batches sized by each epoch's drawn lengths: the memory bound holds
         dataset.durations, data.max_batch_duration, shuffle=True, seed=seed, rank=dist.rank,
-        world_size=dist.world_size, buckets_per_doubling=data.length_buckets,
+        world_size=dist.world_size, buckets_per_doubling=data.length_buckets, epoch_durations=dataset.epoch_durations,
     )
     loader = torch.utils.data.DataLoader(
         dataset, batch_sampler=sampler, collate_fn=partial(collate, buckets_per_doubling=data.length_buckets),
@@ -180,6 +190,10 @@ class Trainer:
             config.model, input_bins=config.features.num_bins, vocab_size=len(self.tokenizer)
         )
         self.config = dataclasses.replace(config, model=model_config)  # the caller's config stays as it was
+        if resume_from is not None and "robustness" not in ((resume_from.get("config") or {}).get("data") or {}):
+            self.config = dataclasses.replace(self.config, data=dataclasses.replace(
+                data, robustness=dataclasses.replace(data.robustness, enabled=False)))
+            self._say(f"{last} was trained before data.robustness existed: it continues without it, as it began")
         with self.generators.active():
             self.model = DFCNN(model_config).to(self.device)
         self.features = FeatureExtractor(config.features).to(self.device)
