@@ -34,6 +34,7 @@ lock: setup
 
 lint: setup
 	$(VENV)/bin/ruff check dfcnn tests recipes bench tools
+	$(VENV)/bin/ruff format --check dfcnn tests recipes bench tools
 
 kenlm: tools/kenlm/bin/lmplz
 

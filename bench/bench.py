@@ -111,11 +111,15 @@ def main() -> None:
         f"{torch.get_num_threads()} torch threads, torch {torch.__version__}, {args.repeats} repeats (medians).\n\n"
         "|model|parameters|GFLOPs per audio second|training audio-s per s|inference RTF|\n|---|---|---|---|---|\n"
     )
-    table = header + "\n".join(
-        f"|{r['model']}|{r['parameters'] / 1e6:.2f} M|{r['gflops_per_audio_second']:.2f}|"
-        f"{r['train_audio_sec_per_sec']:.1f}|{r['inference_rtf']:.4f}|"
-        for r in rows
-    ) + "\n"
+    table = (
+        header
+        + "\n".join(
+            f"|{r['model']}|{r['parameters'] / 1e6:.2f} M|{r['gflops_per_audio_second']:.2f}|"
+            f"{r['train_audio_sec_per_sec']:.1f}|{r['inference_rtf']:.4f}|"
+            for r in rows
+        )
+        + "\n"
+    )
     print(table)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(table)

@@ -50,8 +50,9 @@ SETTINGS = {  # name -> (beam size, beam threshold, tokens per frame)
 }
 
 
-def simulated_log_probs(tokenizer: Tokenizer, text: str, frames: int, error_rate: float,
-                        rng: np.random.Generator) -> torch.Tensor:
+def simulated_log_probs(
+    tokenizer: Tokenizer, text: str, frames: int, error_rate: float, rng: np.random.Generator
+) -> torch.Tensor:
     """(frames, V) log-probs of a noisy CTC model that heard ``text`` (see the module docstring)."""
     phones = [t for t in tokenizer.encode(text)]
     choices = [i for i, t in enumerate(tokenizer.tokens) if t not in (BLANK, WORD_SEPARATOR) and not t.startswith("<")]
@@ -90,9 +91,18 @@ def worker(job: dict) -> dict:
     before = _rss_mb()
     beam, threshold, tokens = job["setting"]
     start = time.perf_counter()
-    decoder = build_decoder(tokenizer, DecoderConfig(
-        beam_size=beam, beam_threshold=threshold, beam_size_token=tokens, lm=job["lm"], lexicon=job["lexicon"],
-        lm_weight=job["lm_weight"], word_score=job["word_score"]))
+    decoder = build_decoder(
+        tokenizer,
+        DecoderConfig(
+            beam_size=beam,
+            beam_threshold=threshold,
+            beam_size_token=tokens,
+            lm=job["lm"],
+            lexicon=job["lexicon"],
+            lm_weight=job["lm_weight"],
+            word_score=job["word_score"],
+        ),
+    )
     load = time.perf_counter() - start
     loaded = _rss_mb()
     start = time.perf_counter()
@@ -102,8 +112,14 @@ def worker(job: dict) -> dict:
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     wer = decoder.score(saved["references"], hyps).wer
-    return {"load_s": load, "decoder_mb": loaded - before, "peak_mb": peak, "decode_s": seconds,
-            "rtf": seconds / float(saved["audio_seconds"]), "wer": wer}
+    return {
+        "load_s": load,
+        "decoder_mb": loaded - before,
+        "peak_mb": peak,
+        "decode_s": seconds,
+        "rtf": seconds / float(saved["audio_seconds"]),
+        "wer": wer,
+    }
 
 
 def log_probs_of(args, utterances, tokenizer) -> list[torch.Tensor]:
@@ -111,17 +127,25 @@ def log_probs_of(args, utterances, tokenizer) -> list[torch.Tensor]:
         recognizer = load_model(args.model, "cpu", decoder=None)
         return recognizer.utterance_log_probs(utterances)
     rng = np.random.default_rng(0)
-    return [simulated_log_probs(tokenizer, u.text, math.ceil(u.duration / FRAME_SECONDS), args.simulate, rng)
-            for u in utterances]
+    return [
+        simulated_log_probs(tokenizer, u.text, math.ceil(u.duration / FRAME_SECONDS), args.simulate, rng)
+        for u in utterances
+    ]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--manifest", type=Path, required=True)
-    parser.add_argument("--model", type=Path, required=True, help="checkpoint (its phones; its log-probs unless "
-                                                                    "--simulate)")
-    parser.add_argument("--lm", action="append", required=True, metavar="NAME=FOLDER",
-                        help="a folder with lm.bin and lexicon.txt; repeat")
+    parser.add_argument(
+        "--model", type=Path, required=True, help="checkpoint (its phones; its log-probs unless --simulate)"
+    )
+    parser.add_argument(
+        "--lm",
+        action="append",
+        required=True,
+        metavar="NAME=FOLDER",
+        help="a folder with lm.bin and lexicon.txt; repeat",
+    )
     parser.add_argument("--utterances", type=int, default=50, help="the manifest's first N utterances")
     parser.add_argument("--simulate", type=float, default=None, metavar="P", help="simulated log-probs, error rate P")
     parser.add_argument("--lm-weight", type=float, default=1.0)
@@ -139,30 +163,61 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
-        torch.save({"log_probs": log_probs_of(args, utterances, tokenizer), "references": [u.text for u in utterances],
-                    "audio_seconds": audio}, scratch / "log_probs.pt")
+        torch.save(
+            {
+                "log_probs": log_probs_of(args, utterances, tokenizer),
+                "references": [u.text for u in utterances],
+                "audio_seconds": audio,
+            },
+            scratch / "log_probs.pt",
+        )
         (scratch / "tokenizer.json").write_text(json.dumps(tokenizer.to_dict()))
         for item in args.lm:
             name, folder = item.split("=", 1)
             words = sum(1 for _ in open(Path(folder) / "lexicon.txt", encoding="utf-8"))
             for setting_name, setting in SETTINGS.items():
-                job = {"log_probs": str(scratch / "log_probs.pt"), "tokenizer": str(scratch / "tokenizer.json"),
-                       "lm": str(Path(folder) / "lm.bin"), "lexicon": str(Path(folder) / "lexicon.txt"),
-                       "setting": setting, "lm_weight": args.lm_weight, "word_score": args.word_score}
+                job = {
+                    "log_probs": str(scratch / "log_probs.pt"),
+                    "tokenizer": str(scratch / "tokenizer.json"),
+                    "lm": str(Path(folder) / "lm.bin"),
+                    "lexicon": str(Path(folder) / "lexicon.txt"),
+                    "setting": setting,
+                    "lm_weight": args.lm_weight,
+                    "word_score": args.word_score,
+                }
                 (scratch / "job.json").write_text(json.dumps(job))
-                result = subprocess.run([sys.executable, __file__, "--manifest", str(args.manifest), "--model",
-                                         str(args.model), "--lm", item, "--worker", str(scratch / "job.json")],
-                                        capture_output=True, text=True, check=True)
-                row = {"lm": name, "lexicon_lines": words, "setting": setting_name,
-                       "lm_mb": (Path(folder) / "lm.bin").stat().st_size / 1e6,
-                       **json.loads(result.stdout.strip().splitlines()[-1])}
+                result = subprocess.run(
+                    [
+                        sys.executable,
+                        __file__,
+                        "--manifest",
+                        str(args.manifest),
+                        "--model",
+                        str(args.model),
+                        "--lm",
+                        item,
+                        "--worker",
+                        str(scratch / "job.json"),
+                    ],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
+                row = {
+                    "lm": name,
+                    "lexicon_lines": words,
+                    "setting": setting_name,
+                    "lm_mb": (Path(folder) / "lm.bin").stat().st_size / 1e6,
+                    **json.loads(result.stdout.strip().splitlines()[-1]),
+                }
                 rows.append(row)
                 print(json.dumps(row), flush=True)
 
     source = f"simulated log-probs (error rate {args.simulate:g})" if args.simulate is not None else f"`{args.model}`"
     table = "".join(
         f"| {r['lm']} | {r['lexicon_lines']} | {r['lm_mb']:.1f} | {r['setting']} | {r['load_s']:.1f} | "
-        f"{r['decoder_mb']:.0f} | {r['peak_mb']:.0f} | {r['rtf']:.3f} | {r['wer']:.1f} |\n" for r in rows
+        f"{r['decoder_mb']:.0f} | {r['peak_mb']:.0f} | {r['rtf']:.3f} | {r['wer']:.1f} |\n"
+        for r in rows
     )
     text = (
         f"# Lexicon decoder speed and memory ({datetime.date.today()}, 1 thread)\n\n"

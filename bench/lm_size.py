@@ -65,16 +65,27 @@ def main() -> None:
             model = model if threshold is None else prune(mixed, threshold)
             folder = scratch / f"{name}-{threshold}"
             lm = write_lm(model, folder, tokenizer, binary_options=None)
-            row = {"lm": name, "prune": threshold, "ngrams": model.counts, "lexicon_words": lm.vocabulary_size -
-                   lm.lexicon_skipped, "lexicon_mb": lm.lexicon.stat().st_size / 1e6,
-                   "lexicon_gzip_mb": gzip_size(lm.lexicon) / 1e6, "arpa_mb": lm.arpa.stat().st_size / 1e6,
-                   "dev_ppl": perplexity(model, dev).value, "test_ppl": perplexity(model, test).value,
-                   "dev_oovs": perplexity(model, dev).oovs, "binaries": {}}
+            row = {
+                "lm": name,
+                "prune": threshold,
+                "ngrams": model.counts,
+                "lexicon_words": lm.vocabulary_size - lm.lexicon_skipped,
+                "lexicon_mb": lm.lexicon.stat().st_size / 1e6,
+                "lexicon_gzip_mb": gzip_size(lm.lexicon) / 1e6,
+                "arpa_mb": lm.arpa.stat().st_size / 1e6,
+                "dev_ppl": perplexity(model, dev).value,
+                "test_ppl": perplexity(model, test).value,
+                "dev_oovs": perplexity(model, dev).oovs,
+                "binaries": {},
+            }
             kinds = BINARIES if threshold is None else {"trie -q 8 -b 8 -a 22": KENLM_TRIE_Q8}
             for kind, options in kinds.items():
                 binary = build_kenlm_binary(lm.arpa, folder / f"{kind.replace(' ', '')}.bin", options)
-                row["binaries"][kind] = {"mb": binary.stat().st_size / 1e6, "gzip_mb": gzip_size(binary) / 1e6,
-                                         "dev_ppl": kenlm_perplexity(binary, model, dev).value}
+                row["binaries"][kind] = {
+                    "mb": binary.stat().st_size / 1e6,
+                    "gzip_mb": gzip_size(binary) / 1e6,
+                    "dev_ppl": kenlm_perplexity(binary, model, dev).value,
+                }
             row["seconds"] = time.perf_counter() - start
             rows.append(row)
             print(json.dumps(row), flush=True)

@@ -83,13 +83,28 @@ def _sphinx_one(path: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--manifest", type=Path, required=True)
-    parser.add_argument("--model", action="append", required=True, metavar="NAME=PATH",
-                        help="a dfcnn model (checkpoint or folder); repeat to compare several in one run")
-    parser.add_argument("--decoder", action="append", default=[], metavar="NAME=JSON",
-                        help="also decode each model with this decoder config (dfcnn tune's best.json); repeat")
-    parser.add_argument("--sphinx-lm", action="append", default=[], metavar="NAME=FOLDER",
-                        help="also run PocketSphinx with FOLDER/lm.arpa and a dictionary of FOLDER/lexicon.txt "
-                             "(a dfcnn phone lexicon); repeat")
+    parser.add_argument(
+        "--model",
+        action="append",
+        required=True,
+        metavar="NAME=PATH",
+        help="a dfcnn model (checkpoint or folder); repeat to compare several in one run",
+    )
+    parser.add_argument(
+        "--decoder",
+        action="append",
+        default=[],
+        metavar="NAME=JSON",
+        help="also decode each model with this decoder config (dfcnn tune's best.json); repeat",
+    )
+    parser.add_argument(
+        "--sphinx-lm",
+        action="append",
+        default=[],
+        metavar="NAME=FOLDER",
+        help="also run PocketSphinx with FOLDER/lm.arpa and a dictionary of FOLDER/lexicon.txt "
+        "(a dfcnn phone lexicon); repeat",
+    )
     parser.add_argument("--jobs", type=int, default=2, help="PocketSphinx processes")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "pocketsphinx.md")
     args = parser.parse_args()
@@ -105,8 +120,9 @@ def main() -> None:
     references = [normalize(u.text) for u in utterances]
     sphinx, wall = run_sphinx(utterances, args.jobs)
     hyps_out["pocketsphinx"] = [normalize(h) for h in sphinx]
-    rows.append(("PocketSphinx 5.1.1 (en-us model + LM)", score(references, hyps_out["pocketsphinx"]), "WER", wall,
-                 args.jobs))
+    rows.append(
+        ("PocketSphinx 5.1.1 (en-us model + LM)", score(references, hyps_out["pocketsphinx"]), "WER", wall, args.jobs)
+    )
     print(f"PocketSphinx: {wall:.0f} s", flush=True)
     with tempfile.TemporaryDirectory() as scratch:
         for name, folder in sphinx_lms.items():
@@ -147,13 +163,23 @@ def main() -> None:
         + table
     )
     atomic_write_text(args.out, text)
-    atomic_write_text(args.out.with_suffix(".json"), json.dumps(
-        {name: {metric.lower(): s.wer, "cer": s.cer, "wall_s": wall} for name, s, metric, wall, _ in rows}, indent=2
-    ) + "\n")
-    atomic_write_text(args.out.with_suffix(".hyps.jsonl"), "".join(
-        json.dumps({"utt_id": u.utt_id, "ref": u.text, **{k: v[i] for k, v in hyps_out.items()}}, ensure_ascii=False)
-        + "\n" for i, u in enumerate(utterances)
-    ))
+    atomic_write_text(
+        args.out.with_suffix(".json"),
+        json.dumps(
+            {name: {metric.lower(): s.wer, "cer": s.cer, "wall_s": wall} for name, s, metric, wall, _ in rows}, indent=2
+        )
+        + "\n",
+    )
+    atomic_write_text(
+        args.out.with_suffix(".hyps.jsonl"),
+        "".join(
+            json.dumps(
+                {"utt_id": u.utt_id, "ref": u.text, **{k: v[i] for k, v in hyps_out.items()}}, ensure_ascii=False
+            )
+            + "\n"
+            for i, u in enumerate(utterances)
+        ),
+    )
     print(text)
     print(f"written to {args.out}")
 

@@ -89,8 +89,11 @@ def join(utterances: list[Utterance], args, rng) -> tuple[np.ndarray, list[tuple
     joined = np.concatenate(pieces)
     speech_rms = float(np.sqrt(np.mean(np.square(np.concatenate(speech), dtype=np.float64))))
     if args.noise != "none":
-        noise = augment.pink_noise(rng, len(joined)) if args.noise == "pink" else \
-            augment.brown_noise(rng, len(joined), SAMPLE_RATE)
+        noise = (
+            augment.pink_noise(rng, len(joined))
+            if args.noise == "pink"
+            else augment.brown_noise(rng, len(joined), SAMPLE_RATE)
+        )
         joined = augment.add_noise(joined, noise, args.snr, signal_rms=speech_rms)
     return joined + augment.hiss(rng, len(joined), args.hiss_dbfs), spans
 
@@ -106,8 +109,16 @@ def measure(args, work: Path) -> dict:
     joined, spans = join(utterances, args, rng)
     long_file = work / "long.flac"
     soundfile.write(str(long_file), joined, SAMPLE_RATE)
-    noisy = [replace(u, audio_filepath=long_file, offset=start / SAMPLE_RATE, duration=(end - start) / SAMPLE_RATE,
-                     utt_id=f"{u.utt_id}-noisy") for u, (start, end) in zip(utterances, spans)]
+    noisy = [
+        replace(
+            u,
+            audio_filepath=long_file,
+            offset=start / SAMPLE_RATE,
+            duration=(end - start) / SAMPLE_RATE,
+            utt_id=f"{u.utt_id}-noisy",
+        )
+        for u, (start, end) in zip(utterances, spans)
+    ]
 
     shipped = recognizer.decoder.config
     decoders = {"greedy": (DecoderConfig(), ["--greedy"])}
@@ -126,17 +137,39 @@ def measure(args, work: Path) -> dict:
         long = decoding.score([" ".join(refs)], [transcript["text"]])
         relative = (long.wer - per_utterance.wer) / max(per_utterance.wer, 1e-9)
         label = name if config.describe() == name else f"{name} ({config.describe()})"
-        rows.append({"decoder": name, "label": label, "describe": config.describe(), "writes": decoding.writes,
-                     "per_utterance": per_utterance.wer, "per_utterance_noisy": per_noisy.wer,
-                     "long_file": long.wer, "relative": relative, "within_target": relative <= TARGET,
-                     "transcribe_wall_s": wall})
-        print(f"{name}: per utterance {per_utterance.wer:.2f}%, noisy {per_noisy.wer:.2f}%, "
-              f"long file {long.wer:.2f}% ({100 * relative:+.1f}%)", flush=True)
+        rows.append(
+            {
+                "decoder": name,
+                "label": label,
+                "describe": config.describe(),
+                "writes": decoding.writes,
+                "per_utterance": per_utterance.wer,
+                "per_utterance_noisy": per_noisy.wer,
+                "long_file": long.wer,
+                "relative": relative,
+                "within_target": relative <= TARGET,
+                "transcribe_wall_s": wall,
+            }
+        )
+        print(
+            f"{name}: per utterance {per_utterance.wer:.2f}%, noisy {per_noisy.wer:.2f}%, "
+            f"long file {long.wer:.2f}% ({100 * relative:+.1f}%)",
+            flush=True,
+        )
     speech_s = sum(end - start for start, end in spans) / SAMPLE_RATE
-    return {"model": str(args.model), "source": str(args.manifest or f"{args.corpus} test"),
-            "utterances": len(utterances), "audio_min": len(joined) / SAMPLE_RATE / 60, "speech_min": speech_s / 60,
-            "gap_s": list(args.gap), "noise": args.noise, "snr_db": args.snr, "hiss_dbfs": args.hiss_dbfs,
-            "seed": args.seed, "rows": rows}
+    return {
+        "model": str(args.model),
+        "source": str(args.manifest or f"{args.corpus} test"),
+        "utterances": len(utterances),
+        "audio_min": len(joined) / SAMPLE_RATE / 60,
+        "speech_min": speech_s / 60,
+        "gap_s": list(args.gap),
+        "noise": args.noise,
+        "snr_db": args.snr,
+        "hiss_dbfs": args.hiss_dbfs,
+        "seed": args.seed,
+        "rows": rows,
+    }
 
 
 def report(result: dict, command: str) -> str:
@@ -156,9 +189,11 @@ def report(result: dict, command: str) -> str:
         "",
         "| decoder | per utterance | per utterance, noisy | long file | relative | within target |",
         "|---|---:|---:|---:|---:|---|",
-        *[f"| {r['label']} | {r['per_utterance']:.2f} | {r['per_utterance_noisy']:.2f} | "
-          f"{r['long_file']:.2f} | {100 * r['relative']:+.1f}% | {'yes' if r['within_target'] else 'no'} |"
-          for r in result["rows"]],
+        *[
+            f"| {r['label']} | {r['per_utterance']:.2f} | {r['per_utterance_noisy']:.2f} | "
+            f"{r['long_file']:.2f} | {100 * r['relative']:+.1f}% | {'yes' if r['within_target'] else 'no'} |"
+            for r in result["rows"]
+        ],
         "",
     ]
     return "\n".join(lines)
@@ -167,14 +202,28 @@ def report(result: dict, command: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="english", help="shipped model name or checkpoint/folder (default: english)")
-    parser.add_argument("--corpus", choices=CORPORA, default="speechocean762",
-                        help="held-out recordings: this corpus's test split (default: speechocean762)")
+    parser.add_argument(
+        "--corpus",
+        choices=CORPORA,
+        default="speechocean762",
+        help="held-out recordings: this corpus's test split (default: speechocean762)",
+    )
     parser.add_argument("--manifest", type=Path, default=None, help="or the utterances of this JSONL manifest")
-    parser.add_argument("--data", type=Path, default=Path(os.environ.get("DFCNN_DATA") or REPO.parent / "shared/data"),
-                        help="the shared corpora (default: $DFCNN_DATA or ../shared/data)")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=Path(os.environ.get("DFCNN_DATA") or REPO.parent / "shared/data"),
+        help="the shared corpora (default: $DFCNN_DATA or ../shared/data)",
+    )
     parser.add_argument("--minutes", type=float, default=5.0, help="length of the long file (default: 5)")
-    parser.add_argument("--gap", type=float, nargs=2, default=[0.3, 2.0], metavar=("LOW", "HIGH"),
-                        help="seconds of pause before each utterance, drawn uniformly (default: 0.3 2.0)")
+    parser.add_argument(
+        "--gap",
+        type=float,
+        nargs=2,
+        default=[0.3, 2.0],
+        metavar=("LOW", "HIGH"),
+        help="seconds of pause before each utterance, drawn uniformly (default: 0.3 2.0)",
+    )
     parser.add_argument("--noise", choices=("pink", "brown", "none"), default="pink", help="room noise (default: pink)")
     parser.add_argument("--snr", type=float, default=20.0, help="room noise SNR, dB of the speech (default: 20)")
     parser.add_argument("--hiss-dbfs", type=float, default=-60.0, help="microphone hiss, RMS dBFS (default: -60)")

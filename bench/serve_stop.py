@@ -24,8 +24,13 @@ REPO = Path(__file__).resolve().parents[1]
 
 def stop_once(model: Path, stop: signal.Signals) -> dict:
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    server = subprocess.Popen([sys.executable, "-m", "dfcnn", "serve", "--model", str(model), "--port", "0"],
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "dfcnn", "serve", "--model", str(model), "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
     while "listening on" not in (line := server.stdout.readline()):
         if not line:
             raise RuntimeError(f"dfcnn serve ended before listening ({server.wait()})")
@@ -37,8 +42,13 @@ def stop_once(model: Path, stop: signal.Signals) -> dict:
         lines.append(line.rstrip("\n"))
         last_line = time.monotonic() - start
     server.wait()
-    return {"signal": stop.name, "lines": lines, "line_s": last_line, "exit_s": time.monotonic() - start,
-            "exit_code": server.returncode}
+    return {
+        "signal": stop.name,
+        "lines": lines,
+        "line_s": last_line,
+        "exit_s": time.monotonic() - start,
+        "exit_code": server.returncode,
+    }
 
 
 def main() -> None:

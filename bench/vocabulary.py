@@ -115,23 +115,39 @@ def measure_words(recognizer, shipped: DecoderConfig, args, scratch: Path) -> di
     target_lp, control_lp = log_probs[: len(targets)], log_probs[len(targets) :]
     references = [u.text for u in targets]
     variants = {"shipped": shipped}
-    variants.update({f"shipped + words (weight {w:g})": DecoderConfig(**{**shipped.to_dict(), "words": str(words_file),
-                                                                        "words_weight": w}) for w in args.weights})
+    variants.update(
+        {
+            f"shipped + words (weight {w:g})": DecoderConfig(
+                **{**shipped.to_dict(), "words": str(words_file), "words_weight": w}
+            )
+            for w in args.weights
+        }
+    )
     rows = []
     for label, config in variants.items():
         decoder, hyps, seconds = decode_all(recognizer, config, target_lp)
         _, control_hyps, control_seconds = decode_all(recognizer, config, control_lp)
         held, total = found(hyps, references, set(words))
-        rows.append({
-            "decoder": label, "wer": decoder.score(references, hyps).wer,
-            "control_wer": decoder.score([u.text for u in controls], control_hyps).wer if controls else None,
-            "targets_found": held, "targets": total, "decode_seconds": seconds + control_seconds,
-            "hypotheses": {u.utt_id: h for u, h in zip(targets, hyps)},
-        })
+        rows.append(
+            {
+                "decoder": label,
+                "wer": decoder.score(references, hyps).wer,
+                "control_wer": decoder.score([u.text for u in controls], control_hyps).wer if controls else None,
+                "targets_found": held,
+                "targets": total,
+                "decode_seconds": seconds + control_seconds,
+                "hypotheses": {u.utt_id: h for u, h in zip(targets, hyps)},
+            }
+        )
         print(f"{label}: WER {rows[-1]['wer']:.1f}%, targets {held}/{total}", file=sys.stderr)
-    return {"utterances": len(targets), "controls": len(controls), "words": words,
-            "references": {u.utt_id: u.text for u in targets},
-            "audio_seconds": sum(u.duration for u in targets + controls), "rows": rows}
+    return {
+        "utterances": len(targets),
+        "controls": len(controls),
+        "words": words,
+        "references": {u.utt_id: u.text for u in targets},
+        "audio_seconds": sum(u.duration for u in targets + controls),
+        "rows": rows,
+    }
 
 
 def measure_digits(recognizer, shipped: DecoderConfig, scratch: Path) -> dict:
@@ -140,16 +156,26 @@ def measure_digits(recognizer, shipped: DecoderConfig, scratch: Path) -> dict:
     atomic_write_text(grammar, "".join(f"{word}\n" for word in DIGITS))
     log_probs = recognizer.utterance_log_probs(utterances, progress=True)
     references = [u.text for u in utterances]
-    variants = {"greedy": None, "shipped": shipped,
-                "grammar of the ten digit words": DecoderConfig(beam_size=shipped.beam_size, grammar=str(grammar))}
+    variants = {
+        "greedy": None,
+        "shipped": shipped,
+        "grammar of the ten digit words": DecoderConfig(beam_size=shipped.beam_size, grammar=str(grammar)),
+    }
     rows = []
     for label, config in variants.items():
         decoder, hyps, seconds = decode_all(recognizer, config, log_probs)
         result = decoder.score(references, hyps)
         metric = "PER" if decoder.writes == "units" and recognizer.tokenizer.unit == "phone" else "WER"
         in_digits = sum(h in DIGITS for h in hyps)
-        rows.append({"decoder": label, "metric": metric, "error_rate": result.wer, "decode_seconds": seconds,
-                     "one_digit_word": in_digits})
+        rows.append(
+            {
+                "decoder": label,
+                "metric": metric,
+                "error_rate": result.wer,
+                "decode_seconds": seconds,
+                "one_digit_word": in_digits,
+            }
+        )
         print(f"{label}: {metric} {result.wer:.1f}%", file=sys.stderr)
     return {"utterances": len(utterances), "rows": rows}
 
@@ -157,44 +183,69 @@ def measure_digits(recognizer, shipped: DecoderConfig, scratch: Path) -> dict:
 def report(results: dict) -> str:
     words, digits = results["words"], results["digits"]
     lines = [
-        f"# Your own words and grammars ({results['date']}, {results['machine']})", "",
-        f"    {results['command']}", "",
-        f"Model `{results['model']}`, shipped decoder: {results['shipped']}.", "",
-        "## (a) Words absent from the shipped lexicon", "",
+        f"# Your own words and grammars ({results['date']}, {results['machine']})",
+        "",
+        f"    {results['command']}",
+        "",
+        f"Model `{results['model']}`, shipped decoder: {results['shipped']}.",
+        "",
+        "## (a) Words absent from the shipped lexicon",
+        "",
         f"{words['utterances']} sentences (cathy_arctic, LJSpeech subset; one recording each) hold "
         f"{len(words['words'])} words the shipped lexicon lacks; all of them in one words file, spelt by CMUdict "
         f"or letter-to-sound. Control: {words['controls']} sentences without such words. "
-        f"{words['audio_seconds'] / 60:.1f} min of audio.", "",
-        "| decoder | WER % | target words found | control WER % | decoding s |", "|---|---:|---:|---:|---:|",
+        f"{words['audio_seconds'] / 60:.1f} min of audio.",
+        "",
+        "| decoder | WER % | target words found | control WER % | decoding s |",
+        "|---|---:|---:|---:|---:|",
     ]
     for row in words["rows"]:
         control = f"{row['control_wer']:.1f}" if row["control_wer"] is not None else "-"
-        lines.append(f"| {row['decoder']} | {row['wer']:.1f} | {row['targets_found']}/{row['targets']} | "
-                     f"{control} | {row['decode_seconds']:.1f} |")
+        lines.append(
+            f"| {row['decoder']} | {row['wer']:.1f} | {row['targets_found']}/{row['targets']} | "
+            f"{control} | {row['decode_seconds']:.1f} |"
+        )
     default = f"shipped + words (weight {DEFAULT_WORDS_WEIGHT:g})"
     shown = next((r for r in words["rows"] if r["decoder"] == default), words["rows"][-1])
     before, after = words["rows"][0]["hypotheses"], shown["hypotheses"]
     changed = [utt_id for utt_id in after if after[utt_id] != before[utt_id]]
-    lines += ["", f"Words: {', '.join(words['words'])}", "",
-              f"Sentences the words changed ({shown['decoder']}: {len(changed)} of {len(after)}, the first 8):", ""]
+    lines += [
+        "",
+        f"Words: {', '.join(words['words'])}",
+        "",
+        f"Sentences the words changed ({shown['decoder']}: {len(changed)} of {len(after)}, the first 8):",
+        "",
+    ]
     for utt_id in changed[:8]:
-        lines.append(f"- `{utt_id}` REF: {words['references'][utt_id]}  \n  shipped: {before[utt_id]}  \n"
-                     f"  with words: {after[utt_id]}")
-    lines += ["", "## (b) FSDD digits through a grammar, no retraining", "",
-              f"FSDD test split (index 0-4): {digits['utterances']} recordings of one digit each.", "",
-              "| decoder | error rate % | outputs that are one digit word | decoding s |", "|---|---:|---:|---:|"]
+        lines.append(
+            f"- `{utt_id}` REF: {words['references'][utt_id]}  \n  shipped: {before[utt_id]}  \n"
+            f"  with words: {after[utt_id]}"
+        )
+    lines += [
+        "",
+        "## (b) FSDD digits through a grammar, no retraining",
+        "",
+        f"FSDD test split (index 0-4): {digits['utterances']} recordings of one digit each.",
+        "",
+        "| decoder | error rate % | outputs that are one digit word | decoding s |",
+        "|---|---:|---:|---:|",
+    ]
     for row in digits["rows"]:
-        lines.append(f"| {row['decoder']} | {row['error_rate']:.1f} ({row['metric']}) | "
-                     f"{row['one_digit_word']}/{digits['utterances']} | {row['decode_seconds']:.1f} |")
+        lines.append(
+            f"| {row['decoder']} | {row['error_rate']:.1f} ({row['metric']}) | "
+            f"{row['one_digit_word']}/{digits['utterances']} | {row['decode_seconds']:.1f} |"
+        )
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
     parser.add_argument("--model", default="english", help="a shipped model's name, a checkpoint or its folder")
-    parser.add_argument("--weights", type=float, nargs="+", default=[0.0, 2.0, 4.0, 8.0],
-                        help="--words-weight values to measure")
+    parser.add_argument(
+        "--weights", type=float, nargs="+", default=[0.0, 2.0, 4.0, 8.0], help="--words-weight values to measure"
+    )
     parser.add_argument("--max-utterances", type=int, default=80, help="sentences with missing words (and controls)")
     parser.add_argument("--max-batch-duration", type=float, default=60.0, help="seconds of audio per network batch")
     parser.add_argument("--device", default="cpu")
@@ -210,8 +261,9 @@ def main(argv: list[str] | None = None) -> int:
                 "command": "python bench/vocabulary.py " + shlex.join(argv if argv is not None else sys.argv[1:]),
                 "date": datetime.date.today().isoformat(),
                 "machine": f"{os.cpu_count()} CPU cores, load {os.getloadavg()[0]:.1f}, OMP_NUM_THREADS="
-                           f"{os.environ.get('OMP_NUM_THREADS', 'unset')}",
-                "model": str(args.model), "shipped": shipped.describe(),
+                f"{os.environ.get('OMP_NUM_THREADS', 'unset')}",
+                "model": str(args.model),
+                "shipped": shipped.describe(),
                 "words": measure_words(recognizer, shipped, args, Path(scratch)),
                 "digits": measure_digits(recognizer, shipped, Path(scratch)),
             }

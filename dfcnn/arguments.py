@@ -10,8 +10,19 @@ from pathlib import Path
 from .device import DEVICE_HELP, DEVICE_PATTERN
 from .errors import ConfigError, DfcnnError
 
-BEAM_OPTIONS = ("beam_size", "beam_threshold", "lm_weight", "word_score", "nbest", "lexicon", "lm",
-                "words", "words_weight", "grammar", "grammar_repeat")
+BEAM_OPTIONS = (
+    "beam_size",
+    "beam_threshold",
+    "lm_weight",
+    "word_score",
+    "nbest",
+    "lexicon",
+    "lm",
+    "words",
+    "words_weight",
+    "grammar",
+    "grammar_repeat",
+)
 
 
 def device_name(text: str) -> str:
@@ -29,28 +40,62 @@ def add_decoder_options(parser: argparse.ArgumentParser) -> None:
         "decoding (default: the decoder the model ships with, decoder.json beside its checkpoint, else greedy)"
     )
     group.add_argument("--greedy", action="store_true", help="the network's own output: best path, no beam search")
-    group.add_argument("--decoder-config", type=Path, default=None,
-                       help="JSON decoder options (dfcnn tune's best.json); options below override its values")
-    group.add_argument("--beam-size", type=int, default=None,
-                       help=f"beam search with this many hypotheses ({DEFAULT_BEAM_SIZE} when only --lm/--lexicon)")
-    group.add_argument("--lexicon", type=Path, default=None,
-                       help="lexicon: only its words are output (default with --lm: lexicon.txt beside it)")
+    group.add_argument(
+        "--decoder-config",
+        type=Path,
+        default=None,
+        help="JSON decoder options (dfcnn tune's best.json); options below override its values",
+    )
+    group.add_argument(
+        "--beam-size",
+        type=int,
+        default=None,
+        help=f"beam search with this many hypotheses ({DEFAULT_BEAM_SIZE} when only --lm/--lexicon)",
+    )
+    group.add_argument(
+        "--lexicon",
+        type=Path,
+        default=None,
+        help="lexicon: only its words are output (default with --lm: lexicon.txt beside it)",
+    )
     group.add_argument("--lm", type=Path, default=None, help="KenLM n-gram word LM, ARPA or binary (from dfcnn lm)")
-    group.add_argument("--lm-weight", type=float, default=None,
-                       help=f"weight of the LM score (default {DecoderConfig.lm_weight:g})")
-    group.add_argument("--word-score", type=float, default=None,
-                       help=f"score added per word (default {DecoderConfig.word_score:g})")
-    group.add_argument("--beam-threshold", type=float, default=None,
-                       help=f"prune hypotheses this far below the best (default {DecoderConfig.beam_threshold:g})")
-    group.add_argument("--words", type=Path, default=None,
-                       help="your words: one word or phrase a line, optionally a pronunciation after a tab or two "
-                            "spaces; added to the (shipped) decoder's lexicon and LM, boosted by --words-weight")
-    group.add_argument("--words-weight", type=float, default=None,
-                       help=f"score added each time one of --words is written (default {DecoderConfig.words_weight:g})")
-    group.add_argument("--grammar", type=Path, default=None,
-                       help="only these phrases, one a line (format of --words): the output is always one of them")
-    group.add_argument("--grammar-repeat", action="store_true", default=None,
-                       help="with --grammar: one or more of its phrases in a row (digit strings), not exactly one")
+    group.add_argument(
+        "--lm-weight", type=float, default=None, help=f"weight of the LM score (default {DecoderConfig.lm_weight:g})"
+    )
+    group.add_argument(
+        "--word-score", type=float, default=None, help=f"score added per word (default {DecoderConfig.word_score:g})"
+    )
+    group.add_argument(
+        "--beam-threshold",
+        type=float,
+        default=None,
+        help=f"prune hypotheses this far below the best (default {DecoderConfig.beam_threshold:g})",
+    )
+    group.add_argument(
+        "--words",
+        type=Path,
+        default=None,
+        help="your words: one word or phrase a line, optionally a pronunciation after a tab or two "
+        "spaces; added to the (shipped) decoder's lexicon and LM, boosted by --words-weight",
+    )
+    group.add_argument(
+        "--words-weight",
+        type=float,
+        default=None,
+        help=f"score added each time one of --words is written (default {DecoderConfig.words_weight:g})",
+    )
+    group.add_argument(
+        "--grammar",
+        type=Path,
+        default=None,
+        help="only these phrases, one a line (format of --words): the output is always one of them",
+    )
+    group.add_argument(
+        "--grammar-repeat",
+        action="store_true",
+        default=None,
+        help="with --grammar: one or more of its phrases in a row (digit strings), not exactly one",
+    )
 
 
 def decoder_from_args(args: argparse.Namespace):

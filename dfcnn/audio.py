@@ -120,14 +120,17 @@ def check_samples(wave: np.ndarray, where: str) -> None:
     peak = float(np.abs(wave).max()) if wave.size else 0.0
     if peak > MAX_ABS_SAMPLE:
         hint = " (a float file written with 16-bit integer values? divide them by 32768)" if peak < 40000 else ""
-        raise AudioError(f"{where}: samples reach {peak:.3g}, far outside [-1, 1]: not audio at a level any "
-                         f"recording has{hint}")
+        raise AudioError(
+            f"{where}: samples reach {peak:.3g}, far outside [-1, 1]: not audio at a level any recording has{hint}"
+        )
 
 
 def _check_rate(path: Path, rate: int) -> None:
     if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
-        raise AudioError(f"{path}: a sample rate of {rate:,} Hz is outside what any speech recording uses (dfcnn "
-                         f"reads {MIN_SAMPLE_RATE:,} to {MAX_SAMPLE_RATE:,} Hz)")
+        raise AudioError(
+            f"{path}: a sample rate of {rate:,} Hz is outside what any speech recording uses (dfcnn "
+            f"reads {MIN_SAMPLE_RATE:,} to {MAX_SAMPLE_RATE:,} Hz)"
+        )
 
 
 def audio_info(path: str | Path) -> tuple[float, int, int]:
@@ -187,8 +190,13 @@ def _shortfall(path: Path, handle: soundfile.SoundFile, frames_read: int, failur
     unended = "lacks an end-of-stream bit" in handle.extra_info  # libsndfile's note on a cut Ogg stream
     if failure is None and not short and not unended:
         return None
-    reason = ("a decoding error" if failure is not None else "the audio data ends early" if short
-              else "its Ogg stream ends without the end-of-stream page")
+    reason = (
+        "a decoding error"
+        if failure is not None
+        else "the audio data ends early"
+        if short
+        else "its Ogg stream ends without the end-of-stream page"
+    )
     of = f" of the {declared / rate:.2f} s its header declares" if short else ""
     return f"{path}: cut short or damaged ({reason}): decoded {frames_read / rate:.2f} s{of}"
 
@@ -238,7 +246,10 @@ def _mono(block: np.ndarray, where: str) -> np.ndarray:
 
 
 def load_audio(
-    path: str | Path, sample_rate: int = SAMPLE_RATE, strict: bool = False, offset: float = 0.0,
+    path: str | Path,
+    sample_rate: int = SAMPLE_RATE,
+    strict: bool = False,
+    offset: float = 0.0,
     duration: float | None = None,
 ) -> np.ndarray:
     """Decode ``path`` (or its ``duration`` seconds from ``offset`` on: a Kaldi segment, read by

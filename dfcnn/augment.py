@@ -310,9 +310,7 @@ class AugmentConfig:
         return params
 
 
-def augment(
-    wave: np.ndarray, rate: int, params: dict, babble_sources: Sequence[np.ndarray] = ()
-) -> np.ndarray:
+def augment(wave: np.ndarray, rate: int, params: dict, babble_sources: Sequence[np.ndarray] = ()) -> np.ndarray:
     """Apply ``AugmentConfig.draw``'s settings in a fixed order: speed, pitch, VTLP, reverberation, noise.
 
     (N,) -> (M,), M = round(N / speed) (every other effect keeps the length).
@@ -354,8 +352,9 @@ def hiss(rng: np.random.Generator, size: int, level_dbfs: float) -> np.ndarray:
     return white_noise(rng, size) * np.float32(10.0 ** (level_dbfs / 20.0))
 
 
-def quiet_gaps(wave: np.ndarray, rate: int, min_gap_s: float = GAP_MIN_S,
-               below_peak_db: float = GAP_BELOW_PEAK_DB) -> list[tuple[int, int]]:
+def quiet_gaps(
+    wave: np.ndarray, rate: int, min_gap_s: float = GAP_MIN_S, below_peak_db: float = GAP_BELOW_PEAK_DB
+) -> list[tuple[int, int]]:
     """The pauses inside ``wave``, as (start, end) samples: runs of at least ``min_gap_s`` whose 20 ms
     frames are all ``below_peak_db`` under the loudest frame. Runs touching either end (the leading and
     trailing silence) are left out. A cut inside one cuts no phone."""
@@ -395,14 +394,22 @@ class RobustnessConfig:
         for name in ("edge_silence_p", "pause_p", "noise_p"):
             value = getattr(self, name)
             check_field(0 <= value <= 1, name, f"must be a probability in [0, 1], got {value}")
-        limits = {"edge_silence_s": (0.0, 30.0, "seconds"), "pause_s": (0.0, 30.0, "seconds"),
-                  "silence_dbfs": (-120.0, 0.0, "dB re full scale"), "noise_snr_db": (-10.0, 80.0, "dB")}
+        limits = {
+            "edge_silence_s": (0.0, 30.0, "seconds"),
+            "pause_s": (0.0, 30.0, "seconds"),
+            "silence_dbfs": (-120.0, 0.0, "dB re full scale"),
+            "noise_snr_db": (-10.0, 80.0, "dB"),
+        }
         for name, (low, high, unit) in limits.items():
             value = getattr(self, name)
-            check_field(len(value) == 2 and all(math.isfinite(v) for v in value) and value[0] <= value[1], name,
-                        f"must be [low, high] with low <= high, got {value}")
-            check_field(low <= value[0] and value[1] <= high, name,
-                        f"must lie in [{low:g}, {high:g}] {unit}, got {value}")
+            check_field(
+                len(value) == 2 and all(math.isfinite(v) for v in value) and value[0] <= value[1],
+                name,
+                f"must be [low, high] with low <= high, got {value}",
+            )
+            check_field(
+                low <= value[0] and value[1] <= high, name, f"must lie in [{low:g}, {high:g}] {unit}, got {value}"
+            )
 
     def draw(self, rng: np.random.Generator, noise_files: int = 0) -> dict:
         """The settings of one utterance, a JSON-ready dict ({} when off); absent keys mean the effect is

@@ -35,7 +35,10 @@ VERSION = 1
 
 
 def build_payload(
-    model: DFCNN, features: FeatureExtractor, tokenizer: Tokenizer, config: dict | None = None,
+    model: DFCNN,
+    features: FeatureExtractor,
+    tokenizer: Tokenizer,
+    config: dict | None = None,
     training: dict | None = None,
 ) -> dict:
     """Everything needed to rebuild and run the model, plus optional training state."""
@@ -73,8 +76,13 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     """
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"{path}: checkpoint not found" if not path.exists() else
-                              f"{path}: a folder, not a checkpoint file" if path.is_dir() else f"{path}: not a file")
+        raise CheckpointError(
+            f"{path}: checkpoint not found"
+            if not path.exists()
+            else f"{path}: a folder, not a checkpoint file"
+            if path.is_dir()
+            else f"{path}: not a file"
+        )
     try:
         with warnings.catch_warnings():  # torch warns about pickle protocols of files it then refuses
             warnings.simplefilter("ignore")
@@ -93,7 +101,7 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
 
 
 def _what_it_is(path: Path) -> str | None:
-    """"a WAV audio file, not a dfcnn checkpoint": what a file torch cannot load is, from its first
+    """ "a WAV audio file, not a dfcnn checkpoint": what a file torch cannot load is, from its first
     bytes, when it is something well known (audio given as --model, an exported graph, a config)."""
     kind = _known_kind(path)
     if kind == "onnx":
@@ -142,8 +150,10 @@ def _load_failure(error: Exception) -> str:
     text = str(error).strip()
     found = re.search(r"GLOBAL ([\w.]+)", text)
     if found:
-        return (f"refused: it holds Python objects ({found.group(1)}) that no checkpoint has, and loading them "
-                "could run code; it is not a dfcnn checkpoint, or it has been tampered with")
+        return (
+            f"refused: it holds Python objects ({found.group(1)}) that no checkpoint has, and loading them "
+            "could run code; it is not a dfcnn checkpoint, or it has been tampered with"
+        )
     if "Weights only load failed" in text or isinstance(error, (KeyError, EOFError, UnicodeDecodeError)):
         return "not a readable checkpoint (not a file torch.save wrote, or one cut short)"
     first = text.splitlines()[0] if text else type(error).__name__
@@ -203,11 +213,13 @@ def check_payload(payload: dict, path: str | Path) -> None:
     feature_config = _config(FeatureConfig, payload, "feature_config", path)
     tokenizer = _tokenizer(payload["tokenizer"], path)
     if model_config.vocab_size != len(tokenizer):
-        raise CheckpointError(f"{path}: the tokenizer has {len(tokenizer)} tokens but the model outputs "
-                              f"{model_config.vocab_size}")
+        raise CheckpointError(
+            f"{path}: the tokenizer has {len(tokenizer)} tokens but the model outputs {model_config.vocab_size}"
+        )
     if model_config.input_bins != feature_config.num_bins:
-        raise CheckpointError(f"{path}: the features have {feature_config.num_bins} bins but the model reads "
-                              f"{model_config.input_bins}")
+        raise CheckpointError(
+            f"{path}: the features have {feature_config.num_bins} bins but the model reads {model_config.input_bins}"
+        )
     try:
         with torch.device("meta"):  # shapes only: no memory, no initialisation
             expected = DFCNN(model_config).state_dict()
@@ -216,8 +228,10 @@ def check_payload(payload: dict, path: str | Path) -> None:
     weights = payload["model"]
     missing = [name for name in expected if name not in weights]
     if missing:
-        raise CheckpointError(f"{path}: the model lacks {missing[0]}" + (f" and {len(missing) - 1} more weights"
-                                                                          if len(missing) > 1 else ""))
+        raise CheckpointError(
+            f"{path}: the model lacks {missing[0]}"
+            + (f" and {len(missing) - 1} more weights" if len(missing) > 1 else "")
+        )
     extra = [name for name in weights if name not in expected]
     if extra:
         raise CheckpointError(f"{path}: the model has a weight {extra[0]!r} that its model_config does not describe")

@@ -73,8 +73,14 @@ def _evaluate(args: argparse.Namespace) -> int:
     if args.out is not None:
         check_writable_folder(args.out, "--out")
     _, table = evaluate(
-        args.model, args.manifest, args.out, args.device, args.max_batch_duration, progress=not args.quiet,
-        decoder=decoder_from_args(args), compare=args.compare,
+        args.model,
+        args.manifest,
+        args.out,
+        args.device,
+        args.max_batch_duration,
+        progress=not args.quiet,
+        decoder=decoder_from_args(args),
+        compare=args.compare,
     )
     print(table)
     if args.out is not None:
@@ -86,6 +92,7 @@ def _output_stems(paths: list[Path]) -> dict[Path, str]:
     """A distinct output name (without the format's suffix) for each input, so no transcript overwrites
     another: the file's stem; where stems clash, its name (yes.mp3 beside yes.ogg); then its last
     folders and stem or name (a__yes beside b__yes); a numbered suffix for whatever still clashes."""
+
     def qualified(path: Path, name: str) -> str:
         folders = [part for part in path.parent.parts if part not in (path.anchor, ".", "..")]
         return "__".join([*folders[-2:], name])
@@ -96,8 +103,9 @@ def _output_stems(paths: list[Path]) -> dict[Path, str]:
         pending = [path for path in paths if path not in stems]
         counts = Counter(naming(path) for path in pending)
         taken = set(stems.values())
-        stems.update({path: naming(path) for path in pending if counts[naming(path)] == 1
-                      and naming(path) not in taken})
+        stems.update(
+            {path: naming(path) for path in pending if counts[naming(path)] == 1 and naming(path) not in taken}
+        )
     taken = set(stems.values())
     for path in paths:
         if path not in stems:  # the same path in two spellings, or names alike to the last folder
@@ -138,8 +146,10 @@ def _transcribe(args: argparse.Namespace) -> int:
 
         model = DEFAULT_MODEL
         if not (shipped_root() / model).is_dir():
-            raise DfcnnError(f"no --model given, and the shipped model {model} is not installed (shipped: "
-                             f"{names_line()}): give --model; {WHERE_MODELS_COME_FROM}")
+            raise DfcnnError(
+                f"no --model given, and the shipped model {model} is not installed (shipped: "
+                f"{names_line()}): give --model; {WHERE_MODELS_COME_FROM}"
+            )
         print(f"dfcnn: using the shipped model {model} (--model to choose)", file=sys.stderr)
     recognizer = load_model(model, args.device, decoder=decoder, config=config, backend=args.backend)
     stems = _output_stems(paths)
@@ -176,8 +186,9 @@ def _transcribe(args: argparse.Namespace) -> int:
     bar.close()
     if not to_stdout and len(paths) - failed:
         done = len(paths) - failed
-        print(f"{done} transcript{'s' * (done != 1)} ({', '.join(formats)}) written to {args.output_dir}",
-              file=sys.stderr)
+        print(
+            f"{done} transcript{'s' * (done != 1)} ({', '.join(formats)}) written to {args.output_dir}", file=sys.stderr
+        )
     if failed and len(paths) > 1:  # one file: its error line says it all
         print(f"dfcnn: {failed} of {len(paths)} files failed", file=sys.stderr)
     return 1 if failed else 0
@@ -207,7 +218,8 @@ def _lm(args: argparse.Namespace) -> int:
     if lm.lexicon is not None:
         left_out = (
             f", {lm.lexicon_skipped} left out: spelt outside the vocabulary, or past 6 homophones"
-            if lm.lexicon_skipped else ""
+            if lm.lexicon_skipped
+            else ""
         )
         print(f"lexicon: {lm.lexicon} ({lm.vocabulary_size - lm.lexicon_skipped} words{left_out})")
     return 0
@@ -223,8 +235,16 @@ def _tune(args: argparse.Namespace) -> int:
     if args.out is not None:
         check_writable_folder(args.out, "--out")
     best, table = tune_decoder(
-        args.model, args.manifest, base, args.lm_weights, args.word_scores, args.out, args.device,
-        args.max_batch_duration, progress=not args.quiet, ship=args.ship,
+        args.model,
+        args.manifest,
+        base,
+        args.lm_weights,
+        args.word_scores,
+        args.out,
+        args.device,
+        args.max_batch_duration,
+        progress=not args.quiet,
+        ship=args.ship,
     )
     print(table)
     print(f"best: --lm-weight {best.lm_weight:g} --word-score {best.word_score:g}")
@@ -239,15 +259,28 @@ def _manifest(args: argparse.Namespace) -> int:
     from .training.experiment import ExperimentConfig
 
     training = load_config(ExperimentConfig, args.config)
-    given = {"unit": args.unit, "normalizer": args.normalizer, "pronunciations": args.pronunciations,
-             "max_utterance_duration": args.max_duration}
+    given = {
+        "unit": args.unit,
+        "normalizer": args.normalizer,
+        "pronunciations": args.pronunciations,
+        "max_utterance_duration": args.max_duration,
+    }
     if args.unit == "pinyin" and args.normalizer is None:
         given["normalizer"] = "mandarin"
     training.data = replace(training.data, **{key: value for key, value in given.items() if value is not None})
     try:
         config = ManifestConfig(
-            str(args.source), str(args.out or ""), args.layout or "", training, str(args.vocab or ""),
-            args.write_vocab, args.speaker_pattern, args.dev_fraction, args.dev_speakers, args.seed, args.skip_bad,
+            str(args.source),
+            str(args.out or ""),
+            args.layout or "",
+            training,
+            str(args.vocab or ""),
+            args.write_vocab,
+            args.speaker_pattern,
+            args.dev_fraction,
+            args.dev_speakers,
+            args.seed,
+            args.skip_bad,
             args.decode,
         )
     except ConfigError as error:
@@ -259,8 +292,7 @@ def _manifest(args: argparse.Namespace) -> int:
     if report.bad and not args.skip_bad:
         written = "nothing written; " if args.out is not None else ""
         count = f"{len(report.bad)} bad entries" if len(report.bad) > 1 else "1 bad entry"
-        raise DfcnnError(f"{count} (listed above): {written}fix them, or pass --skip-bad "
-                         "to leave them out")
+        raise DfcnnError(f"{count} (listed above): {written}fix them, or pass --skip-bad to leave them out")
     return 0
 
 
@@ -269,39 +301,70 @@ def _add_manifest_command(commands, defaults) -> None:
     from .text import NORMALIZERS, UNITS
 
     manifest = commands.add_parser(
-        "manifest", help="turn a folder of recordings and transcripts into checked manifests", formatter_class=defaults,
+        "manifest",
+        help="turn a folder of recordings and transcripts into checked manifests",
+        formatter_class=defaults,
         description="Read a corpus in a common layout, check every entry as the trainer will use it, and write "
-                    "OUT/<split>.jsonl. Bad entries are listed one a line; nothing is written while one is bad "
-                    "unless --skip-bad. Layouts: folder (audio with a same-stem .txt/.lab beside it), ljspeech "
-                    "(metadata.csv, wavs/), commonvoice (clips/, train/dev/test.tsv), kaldi (wav.scp, text, "
-                    "segments, utt2spk), tsv (a file of AUDIO<TAB>TEXT[<TAB>SPEAKER] lines).")
+        "OUT/<split>.jsonl. Bad entries are listed one a line; nothing is written while one is bad "
+        "unless --skip-bad. Layouts: folder (audio with a same-stem .txt/.lab beside it), ljspeech "
+        "(metadata.csv, wavs/), commonvoice (clips/, train/dev/test.tsv), kaldi (wav.scp, text, "
+        "segments, utt2spk), tsv (a file of AUDIO<TAB>TEXT[<TAB>SPEAKER] lines).",
+    )
     manifest.add_argument("source", type=Path, help="the corpus folder (or the file of the ljspeech and tsv layouts)")
-    manifest.add_argument("--out", type=Path, default=None,
-                          help="folder for the manifests; unset: check and report only")
-    manifest.add_argument("--layout", choices=LAYOUTS, default=None,
-                          help="the layout; unset: detected from what SOURCE holds")
-    manifest.add_argument("--config", type=Path, default=None,
-                          help="training YAML whose data.unit, normalizer, max_utterance_duration, speed_perturb, "
-                               "features and model pooling the checks use; unset: the trainer's defaults")
+    manifest.add_argument(
+        "--out", type=Path, default=None, help="folder for the manifests; unset: check and report only"
+    )
+    manifest.add_argument(
+        "--layout", choices=LAYOUTS, default=None, help="the layout; unset: detected from what SOURCE holds"
+    )
+    manifest.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="training YAML whose data.unit, normalizer, max_utterance_duration, speed_perturb, "
+        "features and model pooling the checks use; unset: the trainer's defaults",
+    )
     manifest.add_argument("--unit", choices=UNITS, default=None, help="token unit; unset: --config's, else char")
-    manifest.add_argument("--normalizer", choices=NORMALIZERS, default=None,
-                          help="text normaliser; unset: --config's, else english (mandarin for --unit pinyin)")
-    manifest.add_argument("--pronunciations", default=None,
-                          help="unit phone: cmudict or a CMUdict-format file; unset: --config's, else cmudict")
-    manifest.add_argument("--vocab", type=Path, default=None,
-                          help="spell the transcripts in this vocabulary, e.g. the model's you fine-tune")
+    manifest.add_argument(
+        "--normalizer",
+        choices=NORMALIZERS,
+        default=None,
+        help="text normaliser; unset: --config's, else english (mandarin for --unit pinyin)",
+    )
+    manifest.add_argument(
+        "--pronunciations",
+        default=None,
+        help="unit phone: cmudict or a CMUdict-format file; unset: --config's, else cmudict",
+    )
+    manifest.add_argument(
+        "--vocab",
+        type=Path,
+        default=None,
+        help="spell the transcripts in this vocabulary, e.g. the model's you fine-tune",
+    )
     manifest.add_argument("--write-vocab", action="store_true", help="write OUT/vocab.txt of the training texts")
-    manifest.add_argument("--max-duration", type=_positive_seconds, default=None,
-                          help="longest training utterance; unset: --config's data.max_utterance_duration")
-    manifest.add_argument("--speaker-pattern", default="",
-                          help=r"regex searched in each id, its first group the speaker, e.g. '^\d_([a-z]+)_'")
-    manifest.add_argument("--dev-fraction", type=float, default=0.0,
-                          help="split off this share of the training utterances as dev.jsonl")
+    manifest.add_argument(
+        "--max-duration",
+        type=_positive_seconds,
+        default=None,
+        help="longest training utterance; unset: --config's data.max_utterance_duration",
+    )
+    manifest.add_argument(
+        "--speaker-pattern",
+        default="",
+        help=r"regex searched in each id, its first group the speaker, e.g. '^\d_([a-z]+)_'",
+    )
+    manifest.add_argument(
+        "--dev-fraction", type=float, default=0.0, help="split off this share of the training utterances as dev.jsonl"
+    )
     manifest.add_argument("--dev-speakers", type=int, default=0, help="or this many training speakers, whole")
     manifest.add_argument("--seed", type=int, default=0, help="which utterances or speakers dev draws")
     manifest.add_argument("--skip-bad", action="store_true", help="leave bad entries out and write the rest")
-    manifest.add_argument("--decode", action="store_true",
-                          help="decode every file, not only its header (slower; finds corrupt data past the header)")
+    manifest.add_argument(
+        "--decode",
+        action="store_true",
+        help="decode every file, not only its header (slower; finds corrupt data past the header)",
+    )
     manifest.set_defaults(run=_manifest)
 
 
@@ -329,8 +392,9 @@ def _add_run_options(parser: argparse.ArgumentParser, batch_help: str) -> None:
     from .options import TranscribeConfig
 
     parser.add_argument("--device", type=device_name, default="auto", help=DEVICE_HELP)
-    parser.add_argument("--max-batch-duration", type=_positive_seconds, default=TranscribeConfig.max_batch_duration,
-                        help=batch_help)
+    parser.add_argument(
+        "--max-batch-duration", type=_positive_seconds, default=TranscribeConfig.max_batch_duration, help=batch_help
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -339,93 +403,157 @@ def _add_core_commands(commands, defaults) -> None:
     from .text import NORMALIZERS, UNITS
     from .transcript import FORMATS
 
-    train = commands.add_parser("train", help="train a model from a YAML config", formatter_class=defaults,
-                                description="Train a DFCNN. The YAML holds only what differs from the defaults.")
+    train = commands.add_parser(
+        "train",
+        help="train a model from a YAML config",
+        formatter_class=defaults,
+        description="Train a DFCNN. The YAML holds only what differs from the defaults.",
+    )
     train.add_argument("config", type=Path, help="YAML config (sections: data, features, specaugment, model, train)")
     train.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. train.lr=5e-4")
     train.add_argument("--resume", action="store_true", help="continue exp_dir/last.pt exactly where it stopped")
-    train.add_argument("--force", action="store_true",
-                       help="start over in an exp_dir holding an earlier run: its checkpoints and metrics are removed")
+    train.add_argument(
+        "--force",
+        action="store_true",
+        help="start over in an exp_dir holding an earlier run: its checkpoints and metrics are removed",
+    )
     train.add_argument("--quiet", action="store_true", help="no progress bars")
-    train.add_argument("--nproc", type=int, default=1, metavar="N",
-                       help="data-parallel on N processes of this machine (DDP; one a GPU), started as torchrun would")
+    train.add_argument(
+        "--nproc",
+        type=int,
+        default=1,
+        metavar="N",
+        help="data-parallel on N processes of this machine (DDP; one a GPU), started as torchrun would",
+    )
     train.set_defaults(run=_train)
 
     average = commands.add_parser(
-        "average", help="average the weights of a run's last checkpoints", formatter_class=defaults,
+        "average",
+        help="average the weights of a run's last checkpoints",
+        formatter_class=defaults,
         description="Element-wise mean of the models of several checkpoints of one run (e.g. the last 5 epochs); "
-                    "the result evaluates and transcribes like best.pt.")
+        "the result evaluates and transcribes like best.pt.",
+    )
     average.add_argument("checkpoints", type=Path, nargs="+", metavar="CHECKPOINT", help="epoch-N.pt files of one run")
     average.add_argument("--out", type=Path, required=True, help="averaged checkpoint to write")
     average.set_defaults(run=_average)
 
     evaluate = commands.add_parser(
-        "evaluate", help="WER/CER of a model on a manifest", formatter_class=defaults,
+        "evaluate",
+        help="WER/CER of a model on a manifest",
+        formatter_class=defaults,
         description="Score a model. A model that ships a decoder gets two rows: the network's own greedy output "
-                    "and the shipped decoder.")
-    evaluate.add_argument("--model", type=Path, required=True,
-                          help="checkpoint, a folder with best.pt, or a shipped model's name (dfcnn models)")
+        "and the shipped decoder.",
+    )
+    evaluate.add_argument(
+        "--model",
+        type=Path,
+        required=True,
+        help="checkpoint, a folder with best.pt, or a shipped model's name (dfcnn models)",
+    )
     evaluate.add_argument("--manifest", type=Path, required=True, help="JSONL manifest with reference texts")
     evaluate.add_argument("--out", type=Path, default=None, help="folder for results.md, alignments.txt, hyps.jsonl")
-    evaluate.add_argument("--compare", action="store_true",
-                          help="with beam search options: one row each for greedy, beam, beam+lexicon, beam+lexicon+LM")
+    evaluate.add_argument(
+        "--compare",
+        action="store_true",
+        help="with beam search options: one row each for greedy, beam, beam+lexicon, beam+lexicon+LM",
+    )
     _add_run_options(evaluate, "seconds of audio per batch")
     add_decoder_options(evaluate)
     evaluate.set_defaults(run=_evaluate)
 
     transcribe = commands.add_parser(
-        "transcribe", help="transcribe audio files: text, JSON with word times, subtitles", formatter_class=defaults,
+        "transcribe",
+        help="transcribe audio files: text, JSON with word times, subtitles",
+        formatter_class=defaults,
         description="Transcribe files of any length. Without --output-dir the text goes to stdout: one "
-                    "PATH<TAB>TEXT line per file (a tab, newline or backslash in PATH is written \\t, \\n, \\\\).")
-    transcribe.add_argument("--model", type=Path, default=None,
-                            help="checkpoint, a folder with best.pt, or a shipped model's name (dfcnn models); "
-                                 "unset: the shipped english")
-    transcribe.add_argument("paths", nargs="+", metavar="PATH",
-                            help="audio files (wav, flac, ogg/opus, mp3, ...), folders (searched recursively) or globs")
-    transcribe.add_argument("--format", default="txt", choices=[*FORMATS, "all"],
-                            help="output format; json has segments and words with start, end and confidence")
+        "PATH<TAB>TEXT line per file (a tab, newline or backslash in PATH is written \\t, \\n, \\\\).",
+    )
+    transcribe.add_argument(
+        "--model",
+        type=Path,
+        default=None,
+        help="checkpoint, a folder with best.pt, or a shipped model's name (dfcnn models); unset: the shipped english",
+    )
+    transcribe.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help="audio files (wav, flac, ogg/opus, mp3, ...), folders (searched recursively) or globs",
+    )
+    transcribe.add_argument(
+        "--format",
+        default="txt",
+        choices=[*FORMATS, "all"],
+        help="output format; json has segments and words with start, end and confidence",
+    )
     transcribe.add_argument("--output-dir", type=Path, default=None, help="write FILE_STEM.FORMAT here, not stdout")
     transcribe.add_argument("--with-path", action="store_true", help="txt on stdout: prefix the path even for one file")
-    transcribe.add_argument("--chunk-seconds", type=_positive_seconds, default=ChunkConfig.chunk_seconds,
-                            help="longer audio is processed in chunks this long")
-    transcribe.add_argument("--backend", default="torch", choices=BACKENDS,
-                            help="onnx: the network in onnxruntime (CPU); --model may be an exported .onnx, its folder")
+    transcribe.add_argument(
+        "--chunk-seconds",
+        type=_positive_seconds,
+        default=ChunkConfig.chunk_seconds,
+        help="longer audio is processed in chunks this long",
+    )
+    transcribe.add_argument(
+        "--backend",
+        default="torch",
+        choices=BACKENDS,
+        help="onnx: the network in onnxruntime (CPU); --model may be an exported .onnx, its folder",
+    )
     _add_run_options(transcribe, "seconds of short files decoded together")
     add_decoder_options(transcribe)
-    transcribe.add_argument("--nbest", type=int, default=None,
-                            help="beam search: json lists the next-best texts of each segment")
+    transcribe.add_argument(
+        "--nbest", type=int, default=None, help="beam search: json lists the next-best texts of each segment"
+    )
     transcribe.set_defaults(run=_transcribe)
 
-    lm = commands.add_parser("lm", help="train an n-gram word LM (KenLM) and its lexicon", formatter_class=defaults,
-                             description="Estimate a Kneser-Ney n-gram LM with KenLM's lmplz: writes OUT/lm.arpa, "
-                                         "OUT/lm.bin and OUT/lexicon.txt (with --vocab or --model).")
-    lm.add_argument("--text", type=Path, nargs="+", required=True,
-                    help="text files (a sentence a line) or JSONL manifests")
+    lm = commands.add_parser(
+        "lm",
+        help="train an n-gram word LM (KenLM) and its lexicon",
+        formatter_class=defaults,
+        description="Estimate a Kneser-Ney n-gram LM with KenLM's lmplz: writes OUT/lm.arpa, "
+        "OUT/lm.bin and OUT/lexicon.txt (with --vocab or --model).",
+    )
+    lm.add_argument(
+        "--text", type=Path, nargs="+", required=True, help="text files (a sentence a line) or JSONL manifests"
+    )
     lm.add_argument("--out", type=Path, required=True, help="output folder")
     lm.add_argument("--order", type=int, default=3, help="n-gram order")
-    lm.add_argument("--vocab", type=Path, default=None,
-                    help="vocabulary of the acoustic model: spell the lexicon in it")
+    lm.add_argument(
+        "--vocab", type=Path, default=None, help="vocabulary of the acoustic model: spell the lexicon in it"
+    )
     lm.add_argument("--model", type=Path, default=None, help="or take vocabulary and normaliser from a checkpoint")
     lm.add_argument("--normalizer", default=NORMALIZERS[0], choices=NORMALIZERS, help="text normaliser")
     lm.add_argument("--unit", default=UNITS[0], choices=UNITS, help="token unit of --vocab")
-    lm.add_argument("--pronunciations", default="cmudict",
-                    help="unit phone: pronunciation dictionary (cmudict, or a file in its format)")
+    lm.add_argument(
+        "--pronunciations",
+        default="cmudict",
+        help="unit phone: pronunciation dictionary (cmudict, or a file in its format)",
+    )
     lm.add_argument("--memory", default="1G", help="lmplz -S: memory it reserves for sorting (e.g. 4G, or 20%%)")
     lm.add_argument("--prune", type=int, nargs="+", default=None, help="lmplz --prune thresholds per order, e.g. 0 0 1")
     lm.add_argument("--arpa-only", action="store_true", help="skip build_binary")
-    lm.add_argument("--hanzi", action="store_true",
-                    help="pinyin models: an LM over Chinese characters spelt by their readings; decoding writes hanzi")
+    lm.add_argument(
+        "--hanzi",
+        action="store_true",
+        help="pinyin models: an LM over Chinese characters spelt by their readings; decoding writes hanzi",
+    )
     lm.set_defaults(run=_lm)
 
-    tune = commands.add_parser("tune", help="grid-search LM weight and word score on a dev set",
-                               formatter_class=defaults)
+    tune = commands.add_parser(
+        "tune", help="grid-search LM weight and word score on a dev set", formatter_class=defaults
+    )
     tune.add_argument("--model", type=Path, required=True, help="checkpoint, or a folder with best.pt")
     tune.add_argument("--manifest", type=Path, required=True, help="dev manifest with reference texts")
     tune.add_argument("--lm-weights", type=_floats, default=[0.0, 0.5, 1.0, 1.5, 2.0, 3.0], help="comma-separated grid")
     tune.add_argument("--word-scores", type=_floats, default=[-2.0, -1.0, 0.0, 1.0, 2.0], help="comma-separated grid")
     tune.add_argument("--out", type=Path, default=None, help="folder for tune.md and best.json")
-    tune.add_argument("--ship", action="store_true",
-                      help="write the best decoder as decoder.json beside the checkpoint: the model's default decoder")
+    tune.add_argument(
+        "--ship",
+        action="store_true",
+        help="write the best decoder as decoder.json beside the checkpoint: the model's default decoder",
+    )
     _add_run_options(tune, "seconds of audio per batch")
     add_decoder_options(tune)
     tune.set_defaults(run=_tune)

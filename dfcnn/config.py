@@ -65,8 +65,10 @@ def _expanded_size(root: yaml.Node, limit: int) -> int | None:
     stack: list[tuple[yaml.Node, bool]] = [(root, False)]
     while stack:
         node, counted = stack.pop()
-        children = [] if isinstance(node, yaml.ScalarNode) else (
-            [item for pair in node.value for item in pair] if isinstance(node, yaml.MappingNode) else node.value
+        children = (
+            []
+            if isinstance(node, yaml.ScalarNode)
+            else ([item for pair in node.value for item in pair] if isinstance(node, yaml.MappingNode) else node.value)
         )
         if counted:
             open_nodes.discard(id(node))
@@ -94,16 +96,20 @@ def read_yaml(path: Path) -> Any:
             return None
         size = _expanded_size(node, MAX_CONFIG_NODES)
         if size is None:
-            raise ConfigError(f"{path}: its anchors and aliases expand to more than {MAX_CONFIG_NODES:,} values: "
-                              "refused (no config is that large; a file built to exhaust memory is)")
+            raise ConfigError(
+                f"{path}: its anchors and aliases expand to more than {MAX_CONFIG_NODES:,} values: "
+                "refused (no config is that large; a file built to exhaust memory is)"
+            )
         return loader.construct_document(node)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = f":{mark.line + 1}" if mark else ""
         raise ConfigError(f"{path}{line}: not valid YAML") from None
     except _DuplicateKey as duplicate:
-        raise ConfigError(f"{path}:{duplicate.line}: duplicate key {quote(duplicate.key)} (first at line "
-                          f"{duplicate.first}); YAML would silently keep only the last") from None
+        raise ConfigError(
+            f"{path}:{duplicate.line}: duplicate key {quote(duplicate.key)} (first at line "
+            f"{duplicate.first}); YAML would silently keep only the last"
+        ) from None
     except (ValueError, RecursionError) as error:
         problem = str(error) if isinstance(error, ValueError) else "nested too deeply"
         raise ConfigError(f"{path}: not a usable config ({problem})") from None
@@ -119,6 +125,7 @@ def _element_kind(hint) -> type | None:
 
 def _check_value(value: Any, default: Any, hint, where: str) -> Any:
     """Coerce ``value`` to the kind of ``default`` (int -> float allowed) or raise ConfigError."""
+
     def number(item, kind) -> tuple[bool, Any]:
         if isinstance(item, bool):
             return False, item

@@ -66,8 +66,9 @@ def read_manifest(path: str | Path) -> list[Utterance]:
         if not (math.isfinite(record["duration"]) and record["duration"] > 0):
             raise ManifestError(f"{where}: 'duration' must be a positive number of seconds, got {record['duration']}")
         offset, speaker = record.get("offset"), record.get("speaker")
-        if offset is not None and (not isinstance(offset, (int, float)) or isinstance(offset, bool)
-                                   or not math.isfinite(offset) or offset < 0):
+        if offset is not None and (
+            not isinstance(offset, (int, float)) or isinstance(offset, bool) or not math.isfinite(offset) or offset < 0
+        ):
             raise ManifestError(f"{where}: 'offset' must be a number of seconds >= 0, got {quote(offset)}")
         if speaker is not None and not isinstance(speaker, str):
             raise ManifestError(f"{where}: 'speaker' has the wrong type ({quote(speaker)})")
@@ -77,12 +78,20 @@ def read_manifest(path: str | Path) -> list[Utterance]:
         utt_id = str(record.get("utt_id", audio.stem))
         if first_line.setdefault(utt_id, number) != number:
             origin = "" if "utt_id" in record else " (the file name's stem: the line has no utt_id)"
-            raise ManifestError(f"{where}: utt_id {quote(utt_id)}{origin} is also on line {first_line[utt_id]}: "
-                                "each utterance needs an id of its own")
-        utterances.append(Utterance(
-            audio, float(record["duration"]), record["text"], utt_id, speaker,
-            None if offset is None else float(offset),
-        ))
+            raise ManifestError(
+                f"{where}: utt_id {quote(utt_id)}{origin} is also on line {first_line[utt_id]}: "
+                "each utterance needs an id of its own"
+            )
+        utterances.append(
+            Utterance(
+                audio,
+                float(record["duration"]),
+                record["text"],
+                utt_id,
+                speaker,
+                None if offset is None else float(offset),
+            )
+        )
     if not utterances:
         raise ManifestError(f"{path}: manifest holds no utterances")
     return utterances
@@ -93,8 +102,12 @@ def write_manifest(path: str | Path, utterances: Sequence[Utterance]) -> None:
     where they are set."""
     records = []
     for u in utterances:
-        record = {"audio_filepath": str(u.audio_filepath), "duration": round(u.duration, 4), "text": u.text,
-                  "utt_id": u.utt_id}
+        record = {
+            "audio_filepath": str(u.audio_filepath),
+            "duration": round(u.duration, 4),
+            "text": u.text,
+            "utt_id": u.utt_id,
+        }
         if u.offset is not None:
             record["offset"] = round(u.offset, 4)
         if u.speaker is not None:
@@ -116,7 +129,9 @@ def _examples(items: Sequence[str], shown: int = 3) -> str:
 
 
 def warn_about_references(
-    manifest: str | Path, utterances: Sequence[Utterance], tokenizer: Tokenizer,
+    manifest: str | Path,
+    utterances: Sequence[Utterance],
+    tokenizer: Tokenizer,
     audio_seconds: Sequence[float | None] = (),
 ) -> list[str]:
     """Warn (``DfcnnWarning``, one line each, with a count and examples) about what would make a
@@ -142,14 +157,19 @@ def warn_about_references(
     total = len(utterances)
     problems = []
     if empty:
-        problems.append(f"{manifest}: {len(empty)} of {total} references are empty after normalisation (their "
-                        f"hypotheses' words all count as insertions): {_examples(empty)}")
+        problems.append(
+            f"{manifest}: {len(empty)} of {total} references are empty after normalisation (their "
+            f"hypotheses' words all count as insertions): {_examples(empty)}"
+        )
     if unknown:
-        problems.append(f"{manifest}: {len(unknown)} of {total} references have characters outside the model's "
-                        f"vocabulary, which it can never write (e.g. {sample}): {_examples(unknown)}")
+        problems.append(
+            f"{manifest}: {len(unknown)} of {total} references have characters outside the model's "
+            f"vocabulary, which it can never write (e.g. {sample}): {_examples(unknown)}"
+        )
     if durations:
-        problems.append(f"{manifest}: {len(durations)} of {total} durations disagree with their audio: "
-                        f"{_examples(durations)}")
+        problems.append(
+            f"{manifest}: {len(durations)} of {total} durations disagree with their audio: {_examples(durations)}"
+        )
     for problem in problems:
         warnings.warn(problem, DfcnnWarning, stacklevel=2)
     return problems
@@ -260,8 +280,12 @@ class SpeechDataset(torch.utils.data.Dataset):
     """
 
     def __init__(
-        self, utterances: Sequence[Utterance], targets: Sequence[Sequence[int]] | None = None,
-        speeds: Sequence[float] = (), seed: int = 0, robustness: RobustnessConfig | None = None,
+        self,
+        utterances: Sequence[Utterance],
+        targets: Sequence[Sequence[int]] | None = None,
+        speeds: Sequence[float] = (),
+        seed: int = 0,
+        robustness: RobustnessConfig | None = None,
         noise: NoiseRecordings | None = None,
     ):
         self.utterances = list(utterances)

@@ -89,24 +89,39 @@ class DecoderConfig:
         check_field(
             self.beam_size is None or self.beam_size >= 1, "beam_size", f"must be at least 1, got {self.beam_size}"
         )
-        check_field(self.beam_size_token is None or self.beam_size_token >= 1, "beam_size_token",
-                    f"must be at least 1, got {self.beam_size_token}")
+        check_field(
+            self.beam_size_token is None or self.beam_size_token >= 1,
+            "beam_size_token",
+            f"must be at least 1, got {self.beam_size_token}",
+        )
         check_field(self.nbest >= 1, "nbest", f"must be at least 1, got {self.nbest}")
         for name in ("beam_threshold", "lm_weight", "word_score", "sil_score", "words_weight"):
             check_field(math.isfinite(getattr(self, name)), name, f"must be a finite number, got {getattr(self, name)}")
         check_field(self.beam_threshold >= 0, "beam_threshold", f"must be >= 0, got {self.beam_threshold}")
         check_field(not math.isnan(self.unk_score), "unk_score", "must be a number or -inf, got nan")
-        check_field(self.grammar is None or self.words is None, "grammar",
-                    "restricts the output to its phrases, --words adds to a lexicon: give one of them "
-                    "(a grammar line may carry a pronunciation)")
-        check_field(self.grammar is None or (self.lexicon is None and self.lm is None), "grammar",
-                    "decodes with its own words and no LM: drop the lexicon and LM")
+        check_field(
+            self.grammar is None or self.words is None,
+            "grammar",
+            "restricts the output to its phrases, --words adds to a lexicon: give one of them "
+            "(a grammar line may carry a pronunciation)",
+        )
+        check_field(
+            self.grammar is None or (self.lexicon is None and self.lm is None),
+            "grammar",
+            "decodes with its own words and no LM: drop the lexicon and LM",
+        )
         check_field(self.grammar is not None or not self.grammar_repeat, "grammar_repeat", "needs a grammar")
 
     @property
     def is_greedy(self) -> bool:
-        return (self.beam_size is None and self.lexicon is None and self.lm is None and self.nbest == 1
-                and self.words is None and self.grammar is None)
+        return (
+            self.beam_size is None
+            and self.lexicon is None
+            and self.lm is None
+            and self.nbest == 1
+            and self.words is None
+            and self.grammar is None
+        )
 
     @property
     def beam(self) -> int:
@@ -114,7 +129,7 @@ class DecoderConfig:
         return self.beam_size or max(DEFAULT_BEAM_SIZE, self.nbest)
 
     def describe(self) -> str:
-        """"greedy", or "beam 50, lexicon, LM lm.bin (weight 2, word score 1)"."""
+        """ "greedy", or "beam 50, lexicon, LM lm.bin (weight 2, word score 1)"."""
         if self.is_greedy:
             return "greedy"
         parts = [f"beam {self.beam}"]
@@ -140,8 +155,13 @@ class DecoderConfig:
         unknown = sorted(set(values) - set(known))
         if unknown:
             raise ConfigError(f"{where}: unknown decoder option {unknown[0]!r} (known: {', '.join(known)})")
-        kinds = {"beam_size": int, "beam_size_token": int, "nbest": int, "grammar_repeat": bool,
-                 **{name: str for name in PATH_OPTIONS}}
+        kinds = {
+            "beam_size": int,
+            "beam_size_token": int,
+            "nbest": int,
+            "grammar_repeat": bool,
+            **{name: str for name in PATH_OPTIONS},
+        }
         checked = {}
         for name, value in values.items():
             kind = kinds.get(name, float)
@@ -255,17 +275,29 @@ class BeamSearchDecoder(Decoder):
         self.lexicon = None if config.grammar else resolve_lexicon(config.lexicon, config.lm, tokenizer)
         self.grammar = None  # the PhraseGrammar every output is held to
         with tempfile.TemporaryDirectory(prefix="dfcnn-vocabulary-") as scratch:  # flashlight reads files
-            search = {"lexicon": self.lexicon, "lm": config.lm, "lm_weight": config.lm_weight,
-                      "beam_threshold": config.beam_threshold}
+            search = {
+                "lexicon": self.lexicon,
+                "lm": config.lm,
+                "lm_weight": config.lm_weight,
+                "beam_threshold": config.beam_threshold,
+            }
             if config.words or config.grammar:
                 search.update(self._vocabulary(Path(scratch) / "lexicon.txt"))
             lexicon = search.pop("lexicon")
             try:
                 self._decoder = ctc_decoder(
-                    lexicon=str(lexicon) if lexicon else None, tokens=list(tokenizer.tokens),
-                    nbest=config.nbest, beam_size=config.beam, beam_size_token=config.beam_size_token,
-                    word_score=config.word_score, unk_score=config.unk_score, sil_score=config.sil_score,
-                    blank_token=BLANK, sil_token=WORD_SEPARATOR, unk_word=UNK, **search,
+                    lexicon=str(lexicon) if lexicon else None,
+                    tokens=list(tokenizer.tokens),
+                    nbest=config.nbest,
+                    beam_size=config.beam,
+                    beam_size_token=config.beam_size_token,
+                    word_score=config.word_score,
+                    unk_score=config.unk_score,
+                    sil_score=config.sil_score,
+                    blank_token=BLANK,
+                    sil_token=WORD_SEPARATOR,
+                    unk_word=UNK,
+                    **search,
                 )
             except (RuntimeError, ValueError) as error:  # flashlight's messages name neither file
                 raise DfcnnError(
@@ -290,11 +322,17 @@ class BeamSearchDecoder(Decoder):
             self.grammar = vocabulary.grammar_of(phrases, config.grammar_repeat)
             # a grammar's lexicon is small: keep each phrase in the beam however unlikely it sounds at first
             threshold = max(config.beam_threshold, vocabulary.GRAMMAR_BEAM_THRESHOLD)
-            return {"lexicon": lexicon, "lm": vocabulary.GrammarLM(self.grammar, lexicon), "lm_weight": 1.0,
-                    "beam_threshold": threshold}
+            return {
+                "lexicon": lexicon,
+                "lm": vocabulary.GrammarLM(self.grammar, lexicon),
+                "lm_weight": 1.0,
+                "beam_threshold": threshold,
+            }
         if self.lexicon is None:
-            raise DfcnnError(f"{config.words}: your words join a lexicon, and this decoder has none: give a "
-                             "lexicon or an LM (--lexicon, --lm), or use a model that ships one")
+            raise DfcnnError(
+                f"{config.words}: your words join a lexicon, and this decoder has none: give a "
+                "lexicon or an LM (--lexicon, --lm), or use a model that ships one"
+            )
         phrases = vocabulary.read_phrases(config.words, self.tokenizer, "words file")
         words = vocabulary.write_search_lexicon(phrases, lexicon, self.lexicon)
         lm, lm_weight = vocabulary.boosted_lm(lexicon, words, config.lm, config.lm_weight, config.words_weight)
@@ -371,8 +409,9 @@ def decoder_config(
     options = {key: str(value) if isinstance(value, Path) else value for key, value in options.items()}
     if greedy:
         if options or config_file is not None:
-            raise DfcnnError("--greedy decodes without beam search: drop the beam, lexicon, LM, words and "
-                             "grammar options")
+            raise DfcnnError(
+                "--greedy decodes without beam search: drop the beam, lexicon, LM, words and grammar options"
+            )
         return None
     if config_file is not None:
         return _on_top(DecoderConfig.from_file(config_file), options)

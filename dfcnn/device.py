@@ -20,7 +20,7 @@ DEVICE_HELP = "auto (CUDA when present), cpu, cuda or cuda:N"
 
 
 def resolve_device(name: str = "auto") -> torch.device:
-    """"auto" -> CUDA when present, else CPU; "cpu", "cuda", "cuda:1" as given."""
+    """ "auto" -> CUDA when present, else CPU; "cpu", "cuda", "cuda:1" as given."""
     import torch
 
     if name == "auto":

@@ -72,9 +72,15 @@ class Row:
 
 
 def evaluate(
-    model_path: str | Path, manifest: str | Path, out_dir: str | Path | None = None, device: str = "auto",
-    max_batch_duration: float = 200.0, name: str | None = None, progress: bool = True,
-    decoder: DecoderConfig | None | str = SHIPPED, compare: bool = False,
+    model_path: str | Path,
+    manifest: str | Path,
+    out_dir: str | Path | None = None,
+    device: str = "auto",
+    max_batch_duration: float = 200.0,
+    name: str | None = None,
+    progress: bool = True,
+    decoder: DecoderConfig | None | str = SHIPPED,
+    compare: bool = False,
 ) -> tuple[Score, str]:
     """Decode every utterance of ``manifest`` and score it; returns (score, markdown table).
 
@@ -83,15 +89,22 @@ def evaluate(
     row per ``decoder_variants``. The returned score is the last (fullest) row's; ``evaluate_rows``
     returns every row.
     """
-    rows, table = evaluate_rows(model_path, manifest, out_dir, device, max_batch_duration, name, progress, decoder,
-                                compare)
+    rows, table = evaluate_rows(
+        model_path, manifest, out_dir, device, max_batch_duration, name, progress, decoder, compare
+    )
     return rows[-1].score, table
 
 
 def evaluate_rows(
-    model_path: str | Path, manifest: str | Path, out_dir: str | Path | None = None, device: str = "auto",
-    max_batch_duration: float = 200.0, name: str | None = None, progress: bool = True,
-    decoder: DecoderConfig | None | str = SHIPPED, compare: bool = False,
+    model_path: str | Path,
+    manifest: str | Path,
+    out_dir: str | Path | None = None,
+    device: str = "auto",
+    max_batch_duration: float = 200.0,
+    name: str | None = None,
+    progress: bool = True,
+    decoder: DecoderConfig | None | str = SHIPPED,
+    compare: bool = False,
 ) -> tuple[list[Row], str]:
     """``evaluate``, returning each row's ``Row`` (in the table's order) and the markdown table."""
     recognizer = load_model(model_path, device, decoder=decoder)
@@ -106,8 +119,9 @@ def evaluate_rows(
     else:
         variants = {config.describe(): config}
     log_probs = recognizer.utterance_log_probs(utterances, max_batch_duration, progress=progress)
-    warn_about_references(manifest, utterances, recognizer.tokenizer,
-                          [len(lp) * recognizer.frame_seconds for lp in log_probs])
+    warn_about_references(
+        manifest, utterances, recognizer.tokenizer, [len(lp) * recognizer.frame_seconds for lp in log_probs]
+    )
     ids = [u.utt_id for u in utterances]
     scores: dict[str, Score] = {}
     phone_scores: dict[str, Score] = {}  # a phone model's own output: its error rate is the PER
@@ -129,8 +143,11 @@ def evaluate_rows(
             atomic_write_text(
                 out / f"hyps{suffix}.jsonl",
                 "".join(
-                    json.dumps({"utt_id": i, "ref": " ".join(r), "hyp": h, "audio_filepath": str(u.audio_filepath)},
-                               ensure_ascii=False) + "\n"
+                    json.dumps(
+                        {"utt_id": i, "ref": " ".join(r), "hyp": h, "audio_filepath": str(u.audio_filepath)},
+                        ensure_ascii=False,
+                    )
+                    + "\n"
                     for i, r, h, u in zip(ids, refs, hyps, utterances)
                 ),
             )
@@ -145,9 +162,16 @@ def evaluate_rows(
 
 
 def tune_decoder(
-    model_path: str | Path, manifest: str | Path, base: DecoderConfig, lm_weights: list[float],
-    word_scores: list[float], out_dir: str | Path | None = None, device: str = "auto",
-    max_batch_duration: float = 200.0, progress: bool = True, ship: bool = False,
+    model_path: str | Path,
+    manifest: str | Path,
+    base: DecoderConfig,
+    lm_weights: list[float],
+    word_scores: list[float],
+    out_dir: str | Path | None = None,
+    device: str = "auto",
+    max_batch_duration: float = 200.0,
+    progress: bool = True,
+    ship: bool = False,
 ) -> tuple[DecoderConfig, str]:
     """Grid search of ``lm_weight`` x ``word_score`` on a dev manifest, ranked by the decoder's
     primary metric (WER, or CER for hanzi output), the other breaking ties.

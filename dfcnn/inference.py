@@ -80,7 +80,10 @@ class Recognizer:
     """A network with its tokenizer and decoder: waveforms and files -> hypotheses and transcripts."""
 
     def __init__(
-        self, network: Network, tokenizer: Tokenizer, decoder: Decoder | None = None,
+        self,
+        network: Network,
+        tokenizer: Tokenizer,
+        decoder: Decoder | None = None,
         config: TranscribeConfig | None = None,
     ):
         self.network = network
@@ -129,7 +132,10 @@ class Recognizer:
         return self.network.log_probs(waves, wave_lengths)
 
     def utterance_log_probs(
-        self, utterances: Sequence[Utterance], max_batch_duration: float = 200.0, progress: bool = False,
+        self,
+        utterances: Sequence[Utterance],
+        max_batch_duration: float = 200.0,
+        progress: bool = False,
         skip_failed: bool = False,
     ) -> list[torch.Tensor | None]:
         """(T_i, V) CPU log-probs of each manifest utterance, in input order: decode them many ways.
@@ -143,7 +149,10 @@ class Recognizer:
         return results
 
     def recognize(
-        self, utterances: Sequence[Utterance], max_batch_duration: float = 200.0, progress: bool = False,
+        self,
+        utterances: Sequence[Utterance],
+        max_batch_duration: float = 200.0,
+        progress: bool = False,
         skip_failed: bool = False,
     ) -> list[Hypothesis | None]:
         """Decode manifest utterances in duration-sorted batches; results in input order (None for

@@ -93,8 +93,11 @@ def onnx_network(files: ModelFiles, threads: int | None = None):
 
 
 def load_model(
-    path: str | Path, device: str = "auto", decoder: DecoderConfig | Shipped | None | str = SHIPPED,
-    config: TranscribeConfig | None = None, backend: str = "torch",
+    path: str | Path,
+    device: str = "auto",
+    decoder: DecoderConfig | Shipped | None | str = SHIPPED,
+    config: TranscribeConfig | None = None,
+    backend: str = "torch",
 ) -> Recognizer:
     """Load a model written by ``dfcnn train`` (a .pt file, or a folder with best.pt) or ``dfcnn export``,
     or a shipped model by name ("english"), into a ready ``Recognizer`` in eval mode.

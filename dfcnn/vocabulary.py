@@ -92,15 +92,19 @@ def _partition(line: str) -> tuple[str, str, str]:
 def _given_spellings(given: str, words: list[str], units: set[str], unit: str, where: str) -> list:
     groups = [group.split() for group in given.split(WORD_SEPARATOR)]
     if len(groups) != len(words) or not all(groups):
-        raise VocabError(f"{where}: {len(words)} word(s) ({' '.join(words)}) but {len(groups)} pronunciation(s): "
-                         "give one per word, separated by |")
+        raise VocabError(
+            f"{where}: {len(words)} word(s) ({' '.join(words)}) but {len(groups)} pronunciation(s): "
+            "give one per word, separated by |"
+        )
     spelt = []
     for word, group in zip(words, groups):
         tokens = [strip_stress(t.upper()) for t in group] if unit == "phone" else group  # CMUdict's AH0 -> AH
         unknown = next((t for t in tokens if t not in units), None)
         if unknown is not None:
-            raise VocabError(f"{where}: {unknown!r} in the pronunciation of {word!r} is not a unit of this model "
-                             f"({unit}: {' '.join(sorted(units)[:8])} ...)")
+            raise VocabError(
+                f"{where}: {unknown!r} in the pronunciation of {word!r} is not a unit of this model "
+                f"({unit}: {' '.join(sorted(units)[:8])} ...)"
+            )
         spelt.append((tuple(tokens),))
     return spelt
 
@@ -108,8 +112,10 @@ def _given_spellings(given: str, words: list[str], units: set[str], unit: str, w
 def _known_spellings(word: str, tokenizer: Tokenizer, units: set[str], where: str) -> tuple:
     usable = tuple(dict.fromkeys(tuple(s) for s in spellings(word, tokenizer) if s and set(s) <= units))
     if not usable:
-        raise VocabError(f"{where}: cannot spell {word!r} in this model's units ({tokenizer.unit}): give its "
-                         "pronunciation after a tab or two spaces")
+        raise VocabError(
+            f"{where}: cannot spell {word!r} in this model's units ({tokenizer.unit}): give its "
+            "pronunciation after a tab or two spaces"
+        )
     return usable
 
 

@@ -170,8 +170,16 @@ def yesno_model(tmp_path_factory) -> Path:
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     for command in (
         [sys.executable, "-m", "recipes.yesno.prepare", "--corpus-dir", str(corpus), "--out", "data"],
-        [sys.executable, "-m", "dfcnn", "train", "conf.yaml", f"train.epochs={YESNO_EPOCHS}", "data.num_workers=0",
-         "--quiet"],
+        [
+            sys.executable,
+            "-m",
+            "dfcnn",
+            "train",
+            "conf.yaml",
+            f"train.epochs={YESNO_EPOCHS}",
+            "data.num_workers=0",
+            "--quiet",
+        ],
     ):
         done = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True, timeout=1800)
         assert done.returncode == 0, done.stderr[-2000:]

@@ -26,8 +26,13 @@ from dfcnn.text import Tokenizer, build_vocab, save_vocab
 from dfcnn.training.train import ExperimentConfig
 
 TINY_MODEL = [
-    "model.channels=[4,8]", "model.time_pool=[2,2]", "model.freq_pool=[4,4]", "model.hidden_dim=16",
-    "model.convs_per_block=1", "features.kind=mel", "features.n_mels=32",
+    "model.channels=[4,8]",
+    "model.time_pool=[2,2]",
+    "model.freq_pool=[4,4]",
+    "model.hidden_dim=16",
+    "model.convs_per_block=1",
+    "features.kind=mel",
+    "features.n_mels=32",
 ]
 
 
@@ -54,9 +59,17 @@ def tiny_settings(folder: Path, *overrides: str) -> list[str]:
     if not (manifest.is_file() and vocab.is_file()):
         noise_corpus(folder)
     return [
-        f"exp_dir={folder / 'exp'}", f"data.train_manifest={manifest}", f"data.dev_manifest={manifest}",
-        f"data.vocab={vocab}", "data.max_batch_duration=2.0", "data.num_workers=0", "data.stats_utterances=8",
-        "train.epochs=2", "train.warmup_steps=2", "train.log_every_steps=1", *TINY_MODEL,
+        f"exp_dir={folder / 'exp'}",
+        f"data.train_manifest={manifest}",
+        f"data.dev_manifest={manifest}",
+        f"data.vocab={vocab}",
+        "data.max_batch_duration=2.0",
+        "data.num_workers=0",
+        "data.stats_utterances=8",
+        "train.epochs=2",
+        "train.warmup_steps=2",
+        "train.log_every_steps=1",
+        *TINY_MODEL,
         "data.robustness.enabled=false",  # stop and resume tests count on the same batches every epoch
         *overrides,
     ]
@@ -89,8 +102,14 @@ def random_recognizer(features: FeatureConfig | None = None, **model_overrides) 
     stitching, timing and export do not depend on training."""
     torch.manual_seed(0)
     features = FeatureExtractor(features or FeatureConfig(kind="mel", n_mels=32))
-    options = dict(input_bins=features.config.num_bins, vocab_size=len(TOKENIZER), channels=[4, 8, 8],
-                   time_pool=[2, 2, 1], freq_pool=[2, 2, 2], hidden_dim=16)
+    options = dict(
+        input_bins=features.config.num_bins,
+        vocab_size=len(TOKENIZER),
+        channels=[4, 8, 8],
+        time_pool=[2, 2, 1],
+        freq_pool=[2, 2, 2],
+        hidden_dim=16,
+    )
     model = DFCNN(ModelConfig(**{**options, **model_overrides}))
     with torch.no_grad():
         model.head[-1].bias[0] = -1.0  # blank less dominant: random weights then emit some tokens
@@ -125,9 +144,14 @@ def dfcnn_serve(*args: str, timeout: float = 90.0):
     listens; killed with its process group afterwards if it is still running."""
     repo = Path(__file__).resolve().parents[1]
     env = {**os.environ, "PYTHONPATH": str(repo), "OMP_NUM_THREADS": "1"}
-    process = subprocess.Popen([sys.executable, "-m", "dfcnn", "serve", *map(str, args), "--port", "0"],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-                               start_new_session=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dfcnn", "serve", *map(str, args), "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
     try:
         url, seen = None, []
         deadline = time.monotonic() + timeout

@@ -118,8 +118,9 @@ def test_a_file_cut_short_is_used_as_far_as_it_decodes_with_one_warning_saying_s
         assert message.startswith(f"{cut}: cut short or damaged ("), message
         assert message.endswith("; using what was decoded")
         assert 0.15 * len(whole) < len(partial) < 0.8 * len(whole)
-        assert float(re.search(r"decoded ([\d.]+) s", message).group(1)) == pytest.approx(len(partial) / 16000,
-                                                                                         abs=0.006)
+        assert float(re.search(r"decoded ([\d.]+) s", message).group(1)) == pytest.approx(
+            len(partial) / 16000, abs=0.006
+        )
         if extension not in ("ogg", "opus"):
             assert f" of the {len(whole) / 16000:.2f} s its header declares" in message
         np.testing.assert_allclose(partial, whole[: len(partial)], atol=1e-5)  # the start of the recording
@@ -139,8 +140,10 @@ def test_training_skips_a_file_cut_short(tmp_path, recording):
 def test_absurd_sample_rates_are_refused(tmp_path, rate):
     path = tmp_path / "odd.wav"
     soundfile.write(str(path), np.zeros(1000, dtype=np.float32), rate)  # at 1 Hz: 1000 seconds of nothing
-    message = (f"{path}: a sample rate of {rate:,} Hz is outside what any speech recording uses (dfcnn reads 4,000 "
-               "to 768,000 Hz)")
+    message = (
+        f"{path}: a sample rate of {rate:,} Hz is outside what any speech recording uses (dfcnn reads 4,000 "
+        "to 768,000 Hz)"
+    )
     for read in (audio_info, load_audio, lambda p: list(stream_audio(p))):
         with pytest.raises(AudioError) as caught:
             read(path)

@@ -429,8 +429,9 @@ def test_a_folder_reports_the_broken_links_named_like_audio_in_it(experiment, tm
     from conftest import shared_corpus
 
     unreadable_paths(tmp_path)
-    (tmp_path / "x.wav" / "real.wav").write_bytes(sorted((shared_corpus("fsdd") / "recordings").glob("*.wav"))[0]
-                                                  .read_bytes())
+    (tmp_path / "x.wav" / "real.wav").write_bytes(
+        sorted((shared_corpus("fsdd") / "recordings").glob("*.wav"))[0].read_bytes()
+    )
     code, out, lines = dfcnn("transcribe", "--model", experiment / "exp" / "best.pt", tmp_path)
     assert code == 1 and out.split("\t")[0] == str(tmp_path / "x.wav" / "real.wav")
     assert [line.split(": ")[2] for line in lines[:-1]] == [
@@ -443,8 +444,10 @@ def test_a_folder_reports_the_broken_links_named_like_audio_in_it(experiment, tm
 def test_a_single_file_that_fails_is_one_line(experiment, tmp_path, dfcnn, name):
     problem = unreadable_paths(tmp_path)[name]
     for more in ([], ["--output-dir", tmp_path / "out"]):
-        one_error(dfcnn("transcribe", "--model", experiment / "exp" / "best.pt", tmp_path / name, *more),
-                  f"{tmp_path / name}: {problem}")
+        one_error(
+            dfcnn("transcribe", "--model", experiment / "exp" / "best.pt", tmp_path / name, *more),
+            f"{tmp_path / name}: {problem}",
+        )
 
 
 def bad_audio(folder: Path) -> dict[str, str]:

@@ -32,8 +32,20 @@ def run_pytest(folder: Path, ci: str | None) -> subprocess.CompletedProcess:
     env["PYTHONPATH"] = os.pathsep.join([str(TESTS), str(TESTS.parent)])
     if ci is not None:
         env["CI"] = ci
-    command = [sys.executable, "-m", "pytest", "-q", "-rA", "-p", "conftest", "-p", "no:cacheprovider",
-               "--rootdir", str(folder), str(folder)]
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-rA",
+        "-p",
+        "conftest",
+        "-p",
+        "no:cacheprovider",
+        "--rootdir",
+        str(folder),
+        str(folder),
+    ]
     return subprocess.run(command, capture_output=True, text=True, env=env, cwd=folder, timeout=120)
 
 

@@ -19,8 +19,16 @@ def experiment(tiny_experiment):
 
 def test_evaluate_prints_table_and_writes_alignments(experiment):
     out = experiment / "eval"
-    result = dfcnn("evaluate", "--model", experiment / "exp" / "best.pt", "--manifest", experiment / "train.jsonl",
-                   "--out", out, "--quiet")
+    result = dfcnn(
+        "evaluate",
+        "--model",
+        experiment / "exp" / "best.pt",
+        "--manifest",
+        experiment / "train.jsonl",
+        "--out",
+        out,
+        "--quiet",
+    )
     assert result.returncode == 0, result.stderr
     assert "|dataset|Snt|Wrd|Corr|Sub|Del|Ins|Err|S.Err|" in result.stdout
     assert "|train|8|" in result.stdout
@@ -74,8 +82,16 @@ def test_no_transcript_overwrites_another_inputs(experiment, tmp_path):
     soundfile.write(str(tmp_path / "in" / "yes.ogg"), wave, rate)
     soundfile.write(str(tmp_path / "in" / "more" / "yes.wav"), wave, rate)
     out = tmp_path / "out"
-    result = dfcnn("transcribe", "--model", experiment / "exp" / "best.pt", tmp_path / "in", "--format", "json",
-                   "--output-dir", out)
+    result = dfcnn(
+        "transcribe",
+        "--model",
+        experiment / "exp" / "best.pt",
+        tmp_path / "in",
+        "--format",
+        "json",
+        "--output-dir",
+        out,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stderr.splitlines() == [f"3 transcripts (json) written to {out}"]
     written = {path.name: json.loads(path.read_text())["audio_filepath"] for path in out.iterdir()}
@@ -89,8 +105,18 @@ def test_transcribe_folder_to_every_format(experiment, tmp_path):
     for name in ("utt2.wav", "utt3.wav"):
         (audio / name).write_bytes((experiment / name).read_bytes())
     out = tmp_path / "out"
-    result = dfcnn("transcribe", "--model", experiment / "exp" / "best.pt", tmp_path / "audio", "--format", "all",
-                   "--output-dir", out, "--beam-size", "4")
+    result = dfcnn(
+        "transcribe",
+        "--model",
+        experiment / "exp" / "best.pt",
+        tmp_path / "audio",
+        "--format",
+        "all",
+        "--output-dir",
+        out,
+        "--beam-size",
+        "4",
+    )
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in out.iterdir()) == sorted(
         f"utt{i}.{f}" for i in (2, 3) for f in ("txt", "json", "srt", "vtt", "tsv")
@@ -171,8 +197,9 @@ def test_serve_takes_the_decoding_options_of_transcribe(tiny_model):
         return {o for g in groups if g.title.startswith("decoding") for a in g._group_actions for o in a.option_strings}
 
     assert decoding("serve") == decoding("transcribe") == decoding("evaluate") >= {"--beam-size", "--lm", "--greedy"}
-    args = parser.parse_args(["serve", "--model", str(tiny_model), "--device", "cpu", "--beam-size", "4",
-                              "--word-score", "0.5"])
+    args = parser.parse_args(
+        ["serve", "--model", str(tiny_model), "--device", "cpu", "--beam-size", "4", "--word-score", "0.5"]
+    )
     assert _load(args).decoder.config == DecoderConfig(beam_size=4, word_score=0.5)
     with pytest.raises(DfcnnError, match="--greedy decodes without beam search"):
         _load(parser.parse_args(["serve", "--model", str(tiny_model), "--greedy", "--beam-size", "4"]))

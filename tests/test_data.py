@@ -56,10 +56,14 @@ def test_malformed_line_names_file_and_line(tmp_path, bad_line, message):
 @pytest.mark.parametrize(
     "second, message",
     [
-        ({"audio_filepath": "b.wav", "utt_id": "one"}, "m.jsonl:3: utt_id 'one' is also on line 1: each utterance "
-                                                       "needs an id of its own"),
-        ({"audio_filepath": "x/a.wav"}, "m.jsonl:3: utt_id 'a' \\(the file name's stem: the line has no utt_id\\) "
-                                        "is also on line 2"),
+        (
+            {"audio_filepath": "b.wav", "utt_id": "one"},
+            "m.jsonl:3: utt_id 'one' is also on line 1: each utterance needs an id of its own",
+        ),
+        (
+            {"audio_filepath": "x/a.wav"},
+            "m.jsonl:3: utt_id 'a' \\(the file name's stem: the line has no utt_id\\) is also on line 2",
+        ),
     ],
 )
 def test_an_utt_id_given_twice_names_both_lines(tmp_path, second, message):

@@ -14,7 +14,15 @@ from helpers import tiny_yaml
 def test_torchrun_two_processes(tmp_path):
     torchrun = Path(sys.executable).parent / "torchrun"
     command = [
-        str(torchrun), "--standalone", "--nproc-per-node", "2", "-m", "dfcnn", "train", "--quiet", "none.yaml",
+        str(torchrun),
+        "--standalone",
+        "--nproc-per-node",
+        "2",
+        "-m",
+        "dfcnn",
+        "train",
+        "--quiet",
+        "none.yaml",
     ]
     tiny_yaml(tmp_path, name="none.yaml")
     result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=300)

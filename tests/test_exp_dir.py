@@ -53,8 +53,14 @@ def copy_of(exp: Path, target: Path, without: tuple[str, ...] = ()) -> Path:
 
 def test_a_second_trainer_is_refused_naming_the_first_and_a_dead_ones_lock_is_taken_over(tmp_path, capsys):
     config = write_config(tmp_path, epochs=1000)
-    first = subprocess.Popen([sys.executable, "-m", "dfcnn", "train", "--quiet", str(config), *TINY_MODEL],
-                             env=ENV, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = subprocess.Popen(
+        [sys.executable, "-m", "dfcnn", "train", "--quiet", str(config), *TINY_MODEL],
+        env=ENV,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         metrics, deadline = tmp_path / "exp" / "metrics.jsonl", time.monotonic() + 180
         while not (metrics.is_file() and metrics.stat().st_size > 0):  # training under way
@@ -74,8 +80,10 @@ def test_a_second_trainer_is_refused_naming_the_first_and_a_dead_ones_lock_is_ta
         first.wait()
     code, lines = dfcnn(capsys, config, "--resume", "train.epochs=1")
     assert code == 0, lines
-    assert dfcnn.notes[0] == (f"took over {tmp_path / 'exp' / LOCK_FILE} from pid {first.pid} on host "
-                        f"{socket.gethostname()}, which is no longer running")
+    assert dfcnn.notes[0] == (
+        f"took over {tmp_path / 'exp' / LOCK_FILE} from pid {first.pid} on host "
+        f"{socket.gethostname()}, which is no longer running"
+    )
     assert (tmp_path / "exp" / LOCK_FILE).read_text() == ""  # released when the run ended
 
 
@@ -123,17 +131,23 @@ def test_resume_without_last_pt_keeps_best_pt_and_force_starts_over(finished_run
     exp = copy_of(finished_run, tmp_path / "exp", without=("last.pt",))
     best = (exp / "best.pt").read_bytes()
     code, lines = dfcnn(capsys, config, "--resume")
-    assert (code, lines) == (1, [f"dfcnn: error: {exp}: no last.pt to resume from, but best.pt, epoch-1.pt, "
-                                 "epoch-2.pt of an earlier run are there: --force starts over (removes them), or set "
-                                 "another exp_dir"])
+    assert (code, lines) == (
+        1,
+        [
+            f"dfcnn: error: {exp}: no last.pt to resume from, but best.pt, epoch-1.pt, "
+            "epoch-2.pt of an earlier run are there: --force starts over (removes them), or set "
+            "another exp_dir"
+        ],
+    )
     assert (exp / "best.pt").read_bytes() == best
     code, lines = dfcnn(capsys, config, "--force", "--resume")
     assert (code, lines) == (1, ["dfcnn: error: --force starts over and --resume continues: pass one of them"])
 
     code, lines = dfcnn(capsys, config, "--force")  # 1 epoch: epoch-2.pt of the earlier run must not survive
     assert code == 0, lines
-    assert dfcnn.notes[0] == (f"--force: removed best.pt, epoch-1.pt, epoch-2.pt, metrics.jsonl, config.yaml of the "
-                              f"earlier run in {exp}")
+    assert dfcnn.notes[0] == (
+        f"--force: removed best.pt, epoch-1.pt, epoch-2.pt, metrics.jsonl, config.yaml of the earlier run in {exp}"
+    )
     assert sorted(p.name for p in exp.glob("*.pt")) == ["best.pt", "epoch-1.pt", "last.pt"]
     assert (exp / "best.pt").read_bytes() != best
 
@@ -153,8 +167,23 @@ def test_every_ddp_rank_refuses_an_earlier_run_together(finished_run, tmp_path):
     exp = copy_of(finished_run, tmp_path / "exp", without=("last.pt",))
     torchrun = Path(sys.executable).parent / "torchrun"
     result = subprocess.run(
-        [str(torchrun), "--standalone", "--nproc-per-node", "2", "-m", "dfcnn", "train", "--quiet", str(config),
-         *TINY_MODEL], env=ENV, cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        [
+            str(torchrun),
+            "--standalone",
+            "--nproc-per-node",
+            "2",
+            "-m",
+            "dfcnn",
+            "train",
+            "--quiet",
+            str(config),
+            *TINY_MODEL,
+        ],
+        env=ENV,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode != 0
     expected = f"dfcnn: error: {exp} holds an earlier run (best.pt, epoch-1.pt, epoch-2.pt, metrics.jsonl)"

@@ -39,13 +39,20 @@ def corpus(tmp_path_factory) -> dict:
     """Manifests of 10 real FSDD recordings (texts the tiny model can spell): all of them, and 8 + 2 dev."""
     folder = tmp_path_factory.mktemp("finetune-data")
     wavs = sorted((shared_corpus("fsdd") / "recordings").glob("*_jackson_*.wav"))[:10]
-    utterances = [Utterance(path, soundfile.info(str(path)).duration, TEXTS[index % len(TEXTS)], path.stem)
-                  for index, path in enumerate(wavs)]
+    utterances = [
+        Utterance(path, soundfile.info(str(path)).duration, TEXTS[index % len(TEXTS)], path.stem)
+        for index, path in enumerate(wavs)
+    ]
     write_manifest(folder / "all.jsonl", utterances)
     write_manifest(folder / "train.jsonl", utterances[:8])
     write_manifest(folder / "dev.jsonl", utterances[8:])
-    return {"folder": folder, "all": folder / "all.jsonl", "train": folder / "train.jsonl",
-            "dev": folder / "dev.jsonl", "wav": wavs[0]}
+    return {
+        "folder": folder,
+        "all": folder / "all.jsonl",
+        "train": folder / "train.jsonl",
+        "dev": folder / "dev.jsonl",
+        "wav": wavs[0],
+    }
 
 
 @pytest.fixture(scope="module")
@@ -58,13 +65,28 @@ def root(tiny_model, corpus, tmp_path_factory):
         shutil.copyfile(tiny_model / name, exp / name)
     (exp / "lexicon.txt").write_text("ab a b\nba b a\na a\nb b\n")
     (exp / "decoder.json").write_text('{"lexicon": "lexicon.txt", "beam_size": 4}\n')
-    card = {"summary": "tiny", "language": "en", "licence": "CC0-1.0", "rebuild": "pytest", "limits": ["noise"],
-            "training_data": [{"name": "noise", "licence": "CC0-1.0", "hours": 0.001, "note": "generated"}]}
+    card = {
+        "summary": "tiny",
+        "language": "en",
+        "licence": "CC0-1.0",
+        "rebuild": "pytest",
+        "limits": ["noise"],
+        "training_data": [{"name": "noise", "licence": "CC0-1.0", "hours": 0.001, "note": "generated"}],
+    }
     (folder / "card.yaml").write_text(yaml.safe_dump(card))
     root = folder / "shipped"
     root.mkdir()
-    ship(ShipConfig(str(exp), "english", str(folder / "card.yaml"), (("dev", str(corpus["dev"])),), str(root),
-                    device="cpu", progress=False))
+    ship(
+        ShipConfig(
+            str(exp),
+            "english",
+            str(folder / "card.yaml"),
+            (("dev", str(corpus["dev"])),),
+            str(root),
+            device="cpu",
+            progress=False,
+        )
+    )
     return root
 
 
@@ -96,15 +118,26 @@ def test_finetune_from_a_shipped_name_makes_a_training_folder_of_the_same_model(
     recognizer = load_model(out, "cpu")  # what transcribe --model OUT loads
     assert recognizer.decoder.config.lexicon == str(out / "lexicon.txt")
     assert isinstance(recognizer.transcribe(corpus["wav"]).text, str)
-    assert main(["evaluate", "--model", str(out), "--manifest", str(corpus["dev"]), "--device", "cpu",
-                 "--quiet"]) == 0
+    assert main(["evaluate", "--model", str(out), "--manifest", str(corpus["dev"]), "--device", "cpu", "--quiet"]) == 0
 
 
 def test_a_stopped_finetune_resumes_to_the_uninterrupted_result(shipped, corpus, tmp_path, monkeypatch):
     """From a checkpoint path, with --dev: Ctrl-C at step 3, then the same command with --resume."""
+
     def command(out):
-        return ["finetune", "--model", str(shipped / "best.pt"), "--train", str(corpus["train"]), "--dev",
-                str(corpus["dev"]), "--out", str(out), "--no-decoder", *FAST]
+        return [
+            "finetune",
+            "--model",
+            str(shipped / "best.pt"),
+            "--train",
+            str(corpus["train"]),
+            "--dev",
+            str(corpus["dev"]),
+            "--out",
+            str(out),
+            "--no-decoder",
+            *FAST,
+        ]
 
     assert main(command(tmp_path / "straight")) == 0
     original = Trainer.train_step
@@ -133,25 +166,46 @@ def test_a_stopped_finetune_resumes_to_the_uninterrupted_result(shipped, corpus,
 
 def test_bad_manifest_entries_are_one_line_each_before_any_training(shipped, corpus, tmp_path, capsys):
     good = read_manifest(corpus["train"])
-    bad = [*good[:4], Utterance(good[4].audio_filepath, good[4].duration, "hello", "unspellable"),
-           Utterance(tmp_path / "gone.wav", 1.0, "ab", "missing")]
+    bad = [
+        *good[:4],
+        Utterance(good[4].audio_filepath, good[4].duration, "hello", "unspellable"),
+        Utterance(tmp_path / "gone.wav", 1.0, "ab", "missing"),
+    ]
     write_manifest(tmp_path / "bad.jsonl", bad)
     out = tmp_path / "out"
     assert main(["finetune", "--model", "english", "--train", str(tmp_path / "bad.jsonl"), "--out", str(out)]) == 1
     lines = capsys.readouterr().err.splitlines()
     assert lines[0].startswith(f"{tmp_path / 'bad.jsonl'}:5: cannot be spelt in the vocabulary of the model english")
     assert lines[1].startswith(f"{tmp_path / 'bad.jsonl'}:6: audio ") and "gone.wav" in lines[1]
-    assert lines[2] == ("dfcnn: error: 2 bad entries (listed above): nothing trained; fix them, or pass --skip-bad "
-                        "to leave them out")
+    assert lines[2] == (
+        "dfcnn: error: 2 bad entries (listed above): nothing trained; fix them, or pass --skip-bad to leave them out"
+    )
     assert len(lines) == 3 and not (out / "last.pt").exists() and not (out / "vocab.txt").exists()
 
     (tmp_path / "malformed.jsonl").write_text(json.dumps({"audio_filepath": "a.wav", "text": "ab"}) + "\n")
-    assert main(["finetune", "--model", "english", "--train", str(tmp_path / "malformed.jsonl"), "--out",
-                 str(out)]) == 1
+    assert (
+        main(["finetune", "--model", "english", "--train", str(tmp_path / "malformed.jsonl"), "--out", str(out)]) == 1
+    )
     assert capsys.readouterr().err == f"dfcnn: error: {tmp_path / 'malformed.jsonl'}:1: missing key 'duration'\n"
 
-    assert main(["finetune", "--model", "english", "--train", str(tmp_path / "bad.jsonl"), "--out", str(out),
-                 "--skip-bad", "train.epochs=1", "data.num_workers=0", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "finetune",
+                "--model",
+                "english",
+                "--train",
+                str(tmp_path / "bad.jsonl"),
+                "--out",
+                str(out),
+                "--skip-bad",
+                "train.epochs=1",
+                "data.num_workers=0",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     kept = read_manifest(out / "train.jsonl") + read_manifest(out / "dev.jsonl")
     assert {u.utt_id for u in kept} == {u.utt_id for u in good[:4]}
 

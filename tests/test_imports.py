@@ -17,9 +17,15 @@ PACKAGE = Path(__file__).resolve().parents[1] / "dfcnn"
 # built on the pipeline (and training's config), used by the commands: the front door, scoring, manifests
 FACE = {"dfcnn.loading", "dfcnn.evaluate", "dfcnn.manifest"}
 ROOMS = ("training", "deploy", "shipped", "serve", "viz")  # sub-packages built on the pipeline (and cli on top)
-COMMANDS = {"dfcnn.deploy.commands", "dfcnn.serve.commands", "dfcnn.viz.commands", "dfcnn.shipped.commands",
-            "dfcnn.shipped.make", "dfcnn.training.commands",
-            "dfcnn.training.finetune"}  # a room's door to the cli (making a shipped model scores it: above evaluate;
+COMMANDS = {
+    "dfcnn.deploy.commands",
+    "dfcnn.serve.commands",
+    "dfcnn.viz.commands",
+    "dfcnn.shipped.commands",
+    "dfcnn.shipped.make",
+    "dfcnn.training.commands",
+    "dfcnn.training.finetune",
+}  # a room's door to the cli (making a shipped model scores it: above evaluate;
 # fine-tuning finds its model through the front door and checks manifests as dfcnn manifest does)
 
 

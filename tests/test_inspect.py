@@ -30,14 +30,29 @@ from dfcnn.viz.inspect import (
 )
 
 CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run", "--enable-logging=stderr", "--v=0", "--window-size=1280,2000",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--enable-logging=stderr",
+    "--v=0",
+    "--window-size=1280,2000",
 ]
 
 
 def tiny_recognizer(bins: int = 32) -> Recognizer:
-    config = ModelConfig(input_bins=bins, vocab_size=5, channels=[4, 6], time_pool=[2, 2], freq_pool=[2, 2],
-                         convs_per_block=1, hidden_dim=8)
+    config = ModelConfig(
+        input_bins=bins,
+        vocab_size=5,
+        channels=[4, 6],
+        time_pool=[2, 2],
+        freq_pool=[2, 2],
+        convs_per_block=1,
+        hidden_dim=8,
+    )
     tokenizer = Tokenizer(["<blank>", "|", "a", "b", "c"])
     features = FeatureExtractor(FeatureConfig(kind="mel", n_mels=bins)).eval()
     return Recognizer(TorchNetwork(DFCNN(config).eval(), features), tokenizer)
@@ -62,9 +77,17 @@ def open_in_chromium(page: Path, screenshot: Path) -> None:
     for target in re.findall(r'(?:src|href)="([^"]+)"', html):  # every file the page names is beside it
         assert target.startswith("data:") or (page.parent / target).is_file(), f"{page} names missing {target}"
     result = subprocess.run(
-        ["chromium", *CHROMIUM_FLAGS, f"--user-data-dir={screenshot.parent / 'chromium-profile'}",
-         f"--screenshot={screenshot}", page.resolve().as_uri()],
-        check=False, capture_output=True, text=True, timeout=120,
+        [
+            "chromium",
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={screenshot.parent / 'chromium-profile'}",
+            f"--screenshot={screenshot}",
+            page.resolve().as_uri(),
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     console = [line for line in result.stderr.splitlines() if ":CONSOLE" in line]
     assert not console, "console messages:\n" + "\n".join(console)
@@ -103,7 +126,7 @@ def test_figures_share_one_time_axis_in_seconds_and_hz(speech):
     assert spectrogram.get_ylim()[1] == pytest.approx(7800, rel=0.05)  # the top mel band ends below 8 kHz
     assert all(ax.get_ylabel() == "Hz" for ax in figures[1].axes[::2])  # activation maps: frequency in Hz
     under_axis = [t.get_text() for t in posteriorgram.axes[2].texts]  # aligned characters, then words
-    assert hypothesis.text and under_axis[-len(words):] == [w.word for w in words]
+    assert hypothesis.text and under_axis[-len(words) :] == [w.word for w in words]
     assert "".join(under_axis[: -len(words)]).replace("␣", " ").strip() == hypothesis.text
     import matplotlib.pyplot as plt
 

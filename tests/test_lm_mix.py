@@ -31,8 +31,18 @@ REPO = Path(__file__).resolve().parents[1]
 PHONES = Tokenizer(tuple(build_vocab([], unit="phone")), "english", "phone")
 # a "general" LM whose words include ones a normalised reference never holds, and homophones
 GENERAL = {
-    1: [(0.1, "</s>", None), (None, "<s>", 1.0), (0.3, "the", 1.0), (0.2, "cat", 1.0), (0.1, "sat", None),
-        (0.1, "red", None), (0.05, "read", None), (0.05, "dog", None), (0.05, "a.", None), (0.05, "well-known", None)],
+    1: [
+        (0.1, "</s>", None),
+        (None, "<s>", 1.0),
+        (0.3, "the", 1.0),
+        (0.2, "cat", 1.0),
+        (0.1, "sat", None),
+        (0.1, "red", None),
+        (0.05, "read", None),
+        (0.05, "dog", None),
+        (0.05, "a.", None),
+        (0.05, "well-known", None),
+    ],
     2: [],
 }
 CORPUS = ["the cat sat", "the red cat", "a cat sat on the mat", "the mat sat", "read the cat"]
@@ -41,8 +51,17 @@ CORPUS = ["the cat sat", "the red cat", "a cat sat on the mat", "the mat sat", "
 def tiny_phone_model(path: Path) -> Path:
     """An untrained phone DFCNN's checkpoint: what the LM stages need of a model is its tokenizer."""
     features = FeatureExtractor(FeatureConfig(kind="mel", n_mels=32))
-    model = DFCNN(ModelConfig(input_bins=32, vocab_size=len(PHONES), channels=[4, 8], time_pool=[2, 2],
-                              freq_pool=[4, 4], hidden_dim=16, convs_per_block=1))
+    model = DFCNN(
+        ModelConfig(
+            input_bins=32,
+            vocab_size=len(PHONES),
+            channels=[4, 8],
+            time_pool=[2, 2],
+            freq_pool=[4, 4],
+            hidden_dim=16,
+            convs_per_block=1,
+        )
+    )
     save_checkpoint(path, build_payload(model, features, PHONES))
     return path
 
@@ -63,8 +82,9 @@ def test_write_lm_spells_only_words_a_reference_can_hold(tmp_path, kenlm):
     assert read_arpa(lm.arpa).counts == model.counts
     sentences = [["the", "cat", "sat"], ["red", "cat"]]
     # flashlight's KenLM reads the binary, and scores as the ARPA does
-    assert kenlm_perplexity(lm.binary, model, sentences).value == pytest.approx(perplexity(model, sentences).value,
-                                                                                 rel=1e-5)
+    assert kenlm_perplexity(lm.binary, model, sentences).value == pytest.approx(
+        perplexity(model, sentences).value, rel=1e-5
+    )
 
 
 def test_mix_lms_tunes_weights_on_dev_and_writes_a_decodable_lm(tmp_path, kenlm):
@@ -122,11 +142,31 @@ def speechocean_lm_stages(tmp_path_factory):
     shared_corpus("ljspeech_subset"), shared_corpus("cathy_arctic")  # stage 4's extra LM text
     work = tmp_path_factory.mktemp("speechocean762-lm")
     recipe = REPO / "recipes" / "speechocean762"
-    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1",
-           "PYTHON": sys.executable, "DFCNN_DATA": str(corpus.parent), "DATA": str(work / "data"),
-           "EXP": str(work / "exp"), "GENERAL_LM": str(general_arpa(work))}
-    subprocess.run([sys.executable, "-m", "recipes.speechocean762.prepare", "--corpus-dir", str(corpus), "--out",
-                    str(work / "data")], check=True, capture_output=True, env=env)
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "OMP_NUM_THREADS": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHON": sys.executable,
+        "DFCNN_DATA": str(corpus.parent),
+        "DATA": str(work / "data"),
+        "EXP": str(work / "exp"),
+        "GENERAL_LM": str(general_arpa(work)),
+    }
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "recipes.speechocean762.prepare",
+            "--corpus-dir",
+            str(corpus),
+            "--out",
+            str(work / "data"),
+        ],
+        check=True,
+        capture_output=True,
+        env=env,
+    )
     for split, keep in (("train", 6), ("dev", 3), ("test", 3)):
         manifest = work / "data" / f"{split}.jsonl"
         manifest.write_text("".join(manifest.read_text().splitlines(keepends=True)[:keep]))
@@ -134,8 +174,9 @@ def speechocean_lm_stages(tmp_path_factory):
     tiny_phone_model(work / "exp" / "best.pt")
 
     def run(*args: str) -> str:
-        done = subprocess.run(["bash", str(recipe / "run.sh"), *args], capture_output=True, text=True, env=env,
-                              cwd=work, timeout=1800)
+        done = subprocess.run(
+            ["bash", str(recipe / "run.sh"), *args], capture_output=True, text=True, env=env, cwd=work, timeout=1800
+        )
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
         return done.stdout
 
@@ -167,9 +208,16 @@ def test_stage_8_measures_every_lm_in_one_table(speechocean_lm_stages):
     assert json.loads((exp / "lm-mix-full" / "mix.json").read_text())["prune_threshold"] is None
     table = (exp / "lm-table.md").read_text()
     systems = [line.split("|")[1].strip() for line in table.splitlines() if line.startswith("| ") and "---" not in line]
-    expected = ["system", "PocketSphinx 5.1.1 (en-us model + LM)", "PocketSphinx 5.1.1 (en-us model, LM lm-mix)",
-                "dfcnn phones (greedy", "dfcnn phones (as shipped: beam 50, lexicon, LM lm.bin", "dfcnn phones (lm:",
-                "dfcnn phones (lm-general:", "dfcnn phones (lm-mix-full:"]
+    expected = [
+        "system",
+        "PocketSphinx 5.1.1 (en-us model + LM)",
+        "PocketSphinx 5.1.1 (en-us model, LM lm-mix)",
+        "dfcnn phones (greedy",
+        "dfcnn phones (as shipped: beam 50, lexicon, LM lm.bin",
+        "dfcnn phones (lm:",
+        "dfcnn phones (lm-general:",
+        "dfcnn phones (lm-mix-full:",
+    ]
     assert len(systems) == len(expected) and all(s.startswith(e) for s, e in zip(systems, expected)), systems
     rates = json.loads((exp / "lm-table.json").read_text())
     assert all(np.isfinite(value["wer" if "wer" in value else "per"]) for value in rates.values())

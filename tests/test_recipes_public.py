@@ -126,8 +126,10 @@ def test_an4_prepare(tmp_path):
     splits = an4_prepare.prepare_an4(tmp_path, tmp_path / "out")
     dev_speakers = {an4_prepare.speaker_of(u.utt_id) for u in splits["dev"]}
     assert len(dev_speakers) == 1  # max(1, round(0.1 * 3 speakers))
-    expected = {k: ("dev" if s == "train" and an4_prepare.speaker_of(k) in dev_speakers else s, t, d)
-                for k, (s, t, d) in expected.items()}
+    expected = {
+        k: ("dev" if s == "train" and an4_prepare.speaker_of(k) in dev_speakers else s, t, d)
+        for k, (s, t, d) in expected.items()
+    }
     manifests = check_prepared(tmp_path / "out", expected, "english", ("train", "dev", "test"))
     train_speakers = {an4_prepare.speaker_of(u.utt_id) for u in manifests["train"]}
     assert not train_speakers & dev_speakers and len(train_speakers) == 2
@@ -139,17 +141,34 @@ def test_an4_bad_line_is_named(tmp_path):
     build_an4(tmp_path, shared_corpus("fsdd"))
     path = tmp_path / "an4" / "etc" / "an4_test.transcription"
     path.write_text(path.read_text() + "<s> NO ID HERE </s>\n")
-    result = subprocess.run([sys.executable, "-m", "recipes.an4.prepare", "--corpus-dir", str(tmp_path),
-                             "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=120, cwd=REPO)
+    result = subprocess.run(
+        [sys.executable, "-m", "recipes.an4.prepare", "--corpus-dir", str(tmp_path), "--out", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+    )
     assert result.returncode == 1
     assert f"{path}:3: expected" in result.stderr
 
 
 @pytest.mark.parametrize("corpus", PUBLIC)
 def test_missing_corpus_is_a_one_line_error(corpus, tmp_path):
-    result = subprocess.run([sys.executable, "-m", f"recipes.{corpus}.prepare", "--corpus-dir",
-                             str(tmp_path / "nowhere"), "--out", str(tmp_path / "out")],
-                            capture_output=True, text=True, timeout=120, cwd=REPO)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            f"recipes.{corpus}.prepare",
+            "--corpus-dir",
+            str(tmp_path / "nowhere"),
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+    )
     assert result.returncode == 2 and str(tmp_path / "nowhere") in result.stderr
     assert "\n" not in result.stderr.strip()
 
@@ -167,17 +186,23 @@ def test_recipe_files(corpus, tmp_path):
     config = load_config(ExperimentConfig, folder / "conf.yaml")
     assert config.data.normalizer == ("mandarin" if corpus in ("aishell1", "thchs30") else "english")
     # --data-dir skips the download stage
-    result = subprocess.run(["bash", str(folder / "run.sh"), "--data-dir", str(tmp_path), "--stop-stage", "0"],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        ["bash", str(folder / "run.sh"), "--data-dir", str(tmp_path), "--stop-stage", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     assert f"using the corpus at {tmp_path} (--data-dir): nothing to download" in result.stdout
 
 
 def test_fetch_lists_official_urls():
-    for corpus, host in (("librispeech", "https://www.openslr.org/resources/12/"),
-                         ("aishell1", "https://www.openslr.org/resources/33/"),
-                         ("thchs30", "https://www.openslr.org/resources/18/"),
-                         ("an4", "http://www.speech.cs.cmu.edu/databases/an4/")):
+    for corpus, host in (
+        ("librispeech", "https://www.openslr.org/resources/12/"),
+        ("aishell1", "https://www.openslr.org/resources/33/"),
+        ("thchs30", "https://www.openslr.org/resources/18/"),
+        ("an4", "http://www.speech.cs.cmu.edu/databases/an4/"),
+    ):
         archives = FETCH[corpus].ARCHIVES
         for archive in archives.values():
             assert archive.url.startswith(host)
@@ -380,9 +405,23 @@ def test_fetch_cli_refuses_a_mirror_file_with_the_wrong_md5(tmp_path):
     mirror = tmp_path / "mirror"
     mirror.mkdir()
     (mirror / "dev-clean.tar.gz").write_bytes(_tar_gz({"LibriSpeech/dev-clean/README": b"not the corpus"}))
-    result = subprocess.run([sys.executable, "-m", "recipes.librispeech.fetch", "--out", str(tmp_path / "dl"),
-                             "--parts", "dev-clean", "--mirror", mirror.as_uri()],
-                            capture_output=True, text=True, timeout=60, cwd=REPO)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "recipes.librispeech.fetch",
+            "--out",
+            str(tmp_path / "dl"),
+            "--parts",
+            "dev-clean",
+            "--mirror",
+            mirror.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+    )
     assert result.returncode == 1
     assert "md5" in result.stderr and "42e2234ba48799c1f50f24a7926300a1" in result.stderr
     assert not list((tmp_path / "dl").iterdir())  # neither the archive nor a .part is kept

@@ -29,8 +29,12 @@ SPLITS = ("train", "dev", "test")
 SYLLABLE = re.compile(r"[a-z]+[1-5]")
 
 
-PREPARE = {"cathy_arctic": prepare_cathy_arctic, "ljspeech_subset": prepare_ljspeech_subset,
-           "aishell1_sample": prepare_aishell1_sample, "aishell3_SSB0139": prepare_aishell3_SSB0139}
+PREPARE = {
+    "cathy_arctic": prepare_cathy_arctic,
+    "ljspeech_subset": prepare_ljspeech_subset,
+    "aishell1_sample": prepare_aishell1_sample,
+    "aishell3_SSB0139": prepare_aishell3_SSB0139,
+}
 
 
 @pytest.fixture(scope="module")
@@ -263,8 +267,11 @@ def test_read_transcript_one_line_normalised(tmp_path):
     path = tmp_path / "a.txt"
     path.write_text("\ufeffHello, World!\n\n", encoding="utf-8")
     assert read_transcript(path, normalize_english) == "hello world"
-    for content, message in (("\n \n", ":1: empty transcript"), ("one\n\ntwo\n", ":3: expected one line"),
-                             ("\n?!\n", ":2: nothing left of the transcript once normalised: '?!'")):
+    for content, message in (
+        ("\n \n", ":1: empty transcript"),
+        ("one\n\ntwo\n", ":3: expected one line"),
+        ("\n?!\n", ":2: nothing left of the transcript once normalised: '?!'"),
+    ):
         path.write_text(content, encoding="utf-8")
         with pytest.raises(DfcnnError, match=re.escape(f"{path}{message}")):
             read_transcript(path, normalize_english)

@@ -111,8 +111,12 @@ def test_room_noise_lands_at_the_drawn_snr_of_the_speech(kind, snr_db):
     out = add_microphone(speech, RATE, params, lambda size: np.resize(recording, size))
     assert _db(_power(speech) / _power(out - speech)) == pytest.approx(snr_db, abs=0.5)
     # with silence added, the SNR still refers to the speech, not to the speech diluted by silence
-    padded = add_microphone(speech, RATE, {**params, "lead_s": 1.0, "trail_s": 0.5, "hiss_dbfs": -120.0},
-                            lambda size: np.resize(recording, size))
+    padded = add_microphone(
+        speech,
+        RATE,
+        {**params, "lead_s": 1.0, "trail_s": 0.5, "hiss_dbfs": -120.0},
+        lambda size: np.resize(recording, size),
+    )
     clean = np.pad(speech, (RATE, RATE // 2))
     assert _db(_power(speech) / _power(padded - clean)) == pytest.approx(snr_db, abs=0.5)
 
@@ -128,7 +132,7 @@ def test_brown_noise_falls_at_6_db_an_octave():
 def test_a_pause_goes_into_a_gap_between_words_and_nowhere_else():
     speech = _two_words(0.3)
     gap_start, gap_end = int(0.4 * RATE), int(0.7 * RATE)
-    (start, end), = quiet_gaps(speech, RATE)
+    ((start, end),) = quiet_gaps(speech, RATE)
     assert gap_start - 320 <= start and end <= gap_end + 320
     params = {"seed": 1, "pause_s": 0.5, "pause_at": 0.7, "hiss_dbfs": -120.0}
     out = add_microphone(speech, RATE, params)
@@ -177,16 +181,22 @@ def test_noise_recordings_from_a_folder(tmp_path):
         NoiseRecordings(tmp_path / "empty")
 
 
-@pytest.mark.parametrize("override, message", [
-    ("data.robustness.edge_silence_p=1.5", "data.robustness.edge_silence_p must be a probability in [0, 1]"),
-    ("data.robustness.noise_p=-0.1", "data.robustness.noise_p must be a probability in [0, 1]"),
-    ("data.robustness.pause_s=[1.0, 0.2]", "data.robustness.pause_s must be [low, high] with low <= high"),
-    ("data.robustness.edge_silence_s=[0.5]", "data.robustness.edge_silence_s must be [low, high]"),
-    ("data.robustness.silence_dbfs=[-60, 3]", "data.robustness.silence_dbfs must lie in [-120, 0] dB re full scale"),
-    ("data.robustness.noise_snr_db=[5, 200]", "data.robustness.noise_snr_db must lie in [-10, 80] dB"),
-    ("data.robustness.enabled=maybe", "data.robustness.enabled: expected bool"),
-    ("data.robustness.hiss=1", "unknown key 'data.robustness.hiss'"),
-])
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("data.robustness.edge_silence_p=1.5", "data.robustness.edge_silence_p must be a probability in [0, 1]"),
+        ("data.robustness.noise_p=-0.1", "data.robustness.noise_p must be a probability in [0, 1]"),
+        ("data.robustness.pause_s=[1.0, 0.2]", "data.robustness.pause_s must be [low, high] with low <= high"),
+        ("data.robustness.edge_silence_s=[0.5]", "data.robustness.edge_silence_s must be [low, high]"),
+        (
+            "data.robustness.silence_dbfs=[-60, 3]",
+            "data.robustness.silence_dbfs must lie in [-120, 0] dB re full scale",
+        ),
+        ("data.robustness.noise_snr_db=[5, 200]", "data.robustness.noise_snr_db must lie in [-10, 80] dB"),
+        ("data.robustness.enabled=maybe", "data.robustness.enabled: expected bool"),
+        ("data.robustness.hiss=1", "unknown key 'data.robustness.hiss'"),
+    ],
+)
 def test_bad_settings_are_one_line_naming_the_key(override, message):
     with pytest.raises(ConfigError) as error:
         load_config(ExperimentConfig, None, [override])
@@ -205,8 +215,9 @@ def test_batches_stay_within_the_budget_with_the_added_silence(corpus, buckets):
     utterances, _ = corpus
     dataset = SpeechDataset(utterances, seed=2, robustness=ALWAYS)
     budget = 9.0
-    sampler = DurationBatchSampler(dataset.durations, budget, seed=2, buckets_per_doubling=buckets,
-                                   epoch_durations=dataset.epoch_durations)
+    sampler = DurationBatchSampler(
+        dataset.durations, budget, seed=2, buckets_per_doubling=buckets, epoch_durations=dataset.epoch_durations
+    )
     naive = DurationBatchSampler(dataset.durations, budget, seed=2, buckets_per_doubling=buckets)
     over_by_manifest = 0
     for epoch in range(3):

@@ -36,10 +36,15 @@ CARD_INFO = {
 
 
 def dfcnn(*args, root: Path, cwd=None):
-    env = {**os.environ, ROOT_ENV: str(root), "OMP_NUM_THREADS": "1",
-           "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    return subprocess.run([sys.executable, "-m", "dfcnn", *map(str, args)], capture_output=True, text=True, env=env,
-                          cwd=cwd)
+    env = {
+        **os.environ,
+        ROOT_ENV: str(root),
+        "OMP_NUM_THREADS": "1",
+        "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "dfcnn", *map(str, args)], capture_output=True, text=True, env=env, cwd=cwd
+    )
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +62,10 @@ def inputs(tiny_model, tmp_path_factory) -> dict:
     wavs = sorted((shared_corpus("ljspeech_subset") / "LJSpeech-1.1" / "wavs").glob("*.opus"))[:3]
     import soundfile
 
-    utterances = [Utterance(path, soundfile.info(str(path)).duration, text, path.stem)
-                  for path, text in zip(wavs, ["ab", "a b", "ba"])]
+    utterances = [
+        Utterance(path, soundfile.info(str(path)).duration, text, path.stem)
+        for path, text in zip(wavs, ["ab", "a b", "ba"])
+    ]
     write_manifest(folder / "test.jsonl", utterances)
     for name, language in (("english", "en"), ("mandarin", "zh")):
         (folder / f"{name}.yaml").write_text(yaml.safe_dump({**CARD_INFO, "language": language}))
@@ -71,12 +78,36 @@ def root(inputs, tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("shipped")
     results = inputs["folder"] / "RESULTS.md"
     results.write_text("# results\n\nnotes written by hand\n")
-    made = dfcnn("ship", inputs["exp"], "--name", "english", "--card-info", inputs["folder"] / "english.yaml",
-                 "--test", f"ljspeech={inputs['test']}", "--results", results, "--into", root, "--quiet",
-                 "--device", "cpu", root=root)
+    made = dfcnn(
+        "ship",
+        inputs["exp"],
+        "--name",
+        "english",
+        "--card-info",
+        inputs["folder"] / "english.yaml",
+        "--test",
+        f"ljspeech={inputs['test']}",
+        "--results",
+        results,
+        "--into",
+        root,
+        "--quiet",
+        "--device",
+        "cpu",
+        root=root,
+    )
     assert made.returncode == 0, made.stderr
-    ship(ShipConfig(str(inputs["exp"]), "mandarin", str(inputs["folder"] / "mandarin.yaml"),
-                    (("ljspeech", str(inputs["test"])),), str(root), device="cpu", progress=False))
+    ship(
+        ShipConfig(
+            str(inputs["exp"]),
+            "mandarin",
+            str(inputs["folder"] / "mandarin.yaml"),
+            (("ljspeech", str(inputs["test"])),),
+            str(root),
+            device="cpu",
+            progress=False,
+        )
+    )
     return root
 
 
@@ -93,8 +124,9 @@ def test_ship_writes_the_model_its_decoder_a_measured_card_and_sums(root, inputs
     assert "training" not in load_checkpoint(folder / "best.pt")  # optimizer and RNG state stay behind
     assert json.loads((folder / "decoder.json").read_text())["lexicon"] == "lexicon.txt"  # relative to the folder
     sums = dict(reversed(line.split("  ")) for line in (folder / "SHA256SUMS").read_text().splitlines())
-    assert sums == {name: hashlib.sha256((folder / name).read_bytes()).hexdigest()
-                    for name in names if name != "SHA256SUMS"}
+    assert sums == {
+        name: hashlib.sha256((folder / name).read_bytes()).hexdigest() for name in names if name != "SHA256SUMS"
+    }
     card = json.loads((folder / "card.json").read_text())
     assert (card["name"], card["language"], card["unit"], card["writes"]) == ("english", "en", "char", "words")
     test = card["tests"][0]
@@ -113,8 +145,9 @@ def test_ship_writes_the_model_its_decoder_a_measured_card_and_sums(root, inputs
 
 def test_the_card_numbers_are_what_evaluate_reports_for_the_shipped_files(root, inputs):
     card = json.loads((root / "english" / "card.json").read_text())
-    result = dfcnn("evaluate", "--model", root / "english", "--manifest", inputs["test"], "--quiet", "--device", "cpu",
-                   root=root)
+    result = dfcnn(
+        "evaluate", "--model", root / "english", "--manifest", inputs["test"], "--quiet", "--device", "cpu", root=root
+    )
     assert result.returncode == 0, result.stderr
     rows = [line.split("|") for line in result.stdout.splitlines() if line.startswith("|test ")]
     wers = {row[1].split()[-1]: float(row[8]) for row in rows[:2]}  # the WER table: greedy, shipped
@@ -127,8 +160,10 @@ def test_a_shipped_name_loads_in_python_as_its_folder_does(shipped_env, inputs):
     assert find_model("english").folder == shipped_env / "english"
     by_name = load_model("english", "cpu")
     assert by_name.decoder.config.lexicon == str((shipped_env / "english" / "lexicon.txt").resolve())
-    assert by_name.transcribe(inputs["wav"]).text == load_model(shipped_env / "english", "cpu").transcribe(
-        inputs["wav"]).text
+    assert (
+        by_name.transcribe(inputs["wav"]).text
+        == load_model(shipped_env / "english", "cpu").transcribe(inputs["wav"]).text
+    )
     assert [model.name for model in installed()] == ["english", "mandarin"]
 
 
@@ -193,8 +228,16 @@ def test_transcribe_without_model_uses_english_and_says_so(root, inputs):
 
 def test_ship_again_replaces_the_model_and_its_results_block(root, inputs, tmp_path):
     into, results = tmp_path / "shipped", tmp_path / "RESULTS.md"
-    config = ShipConfig(str(inputs["exp"]), "english", str(inputs["folder"] / "english.yaml"),
-                        (("ljspeech", str(inputs["test"])),), str(into), str(results), device="cpu", progress=False)
+    config = ShipConfig(
+        str(inputs["exp"]),
+        "english",
+        str(inputs["folder"] / "english.yaml"),
+        (("ljspeech", str(inputs["test"])),),
+        str(into),
+        str(results),
+        device="cpu",
+        progress=False,
+    )
     ship(config)
     results.write_text(results.read_text() + "\n## written after the block\n")
     ship(config)

@@ -63,8 +63,12 @@ CONVERT = textwrap.dedent("""
 
 def pocketsphinx_run(source, target, queries) -> list[int]:
     """Convert ``source`` to PocketSphinx's binary ``target`` ("-": none) and score ``queries``."""
-    done = subprocess.run([sys.executable, "-c", CONVERT, str(source), str(target), json.dumps(queries)],
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", CONVERT, str(source), str(target), json.dumps(queries)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -78,8 +82,13 @@ def test_a_trigram_converted_by_pocketsphinx_reads_back_with_the_same_probabilit
     (tmp_path / "small.arpa").write_text(TRIGRAM)
     original = read_arpa(tmp_path / "small.arpa")
     words = ["</s>", "a", "b"]
-    grams = [[*history, word] for n in (0, 1, 2) for history in itertools.product(["<s>", *words], repeat=n)
-             for word in words if "</s>" not in history and "<s>" not in history[1:]]
+    grams = [
+        [*history, word]
+        for n in (0, 1, 2)
+        for history in itertools.product(["<s>", *words], repeat=n)
+        for word in words
+        if "</s>" not in history and "<s>" not in history[1:]
+    ]
     theirs = pocketsphinx_run(tmp_path / "small.arpa", tmp_path / "small.lm.bin", [gram[::-1] for gram in grams])
     converted = read_sphinx_lm(tmp_path / "small.lm.bin")
     assert converted.words == original.words
@@ -98,8 +107,12 @@ def test_a_trigram_converted_by_pocketsphinx_reads_back_with_the_same_probabilit
 def test_the_packaged_en_us_lm_scores_as_pocketsphinx_scores_it(pocketsphinx):
     model = read_sphinx_lm(pocketsphinx_lm_path())
     assert model.counts == [72547, 2051541, 1669625]  # the header declares 2,051,547 bigrams; 6 are not there
-    sentences = [["we", "call", "it", "bear"], ["mark", "is", "going", "to", "see", "elephant"],
-                 ["the", "shaka", "zulu", "of", "the", "north"], ["two", "six", "four", "eight"]]
+    sentences = [
+        ["we", "call", "it", "bear"],
+        ["mark", "is", "going", "to", "see", "elephant"],
+        ["the", "shaka", "zulu", "of", "the", "north"],
+        ["two", "six", "four", "eight"],
+    ]
     queries = []
     for sentence in sentences:
         words = ["<s>", *sentence, "</s>"]

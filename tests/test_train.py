@@ -104,8 +104,15 @@ def test_audio_workers_train_exactly_as_in_process(tmp_path):
     batches, each epoch's speed draws included."""
     runs = {}
     for workers in (0, 1):
-        trainer = Trainer(tiny_config(tmp_path / f"workers{workers}", f"data.num_workers={workers}",
-                                      "data.speed_perturb=[0.9,1.0,1.1]", "train.epochs=2"), progress=False)
+        trainer = Trainer(
+            tiny_config(
+                tmp_path / f"workers{workers}",
+                f"data.num_workers={workers}",
+                "data.speed_perturb=[0.9,1.0,1.1]",
+                "train.epochs=2",
+            ),
+            progress=False,
+        )
         assert trainer.loader.num_workers == workers
         if workers:
             assert trainer.loader.multiprocessing_context.get_start_method() in ("forkserver", "spawn")

@@ -72,8 +72,9 @@ def test_init_from_carries_weights_and_matches_output_rows_by_token(tmp_path):
             assert torch.equal(weights[out_weight][row], pre["model"][out_weight][old_tokens.index(token)])
     assert not any(torch.equal(weights[out_weight][1], old_row) for old_row in pre["model"][out_weight])
 
-    other = tiny_config(tmp_path / "other", "model.channels=[4,16]",
-                        f"train.init_from={tmp_path / 'pre' / 'exp' / 'last.pt'}")
+    other = tiny_config(
+        tmp_path / "other", "model.channels=[4,16]", f"train.init_from={tmp_path / 'pre' / 'exp' / 'last.pt'}"
+    )
     with pytest.raises(CheckpointError, match=r"init_from: blocks\.1\.convs\.0\.0\.weight is \(8, 4, 3, 3\)"):
         Trainer(other, progress=False)
 

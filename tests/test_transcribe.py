@@ -27,8 +27,9 @@ def test_chunked_log_probs_equal_a_single_pass(chunk_seconds, block):
 
 
 def test_context_covers_the_receptive_field_of_a_deep_model():
-    recognizer = random_recognizer(channels=[4, 4, 4, 4], time_pool=[2, 2, 2, 1], freq_pool=[2, 2, 2, 1],
-                                   convs_per_block=3)
+    recognizer = random_recognizer(
+        channels=[4, 4, 4, 4], time_pool=[2, 2, 2, 1], freq_pool=[2, 2, 2, 1], convs_per_block=3
+    )
     needed = recognizer.model.config.receptive_radius * recognizer.features.config.hop_length
     assert context_samples(recognizer, ChunkConfig(context_seconds=0.0)) > needed
     wave = noisy_speechlike(6.0, seed=1)
@@ -65,9 +66,7 @@ def test_alignment_puts_words_where_their_tokens_peak():
     log_probs = peaky_log_probs({10: "a", 12: "b", 15: "|", 30: "d", 31: "e"}, 50)
     tokens = TOKENIZER.encode("ab de")
     spans = align_tokens(log_probs, tokens)
-    assert [(s.token, s.start, s.end) for s in spans] == [
-        (t, f, f + 1) for t, f in zip(tokens, [10, 12, 15, 30, 31])
-    ]
+    assert [(s.token, s.start, s.end) for s in spans] == [(t, f, f + 1) for t, f in zip(tokens, [10, 12, 15, 30, 31])]
     words = words_from_spans(spans, TOKENIZER, frame_seconds=0.04, offset_seconds=1.0)
     assert [w.word for w in words] == ["ab", "de"]
     assert [(t.token, round(t.start, 2), round(t.end, 2)) for t in words[0].tokens] == [

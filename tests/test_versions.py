@@ -58,8 +58,9 @@ def test_cli_with_a_mismatched_torchaudio_prints_one_line(tmp_path):
     fake.mkdir(parents=True)
     (fake / "METADATA").write_text("Metadata-Version: 2.1\nName: torchaudio\nVersion: 9.9.9\n")
     env = {"PYTHONPATH": str(tmp_path / "site"), "PATH": "/usr/bin:/bin"}
-    result = subprocess.run([sys.executable, "-m", "dfcnn", "train", conf, "--quiet"],
-                            capture_output=True, text=True, env=env)
+    result = subprocess.run(
+        [sys.executable, "-m", "dfcnn", "train", conf, "--quiet"], capture_output=True, text=True, env=env
+    )
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()

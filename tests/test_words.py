@@ -42,8 +42,10 @@ def decode_text(config: DecoderConfig, log_probs: torch.Tensor, tokenizer: Token
 
 def test_words_are_spelt_from_the_dictionary_letter_to_sound_or_the_line(tmp_path):
     phones = Tokenizer(("<blank>", "|", *PHONES), unit="phone")
-    path = write(tmp_path / "words.txt", "# names\n\nzero\nkubernetes  K UW1 B ER0 N EH1 T IY0 Z\nzxqvy\n"
-                                         "New York\ndoctor who\tD AA K T ER | HH UW\n")
+    path = write(
+        tmp_path / "words.txt",
+        "# names\n\nzero\nkubernetes  K UW1 B ER0 N EH1 T IY0 Z\nzxqvy\nNew York\ndoctor who\tD AA K T ER | HH UW\n",
+    )
     phrases = read_phrases(path, phones)
     assert [p.words for p in phrases] == [("zero",), ("kubernetes",), ("zxqvy",), ("new", "york"), ("doctor", "who")]
     assert ("Z", "IH", "R", "OW") in phrases[0].spellings[0]  # CMUdict
@@ -55,13 +57,16 @@ def test_words_are_spelt_from_the_dictionary_letter_to_sound_or_the_line(tmp_pat
     assert characters[0].spellings == ((tuple("sad"),), (tuple("cat"),))  # a character model spells the word
 
 
-@pytest.mark.parametrize("text, message", [
-    ("cat\ncat  c a x\n", r"words.txt:2: 'x' in the pronunciation of 'cat' is not a unit"),
-    ("cat\n\nthe cat  t h e\n", r"words.txt:3: 2 word\(s\) \(the cat\) but 1 pronunciation"),
-    ("cat\n#\nzebra\n", r"words.txt:3: cannot spell 'zebra' in this model's units \(char\)"),
-    ("cat\n?!\n", r"words.txt:2: no word left in '\?!' once normalised"),
-    ("# only a comment\n\n", r"words.txt: words file holds no words"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("cat\ncat  c a x\n", r"words.txt:2: 'x' in the pronunciation of 'cat' is not a unit"),
+        ("cat\n\nthe cat  t h e\n", r"words.txt:3: 2 word\(s\) \(the cat\) but 1 pronunciation"),
+        ("cat\n#\nzebra\n", r"words.txt:3: cannot spell 'zebra' in this model's units \(char\)"),
+        ("cat\n?!\n", r"words.txt:2: no word left in '\?!' once normalised"),
+        ("# only a comment\n\n", r"words.txt: words file holds no words"),
+    ],
+)
 def test_a_bad_words_file_is_one_line_naming_file_and_line(tmp_path, text, message):
     with pytest.raises(VocabError, match=message) as error:
         read_phrases(write(tmp_path / "words.txt", text), WORDS_TOKENIZER)
@@ -93,10 +98,14 @@ def test_an_added_word_absent_from_the_lm_is_boosted_by_its_weight(tmp_path, ken
     with_lm = DecoderConfig(lm=str(model.binary), lm_weight=2.0)
     assert decode_text(with_lm, CAST) == "the cat sat"  # the LM's <unk> score keeps "cast" out
     # the score of "the cast sat" is 2.3 below "the cat sat" (measured here): a weight of 4 lifts it above
-    assert decode_text(DecoderConfig(lm=str(model.binary), lm_weight=2.0, words=str(words), words_weight=0.0),
-                       CAST) == "the cat sat"
-    assert decode_text(DecoderConfig(lm=str(model.binary), lm_weight=2.0, words=str(words), words_weight=4.0),
-                       CAST) == "the cast sat"
+    assert (
+        decode_text(DecoderConfig(lm=str(model.binary), lm_weight=2.0, words=str(words), words_weight=0.0), CAST)
+        == "the cat sat"
+    )
+    assert (
+        decode_text(DecoderConfig(lm=str(model.binary), lm_weight=2.0, words=str(words), words_weight=4.0), CAST)
+        == "the cast sat"
+    )
     # with the LM weighted 0 the LM is not consulted at all: the lexicon alone, and the words in it
     assert decode_text(DecoderConfig(lm=str(model.binary), lm_weight=0.0, words=str(words)), CAST) == "the cast sat"
 
@@ -242,21 +251,40 @@ def test_transcribe_with_words_and_grammar_from_the_command_line(tiny_model, fsd
     lexicon = write(tmp_path / "lexicon.txt", "a a\n")
     words = write(tmp_path / "words.txt", "bee  b\n")
     greedy = dfcnn("transcribe", "--model", tiny_model, "--device", "cpu", "--greedy", file).stdout.split()
-    result = dfcnn("transcribe", "--model", tiny_model, "--device", "cpu", "--lexicon", lexicon, "--words", words,
-                   "--words-weight", "50", file)
+    result = dfcnn(
+        "transcribe",
+        "--model",
+        tiny_model,
+        "--device",
+        "cpu",
+        "--lexicon",
+        lexicon,
+        "--words",
+        words,
+        "--words-weight",
+        "50",
+        file,
+    )
     assert result.returncode == 0, result.stderr
     assert set(result.stdout.split()) <= {"a", "bee"}
     assert ("bee" in result.stdout.split()) == ("b" in greedy)  # "bee" is spelt b: the model's own reading
 
 
-@pytest.mark.parametrize("options, message", [
-    (["--words", "WORDS", "--grammar", "GRAMMAR"], "dfcnn: error: --grammar restricts the output to its phrases"),
-    (["--grammar", "BAD"], "dfcnn: error: BAD:2: 'z' in the pronunciation of 'one' is not a unit of this model"),
-    (["--lexicon", "LEXICON", "--words", "BAD"], "dfcnn: error: BAD:2: 'z' in the pronunciation of 'one'"),
-])
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (["--words", "WORDS", "--grammar", "GRAMMAR"], "dfcnn: error: --grammar restricts the output to its phrases"),
+        (["--grammar", "BAD"], "dfcnn: error: BAD:2: 'z' in the pronunciation of 'one' is not a unit of this model"),
+        (["--lexicon", "LEXICON", "--words", "BAD"], "dfcnn: error: BAD:2: 'z' in the pronunciation of 'one'"),
+    ],
+)
 def test_command_line_errors_are_one_line(tiny_model, fsdd_files, digit_grammar, tmp_path, options, message):
-    files = {"WORDS": write(tmp_path / "words.txt", "bee  b\n"), "GRAMMAR": digit_grammar,
-             "BAD": write(tmp_path / "bad.txt", "zero  a\none  z\n"), "LEXICON": write(tmp_path / "lex.txt", "a a\n")}
+    files = {
+        "WORDS": write(tmp_path / "words.txt", "bee  b\n"),
+        "GRAMMAR": digit_grammar,
+        "BAD": write(tmp_path / "bad.txt", "zero  a\none  z\n"),
+        "LEXICON": write(tmp_path / "lex.txt", "a a\n"),
+    }
     options = [str(files.get(option, option)) for option in options]
     result = dfcnn("transcribe", "--model", tiny_model, "--device", "cpu", *options, fsdd_files[0])
     assert result.returncode == 1
@@ -271,10 +299,12 @@ def test_evaluate_scores_through_a_grammar(tiny_model, fsdd_files, digit_grammar
     from dfcnn.evaluate import evaluate
 
     manifest = tmp_path / "digits.jsonl"
-    write_manifest(manifest, [Utterance(f, soundfile.info(str(f)).duration, DIGITS[int(f.name[0])], f.stem)
-                              for f in fsdd_files])
-    score, table = evaluate(tiny_model, manifest, device="cpu", progress=False,
-                            decoder=DecoderConfig(grammar=str(digit_grammar)))
+    write_manifest(
+        manifest, [Utterance(f, soundfile.info(str(f)).duration, DIGITS[int(f.name[0])], f.stem) for f in fsdd_files]
+    )
+    score, table = evaluate(
+        tiny_model, manifest, device="cpu", progress=False, decoder=DecoderConfig(grammar=str(digit_grammar))
+    )
     assert score.words.insertions == score.words.deletions == 0  # one digit out for each digit in
     assert f"|digits|{len(fsdd_files)}|{len(fsdd_files)}|" in table
 
@@ -294,11 +324,15 @@ def test_serve_loads_a_model_with_your_words_or_grammar(tiny_model, digit_gramma
 
     parser = build_parser()
     lexicon, words = write(tmp_path / "lexicon.txt", "a a\n"), write(tmp_path / "words.txt", "bee  b\n")
-    served = _load(parser.parse_args(["serve", "--model", str(tiny_model), "--device", "cpu", "--lexicon", str(lexicon),
-                                      "--words", str(words)]))
+    served = _load(
+        parser.parse_args(
+            ["serve", "--model", str(tiny_model), "--device", "cpu", "--lexicon", str(lexicon), "--words", str(words)]
+        )
+    )
     assert served.decoder.config.words == str(words) and served.decoder.writes == "words"
-    served = _load(parser.parse_args(["serve", "--model", str(tiny_model), "--device", "cpu", "--grammar",
-                                      str(digit_grammar)]))
+    served = _load(
+        parser.parse_args(["serve", "--model", str(tiny_model), "--device", "cpu", "--grammar", str(digit_grammar)])
+    )
     assert served.decoder.grammar is not None and served.decoder.config.grammar == str(digit_grammar)
 
 

@@ -65,7 +65,8 @@ if __name__ == "__main__":
 def test_no_leaked_semaphore_warning_after_a_clean_exit_or_a_kill(tmp_path, end):
     (tmp_path / "loader.py").write_text(SCRIPT)
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "OMP_NUM_THREADS": "1"}
-    result = subprocess.run([sys.executable, str(tmp_path / "loader.py"), end], env=env, capture_output=True,
-                            text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, str(tmp_path / "loader.py"), end], env=env, capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == (0 if end == "exit" else -9), result.stderr
     assert result.stderr == ""  # no "resource_tracker: There appear to be 14 leaked semaphore objects"

@@ -89,7 +89,8 @@ def load_onnx(source: str | Path | bytes, threads: int | None = None) -> tuple[O
     name = "the exported graph" if isinstance(source, bytes) else str(source)
     try:
         session = onnxruntime.InferenceSession(
-            source if isinstance(source, bytes) else str(source), session_options(threads),
+            source if isinstance(source, bytes) else str(source),
+            session_options(threads),
             providers=["CPUExecutionProvider"],
         )
     except Exception as error:  # onnxruntime raises its own types for unreadable or invalid files

@@ -51,7 +51,9 @@ class BackoffModel:
             keys = self.key(self.ngrams[k])
             order = np.argsort(keys, kind="stable")
             self.ngrams[k], self.logprobs[k], self.backoffs[k] = (
-                self.ngrams[k][order], self.logprobs[k][order], self.backoffs[k][order]
+                self.ngrams[k][order],
+                self.logprobs[k][order],
+                self.backoffs[k][order],
             )
             self.keys.append(keys[order])
 
@@ -91,8 +93,12 @@ class BackoffModel:
         if missing:
             raise DfcnnError(f"remapping an n-gram model: {missing[0]!r} is not in the new vocabulary")
         table = np.array([index[word] for word in self.words], dtype=np.int64)
-        return BackoffModel(list(words), [table[rows] for rows in self.ngrams],
-                            [p.copy() for p in self.logprobs], [b.copy() for b in self.backoffs])
+        return BackoffModel(
+            list(words),
+            [table[rows] for rows in self.ngrams],
+            [p.copy() for p in self.logprobs],
+            [b.copy() for b in self.backoffs],
+        )
 
 
 def log10_probs(model: BackoffModel, ids: np.ndarray) -> np.ndarray:
@@ -131,8 +137,9 @@ def read_arpa(path: str | Path) -> BackoffModel:
         if section != order:
             raise DfcnnError(f"{path}: the {order}-grams are missing (found the {section}-grams)")
         if len(probs) != declared.get(order):
-            raise DfcnnError(f"{path}: the header declares {declared.get(order, 0)} {order}-grams, "
-                             f"the file holds {len(probs)}")
+            raise DfcnnError(
+                f"{path}: the header declares {declared.get(order, 0)} {order}-grams, the file holds {len(probs)}"
+            )
         try:
             logprobs.append(np.array(probs, dtype=np.float64))
             backoffs.append(np.array(weights, dtype=np.float64))
@@ -151,8 +158,10 @@ def read_arpa(path: str | Path) -> BackoffModel:
                     continue
                 if section and fields[0][0] != "\\":
                     if len(fields) not in (section + 1, section + 2):
-                        raise DfcnnError(f"{path}:{number}: a {section}-gram line needs {section + 1} or "
-                                         f"{section + 2} fields, got {len(fields)}")
+                        raise DfcnnError(
+                            f"{path}:{number}: a {section}-gram line needs {section + 1} or "
+                            f"{section + 2} fields, got {len(fields)}"
+                        )
                     if section == 1:
                         if fields[1] in index:
                             raise DfcnnError(f"{path}:{number}: the unigram {fields[1]!r} appears twice")
@@ -346,8 +355,9 @@ def perplexity(model: BackoffModel, sentences: Iterable[Sequence[str]]) -> Perpl
     return Perplexity(float(10.0 ** -scores.mean()) if len(scores) else float("nan"), len(scores), oovs)
 
 
-def best_mix_weights(models: Sequence[BackoffModel], sentences: Sequence[Sequence[str]],
-                     iterations: int = 100) -> list[float]:
+def best_mix_weights(
+    models: Sequence[BackoffModel], sentences: Sequence[Sequence[str]], iterations: int = 100
+) -> list[float]:
     """Interpolation weights that minimise the perplexity of the (dynamic) mixture on ``sentences``,
     by expectation-maximisation (SRILM's compute-best-mix), scored over the models' joint vocabulary."""
     words = list(dict.fromkeys(word for model in models for word in model.words))

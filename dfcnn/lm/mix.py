@@ -54,8 +54,12 @@ def load_backoff_model(source: str | Path) -> BackoffModel:
     return read_arpa(path)
 
 
-def write_lm(model: BackoffModel, out_dir: str | Path, tokenizer: Tokenizer | None,
-             binary_options: Sequence[str] | None = KENLM_TRIE_Q8) -> LanguageModel:
+def write_lm(
+    model: BackoffModel,
+    out_dir: str | Path,
+    tokenizer: Tokenizer | None,
+    binary_options: Sequence[str] | None = KENLM_TRIE_Q8,
+) -> LanguageModel:
     """``model`` as OUT/lm.arpa, OUT/lm.bin (KenLM; ``binary_options`` for build_binary, None: no
     binary) and OUT/lexicon.txt of its words in ``tokenizer``'s units (None: no lexicon)."""
     out_dir = Path(out_dir)
@@ -73,8 +77,14 @@ def write_lm(model: BackoffModel, out_dir: str | Path, tokenizer: Tokenizer | No
         unigram = dict(zip(model.vocabulary(), model.logprobs[0]))
         skipped = write_lexicon(kept, tokenizer, lexicon, {word: 10.0 ** unigram[word] for word in kept})
         skipped += len(words) - len(kept)
-    return LanguageModel(arpa, binary if binary_options is not None else None,
-                         lexicon if tokenizer is not None else None, len(words), 0, skipped)
+    return LanguageModel(
+        arpa,
+        binary if binary_options is not None else None,
+        lexicon if tokenizer is not None else None,
+        len(words),
+        0,
+        skipped,
+    )
 
 
 def kenlm_perplexity(binary: str | Path, model: BackoffModel, sentences: Sequence[Sequence[str]]) -> Perplexity:
@@ -118,9 +128,13 @@ class MixedLM:
 
 
 def mix_lms(
-    models: Mapping[str, BackoffModel], out_dir: str | Path, tokenizer: Tokenizer | None,
-    tune_sentences: Sequence[Sequence[str]], weights: Mapping[str, float] | None = None,
-    prune_threshold: float | None = None, binary_options: Sequence[str] | None = KENLM_TRIE_Q8,
+    models: Mapping[str, BackoffModel],
+    out_dir: str | Path,
+    tokenizer: Tokenizer | None,
+    tune_sentences: Sequence[Sequence[str]],
+    weights: Mapping[str, float] | None = None,
+    prune_threshold: float | None = None,
+    binary_options: Sequence[str] | None = KENLM_TRIE_Q8,
 ) -> MixedLM:
     """Interpolate ``models`` (weights given, or by EM on ``tune_sentences``: normalised words), prune the
     result if ``prune_threshold`` (see ``arpa.prune``), and write it with ``write_lm`` and OUT/mix.json."""
@@ -139,9 +153,14 @@ def mix_lms(
     if lm.binary is not None:
         scores["binary"] = kenlm_perplexity(lm.binary, mixed, tune_sentences)
     result = MixedLM(lm, {name: float(weights[name]) for name in names}, mixed.counts, scores)
-    summary = {"weights": result.weights, "prune_threshold": prune_threshold, "ngrams": result.counts,
-               "binary_options": list(binary_options or []), "vocabulary": lm.vocabulary_size,
-               "lexicon_skipped": lm.lexicon_skipped,
-               "perplexity_on_tuning_text": {name: asdict(value) for name, value in scores.items()}}
+    summary = {
+        "weights": result.weights,
+        "prune_threshold": prune_threshold,
+        "ngrams": result.counts,
+        "binary_options": list(binary_options or []),
+        "vocabulary": lm.vocabulary_size,
+        "lexicon_skipped": lm.lexicon_skipped,
+        "perplexity_on_tuning_text": {name: asdict(value) for name, value in scores.items()},
+    }
     atomic_write_text(Path(out_dir) / "mix.json", json.dumps(summary, indent=2) + "\n")
     return result

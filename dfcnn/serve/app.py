@@ -249,7 +249,10 @@ def create_app(recognizer, config: ServeConfig | None = None, backend: str = "to
 
 
 def _check_fields(
-    served: ServedModel, response_format: str, language: str | None, granularities: list[str] | None,
+    served: ServedModel,
+    response_format: str,
+    language: str | None,
+    granularities: list[str] | None,
     stream: bool | None,
 ) -> list[str]:
     """Validate the form fields as OpenAI does; returns the timestamp granularities asked for."""

@@ -25,16 +25,24 @@ def _load(args: argparse.Namespace):
     from .app import ServedModel
 
     if decoder not in (SHIPPED, None):
-        raise DfcnnError("the decoder options choose one model's decoder: give --model (without it, each shipped "
-                         "model decodes with its own, or all --greedy)")
+        raise DfcnnError(
+            "the decoder options choose one model's decoder: give --model (without it, each shipped "
+            "model decodes with its own, or all --greedy)"
+        )
     if args.language is not None or args.model_name is not None:
-        raise DfcnnError("--language and --model-name describe one model: give --model (without it, the shipped "
-                         "models are served under their own names and languages)")
+        raise DfcnnError(
+            "--language and --model-name describe one model: give --model (without it, the shipped "
+            "models are served under their own names and languages)"
+        )
     models = installed()
     if not models:
         raise DfcnnError(f"no shipped model is installed (none in {shipped_root()}): give --model")
-    return [ServedModel(model.name, load_model(model.name, args.device, decoder=decoder, backend=args.backend),
-                        model.language) for model in models]
+    return [
+        ServedModel(
+            model.name, load_model(model.name, args.device, decoder=decoder, backend=args.backend), model.language
+        )
+        for model in models
+    ]
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -54,11 +62,15 @@ def _serve(args: argparse.Namespace) -> int:
     auth = "bearer token required" if config.api_key else "no token required"
     if isinstance(recognizer, list):
         served = ", ".join(f"{model.name} ({model.recognizer.decoder.config.describe()})" for model in recognizer)
-        print(f"dfcnn serve: the shipped models {served}, chosen by the model field ({args.backend}, {auth})",
-              flush=True)
+        print(
+            f"dfcnn serve: the shipped models {served}, chosen by the model field ({args.backend}, {auth})", flush=True
+        )
     else:
-        print(f"dfcnn serve: {config.model_name} ({args.backend}, decoder: "
-              f"{recognizer.decoder.config.describe()}, {auth})", flush=True)
+        print(
+            f"dfcnn serve: {config.model_name} ({args.backend}, decoder: "
+            f"{recognizer.decoder.config.describe()}, {auth})",
+            flush=True,
+        )
     try:
         serve(recognizer, config, args.backend, args.log_level)
     except Interrupted as stop:  # Ctrl-C or SIGTERM: nothing is left to save, so exit now, not after the
@@ -117,8 +129,9 @@ def add_commands(subparsers, formatter_class) -> None:
     defaults = ServeConfig()
     serve.add_argument("--host", default=defaults.host, help="interface to bind (0.0.0.0: all; mind --api-key)")
     serve.add_argument("--port", type=int, default=defaults.port, help="TCP port (0: any free port, printed)")
-    serve.add_argument("--model-name", default=None,
-                       help=f"with --model: the model id /v1/models lists (unset: {defaults.model_name})")
+    serve.add_argument(
+        "--model-name", default=None, help=f"with --model: the model id /v1/models lists (unset: {defaults.model_name})"
+    )
     serve.add_argument(
         "--language",
         default=None,

@@ -98,7 +98,7 @@ def read_card(path: Path) -> dict:
 
 
 def names_line(root: Path | None = None) -> str:
-    """"english, mandarin" or "none is installed": the shipped names, for messages."""
+    """ "english, mandarin" or "none is installed": the shipped names, for messages."""
     names = [model.name for model in installed(root)]
     return ", ".join(names) if names else f"none is installed in {shipped_root() if root is None else root}"
 
@@ -168,6 +168,8 @@ def verify(folder: Path) -> None:
             )
     unlisted = sorted(name for name, *_ in signature if name not in sums and name != SUMS_FILE)
     if unlisted:
-        raise ShippedModelError(f"{folder / unlisted[0]}: not listed in {SUMS_FILE}: the shipped model was changed "
-                                "by hand (remake it with dfcnn ship)")
+        raise ShippedModelError(
+            f"{folder / unlisted[0]}: not listed in {SUMS_FILE}: the shipped model was changed "
+            "by hand (remake it with dfcnn ship)"
+        )
     _VERIFIED[folder] = signature

@@ -130,8 +130,10 @@ def results_table(card: dict) -> str:
             decoding = "greedy" if label == "greedy" else f"as shipped: {row['decoder']}"
             wer = None if row["metric"] in ("PER", "CER") else row["wer"]
             cer = None if row["metric"] == "PER" else row["cer"]
-            lines.append(f"|{test['name']}|{test['utterances']}|{test['hours']:.2f}|{decoding}|"
-                         f"{row['metric']} {row['error_rate']:.1f}%|{_percent(wer)}|{_percent(cer)}|")
+            lines.append(
+                f"|{test['name']}|{test['utterances']}|{test['hours']:.2f}|{decoding}|"
+                f"{row['metric']} {row['error_rate']:.1f}%|{_percent(wer)}|{_percent(cer)}|"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -150,8 +152,9 @@ def compute_lines(card: dict) -> list[str]:
             f"x epochs), wall time {_hours(stage['wall_hours'])} (first to last line of its metrics.jsonl)"
         )
     total = card["compute"]["total"]
-    lines.append(f"- in all: {_hours(total['audio_hours_seen'])} of audio seen, {_hours(total['wall_hours'])} of "
-                 "training")
+    lines.append(
+        f"- in all: {_hours(total['audio_hours_seen'])} of audio seen, {_hours(total['wall_hours'])} of training"
+    )
     if card.get("compute_note"):
         lines.append(f"- {card['compute_note']}")
     return lines

@@ -12,7 +12,7 @@ from . import CARD_TEXT_FILE, ROOT_ENV, find_shipped, installed, shipped_root
 
 
 def _headline(card: dict) -> str:
-    """"WER 70.5% (test)": the first test set's error rate as shipped."""
+    """ "WER 70.5% (test)": the first test set's error rate as shipped."""
     if not card.get("tests"):
         return "-"
     test = card["tests"][0]
@@ -32,8 +32,16 @@ def _models(args: argparse.Namespace) -> int:
     rows = [("name", "language", "unit", "size", "test as shipped", "summary")]
     for model in models:
         card = model.card
-        rows.append((model.name, str(card.get("language", "-")), str(card.get("unit", "-")),
-                     f"{model.size_bytes / 1e6:.1f} MB", _headline(card), str(card.get("summary", ""))))
+        rows.append(
+            (
+                model.name,
+                str(card.get("language", "-")),
+                str(card.get("unit", "-")),
+                f"{model.size_bytes / 1e6:.1f} MB",
+                _headline(card),
+                str(card.get("summary", "")),
+            )
+        )
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]) - 1)]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1])
@@ -52,10 +60,15 @@ def _ship(args: argparse.Namespace) -> int:
     from .make import ShipConfig, ship
 
     config = ShipConfig(
-        exp=str(args.exp), name=args.name, card_info=str(args.card_info), tests=tuple(args.test),
+        exp=str(args.exp),
+        name=args.name,
+        card_info=str(args.card_info),
+        tests=tuple(args.test),
         into=str(args.into if args.into is not None else shipped_root()),
-        results=str(args.results) if args.results is not None else None, device=args.device,
-        max_batch_duration=args.max_batch_duration, progress=not args.quiet,
+        results=str(args.results) if args.results is not None else None,
+        device=args.device,
+        max_batch_duration=args.max_batch_duration,
+        progress=not args.quiet,
         command=shlex.join(["dfcnn", "ship", *sys.argv[2:]]) if sys.argv[1:2] == ["ship"] else "",
     )
     folder = ship(config)
@@ -72,29 +85,52 @@ def add_commands(subparsers, formatter_class) -> None:
     from ..device import DEVICE_HELP
 
     models = subparsers.add_parser(
-        "models", help="list the models shipped with dfcnn, or print one's card", formatter_class=formatter_class,
+        "models",
+        help="list the models shipped with dfcnn, or print one's card",
+        formatter_class=formatter_class,
         description="The shipped models: --model NAME (transcribe, serve, ...) and load_model(NAME) use them, "
-                    f"and transcribe without --model uses english. ${ROOT_ENV} points at another folder of them.")
+        f"and transcribe without --model uses english. ${ROOT_ENV} points at another folder of them.",
+    )
     models.add_argument("name", nargs="?", default=None, help="print this model's card (card.md)")
     models.set_defaults(run=_models)
 
     ship = subparsers.add_parser(
-        "ship", help="make or replace a shipped model from a trained model folder, its card measured",
+        "ship",
+        help="make or replace a shipped model from a trained model folder, its card measured",
         formatter_class=formatter_class,
         description="Copy a trained model (its network without the training state, its decoder.json with the "
-                    "lexicon and LM it names) into INTO/NAME, score each --test greedy and as shipped, read the "
-                    "training's compute from the run's folder, merge the hand-written --card-info, and write "
-                    "card.json, card.md and SHA256SUMS. The old model is replaced only once all of it is done.")
+        "lexicon and LM it names) into INTO/NAME, score each --test greedy and as shipped, read the "
+        "training's compute from the run's folder, merge the hand-written --card-info, and write "
+        "card.json, card.md and SHA256SUMS. The old model is replaced only once all of it is done.",
+    )
     ship.add_argument("exp", type=Path, help="the trained model: a dfcnn train folder (best.pt), or a checkpoint")
     ship.add_argument("--name", required=True, help="the shipped name (english, mandarin): --model NAME")
-    ship.add_argument("--card-info", type=Path, required=True,
-                      help="YAML of the hand-written card: summary, language, licence, training_data, rebuild, limits")
-    ship.add_argument("--test", type=_test_set, action="append", default=[], metavar="NAME=MANIFEST",
-                      help="a test set to score greedy and as shipped (repeat for several)")
-    ship.add_argument("--results", type=Path, default=None,
-                      help="a RESULTS.md whose <!-- shipped:NAME --> block gets the same table (appended if absent)")
-    ship.add_argument("--into", type=Path, default=None,
-                      help=f"the folder of shipped models (unset: ${ROOT_ENV}, else dfcnn/shipped in the package)")
+    ship.add_argument(
+        "--card-info",
+        type=Path,
+        required=True,
+        help="YAML of the hand-written card: summary, language, licence, training_data, rebuild, limits",
+    )
+    ship.add_argument(
+        "--test",
+        type=_test_set,
+        action="append",
+        default=[],
+        metavar="NAME=MANIFEST",
+        help="a test set to score greedy and as shipped (repeat for several)",
+    )
+    ship.add_argument(
+        "--results",
+        type=Path,
+        default=None,
+        help="a RESULTS.md whose <!-- shipped:NAME --> block gets the same table (appended if absent)",
+    )
+    ship.add_argument(
+        "--into",
+        type=Path,
+        default=None,
+        help=f"the folder of shipped models (unset: ${ROOT_ENV}, else dfcnn/shipped in the package)",
+    )
     ship.add_argument("--device", type=device_name, default="auto", help=DEVICE_HELP)
     ship.add_argument("--max-batch-duration", type=float, default=200.0, help="seconds of audio per scoring batch")
     ship.add_argument("--quiet", action="store_true", help="no progress bars")

@@ -60,8 +60,10 @@ def _check(config: ShipConfig) -> tuple[CardInfo, ModelFiles, dict]:
     """Everything ``ship`` reads, checked before anything is written: the card info, the model's
     files and its checkpoint."""
     if not NAME_PATTERN.fullmatch(config.name):
-        raise DfcnnError(f"--name {config.name!r}: a shipped model's name is lower-case letters, digits, - and _ "
-                         "(a folder name and an API model id)")
+        raise DfcnnError(
+            f"--name {config.name!r}: a shipped model's name is lower-case letters, digits, - and _ "
+            "(a folder name and an API model id)"
+        )
     info = CardInfo.from_file(config.card_info)
     if not config.tests:
         raise DfcnnError("give at least one --test NAME=MANIFEST: the card's numbers are measured, not typed")
@@ -118,27 +120,48 @@ def _replace(staging: Path, target: Path) -> Path:
 
 def write_sums(folder: Path) -> None:
     """SHA256SUMS of every file in ``folder`` but itself, in sha256sum's format (``sha256sum -c`` reads it)."""
-    lines = [f"{sha256(path)}  {path.name}\n" for path in sorted(folder.iterdir())
-             if path.is_file() and path.name != SUMS_FILE]
+    lines = [
+        f"{sha256(path)}  {path.name}\n"
+        for path in sorted(folder.iterdir())
+        if path.is_file() and path.name != SUMS_FILE
+    ]
     atomic_write_text(folder / SUMS_FILE, "".join(lines))
 
 
 def _row(row: Row) -> dict:
-    return {"decoder": row.decoder.describe(), "writes": row.writes, "metric": row.metric,
-            "error_rate": round(row.error_rate, 2), "wer": round(row.score.wer, 2), "cer": round(row.score.cer, 2)}
+    return {
+        "decoder": row.decoder.describe(),
+        "writes": row.writes,
+        "metric": row.metric,
+        "error_rate": round(row.error_rate, 2),
+        "wer": round(row.score.wer, 2),
+        "cer": round(row.score.cer, 2),
+    }
 
 
 def _test(model: Path, name: str, manifest: str, config: ShipConfig) -> dict:
     """One test set scored greedy and as shipped, through ``evaluate`` on the shipped files."""
-    rows, _ = evaluate_rows(model, manifest, device=config.device, max_batch_duration=config.max_batch_duration,
-                            name=name, progress=config.progress, decoder=SHIPPED)
+    rows, _ = evaluate_rows(
+        model,
+        manifest,
+        device=config.device,
+        max_batch_duration=config.max_batch_duration,
+        name=name,
+        progress=config.progress,
+        decoder=SHIPPED,
+    )
     by_label = {row.label: row for row in rows}
     greedy = by_label.get("greedy", rows[0])
     shipped = by_label.get("shipped", greedy)  # a model without decoder.json ships greedy
     utterances = read_manifest(manifest)
-    return {"name": name, "manifest": str(manifest), "utterances": len(utterances),
-            "hours": round(sum(u.duration for u in utterances) / 3600, 3), "greedy": _row(greedy),
-            "shipped": _row(shipped)}
+    return {
+        "name": name,
+        "manifest": str(manifest),
+        "utterances": len(utterances),
+        "hours": round(sum(u.duration for u in utterances) / 3600, 3),
+        "greedy": _row(greedy),
+        "shipped": _row(shipped),
+    }
 
 
 def _card(config: ShipConfig, info: CardInfo, payload: dict, tests: list[dict], compute: dict, folder: Path) -> dict:
@@ -151,13 +174,26 @@ def _card(config: ShipConfig, info: CardInfo, payload: dict, tests: list[dict], 
     sizes = {path.name: path.stat().st_size for path in sorted(folder.iterdir()) if path.is_file()}
     shipped = tests[0]["shipped"]
     return {
-        "format": FORMAT, "version": VERSION, "name": config.name, "summary": info.summary,
-        "language": info.language, "unit": payload["tokenizer"].get("unit", "char"), "writes": shipped["writes"],
-        "decoder": shipped["decoder"], "description": info.description, "licence": info.licence,
+        "format": FORMAT,
+        "version": VERSION,
+        "name": config.name,
+        "summary": info.summary,
+        "language": info.language,
+        "unit": payload["tokenizer"].get("unit", "char"),
+        "writes": shipped["writes"],
+        "decoder": shipped["decoder"],
+        "description": info.description,
+        "licence": info.licence,
         "sizes": {"parameters": parameters, "files": sizes, "total_bytes": sum(sizes.values())},
-        "tests": tests, "training_data": [asdict(corpus) for corpus in info.training_data],
-        "compute": compute, "compute_note": info.compute_note, "rebuild": info.rebuild, "limits": list(info.limits),
-        "source": str(config.exp), "ship_command": config.command, "dfcnn_version": __version__,
+        "tests": tests,
+        "training_data": [asdict(corpus) for corpus in info.training_data],
+        "compute": compute,
+        "compute_note": info.compute_note,
+        "rebuild": info.rebuild,
+        "limits": list(info.limits),
+        "source": str(config.exp),
+        "ship_command": config.command,
+        "dfcnn_version": __version__,
         "shipped_on": datetime.date.today().isoformat(),
     }
 
@@ -222,16 +258,24 @@ def _stage(folder: Path, config: dict) -> dict:
         except DfcnnError:
             train_hours = None
     seen = round(train_hours * epochs, 3) if train_hours is not None else None
-    return {"folder": folder.name, "steps": steps, "epochs": epochs, "train_hours": train_hours,
-            "audio_hours_seen": seen, "wall_hours": wall}
+    return {
+        "folder": folder.name,
+        "steps": steps,
+        "epochs": epochs,
+        "train_hours": train_hours,
+        "audio_hours_seen": seen,
+        "wall_hours": wall,
+    }
 
 
 def results_block(name: str, card: dict) -> str:
     """The RESULTS.md block of a shipped model: its markers around the card's test table."""
     command = f"\n\n    {card['ship_command']}" if card.get("ship_command") else ""
-    return (f"<!-- shipped:{name} -->\n### The shipped model `{name}` ({card['shipped_on']})\n\n"
-            f"Written by `dfcnn ship`: the numbers of its card.json.{command}\n\n"
-            f"{results_table(card)}<!-- /shipped:{name} -->")
+    return (
+        f"<!-- shipped:{name} -->\n### The shipped model `{name}` ({card['shipped_on']})\n\n"
+        f"Written by `dfcnn ship`: the numbers of its card.json.{command}\n\n"
+        f"{results_table(card)}<!-- /shipped:{name} -->"
+    )
 
 
 def update_results(path: str | Path, name: str, card: dict) -> None:
@@ -243,7 +287,7 @@ def update_results(path: str | Path, name: str, card: dict) -> None:
     start = text.find(begin)
     stop = text.find(end, start + len(begin)) if start >= 0 else -1
     if start >= 0 and stop >= 0:
-        text = text[:start] + block + text[stop + len(end):]
+        text = text[:start] + block + text[stop + len(end) :]
     else:
         text = (text.rstrip("\n") + "\n\n" if text.strip() else "") + block + "\n"
     atomic_write_text(path, text)

@@ -73,8 +73,13 @@ class Distributed:
 
 
 # what a collective raises when a peer's process is gone (gloo; NCCL's watchdog says "remote process exited")
-PEER_GONE = ("Connection closed by peer", "Connection reset by peer", "Broken pipe", "remote process exited",
-             "Connection refused")
+PEER_GONE = (
+    "Connection closed by peer",
+    "Connection reset by peer",
+    "Broken pipe",
+    "remote process exited",
+    "Connection refused",
+)
 
 
 def lost_peer(error: BaseException) -> bool:
@@ -104,8 +109,12 @@ def launch(nproc: int, command: list[str]) -> int:
         killed = {rank: -code for rank, code in codes.items() if code < 0}
         if killed:  # the cause: a rank killed by other than the SIGTERM the launcher then sends the others
             rank, number = min(killed.items(), key=lambda item: (item[1] in (signal.SIGTERM, signal.SIGINT), item[0]))
-            print(f"dfcnn: rank {rank} was killed by {signal.Signals(number).name}; the other ranks stopped (last.pt "
-                  "holds the last save: continue with --resume)", file=sys.stderr, flush=True)
+            print(
+                f"dfcnn: rank {rank} was killed by {signal.Signals(number).name}; the other ranks stopped (last.pt "
+                "holds the last save: continue with --resume)",
+                file=sys.stderr,
+                flush=True,
+            )
             return 128 + number
         return next((code for code in codes.values() if code in (130, 143)), next(iter(codes.values())))
     return 0

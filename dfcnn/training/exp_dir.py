@@ -63,13 +63,17 @@ class ExpDirLock:
             try:
                 fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                raise ConfigError(f"{self.path.parent}: another trainer is using this exp_dir ({holder}, "
-                                  f"{self.path}); wait for it or stop it, or set another exp_dir") from None
+                raise ConfigError(
+                    f"{self.path.parent}: another trainer is using this exp_dir ({holder}, "
+                    f"{self.path}); wait for it or stop it, or set another exp_dir"
+                ) from None
             here = socket.gethostname()
             if len(previous) == 2 and previous[1] != here:
                 fcntl.flock(descriptor, fcntl.LOCK_UN)
-                raise ConfigError(f"{self.path.parent}: {self.path} names a trainer on another machine ({holder}), "
-                                  "which cannot be checked from here; if that run is over, delete the file")
+                raise ConfigError(
+                    f"{self.path.parent}: {self.path} names a trainer on another machine ({holder}), "
+                    "which cannot be checked from here; if that run is over, delete the file"
+                )
             os.ftruncate(descriptor, 0)
             os.pwrite(descriptor, f"{os.getpid()} {here}\n".encode(), 0)
         except BaseException:
@@ -140,15 +144,21 @@ def prepare(exp_dir: str | Path, resume: bool, force: bool) -> list[str]:
     if "last.pt" in found:
         if resume:
             return []
-        raise ConfigError(f"{exp_dir / 'last.pt'} exists: pass --resume to continue that run, --force to start over "
-                          "(removes its files), or set another exp_dir")
+        raise ConfigError(
+            f"{exp_dir / 'last.pt'} exists: pass --resume to continue that run, --force to start over "
+            "(removes its files), or set another exp_dir"
+        )
     checkpoints = [name for name in found if name.endswith(".pt")]
     if resume and checkpoints:
-        raise ConfigError(f"{exp_dir}: no last.pt to resume from, but {_listing(checkpoints)} of an earlier run are "
-                          "there: --force starts over (removes them), or set another exp_dir")
+        raise ConfigError(
+            f"{exp_dir}: no last.pt to resume from, but {_listing(checkpoints)} of an earlier run are "
+            "there: --force starts over (removes them), or set another exp_dir"
+        )
     if resume:  # at most the metrics of a run killed before its first save: nothing to continue
         return [f"no {exp_dir / 'last.pt'} to resume from: starting a fresh run"]
     if found:
-        raise ConfigError(f"{exp_dir} holds an earlier run ({_listing(found)}): --resume continues it, --force "
-                          "starts over (removes its files), or set another exp_dir")
+        raise ConfigError(
+            f"{exp_dir} holds an earlier run ({_listing(found)}): --resume continues it, --force "
+            "starts over (removes its files), or set another exp_dir"
+        )
     return []

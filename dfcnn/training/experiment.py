@@ -53,13 +53,20 @@ class DataConfig:
             value = getattr(self, name)
             check_field(math.isfinite(value) and value > 0, name, f"must be a positive number of seconds, got {value}")
         low, high = BATCH_SECONDS
-        check_field(low <= self.max_batch_duration <= high, "max_batch_duration",
-                    f"must lie in [{low:g}, {high:g}] seconds of padded audio a batch, got {self.max_batch_duration:g}")
-        check_field(all(0.5 <= s <= 2.0 for s in self.speed_perturb), "speed_perturb",
-                    f"factors must lie in [0.5, 2], got {self.speed_perturb}")
+        check_field(
+            low <= self.max_batch_duration <= high,
+            "max_batch_duration",
+            f"must lie in [{low:g}, {high:g}] seconds of padded audio a batch, got {self.max_batch_duration:g}",
+        )
+        check_field(
+            all(0.5 <= s <= 2.0 for s in self.speed_perturb),
+            "speed_perturb",
+            f"factors must lie in [0.5, 2], got {self.speed_perturb}",
+        )
         check_field(self.num_workers >= 0, "num_workers", f"must be >= 0, got {self.num_workers}")
-        check_field(self.worker_start in WORKER_STARTS, "worker_start",
-                    f"must be forkserver or fork, got {self.worker_start!r}")
+        check_field(
+            self.worker_start in WORKER_STARTS, "worker_start", f"must be forkserver or fork, got {self.worker_start!r}"
+        )
         check_field(self.stats_utterances >= 1, "stats_utterances", f"must be >= 1, got {self.stats_utterances}")
         check_field(self.length_buckets >= 0, "length_buckets", f"must be >= 0, got {self.length_buckets}")
 
@@ -89,20 +96,30 @@ class TrainConfig:
         for name in ("lr", "grad_clip"):
             value = getattr(self, name)
             check_field(math.isfinite(value) and value > 0, name, f"must be a positive number, got {value}")
-        check_field(math.isfinite(self.weight_decay) and self.weight_decay >= 0, "weight_decay",
-                    f"must be >= 0, got {self.weight_decay}")
+        check_field(
+            math.isfinite(self.weight_decay) and self.weight_decay >= 0,
+            "weight_decay",
+            f"must be >= 0, got {self.weight_decay}",
+        )
         check_field(0 <= self.final_lr_ratio <= 1, "final_lr_ratio", f"must lie in [0, 1], got {self.final_lr_ratio}")
         check_field(self.warmup_steps >= 0, "warmup_steps", f"must be >= 0, got {self.warmup_steps}")
         for name in ("log_every_steps", "save_every_steps", "dev_every_epochs", "keep_epoch_checkpoints"):
             check_field(getattr(self, name) >= 1, name, f"must be at least 1, got {getattr(self, name)}")
         check_field(self.patience >= 0, "patience", f"must be >= 0 (0 = off), got {self.patience}")
         check_field(0 <= self.seed < 2**63, "seed", f"must lie in [0, 2**63) (torch's range), got {self.seed}")
-        check_field(self.select_metric in SELECT_METRICS, "select_metric",
-                    f"must be wer or cer, got {self.select_metric!r}")
-        check_field(bool(DEVICE_PATTERN.fullmatch(self.device)), "device",
-                    f"must be auto, cpu, cuda or cuda:N, got {self.device!r}")
-        check_field(self.init_from or not self.keep_init_stats, "keep_init_stats",
-                    "keeps the statistics of train.init_from's checkpoint: set train.init_from too")
+        check_field(
+            self.select_metric in SELECT_METRICS, "select_metric", f"must be wer or cer, got {self.select_metric!r}"
+        )
+        check_field(
+            bool(DEVICE_PATTERN.fullmatch(self.device)),
+            "device",
+            f"must be auto, cpu, cuda or cuda:N, got {self.device!r}",
+        )
+        check_field(
+            self.init_from or not self.keep_init_stats,
+            "keep_init_stats",
+            "keeps the statistics of train.init_from's checkpoint: set train.init_from too",
+        )
 
 
 @dataclass
@@ -118,9 +135,15 @@ class ExperimentConfig:
         check_field(bool(self.exp_dir), "exp_dir", "must name a folder")
         masks, longest = self.specaugment, self.data.max_utterance_duration
         bins, size = self.features.num_bins, "n_mels" if self.features.kind == "mel" else "n_linear_bins"
-        check_field(masks.freq_mask_width <= bins, "specaugment.freq_mask_width",
-                    f"must be at most the {bins} feature bins (features.{size}), got {masks.freq_mask_width}")
+        check_field(
+            masks.freq_mask_width <= bins,
+            "specaugment.freq_mask_width",
+            f"must be at most the {bins} feature bins (features.{size}), got {masks.freq_mask_width}",
+        )
         frames = self.features.num_frames(round(longest * SAMPLE_RATE))
-        check_field(masks.time_mask_width <= frames, "specaugment.time_mask_width",
-                    f"must be at most the {frames} frames of the longest training utterance "
-                    f"(data.max_utterance_duration {longest:g} s), got {masks.time_mask_width}")
+        check_field(
+            masks.time_mask_width <= frames,
+            "specaugment.time_mask_width",
+            f"must be at most the {frames} frames of the longest training utterance "
+            f"(data.max_utterance_duration {longest:g} s), got {masks.time_mask_width}",
+        )

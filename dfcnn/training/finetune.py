@@ -99,17 +99,23 @@ def base_experiment(payload: dict, checkpoint: Path, out: Path) -> ExperimentCon
 
     tokenizer = payload["tokenizer"]
     data = {key: value for key, value in known(DataConfig, run.get("data")).items() if key in DATA_KEPT}
-    data.update(normalizer=tokenizer["normalizer"], unit=tokenizer.get("unit", "char"),
-                pronunciations=tokenizer.get("pronunciations", DataConfig.pronunciations),
-                vocab=str(out / VOCAB_FILE))
+    data.update(
+        normalizer=tokenizer["normalizer"],
+        unit=tokenizer.get("unit", "char"),
+        pronunciations=tokenizer.get("pronunciations", DataConfig.pronunciations),
+        vocab=str(out / VOCAB_FILE),
+    )
     values = {
         "exp_dir": str(out),
         "data": data,
         "features": known(FeatureConfig, payload["feature_config"]),
         "specaugment": known(SpecAugmentConfig, run.get("specaugment")),
         "model": known(ModelConfig, payload["model_config"]),
-        "train": {"init_from": str(checkpoint), "keep_init_stats": True,
-                  "lr": _base_lr(run) * LR_SHARE if _base_lr(run) else FALLBACK_LR},
+        "train": {
+            "init_from": str(checkpoint),
+            "keep_init_stats": True,
+            "lr": _base_lr(run) * LR_SHARE if _base_lr(run) else FALLBACK_LR,
+        },
     }
     return config_io.build(ExperimentConfig, values, f"{checkpoint} (the model's own config)")
 
@@ -127,8 +133,11 @@ def small_data_settings(config: ExperimentConfig, train_seconds: list[float], gi
         # 30 s a batch (the shipped models trained on 60): twice the updates per pass over small data, and
         # still about ten 3-second utterances for BatchNorm's batch statistics
         data = dataclasses.replace(data, max_batch_duration=BATCH_SECONDS)
-    batches = len(DurationBatchSampler(train_seconds, data.max_batch_duration, seed=cfg.seed,
-                                       buckets_per_doubling=data.length_buckets).epoch_batches())  # one epoch's
+    batches = len(
+        DurationBatchSampler(
+            train_seconds, data.max_batch_duration, seed=cfg.seed, buckets_per_doubling=data.length_buckets
+        ).epoch_batches()
+    )  # one epoch's
     if "train.epochs" not in given:
         # epochs scaled to about TARGET_STEPS steps: 300 utterances of 3 s make ~35 batches, so 9 epochs; a
         # large set still gets 3 passes, a tiny one at most 30 (more would only memorise it)
@@ -174,15 +183,18 @@ def manifests(
     if not config.dev_manifest:
         splits = split_dev({"train": train_good}, config.dev_fraction, seed=0)
         train_good, dev_good = splits["train"], splits["dev"]
-        _say(f"no --dev: {len(dev_good)} of the {len(train_good) + len(dev_good)} utterances of "
-             f"{config.train_manifest} are the dev set ({config.dev_fraction:g}, chosen by a hash of utt_id): "
-             f"{out / 'dev.jsonl'}, the rest {out / 'train.jsonl'}")
+        _say(
+            f"no --dev: {len(dev_good)} of the {len(train_good) + len(dev_good)} utterances of "
+            f"{config.train_manifest} are the dev set ({config.dev_fraction:g}, chosen by a hash of utt_id): "
+            f"{out / 'dev.jsonl'}, the rest {out / 'train.jsonl'}"
+        )
     if not dev_good:
         raise DfcnnError(f"{config.dev_manifest}: no usable dev utterances")
     written = []
     for name, utterances in (("train.jsonl", train_good), ("dev.jsonl", dev_good)):
-        absolute = [dataclasses.replace(u, audio_filepath=Path(os.path.abspath(u.audio_filepath)))
-                    for u in utterances]  # the manifest moves into OUT: its audio paths may not stay relative
+        absolute = [
+            dataclasses.replace(u, audio_filepath=Path(os.path.abspath(u.audio_filepath))) for u in utterances
+        ]  # the manifest moves into OUT: its audio paths may not stay relative
         write_manifest(out / name, absolute)
         written.append(str(out / name))
     return written[0], written[1], train_good
@@ -199,8 +211,10 @@ def carry_decoder(config: FinetuneConfig, model_folder: Path, tokenizer: Tokeniz
         return
     ship_decoder(shipped, out, tokenizer)
     names = ", ".join(Path(path).name for path in (shipped.lexicon, shipped.lm) if path)
-    _say(f"the decoder of {config.model} is carried into {out} ({DECODER_FILE}, {names}): the fine-tuned model "
-         f"writes words as {config.model} does (--no-decoder: its own greedy output)")
+    _say(
+        f"the decoder of {config.model} is carried into {out} ({DECODER_FILE}, {names}): the fine-tuned model "
+        f"writes words as {config.model} does (--no-decoder: its own greedy output)"
+    )
 
 
 def finetune_experiment(config: FinetuneConfig) -> ExperimentConfig:
@@ -216,17 +230,20 @@ def finetune_experiment(config: FinetuneConfig) -> ExperimentConfig:
     training = config_io.load_config(ExperimentConfig, None, list(config.overrides), start=start)
     train_manifest, dev_manifest, utterances = manifests(config, training, tokenizer)
     save_vocab(list(tokenizer.tokens), out / VOCAB_FILE)
-    training = dataclasses.replace(training, data=dataclasses.replace(
-        training.data, train_manifest=train_manifest, dev_manifest=dev_manifest))
+    training = dataclasses.replace(
+        training, data=dataclasses.replace(training.data, train_manifest=train_manifest, dev_manifest=dev_manifest)
+    )
     given = {".".join(config_io.parse_override(text)[0]) for text in config.overrides}
     training = small_data_settings(training, [u.duration for u in utterances], given)
     if not (config.resume and (out / "last.pt").is_file()):
         carry_decoder(config, files.folder, tokenizer)
     cfg = training.train
     where = f" ({files.network})" if str(files.network) != config.model else ""
-    _say(f"fine-tuning {config.model}{where}: lr {cfg.lr:.3g}, {cfg.epochs} epoch{'s' * (cfg.epochs != 1)} of "
-         f"{training.data.max_batch_duration:g} s batches, warm-up {cfg.warmup_steps} steps, its SpecAugment and "
-         "normalisation statistics (key=value overrides any of these)")
+    _say(
+        f"fine-tuning {config.model}{where}: lr {cfg.lr:.3g}, {cfg.epochs} epoch{'s' * (cfg.epochs != 1)} of "
+        f"{training.data.max_batch_duration:g} s batches, warm-up {cfg.warmup_steps} steps, its SpecAugment and "
+        "normalisation statistics (key=value overrides any of these)"
+    )
     return training
 
 

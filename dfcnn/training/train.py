@@ -103,12 +103,21 @@ def build_data(config: ExperimentConfig, tokenizer: Tokenizer, model: DFCNN, dis
     noise = NoiseRecordings(robustness.noise_dir) if robustness is not None and robustness.noise_dir else None
     dataset = SpeechDataset(utterances, targets, data.speed_perturb, seed, robustness, noise)
     sampler = DurationBatchSampler(  # batches sized by each epoch's drawn lengths: the memory bound holds
-        dataset.durations, data.max_batch_duration, shuffle=True, seed=seed, rank=dist.rank,
-        world_size=dist.world_size, buckets_per_doubling=data.length_buckets, epoch_durations=dataset.epoch_durations,
+        dataset.durations,
+        data.max_batch_duration,
+        shuffle=True,
+        seed=seed,
+        rank=dist.rank,
+        world_size=dist.world_size,
+        buckets_per_doubling=data.length_buckets,
+        epoch_durations=dataset.epoch_durations,
     )
     loader = torch.utils.data.DataLoader(
-        dataset, batch_sampler=sampler, collate_fn=partial(collate, buckets_per_doubling=data.length_buckets),
-        pin_memory=torch.cuda.is_available(), generator=torch.Generator().manual_seed(seed),  # global RNG untouched
+        dataset,
+        batch_sampler=sampler,
+        collate_fn=partial(collate, buckets_per_doubling=data.length_buckets),
+        pin_memory=torch.cuda.is_available(),
+        generator=torch.Generator().manual_seed(seed),  # global RNG untouched
         **worker_options(data.num_workers, data.worker_start),
     )
     return TrainingData(dataset, sampler, loader, read_manifest(data.dev_manifest), dropped)
@@ -148,8 +157,9 @@ def check_inputs(config: ExperimentConfig) -> None:
         path = Path(value)
         if not path.exists():
             builtin = "; or use cmudict" if key == "data.pronunciations" else ""
-            raise ConfigError(f"{key}: {path} not found (config paths are relative to the working directory, "
-                              f"{Path.cwd()}{builtin})")
+            raise ConfigError(
+                f"{key}: {path} not found (config paths are relative to the working directory, {Path.cwd()}{builtin})"
+            )
         if not path.is_file():
             kind = "a folder" if path.is_dir() else "not a regular file (a pipe or a device)"
             raise ConfigError(f"{key}: {path} is {kind}, not a file")
@@ -191,8 +201,10 @@ class Trainer:
         )
         self.config = dataclasses.replace(config, model=model_config)  # the caller's config stays as it was
         if resume_from is not None and "robustness" not in ((resume_from.get("config") or {}).get("data") or {}):
-            self.config = dataclasses.replace(self.config, data=dataclasses.replace(
-                data, robustness=dataclasses.replace(data.robustness, enabled=False)))
+            self.config = dataclasses.replace(
+                self.config,
+                data=dataclasses.replace(data, robustness=dataclasses.replace(data.robustness, enabled=False)),
+            )
             self._say(f"{last} was trained before data.robustness existed: it continues without it, as it began")
         with self.generators.active():
             self.model = DFCNN(model_config).to(self.device)
@@ -291,7 +303,10 @@ class Trainer:
         count = min(len(self.dataset), data.stats_utterances)
         subset = SpeechDataset(rng.sample(self.dataset.utterances, count))
         loader = torch.utils.data.DataLoader(
-            subset, batch_size=16, collate_fn=collate, generator=torch.Generator().manual_seed(0),
+            subset,
+            batch_size=16,
+            collate_fn=collate,
+            generator=torch.Generator().manual_seed(0),
             **worker_options(data.num_workers, data.worker_start, persistent=False),
         )
         batches = ((b.waves.to(self.device), b.wave_lengths.to(self.device)) for b in loader if b.indices)
@@ -303,8 +318,10 @@ class Trainer:
         """The normalisation statistics of train.init_from's checkpoint: its weights were learnt on
         features normalised by them, so the fine-tuning starts from exactly the model it was."""
         if init["feature_config"] != dataclasses.asdict(self.features.config):
-            raise ConfigError(f"train.keep_init_stats: {self.config.train.init_from} was trained with other features "
-                              "than features.* here: its statistics do not apply (set it false, or use its features)")
+            raise ConfigError(
+                f"train.keep_init_stats: {self.config.train.init_from} was trained with other features "
+                "than features.* here: its statistics do not apply (set it false, or use its features)"
+            )
         stats = init["feature_stats"]
         self.features.set_stats(stats["mean"].to(self.device), stats["std"].to(self.device))
         self._say(f"feature statistics from {self.config.train.init_from}")
@@ -312,8 +329,10 @@ class Trainer:
     def _restore(self, payload: dict) -> None:
         last = self.exp_dir / "last.pt"
         if not isinstance(payload.get("training"), dict):
-            raise ConfigError(f"{last} holds no training state (an averaged or exported model?): it cannot be "
-                              "resumed; start a fresh run from its weights with train.init_from")
+            raise ConfigError(
+                f"{last} holds no training state (an averaged or exported model?): it cannot be "
+                "resumed; start a fresh run from its weights with train.init_from"
+            )
         state = payload["training"]
         try:
             self.model.load_state_dict(payload["model"])
@@ -338,8 +357,10 @@ class Trainer:
             raise ConfigError(f"{last}: its training state is incomplete ({type(error).__name__}: {error})") from None
         self.features.set_stats(payload["feature_stats"]["mean"], payload["feature_stats"]["std"])
         if len(states) != self.dist.world_size and self.dist.enabled:
-            self._say(f"{last} was saved by {len(states)} ranks, resumed by {self.dist.world_size}: "
-                      "the run continues, but not bitwise as it would have")
+            self._say(
+                f"{last} was saved by {len(states)} ranks, resumed by {self.dist.world_size}: "
+                "the run continues, but not bitwise as it would have"
+            )
         self.saved_step = self.step
         where = f"dev scoring of epoch {self.epoch}" if self.dev_pending else f"epoch {self.epoch + 1}"
         self._say(f"resumed {last}: {where}, step {self.step}")
@@ -373,10 +394,17 @@ class Trainer:
         training = {
             "optimizer": self.optimizer.state_dict(),
             "scaler": self.optim.scaler.state_dict() if self.optim.scaler.is_enabled() else {},
-            "step": self.step, "epoch": self.epoch, "batches_done": self.batches_done,
-            "dev_pending": self.dev_pending, "skipped_batches": self.skipped_batches, "best": dict(self.best),
-            "bad_audio": dict(self.bad_audio), "rng": states, "metrics_lines": self.metrics.lines,
-            "log_window": self.log_window.state_dict(), "grad_norm": self.grad_norm,
+            "step": self.step,
+            "epoch": self.epoch,
+            "batches_done": self.batches_done,
+            "dev_pending": self.dev_pending,
+            "skipped_batches": self.skipped_batches,
+            "best": dict(self.best),
+            "bad_audio": dict(self.bad_audio),
+            "rng": states,
+            "metrics_lines": self.metrics.lines,
+            "log_window": self.log_window.state_dict(),
+            "grad_norm": self.grad_norm,
         }
         return build_payload(self.model, self.features, self.tokenizer, config_io.to_dict(self.config), training)
 
@@ -399,8 +427,12 @@ class Trainer:
             with self.optim.autocast():
                 log_probs, output_lengths = self.ddp_model(features, frame_lengths)  # (B, T', V)
             loss = torch.nn.functional.ctc_loss(
-                log_probs.transpose(0, 1), batch.targets, output_lengths, batch.target_lengths,
-                blank=self.tokenizer.blank_id, reduction="mean",
+                log_probs.transpose(0, 1),
+                batch.targets,
+                output_lengths,
+                batch.target_lengths,
+                blank=self.tokenizer.blank_id,
+                reduction="mean",
             )
             usable = bool(torch.isfinite(loss))
         if self.dist.enabled:
@@ -431,8 +463,9 @@ class Trainer:
                 raise AudioError(f"{error} (training utterance {utterance.utt_id}; data.skip_bad_audio=true skips it)")
             if utterance.utt_id not in self.bad_audio:
                 self.bad_audio[utterance.utt_id] = error
-                self._say(f"skipped unreadable training utterance {utterance.utt_id}: {error} "
-                          f"({len(self.bad_audio)} so far)")
+                self._say(
+                    f"skipped unreadable training utterance {utterance.utt_id}: {error} ({len(self.bad_audio)} so far)"
+                )
 
     def evaluate_dev(self) -> dict:
         """Greedy WER/CER on dev (rank 0), the model switched to eval mode and back."""
@@ -449,8 +482,10 @@ class Trainer:
             self.features.train()
         scored = [(u, h) for u, h in zip(self.data.dev, hypotheses) if h is not None]
         if len(scored) < len(self.data.dev):
-            self._say(f"warning: {len(self.data.dev) - len(scored)} dev utterances could not be read and were "
-                      "left out of the dev score")
+            self._say(
+                f"warning: {len(self.data.dev) - len(scored)} dev utterances could not be read and were "
+                "left out of the dev score"
+            )
         if not scored:
             raise AudioError(f"{self.config.data.dev_manifest}: no dev utterance could be read")
         decoder = build_decoder(self.tokenizer)
@@ -472,7 +507,8 @@ class Trainer:
         self.save()
         raise Interrupted(
             f"stopped by {signal.Signals(number).name} at epoch {self.epoch + 1}, step {self.step}: state saved to "
-            f"{self.exp_dir / 'last.pt'}; continue with --resume", number
+            f"{self.exp_dir / 'last.pt'}; continue with --resume",
+            number,
         )
 
     def run(self, max_steps: int | None = None) -> Path:
@@ -515,9 +551,14 @@ class Trainer:
         self.features.train()
         while self.epoch < cfg.epochs and not self.out_of_patience():
             self.sampler.set_epoch(self.epoch, skip_batches=self.batches_done)
-            bar = tqdm(total=len(self.sampler) + self.batches_done, initial=self.batches_done, unit="batch",
-                       desc=f"epoch {self.epoch + 1}/{cfg.epochs}", dynamic_ncols=True,
-                       disable=not (self.progress and self.dist.is_main))
+            bar = tqdm(
+                total=len(self.sampler) + self.batches_done,
+                initial=self.batches_done,
+                unit="batch",
+                desc=f"epoch {self.epoch + 1}/{cfg.epochs}",
+                dynamic_ncols=True,
+                disable=not (self.progress and self.dist.is_main),
+            )
             if self.batches_done == 0:  # an epoch's unlogged last steps are not carried into the next
                 self.log_window = LogWindow()
             for batch in self.loader:
@@ -532,11 +573,18 @@ class Trainer:
                 if self.step % cfg.log_every_steps == 0 and self.log_window.losses:
                     speed, mean_loss = self.log_window.speed(), self.log_window.mean_loss()
                     bar.set_postfix(loss=f"{mean_loss:.3f}", audio_s_per_s=f"{speed:.1f}")
-                    self.metrics.log(self.step, {
-                        "epoch": self.epoch + 1, "loss": mean_loss, "lr": self.optimizer.param_groups[0]["lr"],
-                        "audio_sec_per_sec": speed, "grad_norm": self.grad_norm,
-                        "skipped_batches": self.skipped_batches, "bad_audio": len(self.bad_audio),
-                    })
+                    self.metrics.log(
+                        self.step,
+                        {
+                            "epoch": self.epoch + 1,
+                            "loss": mean_loss,
+                            "lr": self.optimizer.param_groups[0]["lr"],
+                            "audio_sec_per_sec": speed,
+                            "grad_norm": self.grad_norm,
+                            "skipped_batches": self.skipped_batches,
+                            "bad_audio": len(self.bad_audio),
+                        },
+                    )
                     self.log_window = LogWindow()
                 if self.step % cfg.save_every_steps == 0:
                     self.save()
@@ -568,8 +616,10 @@ class Trainer:
             return False
         stale = (self.epoch - self.best["epoch"]) // cfg.dev_every_epochs
         if stale >= cfg.patience:
-            self._say(f"early stop after epoch {self.epoch}: no better dev {cfg.select_metric} "
-                      f"since epoch {self.best['epoch']}")
+            self._say(
+                f"early stop after epoch {self.epoch}: no better dev {cfg.select_metric} "
+                f"since epoch {self.best['epoch']}"
+            )
             return True
         return False
 

@@ -149,8 +149,9 @@ def worker_options(num_workers: int, start: str = "forkserver", persistent: bool
     else:
         context = _recording_context(method)
         listener, started = context.Pipe(duplex=False)
-        threading.Thread(target=_unlink_when_started, args=(context, listener, num_workers), daemon=True,
-                         name="semaphore-names").start()
+        threading.Thread(
+            target=_unlink_when_started, args=(context, listener, num_workers), daemon=True, name="semaphore-names"
+        ).start()
     if method == "forkserver":
         preload = ["__main__", GUARD_MODULE]  # __main__ is the default preload; keep it
         context.set_forkserver_preload(preload)

@@ -77,8 +77,9 @@ def add_commands(subparsers, formatter_class) -> None:
     channel.add_argument("--layer", type=int, required=True, help="conv layer number, from 1")
     channel.add_argument("--channel", type=int, required=True, help="channel of that layer, from 0")
     channel.add_argument("--top", type=_positive_int, default=16, help="patches shown")
-    channel.add_argument("--limit", type=_positive_int, default=300,
-                         help="read at most this many utterances of the manifest")
+    channel.add_argument(
+        "--limit", type=_positive_int, default=300, help="read at most this many utterances of the manifest"
+    )
     channel.add_argument("--out", type=Path, default=None, help="output folder (default: inspect/layerL-channelC)")
     channel.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     channel.set_defaults(run=_inspect_channel)

@@ -42,8 +42,17 @@ def read_hypotheses(eval_dir: Path) -> dict[str, list[dict]]:
 
 def _counts_row(name: str, counts: ErrorCounts) -> list:
     c = counts
-    return [name, c.sentences, c.units, c.percent(c.correct), c.percent(c.substitutions), c.percent(c.deletions),
-            c.percent(c.insertions), c.error_rate, 100.0 * c.sentence_errors / max(1, c.sentences)]
+    return [
+        name,
+        c.sentences,
+        c.units,
+        c.percent(c.correct),
+        c.percent(c.substitutions),
+        c.percent(c.deletions),
+        c.percent(c.insertions),
+        c.error_rate,
+        100.0 * c.sentence_errors / max(1, c.sentences),
+    ]
 
 
 def _alignment_html(ref: list[str], hyp: list[str], chunks) -> str:
@@ -61,8 +70,9 @@ def _alignment_html(ref: list[str], hyp: list[str], chunks) -> str:
             columns += [("ins", "***", b) for b in h]
     rows = []
     for label, pick in (("REF", 1), ("HYP", 2)):
-        cells = "".join(f"<td class={c[0]}>{escape(c[pick])}</td>" if c[0] else f"<td>{escape(c[pick])}</td>"
-                        for c in columns)
+        cells = "".join(
+            f"<td class={c[0]}>{escape(c[pick])}</td>" if c[0] else f"<td>{escape(c[pick])}</td>" for c in columns
+        )
         rows.append(f"<tr><th>{label}</th>{cells}</tr>")
     return f"<table class=align>{''.join(rows)}</table>"
 

@@ -56,8 +56,12 @@ def normalize(line: str) -> str:
 
 
 def prepare_aishell1_sample(
-    corpus_dir: str | Path, out_dir: str | Path, split: str = "sentence",
-    dev_fraction: float = DEV_FRACTION, test_fraction: float = TEST_FRACTION, test_speaker: str = TEST_SPEAKER,
+    corpus_dir: str | Path,
+    out_dir: str | Path,
+    split: str = "sentence",
+    dev_fraction: float = DEV_FRACTION,
+    test_fraction: float = TEST_FRACTION,
+    test_speaker: str = TEST_SPEAKER,
     keep_latin: bool = False,
 ) -> Splits:
     """Write OUT/{train,dev,test}.jsonl and OUT/vocab.txt; return the utterances of each split."""

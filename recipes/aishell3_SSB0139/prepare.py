@@ -51,8 +51,9 @@ def read_content(path: Path) -> list[tuple[str, str, list[str]]]:
             fields = line.rstrip("\r\n").split("\t")
             tokens = fields[1].split() if len(fields) == 2 else []
             if len(fields) != 2 or not fields[0].endswith(".wav") or not tokens or len(tokens) % 2:
-                raise DfcnnError(f"{path}:{number}: expected <file>.wav<TAB>char pinyin char pinyin ..., "
-                                 f"got {line.strip()[:60]!r}")
+                raise DfcnnError(
+                    f"{path}:{number}: expected <file>.wav<TAB>char pinyin char pinyin ..., got {line.strip()[:60]!r}"
+                )
             chars, pinyin = tokens[0::2], tokens[1::2]
             # a syllable per character, but erhua is one token of two: 块儿 kuair4
             wrong = [s for s in pinyin if not SYLLABLE.fullmatch(s)] + [c for c in chars if not all(map(is_cjk, c))]
@@ -98,15 +99,21 @@ def prepare_aishell3_SSB0139(corpus_dir: str | Path, out_dir: str | Path, dev_fr
     if shared:
         raise DfcnnError(f"{corpus_dir}: {len(shared)} files are in both train and test: {sorted(shared)[:3]}")
     write_splits(splits, out_dir, corpus_dir, unit="pinyin")
-    print(f"pinyin agreement with the corpus's own: {agree}/{total} syllables ({100 * agree / total:.1f} %) "
-          f"({100 * toneless / total:.1f} % without tones) over the {same_length} of "
-          f"{sum(map(len, given.values()))} utterances with as many syllables (erhua makes the others differ)")
+    print(
+        f"pinyin agreement with the corpus's own: {agree}/{total} syllables ({100 * agree / total:.1f} %) "
+        f"({100 * toneless / total:.1f} % without tones) over the {same_length} of "
+        f"{sum(map(len, given.values()))} utterances with as many syllables (erhua makes the others differ)"
+    )
     return splits
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--dev-fraction", type=float, default=DEV_FRACTION,
-                        help="share of the train utterances held out as dev (default: %(default)s)")
+    parser.add_argument(
+        "--dev-fraction",
+        type=float,
+        default=DEV_FRACTION,
+        help="share of the train utterances held out as dev (default: %(default)s)",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -75,8 +75,10 @@ def prompt_groups(texts: dict[str, set[str]]) -> dict[str, str]:
 
 
 def prepare_cathy_arctic(
-    corpus_dir: str | Path, out_dir: str | Path,
-    dev_fraction: float = DEV_FRACTION, test_fraction: float = TEST_FRACTION,
+    corpus_dir: str | Path,
+    out_dir: str | Path,
+    dev_fraction: float = DEV_FRACTION,
+    test_fraction: float = TEST_FRACTION,
 ) -> Splits:
     """Write OUT/{train,dev,test}.jsonl and OUT/vocab.txt; return the utterances of each split."""
     check_fractions(dev_fraction, test_fraction)
@@ -110,16 +112,26 @@ def prepare_cathy_arctic(
     for utt in utterances:
         splits[split_of.get(group_of[prompt_of[utt.utt_id]], "train")].append(utt)
     write_splits(splits, out_dir, audio_dir)
-    print(f"{len(utterances)} files of {len(texts)} prompts ({len(groups)} prompt groups with distinct texts; "
-          f"{len(prompts)} prompts listed); {differ} transcripts differ from their prompt in cmuarctic.data")
+    print(
+        f"{len(utterances)} files of {len(texts)} prompts ({len(groups)} prompt groups with distinct texts; "
+        f"{len(prompts)} prompts listed); {differ} transcripts differ from their prompt in cmuarctic.data"
+    )
     return splits
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--dev-fraction", type=float, default=DEV_FRACTION,
-                        help="share of prompt groups held out as dev (default: %(default)s)")
-    parser.add_argument("--test-fraction", type=float, default=TEST_FRACTION,
-                        help="share of prompt groups held out as test (default: %(default)s)")
+    parser.add_argument(
+        "--dev-fraction",
+        type=float,
+        default=DEV_FRACTION,
+        help="share of prompt groups held out as dev (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--test-fraction",
+        type=float,
+        default=TEST_FRACTION,
+        help="share of prompt groups held out as test (default: %(default)s)",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,9 +24,7 @@ def held_out_texts(manifests: list[Path]) -> set[str]:
     return {u.text for manifest in manifests for u in read_manifest(manifest)}
 
 
-def pretraining_manifest(
-    sources: dict[str, tuple[Path, int | None]], held_out: set[str], out: Path
-) -> list[Utterance]:
+def pretraining_manifest(sources: dict[str, tuple[Path, int | None]], held_out: set[str], out: Path) -> list[Utterance]:
     """One manifest of every source's utterances whose transcript is not held out.
 
     Args:
@@ -75,10 +73,12 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     pretrain = commands.add_parser("pretrain", help="the pre-training manifest")
-    pretrain.add_argument("--source", type=parse_source, action="append", required=True,
-                          help="NAME=MANIFEST[:FIRST_N], repeated")
-    pretrain.add_argument("--held-out", type=Path, nargs="+", default=[],
-                          help="manifests whose sentences no training utterance reads")
+    pretrain.add_argument(
+        "--source", type=parse_source, action="append", required=True, help="NAME=MANIFEST[:FIRST_N], repeated"
+    )
+    pretrain.add_argument(
+        "--held-out", type=Path, nargs="+", default=[], help="manifests whose sentences no training utterance reads"
+    )
     pretrain.add_argument("--out", type=Path, required=True)
     lm_text = commands.add_parser("lm-text", help="LJSpeech text for the word LM")
     lm_text.add_argument("--metadata", type=Path, required=True, help="LJSpeech's metadata.csv")

@@ -282,7 +282,12 @@ def render(job: dict, audio_dir: str) -> dict:
         info = sf.info(str(path))
         return {"utt_id": job["utt_id"], "samples": info.frames, "rms": None, "peak": None}
     wave, rate = synth.synthesize(
-        job["text"], job["voice"], job["rate_wpm"], job["pitch"], job["pitch_range"], volume=VOLUME,
+        job["text"],
+        job["voice"],
+        job["rate_wpm"],
+        job["pitch"],
+        job["pitch_range"],
+        volume=VOLUME,
         seed=job["noise_seed"],
     )
     loud = np.flatnonzero(np.abs(wave) > 1e-3 * max(float(np.abs(wave).max()), 1e-9))
@@ -310,8 +315,13 @@ def _render_star(args):
 
 
 def prepare_espeak(
-    out_dir: str | Path, num_train: int = 4000, num_dev: int = 200, num_test: int = 300, seed: int = 0,
-    jobs: int = 2, force: bool = False,
+    out_dir: str | Path,
+    num_train: int = 4000,
+    num_dev: int = 200,
+    num_test: int = 300,
+    seed: int = 0,
+    jobs: int = 2,
+    force: bool = False,
 ) -> dict[str, list]:
     """Synthesise the corpus into ``out_dir`` (nothing to do when its .done holds these settings);
     return the utterances of each split ({split: [dfcnn.data.Utterance, ...]}).

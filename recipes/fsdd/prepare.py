@@ -33,7 +33,6 @@ TEST_INDICES = range(0, 5)  # official test set
 DEV_INDICES = range(5, 10)  # held out of the official train set
 
 
-
 def split_of(index: int) -> str:
     if index in TEST_INDICES:
         return "test"

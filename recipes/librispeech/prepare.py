@@ -99,7 +99,11 @@ def prepare_librispeech(
 
 def add_arguments(parser) -> None:
     parser.add_argument(
-        "--train-subsets", nargs="+", default=list(DEFAULT_TRAIN), choices=TRAIN_SUBSETS, metavar="SUBSET",
+        "--train-subsets",
+        nargs="+",
+        default=list(DEFAULT_TRAIN),
+        choices=TRAIN_SUBSETS,
+        metavar="SUBSET",
         help=f"subsets pooled for training, of {', '.join(TRAIN_SUBSETS)} (default: %(default)s)",
     )
 

@@ -45,8 +45,10 @@ def read_metadata(path: Path) -> dict[str, str]:
                 continue
             fields = line.rstrip("\r\n").split("|")
             if len(fields) != 3 or not fields[0].strip():
-                raise DfcnnError(f"{path}:{number}: expected ID|raw text|normalized text (3 fields), "
-                                 f"got {len(fields)} field(s): {line.strip()[:60]!r}")
+                raise DfcnnError(
+                    f"{path}:{number}: expected ID|raw text|normalized text (3 fields), "
+                    f"got {len(fields)} field(s): {line.strip()[:60]!r}"
+                )
             clip, text = fields[0].strip(), normalize_english(fields[2])
             if not text:
                 raise DfcnnError(f"{path}:{number}: the normalized text of {clip} has no words")
@@ -57,8 +59,10 @@ def read_metadata(path: Path) -> dict[str, str]:
 
 
 def prepare_ljspeech_subset(
-    corpus_dir: str | Path, out_dir: str | Path,
-    dev_fraction: float = DEV_FRACTION, test_fraction: float = TEST_FRACTION,
+    corpus_dir: str | Path,
+    out_dir: str | Path,
+    dev_fraction: float = DEV_FRACTION,
+    test_fraction: float = TEST_FRACTION,
 ) -> Splits:
     """Write OUT/{train,dev,test}.jsonl and OUT/vocab.txt; return the utterances of each split."""
     check_fractions(dev_fraction, test_fraction)
@@ -81,10 +85,15 @@ def prepare_ljspeech_subset(
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--dev-fraction", type=float, default=DEV_FRACTION,
-                        help="share of clips held out as dev (default: %(default)s)")
-    parser.add_argument("--test-fraction", type=float, default=TEST_FRACTION,
-                        help="share of clips held out as test (default: %(default)s)")
+    parser.add_argument(
+        "--dev-fraction", type=float, default=DEV_FRACTION, help="share of clips held out as dev (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--test-fraction",
+        type=float,
+        default=TEST_FRACTION,
+        help="share of clips held out as test (default: %(default)s)",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -38,8 +38,11 @@ def main() -> None:
     parser.add_argument("--dev", type=Path, required=True, help="text the weights are tuned on: a manifest or text")
     parser.add_argument("--model", type=Path, required=True, help="checkpoint whose phones spell the lexicons")
     parser.add_argument("--exp", type=Path, required=True, help="writes EXP/lm-general and EXP/lm-mix")
-    parser.add_argument("--general", default=POCKETSPHINX,
-                        help="the general LM: pocketsphinx (its en-us.lm.bin), or an ARPA or PocketSphinx .lm.bin file")
+    parser.add_argument(
+        "--general",
+        default=POCKETSPHINX,
+        help="the general LM: pocketsphinx (its en-us.lm.bin), or an ARPA or PocketSphinx .lm.bin file",
+    )
     parser.add_argument("--prune", type=float, default=SHIPPED_PRUNE, help="pruning threshold of lm-mix; 0: none")
     parser.add_argument("--mix-name", default="lm-mix", help="folder name of the interpolated LM under EXP")
     args = parser.parse_args()
@@ -59,15 +62,24 @@ def run(args: argparse.Namespace) -> None:
     out = args.exp / "lm-general"
     lm = write_lm(general, out, tokenizer)
     atomic_write_text(out / "source.json", json.dumps({"source": str(source), "ngrams": general.counts}) + "\n")
-    print(f"general LM, {general.counts} n-grams from {source} -> {lm.binary} "
-          f"({lm.binary.stat().st_size / 1e6:.1f} MB), {lm.lexicon} "
-          f"({lm.vocabulary_size - lm.lexicon_skipped} of {lm.vocabulary_size} words)")
+    print(
+        f"general LM, {general.counts} n-grams from {source} -> {lm.binary} "
+        f"({lm.binary.stat().st_size / 1e6:.1f} MB), {lm.lexicon} "
+        f"({lm.vocabulary_size - lm.lexicon_skipped} of {lm.vocabulary_size} words)"
+    )
 
-    mixed = mix_lms({"corpus": corpus, "general": general}, args.exp / args.mix_name, tokenizer, dev,
-                    prune_threshold=args.prune or None)
+    mixed = mix_lms(
+        {"corpus": corpus, "general": general},
+        args.exp / args.mix_name,
+        tokenizer,
+        dev,
+        prune_threshold=args.prune or None,
+    )
     weights = ", ".join(f"{name} {weight:.3f}" for name, weight in mixed.weights.items())
-    print(f"interpolated LM ({weights}; pruned at {args.prune:g}): {mixed.counts} n-grams, "
-          f"{mixed.lm.binary.stat().st_size / 1e6:.1f} MB trie -> {mixed.lm.binary}")
+    print(
+        f"interpolated LM ({weights}; pruned at {args.prune:g}): {mixed.counts} n-grams, "
+        f"{mixed.lm.binary.stat().st_size / 1e6:.1f} MB trie -> {mixed.lm.binary}"
+    )
     scores = mixed.perplexity.items()
     print("dev perplexity: " + ", ".join(f"{name} {p.value:.1f} ({p.oovs} OOV)" for name, p in scores))
 

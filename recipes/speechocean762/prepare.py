@@ -34,7 +34,6 @@ DEV_FRACTION = 0.08
 ADULT_AGE = 18  # speakers younger than this count as children when dev speakers are drawn
 
 
-
 def read_kaldi_map(path: Path, required: bool = True) -> dict[str, str]:
     """A Kaldi ``key value...`` file as a dict (value: the rest of the line, stripped)."""
     if not path.is_file():
@@ -82,9 +81,7 @@ def is_child(speaker: str, spk2age: dict[str, str]) -> bool:
     return age.isdigit() and int(age) < ADULT_AGE
 
 
-def prepare_speechocean762(
-    corpus_dir: str | Path, out_dir: str | Path, dev_fraction: float = DEV_FRACTION
-) -> Splits:
+def prepare_speechocean762(corpus_dir: str | Path, out_dir: str | Path, dev_fraction: float = DEV_FRACTION) -> Splits:
     """Write OUT/{train,dev,test}.jsonl, OUT/vocab.txt and OUT/vocab_phone.txt; return each split's utterances."""
     if not 0 < dev_fraction < 1:
         raise DfcnnError(f"--dev-fraction must be between 0 and 1, got {dev_fraction}")
@@ -112,7 +109,9 @@ def prepare_speechocean762(
 
 def add_arguments(parser) -> None:
     parser.add_argument(
-        "--dev-fraction", type=float, default=DEV_FRACTION,
+        "--dev-fraction",
+        type=float,
+        default=DEV_FRACTION,
         help="share of train speakers held out as dev (default: %(default)s)",
     )
 

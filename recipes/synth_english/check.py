@@ -49,8 +49,9 @@ def measure(path: Path, duration: float) -> tuple[dict, list[str]]:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=REPO / "data" / "synth_english",
-                        help="corpus folder (default: %(default)s)")
+    parser.add_argument(
+        "--out", type=Path, default=REPO / "data" / "synth_english", help="corpus folder (default: %(default)s)"
+    )
     parser.add_argument("--sample", type=int, default=0, help="clips per split to read, seeded (default: all)")
     args = parser.parse_args(argv)
     try:
@@ -73,15 +74,18 @@ def main(argv=None) -> int:
             if levels:
                 speed = details[utt.utt_id]["augment"].get("speed", 1.0)
                 rows[details[utt.utt_id]["voice"]].append(
-                    (utt.duration, utt.duration * speed / len(utt.text.split()), levels["rms_db"], levels["peak"]))
+                    (utt.duration, utt.duration * speed / len(utt.text.split()), levels["rms_db"], levels["peak"])
+                )
     espeak = [key for key in rows if key.startswith("espeak:")]
     if espeak:  # some 90 variants: one row for them all
         rows[f"espeak:* ({len(espeak)} variants)"] = [value for key in espeak for value in rows.pop(key)]
     print("\nvoice                            clips  s/word (at speed 1)  rms dBFS        peak max")
     for voice, values in sorted(rows.items(), key=lambda item: (item[0].startswith("espeak"), item[0])):
         a = np.array(values)
-        print(f"{voice:32s} {len(a):5d}  {a[:, 1].mean():.2f} ({a[:, 1].min():.2f}-{a[:, 1].max():.2f})"
-              f"     {a[:, 2].min():6.1f} ..{a[:, 2].max():6.1f}  {a[:, 3].max():.3f}")
+        print(
+            f"{voice:32s} {len(a):5d}  {a[:, 1].mean():.2f} ({a[:, 1].min():.2f}-{a[:, 1].max():.2f})"
+            f"     {a[:, 2].min():6.1f} ..{a[:, 2].max():6.1f}  {a[:, 3].max():.3f}"
+        )
     for problem in problems[:20]:
         print(f"problem: {problem}", file=sys.stderr)
     print(f"\n{sum(len(v) for v in rows.values())} clips read, {len(problems)} problem(s)")

@@ -143,13 +143,25 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=REPO / "data" / "neural_english", help="corpus folder")
     parser.add_argument("--per-voice", type=int, default=12, help="clips per voice PocketSphinx scores (default 12)")
-    parser.add_argument("--voice-wer-ratio", type=float, default=VOICE_WER_RATIO,
-                        help="drop a voice whose WER is above this x the median voice's (default %(default)s)")
-    parser.add_argument("--voice-wer-floor", type=float, default=VOICE_WER_FLOOR,
-                        help="... and above this, percent (default %(default)s)")
+    parser.add_argument(
+        "--voice-wer-ratio",
+        type=float,
+        default=VOICE_WER_RATIO,
+        help="drop a voice whose WER is above this x the median voice's (default %(default)s)",
+    )
+    parser.add_argument(
+        "--voice-wer-floor",
+        type=float,
+        default=VOICE_WER_FLOOR,
+        help="... and above this, percent (default %(default)s)",
+    )
     parser.add_argument("--model", type=Path, default=None, help="a trained DFCNN: score every clip with it")
-    parser.add_argument("--max-file-error", type=float, default=80.0,
-                        help="with --model: drop a clip whose error rate (percent) is above this (default %(default)s)")
+    parser.add_argument(
+        "--max-file-error",
+        type=float,
+        default=80.0,
+        help="with --model: drop a clip whose error rate (percent) is above this (default %(default)s)",
+    )
     args = parser.parse_args(argv)
     out = args.out.resolve()
     try:

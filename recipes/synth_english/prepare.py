@@ -113,8 +113,13 @@ def build(out: Path, config: generate.CorpusConfig, sentences, split_voices, wor
 
 
 def prepare_synth_english(
-    out_dir: str | Path = DEFAULT_OUT, config: generate.CorpusConfig | None = None, data_dir: str | Path | None = None,
-    wordnet_dir: str | Path = WORDNET, jobs: int = 2, force: bool = False, log=print,
+    out_dir: str | Path = DEFAULT_OUT,
+    config: generate.CorpusConfig | None = None,
+    data_dir: str | Path | None = None,
+    wordnet_dir: str | Path = WORDNET,
+    jobs: int = 2,
+    force: bool = False,
+    log=print,
 ) -> dict | None:
     """Build the corpus into ``out_dir`` from the sentence sources under ``data_dir`` (default: $DFCNN_DATA
     or ../shared/data) and WordNet, with every voice checked first; corpus.json's description, or None
@@ -164,8 +169,15 @@ def main(argv=None) -> int:
     config = dataclasses.replace(defaults, seed=args.seed, num_train=args.num_train, num_dev=args.num_dev,
                                  num_test=args.num_test)  # fmt: skip
     try:
-        prepare_synth_english(args.out, config, folder, args.wordnet_dir, jobs=args.jobs, force=args.force,
-                              log=functools.partial(print, flush=True))  # progress shows in a log file as it happens
+        prepare_synth_english(
+            args.out,
+            config,
+            folder,
+            args.wordnet_dir,
+            jobs=args.jobs,
+            force=args.force,
+            log=functools.partial(print, flush=True),
+        )  # progress shows in a log file as it happens
     except (texts.TextError, voices.VoiceError, voices.espeak.EspeakError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

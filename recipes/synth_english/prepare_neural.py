@@ -41,9 +41,13 @@ def check_engines(split_voices) -> list[str]:
 
 
 def prepare_neural_english(
-    out_dir: str | Path = DEFAULT_OUT, config: neural_corpus.NeuralConfig | None = None,
-    data_dir: str | Path | None = None, wordnet_dir: str | Path = WORDNET, kokoro_model: str | Path | None = None,
-    jobs: int = 1, log=print,
+    out_dir: str | Path = DEFAULT_OUT,
+    config: neural_corpus.NeuralConfig | None = None,
+    data_dir: str | Path | None = None,
+    wordnet_dir: str | Path = WORDNET,
+    kokoro_model: str | Path | None = None,
+    jobs: int = 1,
+    log=print,
 ) -> dict:
     """Build (or resume, or extend) the corpus in ``out_dir`` from the sentence sources and Kokoro voice
     packs under ``data_dir`` (default: $DFCNN_DATA or ../shared/data) and WordNet, each engine checked

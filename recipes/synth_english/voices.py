@@ -140,8 +140,11 @@ def _festival(takes: Sequence[Take], folder: Path) -> list[tuple[np.ndarray, int
     lines = []
     for index, take in enumerate(takes):
         # every take sets its voice and stretch: the result does not depend on the takes before it
-        lines += [f"(voice_{voice(take.voice).name})", f"(Parameter.set 'Duration_Stretch {take.stretch:.4f})",
-                  f"(utt.save.wave (SynthText {_scheme_string(take.spoken)}) \"{folder / f'{index}.wav'}\" 'riff)"]
+        lines += [
+            f"(voice_{voice(take.voice).name})",
+            f"(Parameter.set 'Duration_Stretch {take.stretch:.4f})",
+            f'(utt.save.wave (SynthText {_scheme_string(take.spoken)}) "{folder / f"{index}.wav"}" \'riff)',
+        ]
     script = folder / "takes.scm"
     script.write_text("\n".join(lines) + "\n")
     done = _run(["festival", "-b", str(script)], timeout=60 + 10 * len(takes))

@@ -38,7 +38,6 @@ DEV_EVERY = 8  # dev = sorted train files [DEV_OFFSET::DEV_EVERY] -> 4 of 31
 DEV_OFFSET = 3
 
 
-
 def find_waves(corpus_dir: Path) -> list[Path]:
     """The corpus's .wav files, sorted by name (waves_yesno/ holds them; the corpus root is accepted too)."""
     waves_dir = corpus_dir / "waves_yesno"
