@@ -85,6 +85,7 @@ def ship(config: ShipConfig) -> Path:
     info, files, payload = _check(config)
     into = Path(config.into)
     staging = Path(tempfile.mkdtemp(dir=into, prefix=f".{config.name}.staging-"))
+    staging.chmod(0o755)  # mkdtemp makes it private; a shipped model is read by whoever runs dfcnn
     try:
         inference = {key: value for key, value in payload.items() if key != "training"}  # --resume state: not shipped
         save_checkpoint(staging / CHECKPOINT_IN_FOLDER, inference)

@@ -21,7 +21,7 @@ source "$(dirname "$0")/../stages.sh" "$@"
 SYNTH_DIR="${SYNTH_DIR:-$REPO/data/synth_english}"
 NEURAL_DIR="${NEURAL_DIR:-$REPO/data/neural_english}"
 NEURAL_CLIPS="${NEURAL_CLIPS:-1000}"  # the corpus is generated in order: its first clips are reproducible
-ASTERISK_DIR="${ASTERISK_DIR:-$RECIPE/../asterisk_prompts/data}"
+ASTERISK_DIR="${ASTERISK_DIR:-../asterisk_prompts/data}"  # relative to this folder, where the stages run
 SO762=../speechocean762/data
 DECODER_LM=lm-mix
 
