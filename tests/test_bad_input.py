@@ -169,7 +169,7 @@ def test_a_bad_option_is_named_by_argparse(experiment, dfcnn, option, value, pro
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["transcribe"], "the following arguments are required: --model, PATH (see 'dfcnn transcribe --help')"),
+        (["transcribe"], "the following arguments are required: PATH (see 'dfcnn transcribe --help')"),
         (["evaluate", "--model"], "argument --model: expected one argument (see 'dfcnn evaluate --help')"),
         (["trian"], "argument COMMAND: invalid choice: 'trian' (choose from "),
         (["train", "c.yaml", "--bogus"], "unrecognized arguments: --bogus (see 'dfcnn train --help')"),
