@@ -29,7 +29,7 @@ def _finetune(args: argparse.Namespace) -> int:
 
 def add_commands(subparsers, formatter_class) -> None:
     """``finetune``: adapt a trained model to a manifest."""
-    from .finetune import DEV_FRACTION
+    from ..options import FINETUNE_DEV_FRACTION
 
     finetune = subparsers.add_parser(
         "finetune",
@@ -61,7 +61,7 @@ def add_commands(subparsers, formatter_class) -> None:
     finetune.add_argument(
         "--dev-fraction",
         type=float,
-        default=DEV_FRACTION,
+        default=FINETUNE_DEV_FRACTION,
         help="without --dev: this share of --train, chosen by a hash of utt_id, is the dev set",
     )
     finetune.add_argument(

@@ -44,6 +44,7 @@ from ..fileio import check_writable_folder
 from ..loading import find_model
 from ..manifest import check_manifest, split_dev
 from ..model import ModelConfig
+from ..options import FINETUNE_DEV_FRACTION
 from ..text import Tokenizer, save_vocab
 from .exp_dir import ExpDirLock
 from .exp_dir import prepare as prepare_exp_dir
@@ -51,7 +52,7 @@ from .experiment import DataConfig, ExperimentConfig
 from .train import train
 
 VOCAB_FILE = "vocab.txt"  # the model's vocabulary, written into OUT (data.vocab names a file)
-DEV_FRACTION = 0.1  # without --dev: a tenth held out (30 utterances of 300: a dev score that means something)
+DEV_FRACTION = FINETUNE_DEV_FRACTION  # without --dev: a tenth held out (dfcnn.options, for the torch-free --help)
 # small-data defaults (see small_data_settings)
 LR_SHARE = 0.1  # of the base run's peak learning rate: small steps keep what it learnt from far more data
 FALLBACK_LR = 3e-4  # a checkpoint without its run's config: a tenth of the 3e-3 the shipped english trained at
