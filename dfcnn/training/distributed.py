@@ -51,6 +51,14 @@ class Distributed:
         if self.enabled and not torch.distributed.is_initialized():
             torch.distributed.init_process_group("nccl" if device_type == "cuda" else "gloo")
 
+    def stop(self) -> None:
+        """Leave the process group once every rank is done. Gloo's threads must not outlive it: a rank
+        that exits with the group alive can abort in interpreter teardown ("terminate called without
+        an active exception", exit -6). Only after a run that ended normally on every rank: with a
+        peer gone, destroying the group could wait for it."""
+        if self.enabled and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+
     def barrier(self) -> None:
         if self.enabled:
             torch.distributed.barrier()

@@ -520,6 +520,7 @@ class Trainer:
         try:
             with self.generators.active():
                 self._run(max_steps)
+            self.dist.stop()
         except RuntimeError as error:  # under DDP: a collective whose peer process died (kill -9, a crash)
             if not (self.dist.enabled and lost_peer(error)):
                 raise
