@@ -31,6 +31,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from dfcnn.data import read_manifest, write_manifest  # noqa: E402
+from dfcnn.errors import DfcnnError  # noqa: E402
 from dfcnn.evaluate import evaluate_rows  # noqa: E402
 from dfcnn.fileio import atomic_write_text  # noqa: E402
 
@@ -105,4 +106,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    try:
+        raise SystemExit(main())
+    except DfcnnError as error:  # a missing or bad manifest, an unknown model: one line
+        raise SystemExit(f"bench/finetune.py: error: {error}") from None
