@@ -53,6 +53,14 @@ def _train(args: argparse.Namespace) -> int:
         return launch(args.nproc, rank)
     best = train(config, resume=args.resume, progress=not args.quiet, force=args.force)
     print(f"best checkpoint: {best}")
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        # A DDP rank leaves without interpreter teardown: there Gloo's worker threads can still hold
+        # tensors (the DDP module keeps the group alive past destroy_process_group) and abort the rank
+        # with no Python frame ("terminate called without an active exception", exit -6; pytorch#190489).
+        # Everything is saved and closed by now; DataLoader workers end with their iterators.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
     return 0
 
 

@@ -7,6 +7,7 @@ fixture) so the words mean something."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -84,7 +85,10 @@ def test_the_microphone_is_transcribed_live(served, recording, tmp_path):
     # A final cannot come before the pause that ends it has been heard (half of it, for word-end slack).
     partial, final = float(shown["latency"]["partialLatency"]), float(shown["latency"]["finalLatency"])
     assert 0.1 < partial < 15 and 0.24 < final < 15, shown["latency"]
-    assert f"{partial:.2f} s" in shown["claimed"] and f"{final:.2f} s" in shown["claimed"]
+    # the page rounds the median to 2 decimals itself; the dataset keeps 3, so compare within half a hundredth
+    claimed = re.fullmatch(r"words (\d+\.\d\d) s · finals (\d+\.\d\d) s after speech \(measured\)", shown["claimed"])
+    assert claimed, shown["claimed"]
+    assert abs(float(claimed[1]) - partial) <= 0.0051 and abs(float(claimed[2]) - final) <= 0.0051, shown
 
 
 def test_a_chosen_file_is_transcribed_and_its_words_lit_as_it_plays(served, recording, yesno_model, tmp_path):

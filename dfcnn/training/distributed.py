@@ -57,6 +57,7 @@ class Distributed:
         an active exception", exit -6). Only after a run that ended normally on every rank: with a
         peer gone, destroying the group could wait for it."""
         if self.enabled and torch.distributed.is_initialized():
+            torch.distributed.barrier()  # no rank tears down while a peer still talks to it
             torch.distributed.destroy_process_group()
 
     def barrier(self) -> None:
