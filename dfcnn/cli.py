@@ -126,13 +126,11 @@ def _output_stems(paths: list[Path]) -> dict[Path, str]:
 
 
 def _transcribe(args: argparse.Namespace) -> int:
-
-    from tqdm import tqdm
-
     from .audio import audio_info, expand_audio_paths
     from .fileio import check_writable_folder
     from .loading import load_model
     from .options import ChunkConfig, TranscribeConfig
+    from .progress import AudioProgress
     from .transcript import FORMATS, escape_path, format_transcript, to_json, write_transcript
 
     paths = expand_audio_paths(args.paths)
@@ -168,13 +166,10 @@ def _transcribe(args: argparse.Namespace) -> int:
         except DfcnnError:
             return 0.0
 
-    total = sum(seconds(path) for path in paths)
+    bar = AudioProgress(sum(seconds(path) for path in paths), len(paths), quiet=args.quiet)
     failed = 0
-    show = not args.quiet and sys.stderr.isatty()
-    bar = tqdm(total=round(total, 1), unit="s", desc="audio", disable=not show, leave=False)
-    for done, (path, duration, result) in enumerate(recognizer.transcribe_files(paths), 1):
-        bar.set_postfix_str(f"{done}/{len(paths)} files")
-        bar.update(round(duration, 1))
+    for path, _, result in recognizer.transcribe_files(paths, progress=bar.advance):
+        bar.file_done()
         if isinstance(result, DfcnnError):
             bar.write(f"dfcnn: error: {result}", file=sys.stderr)
             failed += 1
@@ -403,7 +398,9 @@ def _add_run_options(parser: argparse.ArgumentParser, batch_help: str) -> None:
     parser.add_argument(
         "--max-batch-duration", type=_positive_seconds, default=TranscribeConfig.max_batch_duration, help=batch_help
     )
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--quiet", action="store_true", help="no progress: a bar on a terminal, a line every 10 s in a log (jobs of 1 min+)"
+    )
 
 
 def _add_core_commands(commands, defaults) -> None:

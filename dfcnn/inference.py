@@ -15,7 +15,7 @@ Decoding, alignment and transcripts are the same code for both.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -226,19 +226,28 @@ class Recognizer:
         log_probs = chunked_log_probs(self, [wave], self.config.chunk)
         return self.transcript_from_log_probs(log_probs, len(wave) / SAMPLE_RATE)
 
-    def _transcribe_file(self, path: Path) -> Transcript:
+    def _transcribe_file(self, path: Path, progress: Callable[[float], None] | None = None) -> Transcript:
         duration, _, _ = audio_info(path)
         if duration <= self.config.chunk.chunk_seconds:
             wave = load_audio(path)
             log_probs = chunked_log_probs(self, [wave], self.config.chunk)  # one chunk: a single pass
+            if progress is not None:
+                progress(len(wave) / SAMPLE_RATE)
             return self.transcript_from_log_probs(log_probs, len(wave) / SAMPLE_RATE, str(path))
         blocks = stream_audio(path, block_seconds=self.config.chunk.chunk_seconds)
+        if progress is not None:
+            blocks = _reported(blocks, progress)
         log_probs = chunked_log_probs(self, blocks, self.config.chunk)
         return self.transcript_from_log_probs(log_probs, duration, str(path))
 
-    def transcribe_files(self, paths: Sequence[str | Path]) -> Iterator[tuple[Path, float, Transcript | DfcnnError]]:
+    def transcribe_files(
+        self, paths: Sequence[str | Path], progress: Callable[[float], None] | None = None
+    ) -> Iterator[tuple[Path, float, Transcript | DfcnnError]]:
         """Transcribe many files, in order: short ones batched together, long ones chunked.
 
+        Args:
+            progress: called with the seconds of audio just computed: per chunk of a long file, per
+                batch of short ones (a progress bar that moves within a long file).
         Yields:
             (path, seconds of audio, transcript or the error that file raised); a bad file never
             stops the others.
@@ -252,6 +261,8 @@ class Recognizer:
                 waves = [torch.from_numpy(wave) for _, wave in good]
                 batch = torch.nn.utils.rnn.pad_sequence(waves, batch_first=True)  # (B, N)
                 log_probs, lengths = self.log_probs(batch, torch.tensor([len(w) for w in waves]))
+                if progress is not None:
+                    progress(sum(len(w) for w in waves) / SAMPLE_RATE)
                 for row, (path, wave) in enumerate(good):
                     seconds = len(wave) / SAMPLE_RATE
                     piece = log_probs[row, : int(lengths[row])].float().cpu()  # (T_i, V)
@@ -272,7 +283,7 @@ class Recognizer:
                 if duration > self.config.chunk.chunk_seconds:
                     yield from flush()
                     pending_seconds = 0.0
-                    yield path, duration, self._transcribe_file(path)
+                    yield path, duration, self._transcribe_file(path, progress)
                     continue
                 pending.append((path, load_audio(path)))
                 pending_seconds += duration
@@ -285,3 +296,11 @@ class Recognizer:
                 yield from flush()
                 pending_seconds = 0.0
         yield from flush()
+
+
+def _reported(blocks: Iterable[np.ndarray], progress: Callable[[float], None]) -> Iterator[np.ndarray]:
+    """``blocks``, calling ``progress(seconds)`` for each once its consumer asks for the next one,
+    that is once that block's log-probs are computed."""
+    for block in blocks:
+        yield block
+        progress(len(block) / SAMPLE_RATE)
