@@ -399,7 +399,7 @@ def _add_run_options(parser: argparse.ArgumentParser, batch_help: str) -> None:
         "--max-batch-duration", type=_positive_seconds, default=TranscribeConfig.max_batch_duration, help=batch_help
     )
     parser.add_argument(
-        "--quiet", action="store_true", help="no progress: a bar on a terminal, a line every 10 s in a log (jobs of 1 min+)"
+        "--quiet", action="store_true", help="no progress (a bar on a terminal; in a log, a line every 10 s)"
     )
 
 

@@ -70,3 +70,48 @@ def test_no_leaked_semaphore_warning_after_a_clean_exit_or_a_kill(tmp_path, end)
     )
     assert result.returncode == (0 if end == "exit" else -9), result.stderr
     assert result.stderr == ""  # no "resource_tracker: There appear to be 14 leaked semaphore objects"
+
+
+LEFT_OPEN = """
+import os, sys, torch
+from dfcnn.training.workers import worker_options
+
+if __name__ == "__main__":
+    loader = torch.utils.data.DataLoader(list(range(40)), batch_size=2, **worker_options(int(sys.argv[1])))
+    batches = iter(loader)
+    next(batches)
+    print(os.getpid(), flush=True)
+    if sys.argv[2] == "raise":
+        raise SystemExit("an error in the training loop")  # the iterator, with its workers, is still alive
+"""
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("end", ["return", "raise"])
+def test_a_process_exits_with_a_loader_still_iterating(tmp_path, workers, end):
+    """Workers ignore SIGTERM (the trainer alone decides when to stop), and multiprocessing ends its
+    children at exit with SIGTERM and then waits for them: a script that exits mid-epoch (an exception,
+    a failed test in pytest) must not wait forever."""
+    (tmp_path / "left_open.py").write_text(LEFT_OPEN)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, str(tmp_path / "left_open.py"), str(workers), end]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == (0 if end == "return" else 1), result.stderr
+    parent = result.stdout.split()[0]
+    deadline = time.monotonic() + 10  # and no worker outlives it
+    while time.monotonic() < deadline and parent_of_any(parent):
+        time.sleep(0.1)
+    assert not parent_of_any(parent)
+
+
+def parent_of_any(pid: str) -> bool:
+    """Whether a process still names ``pid``'s forkserver or ``pid`` itself as its parent (Linux /proc)."""
+    children = set()
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(line.split(":\t", 1) for line in status.read_text().splitlines() if ":\t" in line)
+        except OSError:
+            continue
+        children.add((fields.get("PPid", "").strip(), status.parent.name))
+    forkservers = {child for parent, child in children if parent == pid}
+    return bool(forkservers) or any(parent in forkservers for parent, _ in children)

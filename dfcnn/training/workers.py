@@ -29,12 +29,14 @@ from __future__ import annotations
 import ctypes
 import functools
 import multiprocessing
+import multiprocessing.context
 import multiprocessing.util
 import os
 import select
 import signal
 import sys
 import threading
+import weakref
 
 from ..errors import ConfigError
 
@@ -90,9 +92,66 @@ def init_worker(trainer_pid: int, started=None, worker_id: int = 0) -> None:
             pass
 
 
-def _recording_context(method: str):
-    """The multiprocessing context of ``method``, remembering each semaphore it makes."""
+_started_workers: weakref.WeakSet = weakref.WeakSet()
+
+
+class _KilledOnTerminate:
+    """A worker ignores SIGTERM, so ``terminate()`` kills it, and so does this process's exit.
+    multiprocessing terminates (SIGTERM) and then joins its daemonic children at interpreter exit,
+    and the DataLoader terminates a worker that does not stop when asked: with SIGTERM ignored, a
+    process that exits with a loader's iterator still alive (an exception in a training loop, a
+    failed test) would wait on that worker forever."""
+
+    def start(self) -> None:
+        super().start()
+        _started_workers.add(self)
+
+    def terminate(self) -> None:
+        self.kill()
+
+
+def _kill_workers_left() -> None:
+    """At exit, before multiprocessing's SIGTERM and join: SIGKILL the workers still running."""
+    for worker in list(_started_workers):
+        try:
+            if worker.is_alive():
+                worker.kill()
+        except (AssertionError, ValueError, OSError):  # not this process's child, or closed
+            pass
+
+
+# exitpriority >= 0: runs in multiprocessing's exit function before it terminates and joins children
+multiprocessing.util.Finalize(None, _kill_workers_left, exitpriority=10)
+
+
+class ForkServerWorker(_KilledOnTerminate, multiprocessing.context.ForkServerProcess):
+    pass
+
+
+class SpawnWorker(_KilledOnTerminate, multiprocessing.context.SpawnProcess):
+    pass
+
+
+class ForkWorker(_KilledOnTerminate, multiprocessing.context.ForkProcess):
+    pass
+
+
+WORKER_PROCESSES = {"forkserver": ForkServerWorker, "spawn": SpawnWorker, "fork": ForkWorker}
+
+
+def _worker_context(method: str):
+    """The multiprocessing context of ``method``, whose processes are killed on ``terminate()``."""
     base = type(multiprocessing.get_context(method))
+
+    class WorkerContext(base):
+        Process = WORKER_PROCESSES[method]
+
+    return WorkerContext()
+
+
+def _recording_context(method: str):
+    """The worker context of ``method``, remembering each semaphore it makes."""
+    base = type(_worker_context(method))
 
     class RecordingContext(base):
         def __init__(self):
@@ -145,7 +204,7 @@ def worker_options(num_workers: int, start: str = "forkserver", persistent: bool
     methods = multiprocessing.get_all_start_methods()
     method = start if start in methods else "spawn"
     if method == "fork":  # forked workers inherit unnamed semaphores
-        context, started = multiprocessing.get_context(method), None
+        context, started = _worker_context(method), None
     else:
         context = _recording_context(method)
         listener, started = context.Pipe(duplex=False)
