@@ -244,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--model", default="english", help="a shipped model's name, a checkpoint or its folder")
     parser.add_argument(
-        "--weights", type=float, nargs="+", default=[0.0, 2.0, 4.0, 8.0], help="--words-weight values to measure"
+        "--weights", type=float, nargs="+", default=[0.0, 4.0, 8.0, 12.0], help="--words-weight values to measure"
     )
     parser.add_argument("--max-utterances", type=int, default=80, help="sentences with missing words (and controls)")
     parser.add_argument("--max-batch-duration", type=float, default=60.0, help="seconds of audio per network batch")

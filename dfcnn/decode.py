@@ -45,7 +45,7 @@ DEFAULT_BEAM_SIZE = 50  # the beam when a lexicon or LM is asked for without a s
 SHIPPED = "shipped"  # load_model's default decoder: decoder.json beside the checkpoint, else greedy
 DECODER_FILE = "decoder.json"  # the decoder a model ships with, beside its checkpoint (dfcnn tune --ship)
 WRITES = ("units", "words", "hanzi")  # the model's own tokens; lexicon words; Chinese characters (pinyin in)
-DEFAULT_WORDS_WEIGHT = 4.0  # score added per written word of a words file (bench/vocabulary.py weighs it)
+DEFAULT_WORDS_WEIGHT = 8.0  # score added per written word of a words file: the best WER of bench/vocabulary.md's sweep
 VOCABULARY_OPTIONS = ("words", "words_weight", "grammar", "grammar_repeat")  # may go on top of a shipped decoder
 PATH_OPTIONS = ("lexicon", "lm", "words", "grammar")  # files, named relative to a decoder.json
 
@@ -422,9 +422,13 @@ def decoder_config(
 
 
 def _on_top(base: DecoderConfig, options: dict) -> DecoderConfig:
-    """``base`` with ``options`` replacing its values; a grammar (unless given with one) drops its lexicon and LM."""
+    """``base`` with ``options`` replacing its values; a grammar (unless given with one) drops its lexicon
+    and LM. Words given without a weight get the default weight, not the one ``base`` holds for its own
+    (a shipped decoder.json records the default of the day it was written)."""
     if options.get("grammar") and not {"lexicon", "lm"} & set(options):
         base = dataclasses.replace(base, lexicon=None, lm=None)
+    if options.get("words") and "words_weight" not in options:
+        options = {**options, "words_weight": DEFAULT_WORDS_WEIGHT}
     return dataclasses.replace(base, **options)
 
 

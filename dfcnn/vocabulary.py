@@ -1,6 +1,6 @@
 """Your own words and grammars for the lexicon beam search (``decode.BeamSearchDecoder``).
 
-    DecoderConfig(lexicon="lm/lexicon.txt", lm="lm/lm.bin", words="names.txt", words_weight=4.0)
+    DecoderConfig(lexicon="lm/lexicon.txt", lm="lm/lm.bin", words="names.txt", words_weight=8.0)
     DecoderConfig(grammar="digits.txt")                        # the output is one of its phrases
     DecoderConfig(grammar="digits.txt", grammar_repeat=True)   # or a sequence of them
 

@@ -12,7 +12,15 @@ import torch
 from conftest import shared_corpus
 from test_decode import WORDS_TOKENIZER, spell, spelled_log_probs
 
-from dfcnn.decode import SHIPPED, DecoderConfig, Shipped, build_decoder, decoder_config, resolve_decoder
+from dfcnn.decode import (
+    DEFAULT_WORDS_WEIGHT,
+    SHIPPED,
+    DecoderConfig,
+    Shipped,
+    build_decoder,
+    decoder_config,
+    resolve_decoder,
+)
 from dfcnn.errors import ConfigError, DfcnnError, VocabError
 from dfcnn.lm import build_lm, write_lexicon
 from dfcnn.pronounce import PHONES
@@ -220,6 +228,11 @@ def test_words_and_grammars_go_on_top_of_the_shipped_decoder(tmp_path):
     shipped = resolve_decoder(SHIPPED, model)
     with_words = DecoderConfig(**{**shipped.to_dict(), "words": "n.txt"})
     assert resolve_decoder(decoder_config(words="n.txt"), model) == with_words
+    # your words get today's default weight, not the one an older decoder.json recorded, unless you give one
+    write_decoder_config(model / "decoder.json", DecoderConfig(lexicon=str(tmp_path / "lexicon.txt"), words_weight=1.5))
+    assert resolve_decoder(decoder_config(words="n.txt"), model).words_weight == DEFAULT_WORDS_WEIGHT
+    assert resolve_decoder(decoder_config(words="n.txt", words_weight=3.0), model).words_weight == 3.0
+    write_decoder_config(model / "decoder.json", DecoderConfig(lexicon=str(tmp_path / "lexicon.txt"), beam_size=8))
     # a grammar replaces the shipped lexicon and LM, and keeps its beam
     assert resolve_decoder(decoder_config(grammar="g.txt"), model) == DecoderConfig(beam_size=8, grammar="g.txt")
     assert resolve_decoder(decoder_config(grammar="g.txt"), tmp_path) == DecoderConfig(grammar="g.txt")  # greedy model
