@@ -26,6 +26,8 @@ $(VENV)/.installed: $(LOCK) pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --require-hashes -r $(LOCK)
 	$(PIP) install --quiet --no-deps --no-build-isolation -e .
+	# the checkout's recipes package (not in the wheel), for `python recipes/<corpus>/prepare.py` too
+	$(PY) -c "import pathlib, site; pathlib.Path(site.getsitepackages()[0], 'dfcnn-checkout.pth').write_text('$(CURDIR)\n')"
 	touch $@
 
 lock: setup
@@ -34,6 +36,7 @@ lock: setup
 
 lint: setup
 	$(VENV)/bin/ruff check dfcnn tests recipes bench tools
+	$(VENV)/bin/ruff format --check dfcnn tests recipes bench tools
 
 kenlm: tools/kenlm/bin/lmplz
 

@@ -16,7 +16,9 @@ import argparse
 import datetime
 import json
 import platform
+import shlex
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -27,7 +29,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from dfcnn.features import FeatureConfig, FeatureExtractor
-from dfcnn.inference import Recognizer
+from dfcnn.inference import Recognizer, TorchNetwork
 from dfcnn.model import DFCNN, ModelConfig
 from dfcnn.text import Tokenizer
 
@@ -52,7 +54,11 @@ def median_times(run, repeats: int, warmup: int = 2) -> tuple[float, float]:
 
 
 def measure(
-    name: str, features_config: FeatureConfig, model_overrides: dict, repeats: int, audio: Path,
+    name: str,
+    features_config: FeatureConfig,
+    model_overrides: dict,
+    repeats: int,
+    audio: Path,
     tokenizer: Tokenizer | None = None,
 ) -> dict:
     """One model's size, FLOPs, training throughput and inference RTF; ``tokenizer``: its outputs (default ENGLISH)."""
@@ -88,7 +94,7 @@ def measure(
 
     train_time, train_cpu = median_times(train_step, repeats)
 
-    recognizer = Recognizer(model.eval(), features.eval(), tokenizer)
+    recognizer = Recognizer(TorchNetwork(model.eval(), features.eval()), tokenizer)
     audio_seconds = soundfile.info(str(audio)).duration
     infer_time, _ = median_times(lambda: recognizer.transcribe(audio), repeats)
     return {
@@ -114,16 +120,21 @@ def main() -> None:
         rows = [measure(name, f, m, args.repeats, audio) for name, (f, m) in MODELS.items()]
 
     header = (
+        f"    python bench/bench.py {shlex.join(sys.argv[1:])}\n\n"
         f"Measured {datetime.date.today()} on {platform.processor() or platform.machine()}, "
         f"{torch.get_num_threads()} torch threads, torch {torch.__version__}, {args.repeats} repeats (medians).\n\n"
         "|model|parameters|GFLOPs per audio second|training audio-s per s|training audio-s per CPU-s|inference RTF|\n"
         "|---|---|---|---|---|---|\n"
     )
-    table = header + "\n".join(
-        f"|{r['model']}|{r['parameters'] / 1e6:.2f} M|{r['gflops_per_audio_second']:.2f}|"
-        f"{r['train_audio_sec_per_sec']:.1f}|{r['train_audio_sec_per_cpu_sec']:.1f}|{r['inference_rtf']:.4f}|"
-        for r in rows
-    ) + "\n"
+    table = (
+        header
+        + "\n".join(
+            f"|{r['model']}|{r['parameters'] / 1e6:.2f} M|{r['gflops_per_audio_second']:.2f}|"
+            f"{r['train_audio_sec_per_sec']:.1f}|{r['train_audio_sec_per_cpu_sec']:.1f}|{r['inference_rtf']:.4f}|"
+            for r in rows
+        )
+        + "\n"
+    )
     print(table)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(table)

@@ -43,9 +43,9 @@ from dfcnn.align import PauseFrames  # noqa: E402
 from dfcnn.audio import SAMPLE_RATE, load_audio  # noqa: E402
 from dfcnn.data import read_manifest  # noqa: E402
 from dfcnn.decode import build_decoder  # noqa: E402
-from dfcnn.export import export_model  # noqa: E402
+from dfcnn.deploy.export import export_model  # noqa: E402
 from dfcnn.fileio import atomic_write_text  # noqa: E402
-from dfcnn.inference import load_model  # noqa: E402
+from dfcnn.loading import load_model  # noqa: E402
 from dfcnn.longform import chunked_log_probs  # noqa: E402
 from dfcnn.streaming import StreamConfig, StreamingRecognizer  # noqa: E402
 
@@ -204,7 +204,7 @@ def main() -> None:
     torch.set_num_threads(1)
     utterances = read_manifest(args.manifest)
     with tempfile.TemporaryDirectory(prefix="dfcnn-deploy-") as folder:
-        export_model(args.model, "onnx", folder, int8=True, calibration=args.calibration)
+        export_model(load_model(args.model, "cpu"), "onnx", folder, int8=True, calibration=args.calibration)
         backends = recognizers(args.model, Path(folder))
         wave = long_recording(utterances)
         wer = {name: word_error_rates(r, utterances) for name, r in backends.items()}

@@ -19,6 +19,7 @@ import argparse
 import datetime
 import json
 import platform
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -33,7 +34,7 @@ sys.path.insert(0, str(REPO))
 from dfcnn.audio import SAMPLE_RATE, load_audio  # noqa: E402
 from dfcnn.data import read_manifest  # noqa: E402
 from dfcnn.decode import DecoderConfig  # noqa: E402
-from dfcnn.inference import load_model  # noqa: E402
+from dfcnn.loading import load_model  # noqa: E402
 from dfcnn.metrics import score  # noqa: E402
 
 
@@ -146,6 +147,8 @@ def main() -> None:
     lines = [
         f"# Long audio ({datetime.date.today()}, {platform.processor() or platform.machine()}, "
         f"{__import__('os').cpu_count()} CPU cores, torch threads default)",
+        "",
+        f"    python bench/longform.py {shlex.join(sys.argv[1:])}",
         "",
         f"model `{args.model}`, utterances from `{args.manifest}` joined with {args.gap:g} s of silence;",
         "`dfcnn transcribe` (30 s chunks with context, segments at pauses, forced-aligned words) in a fresh process.",

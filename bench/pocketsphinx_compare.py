@@ -3,6 +3,7 @@ US-English acoustic model, dictionary and 3-gram LM, on the same audio and the s
 
     .venv/bin/python bench/pocketsphinx_compare.py --manifest recipes/speechocean762/data/test.jsonl \
         --model phones=recipes/speechocean762/exp --model characters=recipes/speechocean762/exp-char
+    ... --decoder corpus=exp/tune-lm/best.json --sphinx-lm mixed=exp/lm-mix   # other LMs: run.sh's LM table stage
 
 Every system reads the manifest's audio through dfcnn's loader (16 kHz mono). Each dfcnn model (a
 folder with best.pt and the decoder.json it ships) is scored greedy and with its shipped decoder, in
@@ -17,7 +18,9 @@ import argparse
 import datetime
 import json
 import multiprocessing
+import shlex
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -28,19 +31,43 @@ sys.path.insert(0, str(REPO))
 
 from dfcnn.audio import load_audio  # noqa: E402
 from dfcnn.data import read_manifest  # noqa: E402
-from dfcnn.decode import DecoderConfig  # noqa: E402
+from dfcnn.decode import SHIPPED, DecoderConfig, resolve_decoder  # noqa: E402
 from dfcnn.fileio import atomic_write_text  # noqa: E402
-from dfcnn.inference import load_model, resolve_model_path, shipped_decoder  # noqa: E402
+from dfcnn.loading import find_model, load_model  # noqa: E402
 from dfcnn.metrics import score  # noqa: E402
 
 _decoder = None
 
 
-def _sphinx_init() -> None:
+def _sphinx_init(lm: str | None = None, dictionary: str | None = None) -> None:
+    """A PocketSphinx decoder per process: its packaged en-us model, dictionary and LM, or ``lm`` (ARPA)
+    with ``dictionary``."""
     global _decoder
     from pocketsphinx import Decoder
 
-    _decoder = Decoder(loglevel="FATAL")  # the packaged en-us model, dictionary and LM
+    options = {"lm": lm, "dict": dictionary} if lm is not None else {}
+    _decoder = Decoder(loglevel="FATAL", **options)
+
+
+def sphinx_dictionary(lexicon: Path, out: Path) -> Path:
+    """A dfcnn phone lexicon (``word P1 P2``, a line per pronunciation) as a PocketSphinx dictionary: the
+    same ARPAbet phones, a word's second pronunciation as ``word(2)``."""
+    seen: dict[str, int] = {}
+    lines = []
+    for line in lexicon.read_text(encoding="utf-8").splitlines():
+        word, *phones = line.split()
+        seen[word] = seen.get(word, 0) + 1
+        lines.append(f"{word if seen[word] == 1 else f'{word}({seen[word]})'} {' '.join(phones)}\n")
+    atomic_write_text(out, "".join(lines))
+    return out
+
+
+def run_sphinx(utterances, jobs: int, lm: str | None = None, dictionary: str | None = None) -> tuple[list[str], float]:
+    """PocketSphinx's hypotheses for ``utterances`` in ``jobs`` processes, and the wall seconds."""
+    start = time.perf_counter()
+    with multiprocessing.get_context("fork").Pool(jobs, initializer=_sphinx_init, initargs=(lm, dictionary)) as pool:
+        hyps = pool.map(_sphinx_one, [str(u.audio_filepath) for u in utterances], chunksize=8)
+    return hyps, time.perf_counter() - start
 
 
 def _sphinx_one(path: str) -> str:
@@ -56,30 +83,59 @@ def _sphinx_one(path: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--manifest", type=Path, required=True)
-    parser.add_argument("--model", action="append", required=True, metavar="NAME=PATH",
-                        help="a dfcnn model (checkpoint or folder); repeat to compare several in one run")
+    parser.add_argument(
+        "--model",
+        action="append",
+        required=True,
+        metavar="NAME=PATH",
+        help="a dfcnn model (checkpoint or folder); repeat to compare several in one run",
+    )
+    parser.add_argument(
+        "--decoder",
+        action="append",
+        default=[],
+        metavar="NAME=JSON",
+        help="also decode each model with this decoder config (dfcnn tune's best.json); repeat",
+    )
+    parser.add_argument(
+        "--sphinx-lm",
+        action="append",
+        default=[],
+        metavar="NAME=FOLDER",
+        help="also run PocketSphinx with FOLDER/lm.arpa and a dictionary of FOLDER/lexicon.txt "
+        "(a dfcnn phone lexicon); repeat",
+    )
     parser.add_argument("--jobs", type=int, default=2, help="PocketSphinx processes")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "pocketsphinx.md")
     args = parser.parse_args()
     models = dict(item.split("=", 1) if "=" in item else (Path(item).name, item) for item in args.model)
+    decoders = {name: DecoderConfig.from_file(path) for name, path in (item.split("=", 1) for item in args.decoder)}
+    sphinx_lms = dict(item.split("=", 1) for item in args.sphinx_lm)
 
     utterances = read_manifest(args.manifest)
     audio_seconds = sum(u.duration for u in utterances)
     rows, hyps_out = [], {}
     # PocketSphinx writes words: scored against the references as the first model normalises them
     normalize = load_model(next(iter(models.values())), "cpu", decoder=None).tokenizer.normalize
-    start = time.perf_counter()
-    with multiprocessing.get_context("fork").Pool(args.jobs, initializer=_sphinx_init) as pool:
-        sphinx = pool.map(_sphinx_one, [str(u.audio_filepath) for u in utterances], chunksize=8)
-    wall = time.perf_counter() - start
+    references = [normalize(u.text) for u in utterances]
+    sphinx, wall = run_sphinx(utterances, args.jobs)
     hyps_out["pocketsphinx"] = [normalize(h) for h in sphinx]
-    sphinx_score = score([normalize(u.text) for u in utterances], hyps_out["pocketsphinx"])
-    rows.append(("PocketSphinx 5.1.1 (en-us model + LM)", sphinx_score, "WER", wall, args.jobs))
+    rows.append(
+        ("PocketSphinx 5.1.1 (en-us model + LM)", score(references, hyps_out["pocketsphinx"]), "WER", wall, args.jobs)
+    )
     print(f"PocketSphinx: {wall:.0f} s", flush=True)
+    with tempfile.TemporaryDirectory() as scratch:
+        for name, folder in sphinx_lms.items():
+            dictionary = sphinx_dictionary(Path(folder) / "lexicon.txt", Path(scratch) / f"{name}.dict")
+            sphinx, wall = run_sphinx(utterances, args.jobs, str(Path(folder) / "lm.arpa"), str(dictionary))
+            hyps = hyps_out[f"pocketsphinx-{name}"] = [normalize(h) for h in sphinx]
+            label = f"PocketSphinx 5.1.1 (en-us model, LM {name})"
+            rows.append((label, score(references, hyps), "WER", wall, args.jobs))
+            print(f"PocketSphinx with LM {name}: {wall:.0f} s", flush=True)
 
     for name, path in models.items():
-        shipped = shipped_decoder(resolve_model_path(path))
-        for label, config in (("greedy", DecoderConfig()), ("as shipped", shipped)):
+        shipped = resolve_decoder(SHIPPED, find_model(path).folder)
+        for label, config in (("greedy", DecoderConfig()), ("as shipped", shipped), *decoders.items()):
             if config is None:
                 continue
             recognizer = load_model(path, "cpu", decoder=config)
@@ -99,6 +155,7 @@ def main() -> None:
     )
     text = (
         f"# dfcnn vs PocketSphinx ({datetime.date.today()}, {multiprocessing.cpu_count()} CPU cores)\n\n"
+        f"    python bench/pocketsphinx_compare.py {shlex.join(sys.argv[1:])}\n\n"
         f"`{args.manifest}`: {len(utterances)} utterances, {audio_seconds / 3600:.2f} h; every system scored by "
         "one scoring path (`Decoder.score`: words through the english normaliser; a phone model's own output as "
         "phones, PER); jiwer.\n\n"
@@ -106,13 +163,23 @@ def main() -> None:
         + table
     )
     atomic_write_text(args.out, text)
-    atomic_write_text(args.out.with_suffix(".json"), json.dumps(
-        {name: {metric.lower(): s.wer, "cer": s.cer, "wall_s": wall} for name, s, metric, wall, _ in rows}, indent=2
-    ) + "\n")
-    atomic_write_text(args.out.with_suffix(".hyps.jsonl"), "".join(
-        json.dumps({"utt_id": u.utt_id, "ref": u.text, **{k: v[i] for k, v in hyps_out.items()}}, ensure_ascii=False)
-        + "\n" for i, u in enumerate(utterances)
-    ))
+    atomic_write_text(
+        args.out.with_suffix(".json"),
+        json.dumps(
+            {name: {metric.lower(): s.wer, "cer": s.cer, "wall_s": wall} for name, s, metric, wall, _ in rows}, indent=2
+        )
+        + "\n",
+    )
+    atomic_write_text(
+        args.out.with_suffix(".hyps.jsonl"),
+        "".join(
+            json.dumps(
+                {"utt_id": u.utt_id, "ref": u.text, **{k: v[i] for k, v in hyps_out.items()}}, ensure_ascii=False
+            )
+            + "\n"
+            for i, u in enumerate(utterances)
+        ),
+    )
     print(text)
     print(f"written to {args.out}")
 

@@ -1,10 +1,9 @@
 #!/usr/bin/env python3
 """Which DFCNN shape buys the most accuracy per CPU second: throughput and dev PER of candidate shapes.
 
-    cd /work/wt/shapes   # any checkout; speechocean762 prepared by its run.sh (stage 0)
-    OMP_NUM_THREADS=1 nohup nice -n 5 .venv/bin/python bench/shapes.py --data /work/exp/so762/data \\
-        --epochs 4 > shapes.log 2>&1 &
-    .venv/bin/python bench/shapes.py --data /work/exp/so762/data --epochs 0 --out /tmp/screen  # throughput only
+    bash recipes/speechocean762/run.sh --stop-stage 0     # data/: train, dev and test manifests
+    OMP_NUM_THREADS=1 python bench/shapes.py --data recipes/speechocean762/data --epochs 4
+    python bench/shapes.py --data recipes/speechocean762/data --epochs 0 --out /tmp/screen  # throughput only
 
 For each shape of ``SHAPES`` (overrides of ``recipes/speechocean762/conf.yaml``'s model block):
 
@@ -53,7 +52,7 @@ from bench import measure  # noqa: E402
 from dfcnn.config import load_config  # noqa: E402
 from dfcnn.fileio import atomic_write_text  # noqa: E402
 from dfcnn.text import Tokenizer  # noqa: E402
-from dfcnn.train import ExperimentConfig  # noqa: E402
+from dfcnn.training.train import ExperimentConfig  # noqa: E402
 
 RECIPE = REPO / "recipes" / "speechocean762" / "conf.yaml"
 
@@ -62,40 +61,63 @@ RECIPE = REPO / "recipes" / "speechocean762" / "conf.yaml"
 SHAPES = {
     "baseline 16-32-64-128": {},
     "stem2x2 16-32-64-256 fpool2-2-2-1": {
-        "stem_stride": [2, 2], "channels": [16, 32, 64, 256], "time_pool": [1, 2, 1, 1], "freq_pool": [2, 2, 2, 1],
+        "stem_stride": [2, 2],
+        "channels": [16, 32, 64, 256],
+        "time_pool": [1, 2, 1, 1],
+        "freq_pool": [2, 2, 2, 1],
     },
     "stem2x2 16-32-64-128": {"stem_stride": [2, 2], "time_pool": [1, 2, 1, 1], "freq_pool": [1, 2, 2, 2]},
     "stem1x2 16-32-64-128": {"stem_stride": [1, 2], "time_pool": [1, 2, 1, 1]},
     "16-32-64-128-128": {
-        "channels": [16, 32, 64, 128, 128], "time_pool": [2, 2, 1, 1, 1], "freq_pool": [2, 2, 2, 2, 1],
+        "channels": [16, 32, 64, 128, 128],
+        "time_pool": [2, 2, 1, 1, 1],
+        "freq_pool": [2, 2, 2, 2, 1],
     },
     "fpool4-2-2-1 24-48-96-192": {"channels": [24, 48, 96, 192], "freq_pool": [4, 2, 2, 1]},
     "stem2x2 32-64-128-256 fpool2-2-2-1": {
-        "stem_stride": [2, 2], "channels": [32, 64, 128, 256], "time_pool": [1, 2, 1, 1], "freq_pool": [2, 2, 2, 1],
+        "stem_stride": [2, 2],
+        "channels": [32, 64, 128, 256],
+        "time_pool": [1, 2, 1, 1],
+        "freq_pool": [2, 2, 2, 1],
     },
     "fpool4-2-2-1 16-48-96-192": {"channels": [16, 48, 96, 192], "freq_pool": [4, 2, 2, 1]},
     "fpool4-2-2-1 16-32-64-128": {"freq_pool": [4, 2, 2, 1]},
     "fpool4-2-2-1 32-64-128-256": {"channels": [32, 64, 128, 256], "freq_pool": [4, 2, 2, 1]},
     # throughput only unless --train names them
     "16-32-64-128-256": {
-        "channels": [16, 32, 64, 128, 256], "time_pool": [2, 2, 1, 1, 1], "freq_pool": [2, 2, 2, 2, 1],
+        "channels": [16, 32, 64, 128, 256],
+        "time_pool": [2, 2, 1, 1, 1],
+        "freq_pool": [2, 2, 2, 2, 1],
     },
     "16-32-64-128 3convs": {"convs_per_block": 3},
     "stem2x2 32-64-128-256-256 fpool2-2-2-1-1": {
-        "stem_stride": [2, 2], "channels": [32, 64, 128, 256, 256], "time_pool": [1, 2, 1, 1, 1],
+        "stem_stride": [2, 2],
+        "channels": [32, 64, 128, 256, 256],
+        "time_pool": [1, 2, 1, 1, 1],
         "freq_pool": [2, 2, 2, 1, 1],
     },
     "stem2x2 48-96-192-384 fpool2-2-2-1": {
-        "stem_stride": [2, 2], "channels": [48, 96, 192, 384], "time_pool": [1, 2, 1, 1], "freq_pool": [2, 2, 2, 1],
+        "stem_stride": [2, 2],
+        "channels": [48, 96, 192, 384],
+        "time_pool": [1, 2, 1, 1],
+        "freq_pool": [2, 2, 2, 1],
     },
     "stem2x2 32-64-128-256": {
-        "stem_stride": [2, 2], "channels": [32, 64, 128, 256], "time_pool": [1, 2, 1, 1], "freq_pool": [1, 2, 2, 2],
+        "stem_stride": [2, 2],
+        "channels": [32, 64, 128, 256],
+        "time_pool": [1, 2, 1, 1],
+        "freq_pool": [1, 2, 2, 2],
     },
     "stem1x2 32-64-128-256 fpool4-2-2-1": {
-        "stem_stride": [1, 2], "channels": [32, 64, 128, 256], "time_pool": [1, 2, 1, 1], "freq_pool": [4, 2, 2, 1],
+        "stem_stride": [1, 2],
+        "channels": [32, 64, 128, 256],
+        "time_pool": [1, 2, 1, 1],
+        "freq_pool": [4, 2, 2, 1],
     },
     "stem1x2 16-32-64-128-256": {
-        "stem_stride": [1, 2], "channels": [16, 32, 64, 128, 256], "time_pool": [1, 2, 1, 1, 1],
+        "stem_stride": [1, 2],
+        "channels": [16, 32, 64, 128, 256],
+        "time_pool": [1, 2, 1, 1, 1],
         "freq_pool": [2, 2, 2, 2, 1],
     },
     "16-32-64-256": {"channels": [16, 32, 64, 256]},
@@ -136,8 +158,15 @@ def train_probe(data: Path, shape: dict, args, scratch: Path) -> dict:
     env = {**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads())}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.monotonic()
-    child = launch(REPO, experiment(data, exp_dir, shape, args), events_path, env=env,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    child = launch(
+        REPO,
+        experiment(data, exp_dir, shape, args),
+        events_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     _, stderr = child.communicate()
     wall = time.monotonic() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -157,7 +186,8 @@ def train_probe(data: Path, shape: dict, args, scratch: Path) -> dict:
             losses.setdefault(m["epoch"], []).append(m["loss"])
     dev = [
         {"epoch": m["epoch"], "dev_per": m["dev_wer"], "train_loss": statistics.mean(losses[m["epoch"]])}
-        for m in metrics if "dev_wer" in m
+        for m in metrics
+        if "dev_wer" in m
     ]
     return {
         "audio_hours": audio / 3600,
@@ -186,13 +216,18 @@ def table(results: dict, settings: dict) -> str:
     for name, row in results["shapes"].items():
         speed, probe = row["throughput"], row.get("training")
         cells = [
-            name, f"{speed['parameters'] / 1e6:.2f} M", f"{speed['gflops_per_audio_second']:.2f}",
-            f"{speed['train_audio_sec_per_sec']:.1f}", f"{speed['train_audio_sec_per_cpu_sec']:.1f}",
+            name,
+            f"{speed['parameters'] / 1e6:.2f} M",
+            f"{speed['gflops_per_audio_second']:.2f}",
+            f"{speed['train_audio_sec_per_sec']:.1f}",
+            f"{speed['train_audio_sec_per_cpu_sec']:.1f}",
             f"{speed['inference_rtf']:.4f}",
         ]
         if probe:
             cells += [
-                f"{probe['dev_per']:.1f}%", f"{probe['best_dev_per']:.1f}%", f"{probe['audio_hours']:.2f} h",
+                f"{probe['dev_per']:.1f}%",
+                f"{probe['best_dev_per']:.1f}%",
+                f"{probe['audio_hours']:.2f} h",
                 f"{probe['step_audio_sec_per_cpu_sec']:.1f}",
                 f"{probe['probe_wall_s'] / 60:.0f} / {probe['probe_cpu_s'] / 60:.0f} min",
             ]
@@ -200,15 +235,22 @@ def table(results: dict, settings: dict) -> str:
             cells += ["", "", "", "", ""]
         lines.append("|" + "|".join(cells) + "|")
     curves = [
-        f"- {name}: " + ", ".join(
+        f"- {name}: "
+        + ", ".join(
             f"{d['dev_per']:.1f}" + (f" ({d['train_loss']:.2f})" if "train_loss" in d else "")
             for d in row["training"]["dev"]
         )
-        for name, row in results["shapes"].items() if row.get("training")
+        for name, row in results["shapes"].items()
+        if row.get("training")
     ]
     if curves:
-        lines += ["", "Dev PER (%) after each epoch (in brackets where recorded: the epoch's mean training CTC loss, "
-                  "SpecAugment and dropout on):", "", *curves]
+        lines += [
+            "",
+            "Dev PER (%) after each epoch (in brackets where recorded: the epoch's mean training CTC loss, "
+            "SpecAugment and dropout on):",
+            "",
+            *curves,
+        ]
     lines += ["", "Shapes (overrides of recipes/speechocean762/conf.yaml's model block):", ""]
     lines += [f"- {name}: `{json.dumps(SHAPES[name])}`" for name in results["shapes"] if name in SHAPES]
     return "\n".join(lines) + "\n"
@@ -216,19 +258,28 @@ def table(results: dict, settings: dict) -> str:
 
 def write(out: Path, results: dict, settings: dict) -> None:
     command = "OMP_NUM_THREADS={} nice -n 5 .venv/bin/python bench/shapes.py {}".format(
-        settings["threads"], shlex.join(settings["argv"]))
+        settings["threads"], shlex.join(settings["argv"])
+    )
     atomic_write_text(out.with_suffix(".md"), f"    {command}\n\n" + table(results, settings))
     atomic_write_text(out.with_suffix(".json"), json.dumps({"command": command, **results}, indent=2) + "\n")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=REPO / "recipes/speechocean762/data",
-                        help="prepared speechocean762: train.jsonl, dev.jsonl, vocab_phone.txt (default: %(default)s)")
-    parser.add_argument("--shapes", default=",".join(SHAPES), help="comma-separated names of SHAPES to measure "
-                        "(default: all)")
-    parser.add_argument("--train", default=",".join(TRAINED), help="comma-separated names of the shapes also trained "
-                        "(default: the first ten of SHAPES)")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=REPO / "recipes/speechocean762/data",
+        help="prepared speechocean762: train.jsonl, dev.jsonl, vocab_phone.txt (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--shapes", default=",".join(SHAPES), help="comma-separated names of SHAPES to measure (default: all)"
+    )
+    parser.add_argument(
+        "--train",
+        default=",".join(TRAINED),
+        help="comma-separated names of the shapes also trained (default: the first ten of SHAPES)",
+    )
     parser.add_argument("--epochs", type=int, default=4, help="training epochs per trained shape; 0: none")
     parser.add_argument("--lr", type=float, default=3e-3, help="peak learning rate (default: %(default)s)")
     parser.add_argument("--warmup", type=int, default=200, help="warmup steps (default: %(default)s)")
@@ -242,8 +293,16 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown shape {unknown[0]!r}; known: {', '.join(SHAPES)}")
     names = [name for name in trained if name in names] + [name for name in names if name not in trained]
-    settings = {"threads": torch.get_num_threads(), "repeats": args.repeats, "epochs": args.epochs,
-                "lr": args.lr, "warmup": args.warmup, "seed": args.seed, "data": str(args.data), "argv": sys.argv[1:]}
+    settings = {
+        "threads": torch.get_num_threads(),
+        "repeats": args.repeats,
+        "epochs": args.epochs,
+        "lr": args.lr,
+        "warmup": args.warmup,
+        "seed": args.seed,
+        "data": str(args.data),
+        "argv": sys.argv[1:],
+    }
     config = load_config(ExperimentConfig, RECIPE, [f"data.vocab={args.data / 'vocab_phone.txt'}"])
     tokenizer = Tokenizer.from_file(args.data / "vocab_phone.txt", unit="phone")
     results = {"date": str(datetime.date.today()), "settings": settings, "shapes": {}}

@@ -9,7 +9,8 @@ A stop is drawn (seeded) from: SIGKILL, SIGINT or SIGTERM, at a random optimizer
 through a random checkpoint write, at a random dev scoring or before a random best.pt copy (the
 moments of tests/stoppable.py) of a 3-epoch, 12-step tiny run. A kill is a ``dfcnn train`` with 2
 forkserver workers in a session of its own, killed with SIGKILL 0-3 s after its third logged step;
-what is left of the session 5 s later is an orphan.
+what is left of the session 5 s later is an orphan, and a "leaked semaphore" line on its stderr (the
+resource tracker's, after the kill) a leak warning.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from pathlib import Path
 
 TESTS = Path(__file__).resolve().parents[1] / "tests"
 sys.path.insert(0, str(TESTS))
-from helpers import TINY_MODEL, noise_corpus  # noqa: E402
+from helpers import tiny_yaml  # noqa: E402
 from test_stops import ENV, STOP_RUN, assert_same_run, run_plan, session_processes  # noqa: E402
 
 # how often each moment occurs in a STOP_RUN run (12 steps, 10 checkpoint writes, 3 dev scorings, 3 bests)
@@ -76,21 +77,17 @@ def measure_stops(folder: Path, stops: list[str]) -> list[dict]:
     return found
 
 
-def measure_kill(folder: Path, delay: float) -> list[str]:
-    """kill -9 of a training with 2 workers ``delay`` s after its third step; the processes left 5 s later."""
-    manifest, vocab = noise_corpus(folder)
-    (folder / "conf.yaml").write_text(
-        f"exp_dir: {folder / 'exp'}\ndata:\n  train_manifest: {manifest}\n  dev_manifest: {manifest}\n"
-        f"  vocab: {vocab}\n  max_batch_duration: 2.0\n  num_workers: 2\ntrain:\n  epochs: 1000\n"
-        "  log_every_steps: 1\n"
-    )
+def measure_kill(folder: Path, delay: float) -> tuple[list[str], bool]:
+    """kill -9 of a training with 2 workers ``delay`` s after its third step; the processes left 5 s
+    later, and whether its stderr warned of leaked semaphores."""
+    tiny_yaml(folder, "data.num_workers=2", "train.epochs=1000")
     trainer = subprocess.Popen(
-        [sys.executable, "-m", "dfcnn", "train", "--quiet", "conf.yaml", *TINY_MODEL],
+        [sys.executable, "-m", "dfcnn", "train", "--quiet", "conf.yaml"],
         cwd=folder,
         env=ENV,
         start_new_session=True,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=(folder / "stderr.log").open("w"),
     )
     metrics = folder / "exp" / "metrics.jsonl"
     while not (metrics.is_file() and len(metrics.read_text().splitlines()) >= 3):
@@ -105,8 +102,9 @@ def measure_kill(folder: Path, delay: float) -> list[str]:
     left = session_processes(trainer.pid)
     for line in left:  # clean up after a failure: only this session's processes
         os.kill(int(line.split()[0]), signal.SIGKILL)
-    print(f"kill -9 with {before} processes in the session: {len(left)} left", file=sys.stderr)
-    return left
+    warned = "leaked semaphore" in (folder / "stderr.log").read_text()
+    print(f"kill -9 with {before} processes in the session: {len(left)} left, leak warning: {warned}", file=sys.stderr)
+    return left, warned
 
 
 def main() -> None:
@@ -129,8 +127,9 @@ def main() -> None:
         "tracebacks": sum(s["traceback"] for s in stops),
         "by_signal": {name: sum(s["stop"].endswith(name) for s in stops) for name in SIGNALS},
         "kills": len(kills),
-        "kills_leaving_processes": sum(bool(k) for k in kills),
-        "processes_left": [k for k in kills if k],
+        "kills_leaving_processes": sum(bool(left) for left, _ in kills),
+        "processes_left": [left for left, _ in kills if left],
+        "kills_warning_of_leaked_semaphores": sum(warned for _, warned in kills),
     }
     print(json.dumps({"summary": summary, "stops": stops}, indent=1))
     if args.out:

@@ -31,8 +31,12 @@ from pathlib import Path
 
 def probe(events_path: str, max_steps: int | None) -> None:
     """Wrap the trainer's methods so that they append events to ``events_path``."""
-    from dfcnn import train
     from dfcnn.data import DurationBatchSampler
+
+    try:
+        from dfcnn.training import train
+    except ImportError:  # a checkout from before dfcnn/training/ (the trainer was dfcnn/train.py)
+        from dfcnn import train
 
     events = open(events_path, "a", buffering=1)  # line-buffered: one event, one write
 
@@ -78,7 +82,7 @@ def launch(
 ) -> subprocess.Popen:
     """Start this probe on checkout ``repo`` (its dfcnn, working directory ``repo``), training with
     ``train_args``; the process is SIGKILLed if the caller dies (so no trainer outlives it)."""
-    from dfcnn.workers import die_with_parent  # the caller's dfcnn: it is the same in every checkout
+    from dfcnn.training.workers import die_with_parent  # the caller's dfcnn: it is the same in every checkout
 
     command = [sys.executable, __file__, "--events", str(events)]
     command += ["--max-steps", str(max_steps)] if max_steps is not None else []

@@ -12,7 +12,7 @@ threads (default 1), through ``bench/train_probe.py`` (which timestamps every st
 - ``--before PATH``: that checkout as it is (its own defaults), glibc malloc;
 - this checkout (``--repo``) with each of ``--settings`` ALLOCATOR:LENGTH_BUCKETS, the allocator
   one of: glibc (the C library's malloc); jemalloc (Debian ``libjemalloc2``) preloaded and configured as
-  ``dfcnn train`` does it (``dfcnn.allocator``); or jemalloc with its own default settings
+  ``dfcnn train`` does it (``dfcnn.training.allocator``); or jemalloc with its own default settings
   (``jemalloc-default``).
 
 Every ``--interval`` seconds it reads from /proc the trainer's resident memory (VmRSS), its audio
@@ -53,7 +53,7 @@ from train_probe import launch, read_events  # bench/ is on sys.path: it holds t
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # this checkout's dfcnn (fileio, workers), whichever checkout is measured
 
-from dfcnn.allocator import JEMALLOC_CONF, find_jemalloc, jemalloc_environment  # noqa: E402
+from dfcnn.training.allocator import JEMALLOC_CONF, find_jemalloc, jemalloc_environment  # noqa: E402
 
 ALLOCATORS = ("glibc", "jemalloc", "jemalloc-default")
 

@@ -3,16 +3,31 @@
     from dfcnn import load_model
     transcript = load_model("exp/best.pt").transcribe("speech.flac")
 
-The top level is lazy: ``import dfcnn`` loads neither torch nor torchaudio, so ``dfcnn --help``
-starts at once; ``load_model`` and ``Recognizer`` import them on first use.
+    from dfcnn import ExperimentConfig, train
+    best = train(ExperimentConfig(...))
+
+The public names below are lazy: ``import dfcnn`` loads neither torch nor torchaudio, so ``dfcnn --help``
+starts at once; each name imports its module on first use. The rooms: the pipeline at the top level
+(audio, features, model, text, decode, lm, align, longform, transcript, metrics, checkpoint, inference,
+data, ...), ``loading`` (the front door), ``training/``, ``deploy/`` (export, ONNX runtime), ``serve/``,
+``viz/`` and ``cli``.
 """
 
 from .errors import DfcnnError
 
-__all__ = ["DfcnnError", "Recognizer", "load_model"]
+_LAZY = {
+    "load_model": "loading",
+    "Recognizer": "inference",
+    "DecoderConfig": "decode",
+    "decoder_config": "decode",
+    "TranscribeConfig": "options",
+    "StreamingRecognizer": "streaming",
+    "ExperimentConfig": "training.experiment",
+    "Trainer": "training.train",
+    "train": "training.train",
+}
+__all__ = ["DfcnnError", *_LAZY]
 __version__ = "0.1.0"
-
-_LAZY = {"Recognizer": "inference", "load_model": "inference"}
 
 
 def __getattr__(name: str):

@@ -43,8 +43,12 @@ def align_tokens(log_probs: torch.Tensor, tokens: list[int], blank: int = 0) -> 
 
 
 def words_from_spans(
-    spans: list[TokenSpan], tokenizer: Tokenizer, frame_seconds: float, offset_seconds: float = 0.0,
-    word_starts: list[int] | None = None, labels: list[str] | None = None,
+    spans: list[TokenSpan],
+    tokenizer: Tokenizer,
+    frame_seconds: float,
+    offset_seconds: float = 0.0,
+    word_starts: list[int] | None = None,
+    labels: list[str] | None = None,
 ) -> list[Word]:
     """Group token spans (one per hypothesis token) into timed words.
 
@@ -56,10 +60,15 @@ def words_from_spans(
     pinyin syllable its character. A word starts where its first token starts and ends where its
     last ends; its confidence is the mean of its tokens' probabilities.
     """
+
     def timed(span: TokenSpan) -> Token:
         token = tokenizer.tokens[span.token]
-        return Token(UNK_DECODED if token == UNK else token, offset_seconds + span.start * frame_seconds,
-                     offset_seconds + span.end * frame_seconds, float(span.score))
+        return Token(
+            UNK_DECODED if token == UNK else token,
+            offset_seconds + span.start * frame_seconds,
+            offset_seconds + span.end * frame_seconds,
+            float(span.score),
+        )
 
     def word(group: list[TokenSpan], label: str | None = None) -> Word:
         tokens = [timed(span) for span in group]
@@ -101,8 +110,11 @@ class PauseFrames:
 
     @classmethod
     def of(cls, frame_seconds: float, min_pause: float = 0.5, max_segment: float = 30.0, margin: float = 0.2):
-        return cls(max(1, round(min_pause / frame_seconds)), max(2, round(max_segment / frame_seconds)),
-                   round(margin / frame_seconds))
+        return cls(
+            max(1, round(min_pause / frame_seconds)),
+            max(2, round(max_segment / frame_seconds)),
+            round(margin / frame_seconds),
+        )
 
     @property
     def hold(self) -> int:
@@ -170,8 +182,12 @@ def pad_ranges(
 
 
 def split_at_pauses(
-    log_probs: torch.Tensor, frame_seconds: float, min_pause: float = 0.5, max_segment: float = 30.0,
-    margin: float = 0.2, blank: int = 0,
+    log_probs: torch.Tensor,
+    frame_seconds: float,
+    min_pause: float = 0.5,
+    max_segment: float = 30.0,
+    margin: float = 0.2,
+    blank: int = 0,
 ) -> list[tuple[int, int]]:
     """Speech segments of a long utterance, cut where the greedy path is blank for ``min_pause`` s.
 

@@ -1,4 +1,5 @@
-"""Waveform augmentation: speed, tempo, pitch, vocal-tract length, additive noise, reverberation.
+"""Waveform augmentation: speed, tempo, pitch, vocal-tract length, additive noise, reverberation, and
+what a microphone adds to speech (silence before and after it, room noise, pauses).
 
 Every function maps a mono float32 wave of shape (N,) to a new float32 array and draws random
 numbers only from the ``np.random.Generator`` it is given, so one seed gives the same samples on
@@ -15,18 +16,25 @@ or one effect at a time:
     vtlp(wave, 16000, 1.1)                    # formants 10% up (a shorter vocal tract), same F0
     add_noise(wave, pink_noise(rng, len(wave)), snr_db=15)
     reverberate(wave, synthetic_rir(rng, 16000, rt60=0.5))
+
+Training draws the microphone's share per utterance (``RobustnessConfig``, on by default):
+
+    params = RobustnessConfig().draw(rng)   # {"seed", "lead_s", "trail_s", "hiss_dbfs", "noise", "snr_db", ...}
+    wave = add_microphone(wave, 16000, params)
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.linalg
 import scipy.signal
 import soxr
+
+from .errors import check_field
 
 _LN1000 = math.log(1000.0)  # -60 dB of amplitude is a factor 1000: decay rate a = ln(1000) / RT60
 
@@ -170,6 +178,24 @@ def pink_noise(rng: np.random.Generator, size: int) -> np.ndarray:
     return _f32(noise / (_rms(noise) + 1e-12))
 
 
+def brown_noise(rng: np.random.Generator, size: int, rate: int, corner_hz: float = 50.0) -> np.ndarray:
+    """Brown (red) noise of unit RMS, shape (size,): power falling as 1/f^2 above ``corner_hz`` and flat
+    below it (a leaky integrator), no DC. The rumble of ventilation and traffic; pure 1/f^2 down to DC
+    would put nearly all the power below hearing, making an SNR meaningless."""
+    length = 1 << max(size - 1, 1).bit_length()
+    spectrum = np.fft.rfft(rng.standard_normal(length))
+    freqs = np.fft.rfftfreq(length, 1.0 / rate)
+    spectrum /= np.sqrt(freqs**2 + corner_hz**2)
+    spectrum[0] = 0.0
+    noise = np.fft.irfft(spectrum, length)[:size]
+    return _f32(noise / (_rms(noise) + 1e-12))
+
+
+def _looped(rng: np.random.Generator, source: np.ndarray, size: int) -> np.ndarray:
+    """``source`` from a random offset, repeated to ``size`` samples."""
+    return np.resize(np.roll(source, -int(rng.integers(len(source)))), size)  # np.resize repeats
+
+
 def babble_noise(rng: np.random.Generator, size: int, sources: Sequence[np.ndarray], talkers: int) -> np.ndarray:
     """Several talkers at once, unit RMS, shape (size,): ``talkers`` of ``sources`` (other utterances at
     the same rate), each from a random offset, looped to ``size`` and at equal level, then summed."""
@@ -179,17 +205,17 @@ def babble_noise(rng: np.random.Generator, size: int, sources: Sequence[np.ndarr
     mix = np.zeros(size, np.float64)
     for index in rng.choice(len(usable), size=talkers, replace=talkers > len(usable)):
         source = usable[int(index)]
-        looped = np.resize(np.roll(source, -int(rng.integers(len(source)))), size)  # np.resize repeats
-        mix += looped / _rms(source)
+        mix += _looped(rng, source, size) / _rms(source)
     return _f32(mix / (_rms(mix) + 1e-12))
 
 
-def add_noise(wave: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarray:
+def add_noise(wave: np.ndarray, noise: np.ndarray, snr_db: float, signal_rms: float | None = None) -> np.ndarray:
     """``wave`` plus ``noise`` scaled so that 10 log10(P_wave / P_noise) = ``snr_db``, powers being mean
-    squares over the whole clip. (N,) + (N,) -> (N,); a silent ``wave`` comes back unchanged."""
+    squares over the whole clip. (N,) + (N,) -> (N,); a silent ``wave`` comes back unchanged.
+    ``signal_rms``: the level the SNR refers to, when not the whole wave's (speech padded with silence)."""
     if len(noise) != len(wave):
         raise ValueError(f"noise has {len(noise)} samples, the wave {len(wave)}")
-    signal, noise_rms = _rms(wave), _rms(noise)
+    signal, noise_rms = _rms(wave) if signal_rms is None else signal_rms, _rms(noise)
     if signal == 0 or noise_rms == 0:
         return _f32(wave).copy()
     scale = signal / noise_rms * 10.0 ** (-snr_db / 20.0)
@@ -284,9 +310,7 @@ class AugmentConfig:
         return params
 
 
-def augment(
-    wave: np.ndarray, rate: int, params: dict, babble_sources: Sequence[np.ndarray] = ()
-) -> np.ndarray:
+def augment(wave: np.ndarray, rate: int, params: dict, babble_sources: Sequence[np.ndarray] = ()) -> np.ndarray:
     """Apply ``AugmentConfig.draw``'s settings in a fixed order: speed, pitch, VTLP, reverberation, noise.
 
     (N,) -> (M,), M = round(N / speed) (every other effect keeps the length).
@@ -313,3 +337,146 @@ def augment(
             raise ValueError(f"unknown noise kind {kind!r} (white, pink, babble)")
         wave = add_noise(wave, noise, params["snr_db"])
     return wave
+
+
+# What a microphone adds: training clips start right at the speech, recordings do not.
+GAP_FRAME_S, GAP_HOP_S = 0.02, 0.01  # energy frames for finding pauses: 20 ms windows every 10 ms
+GAP_BELOW_PEAK_DB = 40.0  # a frame this far under the loudest is silence, not a weak consonant (/f/, /h/)
+GAP_MIN_S = 0.15  # shortest silent run that counts as a pause: a stop's closure (50-130 ms) is part of a phone
+MICROPHONE_NOISES = ("pink", "brown")  # generated room noise; "file" joins them when recordings are given
+
+
+def hiss(rng: np.random.Generator, size: int, level_dbfs: float) -> np.ndarray:
+    """Near-silence, shape (size,): white noise whose RMS is ``level_dbfs`` dB relative to full scale
+    (amplitude 1), as a microphone and its preamplifier give when nobody speaks."""
+    return white_noise(rng, size) * np.float32(10.0 ** (level_dbfs / 20.0))
+
+
+def quiet_gaps(
+    wave: np.ndarray, rate: int, min_gap_s: float = GAP_MIN_S, below_peak_db: float = GAP_BELOW_PEAK_DB
+) -> list[tuple[int, int]]:
+    """The pauses inside ``wave``, as (start, end) samples: runs of at least ``min_gap_s`` whose 20 ms
+    frames are all ``below_peak_db`` under the loudest frame. Runs touching either end (the leading and
+    trailing silence) are left out. A cut inside one cuts no phone."""
+    frame, hop = round(GAP_FRAME_S * rate), round(GAP_HOP_S * rate)
+    if len(wave) < frame:
+        return []
+    windows = np.lib.stride_tricks.sliding_window_view(wave, frame)[::hop]  # (T, frame), no copy
+    energy_db = 10 * np.log10(np.mean(np.square(windows, dtype=np.float64), axis=1) + 1e-20)  # (T,)
+    quiet = (energy_db < energy_db.max() - below_peak_db).astype(np.int8)
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], quiet, [0]])))  # run starts and ends, alternating
+    gaps = []
+    for first, stop in zip(edges[::2], edges[1::2]):  # quiet frames [first, stop)
+        start, end = int(first) * hop, int(stop - 1) * hop + frame
+        if first > 0 and stop < len(quiet) and end - start >= min_gap_s * rate:
+            gaps.append((start, end))
+    return gaps
+
+
+@dataclass
+class RobustnessConfig:
+    """What recordings hold around and under the speech that clean training clips lack, drawn per
+    utterance in training only: a model trained on clips that start right at the speech writes words
+    into the silence before it. Ranges are [low, high], drawn uniformly."""
+
+    enabled: bool = True  # false: training clips are used as they are
+    edge_silence_p: float = 0.5  # probability of silence before the speech; drawn again for after it
+    edge_silence_s: list[float] = field(default_factory=lambda: [0.1, 1.0])  # seconds of it at each end
+    # its level, RMS in dB re full scale: microphone hiss, never digital zero (it also lies under the speech)
+    silence_dbfs: list[float] = field(default_factory=lambda: [-70.0, -45.0])
+    pause_p: float = 0.2  # probability of a pause inserted in a silent gap between words (where the clip has one)
+    pause_s: list[float] = field(default_factory=lambda: [0.2, 1.0])  # seconds of the inserted pause
+    noise_p: float = 0.5  # probability of room noise (pink, brown, or a noise_dir recording) under the whole clip
+    noise_snr_db: list[float] = field(default_factory=lambda: [10.0, 35.0])  # speech power over its power, dB
+    noise_dir: str = ""  # folder of noise recordings, drawn alongside pink and brown noise ("": generated only)
+
+    def __post_init__(self):
+        for name in ("edge_silence_p", "pause_p", "noise_p"):
+            value = getattr(self, name)
+            check_field(0 <= value <= 1, name, f"must be a probability in [0, 1], got {value}")
+        limits = {
+            "edge_silence_s": (0.0, 30.0, "seconds"),
+            "pause_s": (0.0, 30.0, "seconds"),
+            "silence_dbfs": (-120.0, 0.0, "dB re full scale"),
+            "noise_snr_db": (-10.0, 80.0, "dB"),
+        }
+        for name, (low, high, unit) in limits.items():
+            value = getattr(self, name)
+            check_field(
+                len(value) == 2 and all(math.isfinite(v) for v in value) and value[0] <= value[1],
+                name,
+                f"must be [low, high] with low <= high, got {value}",
+            )
+            check_field(
+                low <= value[0] and value[1] <= high, name, f"must lie in [{low:g}, {high:g}] {unit}, got {value}"
+            )
+
+    def draw(self, rng: np.random.Generator, noise_files: int = 0) -> dict:
+        """The settings of one utterance, a JSON-ready dict ({} when off); absent keys mean the effect is
+        off. ``noise_files``: how many noise recordings there are to draw from."""
+        if not self.enabled:
+            return {}
+
+        def uniform(bounds):
+            return round(float(rng.uniform(*bounds)), 4)
+
+        params = {"seed": int(rng.integers(2**31)), "hiss_dbfs": uniform(self.silence_dbfs)}
+        for end in ("lead_s", "trail_s"):
+            if rng.random() < self.edge_silence_p:
+                params[end] = uniform(self.edge_silence_s)
+        if rng.random() < self.pause_p:
+            params["pause_s"], params["pause_at"] = uniform(self.pause_s), round(float(rng.random()), 4)
+        if rng.random() < self.noise_p:
+            kinds = MICROPHONE_NOISES + (("file",) if noise_files else ())
+            params["noise"], params["snr_db"] = kinds[int(rng.integers(len(kinds)))], uniform(self.noise_snr_db)
+            if params["noise"] == "file":
+                params["noise_file"] = int(rng.integers(noise_files))
+                params["noise_start"] = round(float(rng.random()), 4)  # where in the recording, as a fraction
+        return params
+
+
+def added_samples(params: dict, rate: int) -> int:
+    """The most samples ``add_microphone`` adds with ``params`` (a pause only goes where the clip has a gap)."""
+    return sum(round(params.get(key, 0.0) * rate) for key in ("lead_s", "trail_s", "pause_s"))
+
+
+def add_microphone(
+    wave: np.ndarray, rate: int, params: dict, read_noise: Callable[[int], np.ndarray] | None = None
+) -> np.ndarray:
+    """Apply ``RobustnessConfig.draw``'s settings: a pause in the middle of a gap between words
+    (``quiet_gaps``; none where the clip has no gap), silence at the ends, room noise under the whole clip
+    at ``snr_db`` relative to the speech, and, where silence was added, hiss under the whole at
+    ``hiss_dbfs``, so the added silence is never digital zero and the hiss does not stop at the speech.
+
+    (N,) -> (N + added,), added <= ``added_samples(params, rate)``. ``read_noise``: size -> (size,)
+    samples of noise recording ``params["noise_file"]``; needed when ``params["noise"]`` is "file".
+    """
+    wave = _f32(wave)
+    if not params:
+        return wave.copy()
+    rng = np.random.default_rng(params["seed"])
+    speech_rms, silence_added = _rms(wave), False
+    if "pause_s" in params:
+        gaps = quiet_gaps(wave, rate)
+        if gaps:
+            start, end = gaps[min(int(params["pause_at"] * len(gaps)), len(gaps) - 1)]
+            cut = (start + end) // 2
+            pause = np.zeros(round(params["pause_s"] * rate), np.float32)
+            wave, silence_added = np.concatenate([wave[:cut], pause, wave[cut:]]), True
+    lead, trail = (round(params.get(end, 0.0) * rate) for end in ("lead_s", "trail_s"))
+    if lead or trail:
+        wave, silence_added = np.pad(wave, (lead, trail)), True
+    if "noise" in params:
+        kind = params["noise"]
+        if kind == "pink":
+            noise = pink_noise(rng, len(wave))
+        elif kind == "brown":
+            noise = brown_noise(rng, len(wave), rate)
+        elif kind == "file" and read_noise is not None:
+            noise = read_noise(len(wave))
+        else:
+            raise ValueError(f"unknown microphone noise {kind!r} (pink, brown, or file with read_noise)")
+        wave = add_noise(wave, noise, params["snr_db"], signal_rms=speech_rms)
+    if silence_added:
+        wave = wave + hiss(rng, len(wave), params["hiss_dbfs"])
+    return _f32(wave)

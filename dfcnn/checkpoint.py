@@ -35,7 +35,10 @@ VERSION = 1
 
 
 def build_payload(
-    model: DFCNN, features: FeatureExtractor, tokenizer: Tokenizer, config: dict | None = None,
+    model: DFCNN,
+    features: FeatureExtractor,
+    tokenizer: Tokenizer,
+    config: dict | None = None,
     training: dict | None = None,
 ) -> dict:
     """Everything needed to rebuild and run the model, plus optional training state."""
@@ -73,14 +76,19 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     """
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"{path}: checkpoint not found" if not path.exists() else
-                              f"{path}: a folder, not a checkpoint file" if path.is_dir() else f"{path}: not a file")
+        raise CheckpointError(
+            f"{path}: checkpoint not found"
+            if not path.exists()
+            else f"{path}: a folder, not a checkpoint file"
+            if path.is_dir()
+            else f"{path}: not a file"
+        )
     try:
         with warnings.catch_warnings():  # torch warns about pickle protocols of files it then refuses
             warnings.simplefilter("ignore")
             payload = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as error:  # truncated zip, pickle of arbitrary objects, not a torch file, ...
-        raise CheckpointError(f"{path}: {_load_failure(error)}") from None
+        raise CheckpointError(f"{path}: {_what_it_is(path) or _load_failure(error)}") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a dfcnn checkpoint")
     version = payload.get("version", 0)
@@ -92,14 +100,60 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     return payload
 
 
+def _what_it_is(path: Path) -> str | None:
+    """ "a WAV audio file, not a dfcnn checkpoint": what a file torch cannot load is, from its first
+    bytes, when it is something well known (audio given as --model, an exported graph, a config)."""
+    kind = _known_kind(path)
+    if kind == "onnx":
+        return "an ONNX model (dfcnn export), not a dfcnn checkpoint: run it with --backend onnx"
+    return f"{kind}, not a dfcnn checkpoint" if kind else None
+
+
+def _known_kind(path: Path) -> str | None:
+    try:
+        with open(path, "rb") as file:
+            head = file.read(4096)
+    except OSError:
+        return None
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        return "a WAV audio file"
+    audio = {b"fLaC": "a FLAC audio file", b"OggS": "an Ogg audio file (Vorbis or Opus)", b"ID3": "an MP3 audio file"}
+    for magic, kind in audio.items():
+        if head.startswith(magic):
+            return kind
+    if len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0:  # an MPEG audio frame's sync word
+        return "an MP3 audio file"
+    if path.suffix.lower() == ".onnx":
+        return "onnx"
+    if head.startswith(b"PK\x03\x04"):
+        import zipfile
+
+        try:
+            names = zipfile.ZipFile(path).namelist()
+        except (zipfile.BadZipFile, OSError):
+            return None  # a torch file cut short: torch's own reason says more
+        if any(name.endswith("/constants.pkl") or "/code/" in name for name in names):
+            return "a TorchScript module (torch.jit.save)"
+        return None if any(name.endswith("/data.pkl") for name in names) else "a zip archive"
+    if head and b"\0" not in head:
+        try:
+            head.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        return "a text file"
+    return None
+
+
 def _load_failure(error: Exception) -> str:
     """Why ``torch.load`` failed, in a line that never passes on torch's advice to load with
     ``weights_only=False`` (which would run whatever code the file holds)."""
     text = str(error).strip()
     found = re.search(r"GLOBAL ([\w.]+)", text)
     if found:
-        return (f"refused: it holds Python objects ({found.group(1)}) that no checkpoint has, and loading them "
-                "could run code; it is not a dfcnn checkpoint, or it has been tampered with")
+        return (
+            f"refused: it holds Python objects ({found.group(1)}) that no checkpoint has, and loading them "
+            "could run code; it is not a dfcnn checkpoint, or it has been tampered with"
+        )
     if "Weights only load failed" in text or isinstance(error, (KeyError, EOFError, UnicodeDecodeError)):
         return "not a readable checkpoint (not a file torch.save wrote, or one cut short)"
     first = text.splitlines()[0] if text else type(error).__name__
@@ -159,11 +213,13 @@ def check_payload(payload: dict, path: str | Path) -> None:
     feature_config = _config(FeatureConfig, payload, "feature_config", path)
     tokenizer = _tokenizer(payload["tokenizer"], path)
     if model_config.vocab_size != len(tokenizer):
-        raise CheckpointError(f"{path}: the tokenizer has {len(tokenizer)} tokens but the model outputs "
-                              f"{model_config.vocab_size}")
+        raise CheckpointError(
+            f"{path}: the tokenizer has {len(tokenizer)} tokens but the model outputs {model_config.vocab_size}"
+        )
     if model_config.input_bins != feature_config.num_bins:
-        raise CheckpointError(f"{path}: the features have {feature_config.num_bins} bins but the model reads "
-                              f"{model_config.input_bins}")
+        raise CheckpointError(
+            f"{path}: the features have {feature_config.num_bins} bins but the model reads {model_config.input_bins}"
+        )
     try:
         with torch.device("meta"):  # shapes only: no memory, no initialisation
             expected = DFCNN(model_config).state_dict()
@@ -172,8 +228,10 @@ def check_payload(payload: dict, path: str | Path) -> None:
     weights = payload["model"]
     missing = [name for name in expected if name not in weights]
     if missing:
-        raise CheckpointError(f"{path}: the model lacks {missing[0]}" + (f" and {len(missing) - 1} more weights"
-                                                                          if len(missing) > 1 else ""))
+        raise CheckpointError(
+            f"{path}: the model lacks {missing[0]}"
+            + (f" and {len(missing) - 1} more weights" if len(missing) > 1 else "")
+        )
     extra = [name for name in weights if name not in expected]
     if extra:
         raise CheckpointError(f"{path}: the model has a weight {extra[0]!r} that its model_config does not describe")

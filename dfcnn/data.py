@@ -20,15 +20,20 @@ import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
-from .audio import SAMPLE_RATE, load_audio, resample
-from .errors import AudioError, DfcnnError, DfcnnWarning, ManifestError, VocabError
-from .fileio import atomic_write_text, read_text
+from .audio import AUDIO_SUFFIXES, SAMPLE_RATE, audio_info, expand_audio_paths, load_audio
+from .errors import AudioError, ConfigError, DfcnnError, DfcnnWarning, ManifestError, VocabError, quote
+from .fileio import atomic_write_text, read_jsonl
 from .text import Tokenizer
+
+if TYPE_CHECKING:
+    from .augment import RobustnessConfig
 
 REQUIRED_KEYS = {"audio_filepath": str, "duration": (int, float), "text": str}
 
@@ -46,39 +51,47 @@ class Utterance:
 
 
 def read_manifest(path: str | Path) -> list[Utterance]:
-    """Parse a JSONL manifest; any malformed line raises ``ManifestError`` naming file and line."""
+    """Parse a JSONL manifest; any malformed line raises ``ManifestError`` naming file and line, as
+    does an utt_id given twice (alignments, hypotheses and skipped files are named by it)."""
     path = Path(path)
     utterances = []
-    for number, line in enumerate(read_text(path, "manifest", ManifestError).splitlines(), 1):
-        if not line.strip():
-            continue
+    first_line: dict[str, int] = {}  # utt_id -> the line that has it
+    for number, record in read_jsonl(path, "manifest", ManifestError):
         where = f"{path}:{number}"
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise ManifestError(f"{where}: not valid JSON ({error.msg} at column {error.colno})") from None
-        if not isinstance(record, dict):
-            raise ManifestError(f"{where}: expected a JSON object, got {type(record).__name__}")
         for key, kind in REQUIRED_KEYS.items():
             if key not in record:
                 raise ManifestError(f"{where}: missing key {key!r}")
             if not isinstance(record[key], kind) or isinstance(record[key], bool):
-                raise ManifestError(f"{where}: {key!r} has the wrong type ({record[key]!r})")
+                raise ManifestError(f"{where}: {key!r} has the wrong type ({quote(record[key])})")
         if not (math.isfinite(record["duration"]) and record["duration"] > 0):
             raise ManifestError(f"{where}: 'duration' must be a positive number of seconds, got {record['duration']}")
         offset, speaker = record.get("offset"), record.get("speaker")
-        if offset is not None and (not isinstance(offset, (int, float)) or isinstance(offset, bool)
-                                   or not math.isfinite(offset) or offset < 0):
-            raise ManifestError(f"{where}: 'offset' must be a number of seconds >= 0, got {offset!r}")
+        if offset is not None and (
+            not isinstance(offset, (int, float)) or isinstance(offset, bool) or not math.isfinite(offset) or offset < 0
+        ):
+            raise ManifestError(f"{where}: 'offset' must be a number of seconds >= 0, got {quote(offset)}")
         if speaker is not None and not isinstance(speaker, str):
-            raise ManifestError(f"{where}: 'speaker' has the wrong type ({speaker!r})")
+            raise ManifestError(f"{where}: 'speaker' has the wrong type ({quote(speaker)})")
         audio = Path(record["audio_filepath"])
         if not audio.is_absolute():
             audio = path.parent / audio
-        utterances.append(Utterance(
-            audio, float(record["duration"]), record["text"], str(record.get("utt_id", audio.stem)), speaker,
-            None if offset is None else float(offset),
-        ))
+        utt_id = str(record.get("utt_id", audio.stem))
+        if first_line.setdefault(utt_id, number) != number:
+            origin = "" if "utt_id" in record else " (the file name's stem: the line has no utt_id)"
+            raise ManifestError(
+                f"{where}: utt_id {quote(utt_id)}{origin} is also on line {first_line[utt_id]}: "
+                "each utterance needs an id of its own"
+            )
+        utterances.append(
+            Utterance(
+                audio,
+                float(record["duration"]),
+                record["text"],
+                utt_id,
+                speaker,
+                None if offset is None else float(offset),
+            )
+        )
     if not utterances:
         raise ManifestError(f"{path}: manifest holds no utterances")
     return utterances
@@ -89,8 +102,12 @@ def write_manifest(path: str | Path, utterances: Sequence[Utterance]) -> None:
     where they are set."""
     records = []
     for u in utterances:
-        record = {"audio_filepath": str(u.audio_filepath), "duration": round(u.duration, 4), "text": u.text,
-                  "utt_id": u.utt_id}
+        record = {
+            "audio_filepath": str(u.audio_filepath),
+            "duration": round(u.duration, 4),
+            "text": u.text,
+            "utt_id": u.utt_id,
+        }
         if u.offset is not None:
             record["offset"] = round(u.offset, 4)
         if u.speaker is not None:
@@ -99,10 +116,11 @@ def write_manifest(path: str | Path, utterances: Sequence[Utterance]) -> None:
     atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
 
 
-def load_utterance(utterance: Utterance) -> np.ndarray:
-    """The (N,) float32 16 kHz samples of a manifest utterance: its file, or its part of it (``offset``)."""
+def load_utterance(utterance: Utterance, strict: bool = False) -> np.ndarray:
+    """The (N,) float32 16 kHz samples of a manifest utterance: its file, or its part of it (``offset``);
+    ``strict``: a file cut short or damaged is an ``AudioError`` (see ``audio.load_audio``)."""
     if utterance.offset is None:
-        return load_audio(utterance.audio_filepath)
+        return load_audio(utterance.audio_filepath, strict=strict)
     return load_audio(utterance.audio_filepath, offset=utterance.offset, duration=utterance.duration)
 
 
@@ -111,7 +129,9 @@ def _examples(items: Sequence[str], shown: int = 3) -> str:
 
 
 def warn_about_references(
-    manifest: str | Path, utterances: Sequence[Utterance], tokenizer: Tokenizer,
+    manifest: str | Path,
+    utterances: Sequence[Utterance],
+    tokenizer: Tokenizer,
     audio_seconds: Sequence[float | None] = (),
 ) -> list[str]:
     """Warn (``DfcnnWarning``, one line each, with a count and examples) about what would make a
@@ -137,14 +157,19 @@ def warn_about_references(
     total = len(utterances)
     problems = []
     if empty:
-        problems.append(f"{manifest}: {len(empty)} of {total} references are empty after normalisation (their "
-                        f"hypotheses' words all count as insertions): {_examples(empty)}")
+        problems.append(
+            f"{manifest}: {len(empty)} of {total} references are empty after normalisation (their "
+            f"hypotheses' words all count as insertions): {_examples(empty)}"
+        )
     if unknown:
-        problems.append(f"{manifest}: {len(unknown)} of {total} references have characters outside the model's "
-                        f"vocabulary, which it can never write (e.g. {sample}): {_examples(unknown)}")
+        problems.append(
+            f"{manifest}: {len(unknown)} of {total} references have characters outside the model's "
+            f"vocabulary, which it can never write (e.g. {sample}): {_examples(unknown)}"
+        )
     if durations:
-        problems.append(f"{manifest}: {len(durations)} of {total} durations disagree with their audio: "
-                        f"{_examples(durations)}")
+        problems.append(
+            f"{manifest}: {len(durations)} of {total} durations disagree with their audio: {_examples(durations)}"
+        )
     for problem in problems:
         warnings.warn(problem, DfcnnWarning, stacklevel=2)
     return problems
@@ -215,6 +240,27 @@ class Batch:
 
 
 Item = tuple[int, "torch.Tensor | None", list[int], "str | None"]  # (position, wave or None, targets, error)
+MICROPHONE_STREAM = 2  # tells the robustness draws' random stream apart from any other drawn from (seed, epoch, index)
+
+
+class NoiseRecordings:
+    """The noise recordings in a folder (``RobustnessConfig.noise_dir``), read a segment at a time."""
+
+    def __init__(self, folder: str | Path):
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise ConfigError(f"data.robustness.noise_dir: {folder} is not a folder")
+        self.paths = [path for path in expand_audio_paths([folder]) if path != folder]
+        if not self.paths:
+            raise ConfigError(f"data.robustness.noise_dir: {folder} holds no audio files ({', '.join(AUDIO_SUFFIXES)})")
+        self.durations = [audio_info(path)[0] for path in self.paths]  # an unreadable one: AudioError naming it
+
+    def read(self, index: int, start: float, size: int) -> np.ndarray:
+        """(size,) samples of recording ``index``, from ``start`` (a fraction of the part that leaves
+        ``size`` samples after it), repeated where the recording is shorter."""
+        seconds, total = size / SAMPLE_RATE, self.durations[index]
+        offset = start * max(0.0, total - seconds)
+        return np.resize(load_audio(self.paths[index], offset=offset, duration=min(seconds, total)), size)
 
 
 class SpeechDataset(torch.utils.data.Dataset):
@@ -223,16 +269,24 @@ class SpeechDataset(torch.utils.data.Dataset):
     An item is looked up by ``(epoch, index)`` (as ``DurationBatchSampler`` yields them) or by
     ``index``. With ``speeds`` (Kaldi's speed perturbation, e.g. 0.9, 1.0, 1.1) each item is played
     at a speed drawn from (seed, epoch, index) alone, so workers that live across epochs need no
-    shared state and a resumed run draws the same speeds: factor f resamples the wave as if it had
-    been recorded at f x 16 kHz, so it lasts 1/f as long with pitch and formants scaled by f.
+    shared state and a resumed run draws the same speeds: factor f plays the wave f times faster
+    (``augment.speed``), so it lasts 1/f as long with pitch and formants scaled by f. With
+    ``robustness`` it then gets what a microphone adds (``augment.add_microphone``: silence at the
+    ends, room noise, a pause; ``noise`` holds the noise recordings), drawn from (seed, epoch, index)
+    too; ``max_samples`` bounds the result for the batch sampler.
 
     A file that cannot be decoded does not raise in the worker (a multi-line worker traceback): its
     item carries the error, and ``collate`` leaves it out of the batch and lists it in ``failed``.
     """
 
     def __init__(
-        self, utterances: Sequence[Utterance], targets: Sequence[Sequence[int]] | None = None,
-        speeds: Sequence[float] = (), seed: int = 0,
+        self,
+        utterances: Sequence[Utterance],
+        targets: Sequence[Sequence[int]] | None = None,
+        speeds: Sequence[float] = (),
+        seed: int = 0,
+        robustness: RobustnessConfig | None = None,
+        noise: NoiseRecordings | None = None,
     ):
         self.utterances = list(utterances)
         self.targets = [list(t) for t in targets] if targets is not None else [[] for _ in self.utterances]
@@ -240,6 +294,8 @@ class SpeechDataset(torch.utils.data.Dataset):
             raise DfcnnError(f"speed perturbation factors must lie in [0.5, 2], got {list(speeds)}")
         self.speeds = list(speeds)
         self.seed = seed
+        self.robustness = robustness if robustness is not None and robustness.enabled else None
+        self.noise = noise
 
     def speed(self, index: int, epoch: int = 0) -> float:
         """The speed factor of item ``index`` in ``epoch`` (1.0 without perturbation)."""
@@ -247,18 +303,49 @@ class SpeechDataset(torch.utils.data.Dataset):
             return 1.0
         return random.Random(self.seed * 1_000_003 + epoch * 100_003 + index).choice(self.speeds)
 
+    def microphone(self, index: int, epoch: int = 0) -> dict:
+        """The ``augment.add_microphone`` settings of item ``index`` in ``epoch`` ({} without robustness)."""
+        if self.robustness is None:
+            return {}
+        rng = np.random.default_rng([self.seed, epoch, index, MICROPHONE_STREAM])
+        return self.robustness.draw(rng, len(self.noise.paths) if self.noise is not None else 0)
+
+    def max_samples(self, index: int, epoch: int = 0) -> int:
+        """The most samples item ``index`` has in ``epoch``: its manifest duration at its drawn speed,
+        plus the silence drawn for it."""
+        samples = round(self.utterances[index].duration * SAMPLE_RATE / self.speed(index, epoch))
+        params = self.microphone(index, epoch)
+        if params:
+            from .augment import added_samples
+
+            samples += added_samples(params, SAMPLE_RATE)
+        return samples
+
+    def epoch_durations(self, epoch: int) -> list[float]:
+        """Seconds of each item at most in ``epoch`` (``max_samples``): what the batch sampler packs."""
+        return [self.max_samples(index, epoch) / SAMPLE_RATE for index in range(len(self))]
+
     def __len__(self) -> int:
         return len(self.utterances)
 
     def __getitem__(self, key: int | tuple[int, int]) -> Item:
         epoch, index = key if isinstance(key, tuple) else (0, key)
         try:
-            wave = load_utterance(self.utterances[index])
-        except AudioError as error:
+            wave = load_utterance(self.utterances[index], strict=True)  # its text is of all of it
+            speed, params = self.speed(index, epoch), self.microphone(index, epoch)
+            if speed != 1.0:
+                from .augment import speed as play_at  # scipy loads with it: only where speeds are drawn
+
+                wave = play_at(wave, speed)  # (N,) -> (~N / speed,)
+            if params:
+                from .augment import add_microphone
+
+                read_noise = None
+                if params.get("noise") == "file":
+                    read_noise = partial(self.noise.read, params["noise_file"], params["noise_start"])
+                wave = add_microphone(wave, SAMPLE_RATE, params, read_noise)  # (N,) -> (N + silence,)
+        except AudioError as error:  # the utterance's file, or the noise recording drawn for it
             return index, None, self.targets[index], str(error)
-        speed = self.speed(index, epoch)
-        if speed != 1.0:
-            wave = resample(wave, round(SAMPLE_RATE * speed), SAMPLE_RATE)  # (N,) -> (~N / speed,)
         return index, torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32)), self.targets[index], None
 
     @property
@@ -303,6 +390,9 @@ class DurationBatchSampler(torch.utils.data.Sampler):
     its size) and the batches shuffled. Each epoch's batches follow from (seed, epoch) alone, so a
     resumed run replays the same order and skips the batches already done. With ``world_size`` > 1
     each rank takes every world_size-th batch. Batches are lists of ``(epoch, index)`` keys.
+
+    ``epoch_durations`` (epoch -> seconds of each item, e.g. ``SpeechDataset.epoch_durations``) gives
+    the lengths an epoch's augmentation makes (speed, added silence); ``durations`` serve otherwise.
     """
 
     def __init__(
@@ -315,6 +405,7 @@ class DurationBatchSampler(torch.utils.data.Sampler):
         rank: int = 0,
         world_size: int = 1,
         buckets_per_doubling: int = 0,
+        epoch_durations: Callable[[int], Sequence[float]] | None = None,
     ):
         if max_duration <= 0:
             raise DfcnnError(f"max batch duration must be positive, got {max_duration}")
@@ -326,6 +417,8 @@ class DurationBatchSampler(torch.utils.data.Sampler):
         self.rank = rank
         self.world_size = world_size
         self.buckets_per_doubling = buckets_per_doubling
+        self.epoch_durations = epoch_durations
+        self._lengths: tuple[int, list[float]] | None = None  # (epoch, its durations): drawn once an epoch
         self.epoch = 0
         self.skip = 0
 
@@ -334,13 +427,21 @@ class DurationBatchSampler(torch.utils.data.Sampler):
         self.epoch = epoch
         self.skip = skip_batches
 
-    def _padded_seconds(self, index: int) -> float:
-        samples = round(self.durations[index] * SAMPLE_RATE)
-        return bucketed_length(samples, self.buckets_per_doubling) / SAMPLE_RATE
+    def lengths(self) -> list[float]:
+        """Seconds of each item in the current epoch."""
+        if self.epoch_durations is None:
+            return self.durations
+        if self._lengths is None or self._lengths[0] != self.epoch:
+            self._lengths = (self.epoch, list(self.epoch_durations(self.epoch)))
+        return self._lengths[1]
+
+    def _padded_seconds(self, seconds: float) -> float:
+        return bucketed_length(round(seconds * SAMPLE_RATE), self.buckets_per_doubling) / SAMPLE_RATE
 
     def epoch_batches(self) -> list[list[int]]:
         """All batches of the current epoch on this rank, as dataset indices (ignores the resume skip)."""
-        order = sorted(range(len(self.durations)), key=lambda i: self.durations[i])
+        lengths = self.lengths()
+        order = sorted(range(len(lengths)), key=lambda i: lengths[i])
         rng = random.Random(self.seed * 100_003 + self.epoch)
         if self.shuffle:
             size = max(1, -(-len(order) // self.num_buckets))
@@ -350,10 +451,10 @@ class DurationBatchSampler(torch.utils.data.Sampler):
             order = [i for bucket in buckets for i in bucket]
         batches, current, longest = [], [], 0.0
         for index in order:
-            new_longest = max(longest, self._padded_seconds(index))
+            new_longest = max(longest, self._padded_seconds(lengths[index]))
             if current and new_longest * (len(current) + 1) > self.max_duration:
                 batches.append(current)
-                current, new_longest = [], self._padded_seconds(index)
+                current, new_longest = [], self._padded_seconds(lengths[index])
             current.append(index)
             longest = new_longest
         if current:

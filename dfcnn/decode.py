@@ -5,9 +5,14 @@
     decoder.writes                                      # "units", "words" or "hanzi"
     score = decoder.score(references, [n[0].text for n in nbest])
 
+    decoder_config(lm="lm/lm.bin", lm_weight=2.0)      # options (command line, serve, Python) -> DecoderConfig
+    decoder_config(words="names.txt")                   # the shipped decoder, your words added (a Shipped)
+    resolve_decoder(SHIPPED, "exp/")                    # the decoder a model ships: exp/decoder.json, or None
+
 Greedy (best path): the most likely token at each frame, repeats merged, blanks removed. Beam
 search: flashlight-text's prefix beam search through ``torchaudio.models.decoder.ctc_decoder``,
-optionally constrained to a lexicon and scored by a KenLM n-gram word LM. Every caller (the
+optionally constrained to a lexicon and scored by a KenLM n-gram word LM, with your own words added
+or the output held to a grammar's phrases (``dfcnn.vocabulary``). Every caller (the
 Recognizer, evaluate, tune, the trainer's dev scoring) decodes and scores through this module, so
 a text is always scored in the form its decoder writes.
 
@@ -20,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import tempfile
 import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -36,7 +42,12 @@ if TYPE_CHECKING:
     import torch
 
 DEFAULT_BEAM_SIZE = 50  # the beam when a lexicon or LM is asked for without a size
+SHIPPED = "shipped"  # load_model's default decoder: decoder.json beside the checkpoint, else greedy
+DECODER_FILE = "decoder.json"  # the decoder a model ships with, beside its checkpoint (dfcnn tune --ship)
 WRITES = ("units", "words", "hanzi")  # the model's own tokens; lexicon words; Chinese characters (pinyin in)
+DEFAULT_WORDS_WEIGHT = 8.0  # score added per written word of a words file: the best WER of bench/vocabulary.md's sweep
+VOCABULARY_OPTIONS = ("words", "words_weight", "grammar", "grammar_repeat")  # may go on top of a shipped decoder
+PATH_OPTIONS = ("lexicon", "lm", "words", "grammar")  # files, named relative to a decoder.json
 
 
 @dataclass
@@ -61,7 +72,7 @@ class DecoderConfig:
 
     beam_size: int | None = None  # hypotheses kept per frame; None: greedy unless lexicon or lm is set
     beam_size_token: int | None = None  # tokens considered per frame (None: the whole vocabulary)
-    beam_threshold: float = 25.0  # drop hypotheses scoring this much below the best one
+    beam_threshold: float = 25.0  # drop hypotheses scoring this much below the best one (a grammar: at least 100)
     lm_weight: float = 1.0  # weight of the n-gram LM score (only with an LM)
     word_score: float = 0.0  # added per word: > 0 favours more words, < 0 fewer
     unk_score: float = -math.inf  # score of an out-of-lexicon word (-inf: never emitted)
@@ -69,22 +80,48 @@ class DecoderConfig:
     nbest: int = 1  # hypotheses returned per utterance
     lexicon: str | None = None  # flashlight lexicon ("word s p e l l i n g"); constrains output to its words
     lm: str | None = None  # KenLM n-gram (ARPA or binary); needs a lexicon (given, beside the LM, or from ARPA)
+    words: str | None = None  # words file (dfcnn.vocabulary): its words join the lexicon, boosted by words_weight
+    words_weight: float = DEFAULT_WORDS_WEIGHT  # added to the score each time a word of ``words`` is written
+    grammar: str | None = None  # grammar file: the output is one of its phrases (its own lexicon, no LM)
+    grammar_repeat: bool = False  # with grammar: one or more of its phrases in a row, not exactly one
 
     def __post_init__(self):
         check_field(
             self.beam_size is None or self.beam_size >= 1, "beam_size", f"must be at least 1, got {self.beam_size}"
         )
-        check_field(self.beam_size_token is None or self.beam_size_token >= 1, "beam_size_token",
-                    f"must be at least 1, got {self.beam_size_token}")
+        check_field(
+            self.beam_size_token is None or self.beam_size_token >= 1,
+            "beam_size_token",
+            f"must be at least 1, got {self.beam_size_token}",
+        )
         check_field(self.nbest >= 1, "nbest", f"must be at least 1, got {self.nbest}")
-        for name in ("beam_threshold", "lm_weight", "word_score", "sil_score"):
+        for name in ("beam_threshold", "lm_weight", "word_score", "sil_score", "words_weight"):
             check_field(math.isfinite(getattr(self, name)), name, f"must be a finite number, got {getattr(self, name)}")
         check_field(self.beam_threshold >= 0, "beam_threshold", f"must be >= 0, got {self.beam_threshold}")
         check_field(not math.isnan(self.unk_score), "unk_score", "must be a number or -inf, got nan")
+        check_field(
+            self.grammar is None or self.words is None,
+            "grammar",
+            "restricts the output to its phrases, --words adds to a lexicon: give one of them "
+            "(a grammar line may carry a pronunciation)",
+        )
+        check_field(
+            self.grammar is None or (self.lexicon is None and self.lm is None),
+            "grammar",
+            "decodes with its own words and no LM: drop the lexicon and LM",
+        )
+        check_field(self.grammar is not None or not self.grammar_repeat, "grammar_repeat", "needs a grammar")
 
     @property
     def is_greedy(self) -> bool:
-        return self.beam_size is None and self.lexicon is None and self.lm is None and self.nbest == 1
+        return (
+            self.beam_size is None
+            and self.lexicon is None
+            and self.lm is None
+            and self.nbest == 1
+            and self.words is None
+            and self.grammar is None
+        )
 
     @property
     def beam(self) -> int:
@@ -92,7 +129,7 @@ class DecoderConfig:
         return self.beam_size or max(DEFAULT_BEAM_SIZE, self.nbest)
 
     def describe(self) -> str:
-        """"greedy", or "beam 50, lexicon, LM lm.bin (weight 2, word score 1)"."""
+        """ "greedy", or "beam 50, lexicon, LM lm.bin (weight 2, word score 1)"."""
         if self.is_greedy:
             return "greedy"
         parts = [f"beam {self.beam}"]
@@ -100,6 +137,10 @@ class DecoderConfig:
             parts.append("lexicon")
         if self.lm:
             parts.append(f"LM {Path(self.lm).name} (weight {self.lm_weight:g}, word score {self.word_score:g})")
+        if self.words:
+            parts.append(f"words {Path(self.words).name} (weight {self.words_weight:g})")
+        if self.grammar:
+            parts.append(f"grammar {Path(self.grammar).name}{' (repeated)' if self.grammar_repeat else ''}")
         return ", ".join(parts)
 
     def to_dict(self) -> dict:
@@ -114,14 +155,22 @@ class DecoderConfig:
         unknown = sorted(set(values) - set(known))
         if unknown:
             raise ConfigError(f"{where}: unknown decoder option {unknown[0]!r} (known: {', '.join(known)})")
-        kinds = {"beam_size": int, "beam_size_token": int, "nbest": int, "lexicon": str, "lm": str}
+        kinds = {
+            "beam_size": int,
+            "beam_size_token": int,
+            "nbest": int,
+            "grammar_repeat": bool,
+            **{name: str for name in PATH_OPTIONS},
+        }
         checked = {}
         for name, value in values.items():
             kind = kinds.get(name, float)
-            if value is None and name in ("beam_size", "beam_size_token", "lexicon", "lm"):
+            if value is None and name in ("beam_size", "beam_size_token", *PATH_OPTIONS):
                 checked[name] = None
             elif kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
                 checked[name] = float(value)
+            elif kind is bool and isinstance(value, bool):
+                checked[name] = value
             elif isinstance(value, kind) and not isinstance(value, bool):
                 checked[name] = value
             else:
@@ -130,8 +179,8 @@ class DecoderConfig:
 
     @classmethod
     def from_file(cls, path: str | Path) -> DecoderConfig:
-        """Read a JSON file written by ``dfcnn tune`` (best.json); relative lexicon/LM paths are
-        resolved against the file's folder."""
+        """Read a JSON file written by ``dfcnn tune`` (best.json); relative lexicon, LM, words and grammar
+        paths are resolved against the file's folder."""
         path = Path(path)
         text = read_text(path, "decoder config", ConfigError)
         try:
@@ -146,7 +195,7 @@ class DecoderConfig:
             raise ConfigError(f"{path}: decoder option {error}") from None
         resolved = {
             key: str(path.parent / value)
-            for key in ("lexicon", "lm")
+            for key in PATH_OPTIONS
             if (value := getattr(config, key)) is not None and not Path(value).is_absolute()
         }
         return dataclasses.replace(config, **resolved)
@@ -212,7 +261,8 @@ class BeamSearchDecoder(Decoder):
 
     Without a lexicon the search is over the model's units (no LM); with a lexicon every word is one
     of its entries (it writes words, or hanzi for a pinyin model with a character lexicon); with an
-    LM the words are scored by it as well.
+    LM the words are scored by it as well. Your words join the lexicon, boosted; a grammar replaces
+    lexicon and LM, and its output is always one of its phrases (``dfcnn.vocabulary``).
     """
 
     def __init__(self, tokenizer: Tokenizer, config: DecoderConfig):
@@ -222,23 +272,71 @@ class BeamSearchDecoder(Decoder):
         load_torchaudio()  # checks the torch/torchaudio pair first
         from torchaudio.models.decoder import ctc_decoder
 
-        lexicon = resolve_lexicon(config.lexicon, config.lm, tokenizer)
-        try:
-            self._decoder = ctc_decoder(
-                lexicon=str(lexicon) if lexicon else None, tokens=list(tokenizer.tokens),
-                lm=config.lm, nbest=config.nbest, beam_size=config.beam,
-                beam_size_token=config.beam_size_token, beam_threshold=config.beam_threshold,
-                lm_weight=config.lm_weight, word_score=config.word_score, unk_score=config.unk_score,
-                sil_score=config.sil_score, blank_token=BLANK, sil_token=WORD_SEPARATOR, unk_word=UNK,
-            )
-        except (RuntimeError, ValueError) as error:  # flashlight's messages name neither file
-            raise DfcnnError(
-                f"cannot build the beam search decoder (lexicon {lexicon}, lm {config.lm}): {error}"
-            ) from None
-        self.lexicon = lexicon
-        self.writes = lexicon_writes(lexicon, tokenizer)
+        self.lexicon = None if config.grammar else resolve_lexicon(config.lexicon, config.lm, tokenizer)
+        self.grammar = None  # the PhraseGrammar every output is held to
+        with tempfile.TemporaryDirectory(prefix="dfcnn-vocabulary-") as scratch:  # flashlight reads files
+            search = {
+                "lexicon": self.lexicon,
+                "lm": config.lm,
+                "lm_weight": config.lm_weight,
+                "beam_threshold": config.beam_threshold,
+            }
+            if config.words or config.grammar:
+                search.update(self._vocabulary(Path(scratch) / "lexicon.txt"))
+            lexicon = search.pop("lexicon")
+            try:
+                self._decoder = ctc_decoder(
+                    lexicon=str(lexicon) if lexicon else None,
+                    tokens=list(tokenizer.tokens),
+                    nbest=config.nbest,
+                    beam_size=config.beam,
+                    beam_size_token=config.beam_size_token,
+                    word_score=config.word_score,
+                    unk_score=config.unk_score,
+                    sil_score=config.sil_score,
+                    blank_token=BLANK,
+                    sil_token=WORD_SEPARATOR,
+                    unk_word=UNK,
+                    **search,
+                )
+            except (RuntimeError, ValueError) as error:  # flashlight's messages name neither file
+                raise DfcnnError(
+                    f"cannot build the beam search decoder (lexicon {self.lexicon}, lm {config.lm}): {error}"
+                ) from None
+            self._lm = search["lm"]  # a Python LM lives as long as the search that calls it
+            if self.grammar is not None:
+                self._lm.searching()
+            self.writes = lexicon_writes(lexicon, tokenizer)
+            self._spellings = read_lexicon(lexicon) if lexicon is not None else {}
         self._lock = threading.Lock()  # flashlight keeps the search state in the decoder: one search at a time
-        self._spellings = read_lexicon(lexicon) if lexicon is not None else {}
+
+    def _vocabulary(self, lexicon: Path) -> dict:
+        """The lexicon (written to ``lexicon``), LM, LM weight and beam threshold of a search with your
+        words or a grammar."""
+        from . import vocabulary
+
+        config = self.config
+        if config.grammar:
+            phrases = vocabulary.read_phrases(config.grammar, self.tokenizer, "grammar file")
+            vocabulary.write_search_lexicon(phrases, lexicon)
+            self.grammar = vocabulary.grammar_of(phrases, config.grammar_repeat)
+            # a grammar's lexicon is small: keep each phrase in the beam however unlikely it sounds at first
+            threshold = max(config.beam_threshold, vocabulary.GRAMMAR_BEAM_THRESHOLD)
+            return {
+                "lexicon": lexicon,
+                "lm": vocabulary.GrammarLM(self.grammar, lexicon),
+                "lm_weight": 1.0,
+                "beam_threshold": threshold,
+            }
+        if self.lexicon is None:
+            raise DfcnnError(
+                f"{config.words}: your words join a lexicon, and this decoder has none: give a "
+                "lexicon or an LM (--lexicon, --lm), or use a model that ships one"
+            )
+        phrases = vocabulary.read_phrases(config.words, self.tokenizer, "words file")
+        words = vocabulary.write_search_lexicon(phrases, lexicon, self.lexicon)
+        lm, lm_weight = vocabulary.boosted_lm(lexicon, words, config.lm, config.lm_weight, config.words_weight)
+        return {"lexicon": lexicon, "lm": lm, "lm_weight": lm_weight}
 
     def decode(self, log_probs: torch.Tensor, lengths: torch.Tensor) -> list[list[Hypothesis]]:
         import torch
@@ -246,7 +344,18 @@ class BeamSearchDecoder(Decoder):
         emissions = log_probs.detach().to("cpu", torch.float32).contiguous()
         with self._lock:  # a server decodes requests from several threads
             results = self._decoder(emissions, lengths.detach().to("cpu", torch.int32))
-        return [[self._hypothesis(result) for result in nbest] for nbest in results]
+        hypotheses = [[self._hypothesis(result) for result in nbest] for nbest in results]
+        return hypotheses if self.grammar is None else [self._in_grammar(nbest) for nbest in hypotheses]
+
+    def _in_grammar(self, nbest: list[Hypothesis]) -> list[Hypothesis]:
+        """The hypotheses the grammar allows; none left (every grammar path was pruned, or the audio
+        ended inside a word): the best one's words snapped to the nearest the grammar allows."""
+        allowed = [h for h in nbest if self.grammar.accepts(h.words or [])]
+        if allowed:
+            return allowed
+        best = nbest[0] if nbest else Hypothesis("")
+        words = self.grammar.closest(best.words or [])
+        return [Hypothesis(self.tokenizer.normalize(" ".join(words)), best.tokens, best.frames, best.score, words)]
 
     def _hypothesis(self, result) -> Hypothesis:
         tokens = [int(t) for t in result.tokens]
@@ -256,7 +365,7 @@ class BeamSearchDecoder(Decoder):
             tokens, frames = tokens[1:], frames[1:]
         while tokens and self.tokenizer.tokens[tokens[-1]] == WORD_SEPARATOR:
             tokens, frames = tokens[:-1], frames[:-1]
-        if self.lexicon is None:
+        if self.writes == "units":
             return Hypothesis(self.tokenizer.decode(tokens), tokens, frames, float(result.score))
         words = list(result.words)
         text = self.tokenizer.normalize(" ".join(words))
@@ -276,6 +385,65 @@ class BeamSearchDecoder(Decoder):
             starts.append(position)
             position += len(spelling)
         return starts
+
+
+@dataclass(frozen=True)
+class Shipped:
+    """The decoder a model ships (``SHIPPED``: decoder.json, or greedy) with your words or grammar on top:
+    what ``decoder_config`` gives for ``VOCABULARY_OPTIONS`` alone. A grammar replaces its lexicon and LM."""
+
+    options: dict = field(default_factory=dict)  # DecoderConfig fields, VOCABULARY_OPTIONS only
+
+
+def decoder_config(
+    greedy: bool = False, config_file: str | Path | None = None, **options
+) -> DecoderConfig | Shipped | None | str:
+    """The decoder that options ask for, as the command line, ``dfcnn serve`` and Python give them.
+
+    ``greedy``: None, the network's own output; ``config_file`` (``dfcnn tune``'s best.json) with any
+    ``options`` (``DecoderConfig`` fields: beam_size, lm, lm_weight, ...) on top; ``options`` alone;
+    your words or grammar alone (words, words_weight, grammar, grammar_repeat): a ``Shipped``, the
+    model's own decoder with them on top; or, with none of them, ``SHIPPED``: the model's own
+    decoder, read when the model is loaded. A bad value is a ``ConfigError`` naming its field.
+    """
+    options = {key: str(value) if isinstance(value, Path) else value for key, value in options.items()}
+    if greedy:
+        if options or config_file is not None:
+            raise DfcnnError(
+                "--greedy decodes without beam search: drop the beam, lexicon, LM, words and grammar options"
+            )
+        return None
+    if config_file is not None:
+        return _on_top(DecoderConfig.from_file(config_file), options)
+    if not options:
+        return SHIPPED
+    config = DecoderConfig(**options)  # every value checked now, before a model loads
+    return Shipped(options) if set(options) <= set(VOCABULARY_OPTIONS) else config
+
+
+def _on_top(base: DecoderConfig, options: dict) -> DecoderConfig:
+    """``base`` with ``options`` replacing its values; a grammar (unless given with one) drops its lexicon
+    and LM. Words given without a weight get the default weight, not the one ``base`` holds for its own
+    (a shipped decoder.json records the default of the day it was written)."""
+    if options.get("grammar") and not {"lexicon", "lm"} & set(options):
+        base = dataclasses.replace(base, lexicon=None, lm=None)
+    if options.get("words") and "words_weight" not in options:
+        options = {**options, "words_weight": DEFAULT_WORDS_WEIGHT}
+    return dataclasses.replace(base, **options)
+
+
+def resolve_decoder(decoder: DecoderConfig | Shipped | None | str, model_folder: str | Path) -> DecoderConfig | None:
+    """A model's decoder option -> the decoder to build (None: greedy). ``SHIPPED`` is the
+    decoder.json in ``model_folder`` (the folder of the checkpoint or exported graph), or greedy
+    without one: the one place a shipped decoder is read. A ``Shipped`` puts its options on top of it."""
+    if isinstance(decoder, Shipped):
+        return _on_top(resolve_decoder(SHIPPED, model_folder) or DecoderConfig(), decoder.options)
+    if isinstance(decoder, str):
+        if decoder != SHIPPED:
+            raise DfcnnError(f"decoder must be a DecoderConfig, None or {SHIPPED!r}, got {decoder!r}")
+        path = Path(model_folder) / DECODER_FILE
+        return DecoderConfig.from_file(path) if path.is_file() else None
+    return decoder
 
 
 def build_decoder(tokenizer: Tokenizer, config: DecoderConfig | None = None) -> Decoder:

@@ -46,9 +46,23 @@ class DfcnnWarning(UserWarning):
     prints it on one line."""
 
 
+QUOTE_LIMIT = 200  # characters of a bad value an error message shows: a line, not a megabyte
+
+
+def shorten(text: str, limit: int = QUOTE_LIMIT) -> str:
+    """``text``, or its first ``limit`` characters and how long it was."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
+
+
+def quote(value: object, limit: int = QUOTE_LIMIT) -> str:
+    """``repr(value)`` for an error message, cut to ``limit`` characters."""
+    return shorten(repr(value), limit)
+
+
 def check_field(ok: bool, field: str, problem: str) -> None:
     """Raise ``ConfigError`` for config field ``field`` (e.g. "lr") unless ``ok``: used in
     ``__post_init__`` so a config is validated before any work starts. ``load_config`` prefixes the
-    section and names the file or override that set the value."""
+    section and names the file or override that set the value. A ``problem`` quoting a huge value is
+    cut short."""
     if not ok:
-        raise ConfigError(f"{field} {problem}", field=field)
+        raise ConfigError(f"{field} {shorten(problem, QUOTE_LIMIT + 100)}", field=field)

@@ -14,30 +14,36 @@ from __future__ import annotations
 import itertools
 import json
 import os
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
 
 from .data import read_manifest, warn_about_references
-from .decode import DecoderConfig, build_decoder
+from .decode import DECODER_FILE, PATH_OPTIONS, SHIPPED, DecoderConfig, build_decoder
 from .fileio import atomic_write_text
-from .inference import DECODER_FILE, SHIPPED, load_model, resolve_model_path, shipped_decoder
+from .loading import find_model, load_model
 from .metrics import PHONE_TABLES, Score, format_alignments, format_table
 
 
 def decoder_variants(config: DecoderConfig, tokenizer) -> dict[str, DecoderConfig]:
-    """Greedy, then beam search without lexicon, with the lexicon, with lexicon and LM: what each adds."""
+    """Greedy, then beam search without lexicon, with the lexicon, with lexicon and LM, then with your
+    words or grammar: what each adds."""
     from .lm import resolve_lexicon
 
+    plain = replace(config, words=None, grammar=None, grammar_repeat=False)
     variants = {"greedy": DecoderConfig()}
-    variants["beam"] = replace(config, lexicon=None, lm=None, beam_size=config.beam)
-    lexicon = resolve_lexicon(config.lexicon, config.lm, tokenizer)
+    variants["beam"] = replace(plain, lexicon=None, lm=None, beam_size=config.beam)
+    lexicon = resolve_lexicon(plain.lexicon, plain.lm, tokenizer)
     if lexicon is not None:
         # the word score was tuned with the LM: alone, the lexicon gets the neutral 0
-        variants["beam+lexicon"] = replace(config, lexicon=str(lexicon), lm=None, word_score=0.0)
+        variants["beam+lexicon"] = replace(plain, lexicon=str(lexicon), lm=None, word_score=0.0)
     if config.lm is not None:
-        variants["beam+lexicon+LM"] = replace(config, lexicon=str(lexicon))
+        variants["beam+lexicon+LM"] = replace(plain, lexicon=str(lexicon))
+    if config.words is not None:
+        variants[f"{list(variants)[-1]}+words"] = config
+    if config.grammar is not None:
+        variants["beam+grammar"] = config
     return variants
 
 
@@ -45,27 +51,67 @@ def _length(log_probs: torch.Tensor) -> torch.Tensor:
     return torch.tensor([log_probs.shape[0]])
 
 
+@dataclass
+class Row:
+    """One decoder's score on a manifest: a row of ``evaluate``'s table."""
+
+    label: str  # "greedy", "shipped", or the decoder's description (or its variant's name with ``compare``)
+    decoder: DecoderConfig  # what decoded it
+    writes: str  # what the decoder wrote: "units", "words" or "hanzi" (decode.WRITES)
+    phones: bool  # a phone model's own output: its word error rate is the phone error rate (PER)
+    score: Score
+
+    @property
+    def metric(self) -> str:
+        """The error rate that ranks this row: "PER" (phones), "CER" (hanzi) or "WER"."""
+        return "PER" if self.phones else "CER" if self.writes == "hanzi" else "WER"
+
+    @property
+    def error_rate(self) -> float:
+        return self.score.cer if self.metric == "CER" else self.score.wer
+
+
 def evaluate(
-    model_path: str | Path, manifest: str | Path, out_dir: str | Path | None = None, device: str = "auto",
-    max_batch_duration: float = 200.0, name: str | None = None, progress: bool = True,
-    decoder: DecoderConfig | None | str = SHIPPED, compare: bool = False,
+    model_path: str | Path,
+    manifest: str | Path,
+    out_dir: str | Path | None = None,
+    device: str = "auto",
+    max_batch_duration: float = 200.0,
+    name: str | None = None,
+    progress: bool = True,
+    decoder: DecoderConfig | None | str = SHIPPED,
+    compare: bool = False,
 ) -> tuple[Score, str]:
     """Decode every utterance of ``manifest`` and score it; returns (score, markdown table).
 
     Rows: the given decoder; with the default "shipped" decoder of a model that ships one, the
     network's own greedy output and the shipped decoder; with ``compare`` (and a beam search), one
-    row per ``decoder_variants``. The returned score is the last (fullest) row's.
+    row per ``decoder_variants``. The returned score is the last (fullest) row's; ``evaluate_rows``
+    returns every row.
     """
-    checkpoint = resolve_model_path(model_path)
-    if decoder == SHIPPED:
-        decoder = shipped_decoder(checkpoint)
-        shipped = decoder is not None
-    else:
-        shipped = False
-    recognizer = load_model(checkpoint, device, decoder=None)
+    rows, table = evaluate_rows(
+        model_path, manifest, out_dir, device, max_batch_duration, name, progress, decoder, compare
+    )
+    return rows[-1].score, table
+
+
+def evaluate_rows(
+    model_path: str | Path,
+    manifest: str | Path,
+    out_dir: str | Path | None = None,
+    device: str = "auto",
+    max_batch_duration: float = 200.0,
+    name: str | None = None,
+    progress: bool = True,
+    decoder: DecoderConfig | None | str = SHIPPED,
+    compare: bool = False,
+) -> tuple[list[Row], str]:
+    """``evaluate``, returning each row's ``Row`` (in the table's order) and the markdown table."""
+    recognizer = load_model(model_path, device, decoder=decoder)
+    config = recognizer.decoder.config
+    shipped = decoder == SHIPPED and not config.is_greedy
     utterances = read_manifest(manifest)
     name = name or Path(manifest).stem
-    config = decoder or DecoderConfig()
     if compare and not config.is_greedy:
         variants = decoder_variants(config, recognizer.tokenizer)
     elif shipped:
@@ -73,19 +119,22 @@ def evaluate(
     else:
         variants = {config.describe(): config}
     log_probs = recognizer.utterance_log_probs(utterances, max_batch_duration, progress=progress)
-    warn_about_references(manifest, utterances, recognizer.tokenizer,
-                          [len(lp) * recognizer.frame_seconds for lp in log_probs])
+    warn_about_references(
+        manifest, utterances, recognizer.tokenizer, [len(lp) * recognizer.frame_seconds for lp in log_probs]
+    )
     ids = [u.utt_id for u in utterances]
     scores: dict[str, Score] = {}
     phone_scores: dict[str, Score] = {}  # a phone model's own output: its error rate is the PER
+    rows = []
     for label, variant in variants.items():
-        decoding = build_decoder(recognizer.tokenizer, variant)
+        decoding = recognizer.decoder if variant == config else build_decoder(recognizer.tokenizer, variant)
         hyps = [decoding.best(lp[None], _length(lp))[0].text for lp in log_probs]
         result = decoding.score([u.text for u in utterances], hyps)
         shown = f"{label} (characters)" if decoding.writes == "hanzi" else label
         row = f"{name} {shown}" if len(variants) > 1 else f"{name} (characters)" if decoding.writes == "hanzi" else name
         phones = decoding.writes == "units" and recognizer.tokenizer.unit == "phone"
         (phone_scores if phones else scores)[row] = result
+        rows.append(Row(label, variant, decoding.writes, phones, result))
         if out_dir is not None:
             suffix = f"-{label.replace('+', '-').replace(' ', '')}" if len(variants) > 1 else ""
             refs = result.word_alignment.references
@@ -94,8 +143,11 @@ def evaluate(
             atomic_write_text(
                 out / f"hyps{suffix}.jsonl",
                 "".join(
-                    json.dumps({"utt_id": i, "ref": " ".join(r), "hyp": h, "audio_filepath": str(u.audio_filepath)},
-                               ensure_ascii=False) + "\n"
+                    json.dumps(
+                        {"utt_id": i, "ref": " ".join(r), "hyp": h, "audio_filepath": str(u.audio_filepath)},
+                        ensure_ascii=False,
+                    )
+                    + "\n"
                     for i, r, h, u in zip(ids, refs, hyps, utterances)
                 ),
             )
@@ -106,13 +158,20 @@ def evaluate(
         decoders = "".join(f"decoder {label}: {variant.describe()}\n" for label, variant in variants.items())
         header = f"model: {model_path}\nmanifest: {manifest}\n{decoders}\n"
         atomic_write_text(Path(out_dir) / "results.md", header + table)
-    return result, table
+    return rows, table
 
 
 def tune_decoder(
-    model_path: str | Path, manifest: str | Path, base: DecoderConfig, lm_weights: list[float],
-    word_scores: list[float], out_dir: str | Path | None = None, device: str = "auto",
-    max_batch_duration: float = 200.0, progress: bool = True, ship: bool = False,
+    model_path: str | Path,
+    manifest: str | Path,
+    base: DecoderConfig,
+    lm_weights: list[float],
+    word_scores: list[float],
+    out_dir: str | Path | None = None,
+    device: str = "auto",
+    max_batch_duration: float = 200.0,
+    progress: bool = True,
+    ship: bool = False,
 ) -> tuple[DecoderConfig, str]:
     """Grid search of ``lm_weight`` x ``word_score`` on a dev manifest, ranked by the decoder's
     primary metric (WER, or CER for hanzi output), the other breaking ties.
@@ -123,7 +182,7 @@ def tune_decoder(
     """
     from tqdm import tqdm
 
-    checkpoint = resolve_model_path(model_path)
+    checkpoint = find_model(model_path).network
     recognizer = load_model(checkpoint, device, decoder=None)
     utterances = read_manifest(manifest)
     log_probs = recognizer.utterance_log_probs(utterances, max_batch_duration, progress=progress)
@@ -152,11 +211,11 @@ def tune_decoder(
 
 
 def write_decoder_config(path: str | Path, config: DecoderConfig) -> None:
-    """Write ``config`` as JSON, its lexicon and LM paths relative to the file's folder (so a model
-    folder moves as a whole)."""
+    """Write ``config`` as JSON, its lexicon, LM, words and grammar paths relative to the file's folder
+    (so a model folder moves as a whole)."""
     path = Path(path)
     values = config.to_dict()
-    for key in ("lexicon", "lm"):
+    for key in PATH_OPTIONS:
         if values[key] is not None:
             values[key] = os.path.relpath(Path(values[key]).resolve(), path.parent.resolve())
     atomic_write_text(path, json.dumps(values, indent=2) + "\n")

@@ -34,14 +34,22 @@ class FeatureConfig:
         check_field(self.kind in FEATURE_KINDS, "kind", f"must be one of {', '.join(FEATURE_KINDS)}, got {self.kind!r}")
         for name in ("win_ms", "hop_ms"):
             value = getattr(self, name)
-            check_field(math.isfinite(value) and value * SAMPLE_RATE / 1000 >= 1 and value <= MAX_FRAME_MS, name,
-                        f"must be a positive number of milliseconds (at least one sample, at most {MAX_FRAME_MS:g}), "
-                        f"got {value}")
-        check_field(1 <= self.n_linear_bins <= self.n_fft // 2 + 1, "n_linear_bins",
-                    f"must lie in [1, {self.n_fft // 2 + 1}] (n_fft // 2 + 1), got {self.n_linear_bins}")
-        check_field(1 <= self.n_mels <= self.n_fft // 2 + 1, "n_mels",
-                    f"must lie in [1, {self.n_fft // 2 + 1}] (more bands than FFT bins leaves some empty), "
-                    f"got {self.n_mels}")
+            check_field(
+                math.isfinite(value) and value * SAMPLE_RATE / 1000 >= 1 and value <= MAX_FRAME_MS,
+                name,
+                f"must be a positive number of milliseconds (at least one sample, at most {MAX_FRAME_MS:g}), "
+                f"got {value}",
+            )
+        check_field(
+            1 <= self.n_linear_bins <= self.n_fft // 2 + 1,
+            "n_linear_bins",
+            f"must lie in [1, {self.n_fft // 2 + 1}] (n_fft // 2 + 1), got {self.n_linear_bins}",
+        )
+        check_field(
+            1 <= self.n_mels <= self.n_fft // 2 + 1,
+            "n_mels",
+            f"must lie in [1, {self.n_fft // 2 + 1}] (more bands than FFT bins leaves some empty), got {self.n_mels}",
+        )
 
     @property
     def win_length(self) -> int:
@@ -78,8 +86,11 @@ class SpecAugmentConfig:
     def __post_init__(self):
         for name in ("freq_masks", "freq_mask_width", "time_masks", "time_mask_width"):
             check_field(getattr(self, name) >= 0, name, f"must be >= 0, got {getattr(self, name)}")
-        check_field(0 <= self.time_mask_max_ratio <= 1, "time_mask_max_ratio",
-                    f"must lie in [0, 1], got {self.time_mask_max_ratio}")
+        check_field(
+            0 <= self.time_mask_max_ratio <= 1,
+            "time_mask_max_ratio",
+            f"must lie in [0, 1], got {self.time_mask_max_ratio}",
+        )
 
 
 def _frame_mask(frame_lengths: torch.Tensor, frames: int) -> torch.Tensor:

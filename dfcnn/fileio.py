@@ -1,7 +1,9 @@
-"""Files in and out: text read with one-line errors, and writes that are never half-done.
+"""Files in and out: text and JSONL read with one-line errors, and writes that are never half-done.
 
     lines = read_text("data/vocab.txt", "vocabulary").splitlines()
+    for number, record in read_jsonl("data/train.jsonl", "manifest"): ...
     atomic_write_text("exp/eval/results.md", table)
+    atomic_copy("exp/lm/lm.bin", "deploy/lm.bin")
     atomic_write("exp/last.pt", lambda file: torch.save(payload, file))
 
 A text file that is missing, a folder, binary or not UTF-8 is a ``DfcnnError`` naming the file (and
@@ -17,6 +19,7 @@ file, not an ``OSError`` or torch's "enforce fail at inline_container.cc".
 from __future__ import annotations
 
 import errno
+import json
 import os
 import tempfile
 from collections.abc import Callable
@@ -48,6 +51,26 @@ def read_text(path: str | Path, what: str = "text file", error: type[DfcnnError]
     except UnicodeDecodeError as problem:
         line = data[: problem.start].count(b"\n") + 1
         raise error(f"{path}:{line}: the {what} is not UTF-8 text (byte 0x{data[problem.start]:02x})") from None
+
+
+def read_jsonl(
+    path: str | Path, what: str = "JSONL file", error: type[DfcnnError] = DfcnnError
+) -> list[tuple[int, dict]]:
+    """(line number, object) of each non-blank line of a JSONL file; ``error`` naming file and line
+    for a line that is not a JSON object (and as ``read_text`` for a file that is not text)."""
+    path = Path(path)
+    records = []
+    for number, line in enumerate(read_text(path, what, error).splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as problem:
+            raise error(f"{path}:{number}: not valid JSON ({problem.msg} at column {problem.colno})") from None
+        if not isinstance(record, dict):
+            raise error(f"{path}:{number}: expected a JSON object, got {type(record).__name__}")
+        records.append((number, record))
+    return records
 
 
 def _is_disk_full(error: BaseException) -> bool:
@@ -102,10 +125,22 @@ def atomic_write(path: str | Path, write: Callable[[BinaryIO], object]) -> None:
         raise
 
 
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` atomically (an encoded audio file, for example)."""
+    atomic_write(path, lambda file: file.write(data))
+
+
 def atomic_write_text(path: str | Path, content: str) -> None:
     """Replace ``path`` with the UTF-8 ``content`` atomically."""
-    data = content.encode("utf-8")
-    atomic_write(path, lambda file: file.write(data))
+    atomic_write_bytes(path, content.encode("utf-8"))
+
+
+def atomic_copy(source: str | Path, target: str | Path) -> None:
+    """Copy the file ``source`` over ``target`` atomically."""
+    import shutil
+
+    with open(source, "rb") as original:
+        atomic_write(target, lambda file: shutil.copyfileobj(original, file))
 
 
 def remove_stale_temp_files(folder: str | Path) -> list[Path]:

@@ -1,76 +1,63 @@
-"""Running a trained DFCNN: waveforms -> features -> log-probs -> hypotheses and timed transcripts.
+"""The Recognizer: a network (PyTorch, or an exported ONNX graph) with its tokenizer and decoder,
+from waveforms to hypotheses and timed transcripts. ``dfcnn.loading.load_model`` builds one from files.
 
     from dfcnn import load_model
     recognizer = load_model("exp/best.pt")
     transcript = recognizer.transcribe("speech.flac")       # any length: chunked past chunk_seconds
     transcript.text, transcript.segments[0].words[0].start
 
-    recognizer = load_model("exp/best.pt", decoder=DecoderConfig(lexicon="lm/lexicon.txt", lm="lm/lm.bin"))
-    recognizer = load_model("exp/")                          # with the decoder shipped beside best.pt
-    recognizer = load_model("exp/", decoder=None)            # the network's own (greedy) output
+    recognizer = Recognizer(TorchNetwork(model.eval(), features.eval()), tokenizer)   # modules in memory
 
-A model ships its decoder as ``decoder.json`` beside the checkpoint (``dfcnn tune --ship`` writes
-it: the lexicon, LM, LM weight and word score tuned on dev, paths relative to the file).
+A network is anything with ``log_probs(waves, wave_lengths)`` and the feature and model configs
+(``Network``): ``TorchNetwork`` here, ``dfcnn.deploy.runtime.OnnxNetwork`` for exported graphs.
+Decoding, alignment and transcripts are the same code for both.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import torch
 
 from .align import align_tokens, split_at_pauses, words_from_spans
 from .audio import SAMPLE_RATE, audio_info, check_samples, load_audio, resample, stream_audio
-from .checkpoint import load_checkpoint, restore_modules
 from .data import DurationBatchSampler, SpeechDataset, Utterance, collate
 from .decode import Decoder, DecoderConfig, Hypothesis, build_decoder
-from .errors import AudioError, CheckpointError, DfcnnError
+from .errors import AudioError, DfcnnError
 from .features import FeatureConfig, FeatureExtractor
 from .longform import chunked_log_probs
 from .model import DFCNN, ModelConfig
-from .options import BACKENDS, DECODER_FILE, SHIPPED, ChunkConfig, TranscribeConfig  # noqa: F401 (the API)
+from .options import ChunkConfig, TranscribeConfig  # noqa: F401 (the API)
 from .text import Tokenizer
 from .transcript import Segment, Transcript, join_words
 
 
-def resolve_device(name: str = "auto") -> torch.device:
-    """"auto" -> CUDA when present, else CPU; "cpu", "cuda", "cuda:1" as given."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except (RuntimeError, TypeError):
-        raise DfcnnError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise DfcnnError(f"device {name!r} was asked for, but torch sees no CUDA device")
-    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
-        raise DfcnnError(f"device {name!r} was asked for, but torch sees {torch.cuda.device_count()} CUDA devices")
-    return device
+class Network(Protocol):
+    """What a Recognizer runs: 16 kHz waves -> CTC log-probs, and the configs that say how."""
+
+    feature_config: FeatureConfig
+    model_config: ModelConfig
+    device: torch.device  # where waves go (results may be on it)
+
+    def log_probs(self, waves: torch.Tensor, wave_lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, N) 16 kHz waves, (B,) lengths -> (B, T', V) log-probs, (B,) output lengths."""
+        ...
 
 
-class Recognizer:
-    """A DFCNN with its feature extractor, tokenizer and decoder.
+class TorchNetwork:
+    """A DFCNN and its feature extractor in PyTorch.
 
-    The model and feature extractor are used as given: in eval mode, on their device (``load_model``
-    prepares them); the Recognizer changes neither, so a trainer can score dev with its own model.
+    Used as given: in eval mode, on their device (``load_model`` prepares them); nothing here changes
+    either, so a trainer can score dev with its own modules.
     """
 
-    def __init__(
-        self, model: DFCNN, features: FeatureExtractor, tokenizer: Tokenizer, decoder: Decoder | None = None,
-        config: TranscribeConfig | None = None,
-    ):
+    def __init__(self, model: DFCNN, features: FeatureExtractor):
         self.model = model
         self.features = features
-        self.tokenizer = tokenizer
         self.device = next(model.parameters()).device
-        self.config = config or TranscribeConfig()
-        self.decoder = decoder if decoder is not None else build_decoder(tokenizer)
-
-    def set_decoder(self, config: DecoderConfig | None) -> None:
-        """Decode with ``config`` from now on (None: greedy)."""
-        self.decoder = build_decoder(self.tokenizer, config)
 
     @property
     def feature_config(self) -> FeatureConfig:
@@ -80,11 +67,6 @@ class Recognizer:
     def model_config(self) -> ModelConfig:
         return self.model.config
 
-    @property
-    def frame_seconds(self) -> float:
-        """Seconds per output frame (hop x time reduction: 0.04 by default)."""
-        return self.feature_config.hop_length * self.model_config.time_reduction / SAMPLE_RATE
-
     @torch.no_grad()
     def log_probs(self, waves: torch.Tensor, wave_lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, N) 16 kHz waves, (B,) lengths -> (B, T', V) log-probs, (B,) output lengths."""
@@ -93,8 +75,67 @@ class Recognizer:
         features, frame_lengths = self.features(waves.to(self.device), wave_lengths.to(self.device))
         return self.model(features, frame_lengths)
 
+
+class Recognizer:
+    """A network with its tokenizer and decoder: waveforms and files -> hypotheses and transcripts."""
+
+    def __init__(
+        self,
+        network: Network,
+        tokenizer: Tokenizer,
+        decoder: Decoder | None = None,
+        config: TranscribeConfig | None = None,
+    ):
+        self.network = network
+        self.tokenizer = tokenizer
+        self.config = config or TranscribeConfig()
+        self.decoder = decoder if decoder is not None else build_decoder(tokenizer)
+
+    def set_decoder(self, config: DecoderConfig | None) -> None:
+        """Decode with ``config`` from now on (None: greedy)."""
+        self.decoder = build_decoder(self.tokenizer, config)
+
+    @property
+    def feature_config(self) -> FeatureConfig:
+        return self.network.feature_config
+
+    @property
+    def model_config(self) -> ModelConfig:
+        return self.network.model_config
+
+    @property
+    def device(self) -> torch.device:
+        return self.network.device
+
+    @property
+    def model(self) -> DFCNN:
+        """The PyTorch DFCNN of a torch network (inspection, export); an exported graph has none."""
+        return self._torch_network().model
+
+    @property
+    def features(self) -> FeatureExtractor:
+        """The PyTorch feature extractor of a torch network; an exported graph has none."""
+        return self._torch_network().features
+
+    def _torch_network(self) -> TorchNetwork:
+        if not isinstance(self.network, TorchNetwork):
+            raise DfcnnError("this needs the PyTorch model: load a checkpoint (backend torch), not an exported graph")
+        return self.network
+
+    @property
+    def frame_seconds(self) -> float:
+        """Seconds per output frame (hop x time reduction: 0.04 by default)."""
+        return self.feature_config.hop_length * self.model_config.time_reduction / SAMPLE_RATE
+
+    def log_probs(self, waves: torch.Tensor, wave_lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, N) 16 kHz waves, (B,) lengths -> (B, T', V) log-probs, (B,) output lengths."""
+        return self.network.log_probs(waves, wave_lengths)
+
     def utterance_log_probs(
-        self, utterances: Sequence[Utterance], max_batch_duration: float = 200.0, progress: bool = False,
+        self,
+        utterances: Sequence[Utterance],
+        max_batch_duration: float = 200.0,
+        progress: bool = False,
         skip_failed: bool = False,
     ) -> list[torch.Tensor | None]:
         """(T_i, V) CPU log-probs of each manifest utterance, in input order: decode them many ways.
@@ -108,7 +149,10 @@ class Recognizer:
         return results
 
     def recognize(
-        self, utterances: Sequence[Utterance], max_batch_duration: float = 200.0, progress: bool = False,
+        self,
+        utterances: Sequence[Utterance],
+        max_batch_duration: float = 200.0,
+        progress: bool = False,
         skip_failed: bool = False,
     ) -> list[Hypothesis | None]:
         """Decode manifest utterances in duration-sorted batches; results in input order (None for
@@ -182,19 +226,28 @@ class Recognizer:
         log_probs = chunked_log_probs(self, [wave], self.config.chunk)
         return self.transcript_from_log_probs(log_probs, len(wave) / SAMPLE_RATE)
 
-    def _transcribe_file(self, path: Path) -> Transcript:
+    def _transcribe_file(self, path: Path, progress: Callable[[float], None] | None = None) -> Transcript:
         duration, _, _ = audio_info(path)
         if duration <= self.config.chunk.chunk_seconds:
             wave = load_audio(path)
             log_probs = chunked_log_probs(self, [wave], self.config.chunk)  # one chunk: a single pass
+            if progress is not None:
+                progress(len(wave) / SAMPLE_RATE)
             return self.transcript_from_log_probs(log_probs, len(wave) / SAMPLE_RATE, str(path))
         blocks = stream_audio(path, block_seconds=self.config.chunk.chunk_seconds)
+        if progress is not None:
+            blocks = _reported(blocks, progress)
         log_probs = chunked_log_probs(self, blocks, self.config.chunk)
         return self.transcript_from_log_probs(log_probs, duration, str(path))
 
-    def transcribe_files(self, paths: Sequence[str | Path]) -> Iterator[tuple[Path, float, Transcript | DfcnnError]]:
+    def transcribe_files(
+        self, paths: Sequence[str | Path], progress: Callable[[float], None] | None = None
+    ) -> Iterator[tuple[Path, float, Transcript | DfcnnError]]:
         """Transcribe many files, in order: short ones batched together, long ones chunked.
 
+        Args:
+            progress: called with the seconds of audio just computed: per chunk of a long file, per
+                batch of short ones (a progress bar that moves within a long file).
         Yields:
             (path, seconds of audio, transcript or the error that file raised); a bad file never
             stops the others.
@@ -208,6 +261,8 @@ class Recognizer:
                 waves = [torch.from_numpy(wave) for _, wave in good]
                 batch = torch.nn.utils.rnn.pad_sequence(waves, batch_first=True)  # (B, N)
                 log_probs, lengths = self.log_probs(batch, torch.tensor([len(w) for w in waves]))
+                if progress is not None:
+                    progress(sum(len(w) for w in waves) / SAMPLE_RATE)
                 for row, (path, wave) in enumerate(good):
                     seconds = len(wave) / SAMPLE_RATE
                     piece = log_probs[row, : int(lengths[row])].float().cpu()  # (T_i, V)
@@ -228,7 +283,7 @@ class Recognizer:
                 if duration > self.config.chunk.chunk_seconds:
                     yield from flush()
                     pending_seconds = 0.0
-                    yield path, duration, self._transcribe_file(path)
+                    yield path, duration, self._transcribe_file(path, progress)
                     continue
                 pending.append((path, load_audio(path)))
                 pending_seconds += duration
@@ -243,55 +298,9 @@ class Recognizer:
         yield from flush()
 
 
-CHECKPOINT_IN_FOLDER = "best.pt"  # the checkpoint ``load_model("exp/")`` loads
-
-
-def resolve_model_path(path: str | Path) -> Path:
-    """A checkpoint file, or an experiment folder holding best.pt -> the checkpoint path."""
-    path = Path(path)
-    if path.is_dir():
-        checkpoint = path / CHECKPOINT_IN_FOLDER
-        if not checkpoint.is_file():
-            raise CheckpointError(f"{path}: a model folder needs {CHECKPOINT_IN_FOLDER} in it")
-        return checkpoint
-    return path
-
-
-def shipped_decoder(checkpoint: str | Path) -> DecoderConfig | None:
-    """The decoder shipped with a checkpoint (decoder.json beside it), or None when there is none."""
-    path = Path(checkpoint).parent / DECODER_FILE
-    return DecoderConfig.from_file(path) if path.is_file() else None
-
-
-
-
-def load_model(
-    path: str | Path, device: str = "auto", decoder: DecoderConfig | None | str = SHIPPED,
-    config: TranscribeConfig | None = None, backend: str = "torch",
-) -> Recognizer:
-    """Load a checkpoint written by ``dfcnn train`` (a .pt file, or a folder with best.pt) into a
-    ready ``Recognizer`` in eval mode.
-
-    Args:
-        decoder: "shipped" (the default): the decoder.json beside the checkpoint, or greedy without
-            one; None: greedy, the network's own output; or a ``DecoderConfig``.
-        backend: "torch", or "onnx": the network in onnxruntime on the CPU; ``path`` may then also be an
-            exported .onnx file or a folder holding model.onnx (``dfcnn export``).
-    """
-    if backend not in BACKENDS:
-        raise DfcnnError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
-    if backend == "onnx":
-        if device not in ("auto", "cpu"):
-            raise DfcnnError(f"the onnx backend runs on the CPU; device {device!r} was asked for")
-        from .runtime import load_onnx_model
-
-        return load_onnx_model(path, decoder, config)
-    checkpoint = resolve_model_path(path)
-    if isinstance(decoder, str):
-        if decoder != SHIPPED:
-            raise DfcnnError(f"decoder must be a DecoderConfig, None or {SHIPPED!r}, got {decoder!r}")
-        decoder = shipped_decoder(checkpoint)
-    model, features, tokenizer = restore_modules(load_checkpoint(checkpoint))
-    target = resolve_device(device)
-    model, features = model.to(target).eval(), features.to(target).eval()
-    return Recognizer(model, features, tokenizer, build_decoder(tokenizer, decoder), config)
+def _reported(blocks: Iterable[np.ndarray], progress: Callable[[float], None]) -> Iterator[np.ndarray]:
+    """``blocks``, calling ``progress(seconds)`` for each once its consumer asks for the next one,
+    that is once that block's log-probs are computed."""
+    for block in blocks:
+        yield block
+        progress(len(block) / SAMPLE_RATE)

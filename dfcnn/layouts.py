@@ -141,8 +141,13 @@ def read_layout(source: str | Path, layout: str | None = None) -> Corpus:
     if layout not in ("tsv", "ljspeech") and not source.is_dir():
         raise DfcnnError(f"{source}: the {layout} layout reads a folder")
     corpus = Corpus(layout, source)
-    {"folder": _read_folder, "ljspeech": _read_ljspeech, "commonvoice": _read_commonvoice,
-     "kaldi": _read_kaldi, "tsv": _read_tsv}[layout](corpus)
+    {
+        "folder": _read_folder,
+        "ljspeech": _read_ljspeech,
+        "commonvoice": _read_commonvoice,
+        "kaldi": _read_kaldi,
+        "tsv": _read_tsv,
+    }[layout](corpus)
     return corpus
 
 
@@ -153,8 +158,9 @@ def _read_folder(corpus: Corpus) -> None:
         audio_stems.add(audio.with_suffix(""))
         transcript = next((audio.with_suffix(s) for s in TRANSCRIPT_SUFFIXES if audio.with_suffix(s).is_file()), None)
         if transcript is None:
-            corpus.problems.append(Problem(str(audio), "no transcript beside it (a .txt or .lab of the same stem)",
-                                           "no transcript"))
+            corpus.problems.append(
+                Problem(str(audio), "no transcript beside it (a .txt or .lab of the same stem)", "no transcript")
+            )
             continue
         try:
             text = " ".join(line for _, line in _lines(transcript, "transcript"))
@@ -179,13 +185,15 @@ def _read_ljspeech(corpus: Corpus) -> None:
         where = f"{metadata}:{number}"
         fields = line.split("|")
         if not 2 <= len(fields) <= 3 or not fields[0].strip():
-            corpus.problems.append(Problem(where, f"expected ID|TEXT|NORMALIZED, got {len(fields)} field(s)",
-                                           "malformed line"))
+            corpus.problems.append(
+                Problem(where, f"expected ID|TEXT|NORMALIZED, got {len(fields)} field(s)", "malformed line")
+            )
             continue
         utt_id = fields[0].strip()
         if utt_id in seen:
-            corpus.problems.append(Problem(where, f"duplicate id {utt_id!r} (first on line {seen[utt_id]})",
-                                           "duplicate id"))
+            corpus.problems.append(
+                Problem(where, f"duplicate id {utt_id!r} (first on line {seen[utt_id]})", "duplicate id")
+            )
             continue
         seen[utt_id] = number
         text = fields[2] if len(fields) == 3 and fields[2].strip() else fields[1]
@@ -209,13 +217,26 @@ def _read_commonvoice(corpus: Corpus) -> None:
             where = f"{table}:{number}"
             fields = line.split("\t")
             if len(fields) != len(header):
-                corpus.problems.append(Problem(where, f"expected {len(header)} tab-separated fields as in the "
-                                                      f"header, got {len(fields)}", "malformed line"))
+                corpus.problems.append(
+                    Problem(
+                        where,
+                        f"expected {len(header)} tab-separated fields as in the header, got {len(fields)}",
+                        "malformed line",
+                    )
+                )
                 continue
             name = fields[column["path"]].strip()
             speaker = (fields[column["client_id"]].strip() or None) if "client_id" in column else None
-            corpus.entries.append(Entry(Path(name).stem, find_audio(clips, name),
-                                        _collapse(fields[column["sentence"]]), where, split, speaker))
+            corpus.entries.append(
+                Entry(
+                    Path(name).stem,
+                    find_audio(clips, name),
+                    _collapse(fields[column["sentence"]]),
+                    where,
+                    split,
+                    speaker,
+                )
+            )
 
 
 def _read_tsv(corpus: Corpus) -> None:
@@ -224,12 +245,21 @@ def _read_tsv(corpus: Corpus) -> None:
         where = f"{corpus.source}:{number}"
         fields = line.split("\t")
         name = fields[0].strip()
-        if index == 0 and 2 <= len(fields) <= 3 and Path(name).suffix.lower() not in AUDIO_SUFFIXES \
-                and not (folder / name).is_file():
+        if (
+            index == 0
+            and 2 <= len(fields) <= 3
+            and Path(name).suffix.lower() not in AUDIO_SUFFIXES
+            and not (folder / name).is_file()
+        ):
             continue  # a header line
         if not 2 <= len(fields) <= 3 or not fields[0].strip():
-            corpus.problems.append(Problem(where, f"expected AUDIO<TAB>TEXT[<TAB>SPEAKER], got {len(fields)} "
-                                                  "tab-separated field(s)", "malformed line"))
+            corpus.problems.append(
+                Problem(
+                    where,
+                    f"expected AUDIO<TAB>TEXT[<TAB>SPEAKER], got {len(fields)} tab-separated field(s)",
+                    "malformed line",
+                )
+            )
             continue
         audio = find_audio(folder, fields[0].strip())
         speaker = (fields[2].strip() or None) if len(fields) == 3 else None
@@ -237,6 +267,7 @@ def _read_tsv(corpus: Corpus) -> None:
 
 
 # ---- Kaldi data folders ----
+
 
 def _kaldi_table(path: Path, corpus: Corpus, needs_value: bool = True) -> tuple[dict[str, tuple[str, str]], set[str]]:
     """A Kaldi ``KEY VALUE...`` file: (key -> (value, FILE:LINE), keys whose line was rejected).
@@ -285,9 +316,14 @@ def _segments(path: Path, corpus: Corpus) -> tuple[dict[str, Segment], set[str]]
         except ValueError:
             start, end = -1.0, -1.0
         if start < 0 or not (end > start or end == -1):
-            corpus.problems.append(Problem(where, "expected UTTERANCE RECORDING START END with 0 <= START < END "
-                                                  f"seconds (END -1: the recording's end), got {utt_id} {value}",
-                                           "malformed line"))
+            corpus.problems.append(
+                Problem(
+                    where,
+                    "expected UTTERANCE RECORDING START END with 0 <= START < END "
+                    f"seconds (END -1: the recording's end), got {utt_id} {value}",
+                    "malformed line",
+                )
+            )
             rejected.add(utt_id)
             continue
         segments[utt_id] = (fields[0], start, None if end == -1 else end, where)
@@ -309,22 +345,32 @@ def _read_kaldi_folder(corpus: Corpus, folder: Path, split: str) -> None:
         elif recording in bad_wavs:
             continue
         elif recording not in wavs:
-            corpus.problems.append(Problem(segment_where, f"recording {recording!r} is not in {folder / 'wav.scp'}",
-                                           "missing audio"))
+            corpus.problems.append(
+                Problem(segment_where, f"recording {recording!r} is not in {folder / 'wav.scp'}", "missing audio")
+            )
         elif wavs[recording][0].endswith("|"):
-            corpus.problems.append(Problem(wavs[recording][1], f"{recording!r} is a piped command, not a file: write "
-                                                               "its output to audio files first", "missing audio"))
+            corpus.problems.append(
+                Problem(
+                    wavs[recording][1],
+                    f"{recording!r} is a piped command, not a file: write its output to audio files first",
+                    "missing audio",
+                )
+            )
         elif has_speakers and utt_id not in speakers:
             corpus.problems.append(Problem(where, f"{utt_id!r} is not in {folder / 'utt2spk'}", "no speaker"))
         else:
             speaker = speakers[utt_id][0] if has_speakers else None
-            corpus.entries.append(Entry(utt_id, _kaldi_audio(folder, wavs[recording][0]), _collapse(text), where,
-                                        split, speaker, start, end))
+            corpus.entries.append(
+                Entry(
+                    utt_id, _kaldi_audio(folder, wavs[recording][0]), _collapse(text), where, split, speaker, start, end
+                )
+            )
     described = segments if has_segments else wavs
     for utt_id, item in described.items():
         if utt_id not in texts:
-            corpus.problems.append(Problem(item[-1], f"{utt_id!r} has no transcript in {folder / 'text'}",
-                                           "no transcript"))
+            corpus.problems.append(
+                Problem(item[-1], f"{utt_id!r} has no transcript in {folder / 'text'}", "no transcript")
+            )
 
 
 def _read_kaldi(corpus: Corpus) -> None:

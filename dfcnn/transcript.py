@@ -119,8 +119,12 @@ class Transcript:
 
 
 def _word_dict(word: Word, tokens: bool = True) -> dict:
-    out = {"word": word.word, "start": round(word.start, 3), "end": round(word.end, 3),
-           "confidence": round(word.confidence, 3)}
+    out = {
+        "word": word.word,
+        "start": round(word.start, 3),
+        "end": round(word.end, 3),
+        "confidence": round(word.confidence, 3),
+    }
     if tokens and word.tokens:
         out["tokens"] = [
             {"token": t.token, "start": round(t.start, 3), "end": round(t.end, 3), "confidence": round(t.confidence, 3)}

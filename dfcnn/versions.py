@@ -1,4 +1,4 @@
-"""The torch / torchaudio pair.
+"""The installed packages dfcnn needs: the torch / torchaudio pair, and the optional ``serve`` extra.
 
 torchaudio's native library is compiled against one torch release: beside any other torch it fails
 to load with an undefined symbol, and every module that needs it fails with that. dfcnn therefore
@@ -71,3 +71,13 @@ def load_torchaudio() -> ModuleType:
             "reinstall the locked pair with `make setup`"
         ) from None
     return torchaudio
+
+
+def require_extra(*modules: str, what: str = "this command") -> None:
+    """Fail with the install line when a module of the ``serve`` extra (serving, export, the onnx
+    backend) is not installed."""
+    import importlib.util
+
+    missing = [name for name in modules if importlib.util.find_spec(name) is None]
+    if missing:
+        raise DfcnnError(f"{what} needs {', '.join(missing)}: pip install 'dfcnn[serve]'")

@@ -2,7 +2,8 @@
 hash-ranked held-out sets (of keys, or of speakers), writing the splits, and the command line
 (``--corpus-dir``, ``--out``, one-line errors).
 
-A prepare script puts this folder and the repository on ``sys.path`` and calls ``run_prepare``.
+A recipe's prepare.py holds ``prepare_<corpus>(corpus_dir, out_dir, ...)`` and its command line
+calls ``run_prepare``.
 """
 
 from __future__ import annotations
@@ -14,15 +15,12 @@ import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from dfcnn.data import Utterance, write_manifest
+from dfcnn.errors import DfcnnError
+from dfcnn.text import build_vocab, save_vocab
+from recipes.download import DOWNLOAD_ROOT  # data/ at the repository root
+
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))  # run as a script from a checkout: make `dfcnn` importable
-
-from download import DOWNLOAD_ROOT  # noqa: E402  (data/ at the repository root)
-
-from dfcnn.data import Utterance, write_manifest  # noqa: E402
-from dfcnn.errors import DfcnnError  # noqa: E402
-from dfcnn.text import build_vocab, save_vocab  # noqa: E402
 
 Splits = dict[str, list[Utterance]]
 
@@ -67,7 +65,7 @@ def held_out(keys: Iterable[str], fractions: tuple[float, ...]) -> list[set[str]
     ranked, sets, start = hash_ranked(keys), [], 0
     for fraction in fractions:
         count = round(fraction * len(ranked))
-        sets.append(set(ranked[start:start + count]))
+        sets.append(set(ranked[start : start + count]))
         start += count
     return sets
 
@@ -99,8 +97,10 @@ def check_fractions(dev_fraction: float, test_fraction: float | None = None) -> 
         if not 0 < dev_fraction < 1:
             raise DfcnnError(f"--dev-fraction must be between 0 and 1, got {dev_fraction}")
     elif not (0 < dev_fraction < 1 and 0 < test_fraction < 1 and dev_fraction + test_fraction < 1):
-        raise DfcnnError(f"--dev-fraction and --test-fraction must be in (0, 1) with a sum below 1, "
-                         f"got {dev_fraction} and {test_fraction}")
+        raise DfcnnError(
+            f"--dev-fraction and --test-fraction must be in (0, 1) with a sum below 1, "
+            f"got {dev_fraction} and {test_fraction}"
+        )
 
 
 def write_splits(splits: Splits, out_dir: Path, source: Path, unit: str = "char") -> None:
@@ -123,8 +123,12 @@ def summary(corpus: str, splits: Splits, out_dir: Path) -> str:
 
 
 def run_prepare(
-    corpus: str, description: str, prepare: Callable[..., Splits], argv: list[str] | None = None,
-    add_arguments: Callable[[argparse.ArgumentParser], None] | None = None, downloaded: bool = False,
+    corpus: str,
+    description: str,
+    prepare: Callable[..., Splits],
+    argv: list[str] | None = None,
+    add_arguments: Callable[[argparse.ArgumentParser], None] | None = None,
+    downloaded: bool = False,
 ) -> int:
     """The prepare command line: parse, check the corpus folder, call ``prepare``, print a summary.
 
@@ -135,8 +139,12 @@ def run_prepare(
     """
     home = DOWNLOAD_ROOT if downloaded else data_root()
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--corpus-dir", type=Path, default=None,
-                        help=f"default: {home / corpus}" if downloaded else f"default: $DFCNN_DATA/{corpus}")
+    parser.add_argument(
+        "--corpus-dir",
+        type=Path,
+        default=None,
+        help=f"default: {home / corpus}" if downloaded else f"default: $DFCNN_DATA/{corpus}",
+    )
     here = REPO / "recipes" / corpus
     parser.add_argument("--out", type=Path, default=here / "data", help="output folder (default: %(default)s)")
     if add_arguments is not None:
@@ -145,10 +153,12 @@ def run_prepare(
     corpus_dir, out_dir = args.pop("corpus_dir") or home / corpus, args.pop("out")
     if not corpus_dir.is_dir():
         if downloaded:
-            hint = f"download it with recipes/{corpus}/fetch.py (run.sh's stage 0) or pass --corpus-dir"
+            hint = f"download it with python -m recipes.{corpus}.fetch (run.sh's stage 0) or pass --corpus-dir"
         else:
-            hint = (f"DFCNN_DATA={os.environ.get('DFCNN_DATA') or 'unset, default ' + str(data_root())}; "
-                    f"point DFCNN_DATA at the folder holding {corpus}/ or pass --corpus-dir")
+            hint = (
+                f"DFCNN_DATA={os.environ.get('DFCNN_DATA') or 'unset, default ' + str(data_root())}; "
+                f"point DFCNN_DATA at the folder holding {corpus}/ or pass --corpus-dir"
+            )
         print(f"error: corpus directory {corpus_dir} not found ({hint})", file=sys.stderr)
         return 2
     try:

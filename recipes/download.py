@@ -18,7 +18,7 @@ zipfile) and tqdm for progress:
   paths refused, and ``.<NAME>.extracted`` in that folder marks a finished extraction;
 - ``file://`` URLs (and plain paths) are copied the same way, for mirrors on disk.
 
-    python recipes/download.py URL --out DIR [--md5 HEX | --sha256 HEX] [--size BYTES] [--extract-to DIR]
+    python -m recipes.download URL --out DIR [--md5 HEX | --sha256 HEX] [--size BYTES] [--extract-to DIR]
 
 A recipe's fetch.py puts its corpus in ``data/<corpus>`` at the repository root unless told ``--out``.
 """
@@ -130,8 +130,17 @@ def _remember_verified(path: Path, size: int | None, md5: str | None, sha256: st
 def _progress(total: int | None, initial: int, name: str, enabled: bool):
     from tqdm import tqdm
 
-    return tqdm(total=total, initial=initial, unit="B", unit_scale=True, unit_divisor=1024, desc=name,
-                disable=None if enabled else True, file=sys.stderr, leave=False)
+    return tqdm(
+        total=total,
+        initial=initial,
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
+        desc=name,
+        disable=None if enabled else True,
+        file=sys.stderr,
+        leave=False,
+    )
 
 
 def _open(url: str, offset: int, timeout: float):
@@ -167,8 +176,15 @@ def _open(url: str, offset: int, timeout: float):
 
 
 def download(
-    url: str, dest: str | Path, size: int | None = None, md5: str | None = None, sha256: str | None = None,
-    retries: int = 5, timeout: float = 60.0, progress: bool = True, retry_wait: float = 2.0,
+    url: str,
+    dest: str | Path,
+    size: int | None = None,
+    md5: str | None = None,
+    sha256: str | None = None,
+    retries: int = 5,
+    timeout: float = 60.0,
+    progress: bool = True,
+    retry_wait: float = 2.0,
 ) -> Path:
     """Fetch ``url`` to ``dest`` (via ``dest.part``), resuming and retrying; verify; rename; return ``dest``.
 
@@ -207,8 +223,10 @@ def download(
         if attempt > retries:
             raise DownloadError(f"{url}: gave up after {retries} retries ({reason}); {part} is kept for resuming")
         have = part.stat().st_size if part.is_file() else 0
-        print(f"warning: {url}: {type(reason).__name__}: {reason}; retrying from byte {have} "
-              f"({attempt}/{retries})", file=sys.stderr)
+        print(
+            f"warning: {url}: {type(reason).__name__}: {reason}; retrying from byte {have} ({attempt}/{retries})",
+            file=sys.stderr,
+        )
         time.sleep(retry_wait * attempt)
     try:
         checked = verify(part, url, size, md5, sha256)
@@ -279,8 +297,11 @@ def extract(archive: str | Path, target: str | Path, remove_archive: bool = Fals
 
 
 def fetch(
-    archive: Archive, download_dir: str | Path, extract_to: str | Path | None = None,
-    remove_archive: bool = False, **download_options,
+    archive: Archive,
+    download_dir: str | Path,
+    extract_to: str | Path | None = None,
+    remove_archive: bool = False,
+    **download_options,
 ) -> Path:
     """Download ``archive`` into ``download_dir`` and, with ``extract_to``, unpack it there.
 
@@ -291,16 +312,21 @@ def fetch(
     if extract_to is not None and (Path(extract_to) / f".{archive.name}.extracted").is_file():
         print(f"{archive.name}: already extracted into {extract_to}", file=sys.stderr)
         return Path(extract_to)
-    path = download(archive.url, download_dir / archive.name, archive.size, archive.md5, archive.sha256,
-                    **download_options)
+    path = download(
+        archive.url, download_dir / archive.name, archive.size, archive.md5, archive.sha256, **download_options
+    )
     if extract_to is None:
         return path
     return extract(path, extract_to, remove_archive=remove_archive)
 
 
 def run_fetch(
-    corpus: str, description: str, archives: dict[str, Archive], default_parts: Sequence[str],
-    argv: list[str] | None = None, after_extract: Callable[[Path], None] | None = None,
+    corpus: str,
+    description: str,
+    archives: dict[str, Archive],
+    default_parts: Sequence[str],
+    argv: list[str] | None = None,
+    after_extract: Callable[[Path], None] | None = None,
 ) -> int:
     """The command line of a recipe's fetch.py: download and unpack the chosen parts into --out.
 
@@ -308,13 +334,25 @@ def run_fetch(
     Exit codes: 0 done, 1 a download or extraction failed (the message names the URL or file).
     """
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--out", type=Path, default=DOWNLOAD_ROOT / corpus,
-                        help="folder for the archives and the unpacked corpus (default: %(default)s)")
-    parser.add_argument("--parts", nargs="+", default=list(default_parts), choices=sorted(archives),
-                        metavar="PART", help=f"archives to fetch, of {', '.join(archives)} "
-                        f"(default: {' '.join(default_parts)})")
-    parser.add_argument("--mirror", default=None, help="base URL of a mirror holding the same file names "
-                        "(default: the official location)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=DOWNLOAD_ROOT / corpus,
+        help="folder for the archives and the unpacked corpus (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--parts",
+        nargs="+",
+        default=list(default_parts),
+        choices=sorted(archives),
+        metavar="PART",
+        help=f"archives to fetch, of {', '.join(archives)} (default: {' '.join(default_parts)})",
+    )
+    parser.add_argument(
+        "--mirror",
+        default=None,
+        help="base URL of a mirror holding the same file names (default: the official location)",
+    )
     parser.add_argument("--remove-archives", action="store_true", help="delete each archive once unpacked")
     parser.add_argument("--retries", type=int, default=5, help="retries of a broken connection (default: %(default)s)")
     args = parser.parse_args(argv)

@@ -3,7 +3,7 @@
 # `standard_stages NAME...`, which runs stage_NAME for each NAME, numbered 0, 1, ... in that order.
 # A stage only one recipe has is a stage_NAME function in its run.sh.
 #
-#   CORPUS        the corpus folder prepare.py reads (--corpus-dir)
+#   CORPUS        the corpus folder the recipe's prepare reads (--corpus-dir)
 #   EXAMPLES      files the transcribe stage transcribes, relative to $CORPUS
 #   PREPARE_ARGS, FETCH_ARGS, TUNE_ARGS   more options for prepare.py, fetch.py and dfcnn tune
 #   HANZI_TUNE_ARGS  the LM weight / word score grid of the hanzi stage (default: 0.5, 1, 2 and 0)
@@ -25,6 +25,7 @@
 #   DATA_DIR      same as --data-dir
 #   PYTHON        the interpreter (default: the repository's .venv, else python3)
 #   LM_ORDER      n-gram order of the LM stage (default: 3)
+#   DECODER_LM    the folder under $EXP whose lm.bin the decoders stage tunes and ships (default: lm)
 set -euo pipefail
 
 usage() {
@@ -69,8 +70,9 @@ if [ -z "${PYTHON:-}" ]; then
   if [ -x "$REPO/.venv/bin/python" ]; then PYTHON="$REPO/.venv/bin/python"; else PYTHON=python3; fi
 fi
 export DFCNN_DATA
-export PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}"  # this checkout's dfcnn, installed or not
+export PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}"  # this checkout's dfcnn and recipes, installed or not
 dfcnn() { "$PYTHON" -m dfcnn "$@"; }
+PACKAGE="recipes.$(basename "$RECIPE")"  # the recipe's Python modules: $PACKAGE.prepare, $PACKAGE.fetch
 
 CORPUS=""
 EXAMPLES=()
@@ -121,21 +123,21 @@ needs() {
 
 # The stages recipes share.
 stage_download() {
-  # fetch.py --out $DOWNLOAD_DIR (resumable, verified, skips what is there), or nothing when
+  # the recipe's fetch --out $DOWNLOAD_DIR (resumable, verified, skips what is there), or nothing when
   # --data-dir / DATA_DIR names an existing copy of the corpus
   if [ -n "$DATA_DIR" ]; then
     echo "using the corpus at $DATA_DIR (--data-dir): nothing to download"
   else
-    "$PYTHON" fetch.py --out "$DOWNLOAD_DIR" "${FETCH_ARGS[@]}"
+    "$PYTHON" -m "$PACKAGE.fetch" --out "$DOWNLOAD_DIR" "${FETCH_ARGS[@]}"
   fi
 }
 stage_prepare() {
-  # prepare.py: $CORPUS -> $DATA (manifests, vocabulary), once; $DATA/.done marks a finished preparation
+  # the recipe's prepare: $CORPUS -> $DATA (manifests, vocabulary), once; $DATA/.done marks a finished preparation
   if [ -f "$DATA/.done" ]; then
     echo "$DATA/ already prepared (remove $DATA/.done to redo)"
   else
     needs CORPUS
-    "$PYTHON" prepare.py --corpus-dir "$CORPUS" "${PREPARE_ARGS[@]}" --out "$DATA"
+    "$PYTHON" -m "$PACKAGE.prepare" --corpus-dir "$CORPUS" "${PREPARE_ARGS[@]}" --out "$DATA"
     touch "$DATA/.done"
   fi
 }
@@ -171,10 +173,11 @@ stage_lm() {
   dfcnn lm --text "$DATA/train.jsonl" "$@" --model "$EXP/best.pt" --out "$EXP/lm" --order "${LM_ORDER:-3}"
 }
 stage_decoders() {
-  # LM weight and word score tuned on dev -> $EXP/tune/best.json, then the test set decoded four ways
-  # from one network pass: greedy, beam, beam+lexicon, beam+lexicon+LM -> $EXP/eval-test-decoders/
-  dfcnn tune --model "$EXP/best.pt" --manifest "$DATA/dev.jsonl" --lm "$EXP/lm/lm.bin" --out "$EXP/tune" \
-    --quiet "${TUNE_ARGS[@]}"
+  # LM weight and word score tuned on dev -> $EXP/tune/best.json, shipped with the model ($EXP/decoder.json:
+  # transcribe, serve and load_model decode with it), then the test set decoded four ways from one network
+  # pass: greedy, beam, beam+lexicon, beam+lexicon+LM -> $EXP/eval-test-decoders/
+  dfcnn tune --model "$EXP/best.pt" --manifest "$DATA/dev.jsonl" --lm "$EXP/${DECODER_LM:-lm}/lm.bin" --out "$EXP/tune" \
+    --ship --quiet "${TUNE_ARGS[@]}"
   dfcnn evaluate --model "$EXP/best.pt" --manifest "$DATA/test.jsonl" --decoder-config "$EXP/tune/best.json" \
     --compare --out "$EXP/eval-test-decoders" --quiet
 }

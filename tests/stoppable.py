@@ -1,6 +1,7 @@
 """Tiny training runs that stop themselves at a chosen moment: the stops of issue 13, made deterministic.
 
     python tests/stoppable.py run FOLDER [--stop MOMENT:N:SIGNAL] [--rank R] [--resume] [key=value ...]
+    python tests/stoppable.py run FOLDER --nproc 2 --stop step:3:SIGKILL   # 2 ranks, as dfcnn train --nproc 2
     torchrun --standalone --nproc-per-node 2 tests/stoppable.py run FOLDER --stop step:3:SIGKILL
     python tests/stoppable.py plan PLAN.json     # many runs, each in a child forked from this process
 
@@ -13,8 +14,8 @@ process signals itself (rank R only, under torchrun) at the N-th occurrence of M
     best    after last.pt and epoch-N.pt of a new best epoch are written, before best.pt is (N-th time)
 
 SIGNAL is SIGKILL, SIGINT or SIGTERM; SIGINTx2 sends SIGINT twice (Ctrl-C pressed again); a fourth
-field ``:parent`` sends it to the parent process (torchrun) instead. A run's exit code is the
-CLI's: 0, 1, or 128 + signal.
+field ``:parent`` sends it to the parent process (the launcher) instead. A run's exit code is the
+CLI's: 0, 1, or 128 + signal (with ``--nproc``, the launcher's: ``dfcnn.training.distributed.launch``).
 
 A plan is a JSON list of runs, ``{"folder", "overrides", "stop", "resume", "log"}``, done in order;
 each is a child forked from this process (torch is imported once, not once a run: about 8 s on a
@@ -33,15 +34,14 @@ import sys
 from pathlib import Path
 
 import torch
+from helpers import tiny_config  # tests/helpers.py: a script's own folder is on the import path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from helpers import tiny_config  # noqa: E402
-
-from dfcnn import train as train_module  # noqa: E402
-from dfcnn.cli import report_error  # noqa: E402
-from dfcnn.errors import DfcnnError  # noqa: E402
-from dfcnn.fileio import atomic_write  # noqa: E402
-from dfcnn.workers import die_with_parent  # noqa: E402
+from dfcnn.cli import report_error
+from dfcnn.errors import DfcnnError
+from dfcnn.fileio import atomic_write
+from dfcnn.training import train as train_module
+from dfcnn.training.distributed import launch
+from dfcnn.training.workers import die_with_parent
 
 
 class StopInjector:
@@ -154,12 +154,17 @@ def main() -> int:
     one.add_argument("--stop", default=None, help="MOMENT:N:SIGNAL[:parent]")
     one.add_argument("--rank", type=int, default=0)
     one.add_argument("--resume", action="store_true")
+    one.add_argument("--nproc", type=int, default=1, help="ranks, started as dfcnn train --nproc does")
     many = commands.add_parser("plan")
     many.add_argument("plan", type=Path)
     args = parser.parse_args()
     if args.command == "plan":
         print(json.dumps(run_plan(json.loads(args.plan.read_text()))))
         return 0
+    if args.nproc > 1:
+        options = [*(["--stop", args.stop] if args.stop else []), "--rank", str(args.rank)]
+        options += ["--resume"] if args.resume else []
+        return launch(args.nproc, [sys.executable, __file__, "run", str(args.folder), *args.overrides, *options])
     return run(args.folder, args.overrides, args.stop, args.rank, args.resume)
 
 

@@ -6,11 +6,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import TINY_MODEL, noise_corpus
+from conftest import MISSING
+from helpers import TINY_MODEL, tiny_yaml
 
-from dfcnn import allocator
-from dfcnn.allocator import JEMALLOC_CONF, find_jemalloc, jemalloc_environment
 from dfcnn.errors import ConfigError
+from dfcnn.training import allocator
+from dfcnn.training.allocator import JEMALLOC_CONF, find_jemalloc, jemalloc_environment
 
 REPO = Path(__file__).resolve().parents[1]
 # `python -c CLI train ...`: dfcnn's command line, which notes every pid that runs it and leaves the
@@ -25,7 +26,7 @@ from dfcnn.cli import main
 sys.exit(main())
 """
 needs_jemalloc = pytest.mark.skipif(
-    find_jemalloc() is None, reason="libjemalloc.so.2 not installed (apt-get install libjemalloc2)"
+    find_jemalloc() is None, reason=f"{MISSING} libjemalloc.so.2 (make jemalloc, or apt-get install libjemalloc2)"
 )
 
 
@@ -76,14 +77,7 @@ def test_bad_settings_are_named(tmp_path, monkeypatch):
 @pytest.fixture(scope="module")
 def config(tmp_path_factory) -> Path:
     """A tiny training config (noise clips, a two-block model, one epoch, one audio worker)."""
-    folder = tmp_path_factory.mktemp("allocator")
-    manifest, vocab = noise_corpus(folder)
-    (folder / "conf.yaml").write_text(
-        f"exp_dir: {folder / 'exp'}\ndata:\n  train_manifest: {manifest}\n  dev_manifest: {manifest}\n"
-        f"  vocab: {vocab}\n  max_batch_duration: 2.0\n  num_workers: 1\n  stats_utterances: 8\n"
-        f"train:\n  epochs: 1\n  warmup_steps: 2\n"
-    )
-    return folder / "conf.yaml"
+    return tiny_yaml(tmp_path_factory.mktemp("allocator"), "data.num_workers=1", "train.epochs=1")
 
 
 def dfcnn_train(config: Path, out: Path, **env) -> tuple[subprocess.CompletedProcess, list[str], str]:
@@ -111,6 +105,7 @@ def test_dfcnn_train_trains_under_jemalloc_in_the_same_process(config, tmp_path)
 def test_dfcnn_train_keeps_the_c_librarys_malloc_when_asked(config, tmp_path):
     result, pids, maps = dfcnn_train(config, tmp_path / "run", DFCNN_ALLOCATOR="system", DFCNN_JEMALLOC="/nothing")
     assert result.returncode == 0, result.stderr
+    assert "best checkpoint:" in result.stdout  # overrides after options (exp_dir=..., the model) were taken
     assert len(pids) == 1 and "libjemalloc" not in maps
     assert "jemalloc" not in result.stderr and ", system malloc\n" in result.stdout
 

@@ -25,23 +25,17 @@ from dfcnn.audio import load_audio
 from dfcnn.checkpoint import load_checkpoint
 from dfcnn.cli import main
 from dfcnn.errors import AudioError, CheckpointError
-from dfcnn.inference import Recognizer, load_model
-from dfcnn.train import Trainer
+from dfcnn.inference import Recognizer
+from dfcnn.loading import load_model
+from dfcnn.training.train import Trainer
 
 HERE = Path(__file__).resolve().parent
 
 
-@pytest.fixture(scope="module")
-def experiment(tmp_path_factory):
-    """A trained tiny model, its corpus and a YAML config that trains it."""
-    folder = tmp_path_factory.mktemp("bad-input")
-    Trainer(tiny_config(folder, "train.epochs=1"), progress=False).run()
-    manifest, vocab = folder / "train.jsonl", folder / "vocab.txt"
-    (folder / "conf.yaml").write_text(
-        f"exp_dir: {folder / 'new-exp'}\ndata:\n  train_manifest: {manifest}\n  dev_manifest: {manifest}\n"
-        f"  vocab: {vocab}\n  num_workers: 0\ntrain:\n  epochs: 1\n"
-    )
-    return folder
+@pytest.fixture
+def experiment(tiny_experiment):
+    """The session's tiny model (exp/), its corpus and conf.yaml, which trains it into new-exp/."""
+    return tiny_experiment
 
 
 @pytest.fixture
@@ -124,14 +118,17 @@ def test_a_text_file_that_is_not_text_is_one_line_naming_it(experiment, tmp_path
         ("train.dev_every_epochs=0", "must be at least 1, got 0"),
         ("train.save_every_steps=0", "must be at least 1, got 0"),
         ("train.log_every_steps=0", "must be at least 1, got 0"),
-        ("train.epochs=0", "must be at least 1, got 0"),
+        ("train.epochs=0", "must lie in [1, 100,000], got 0"),
+        ("train.epochs=1000000000000000000000000000000", "must lie in [1, 100,000], got 1e+30"),
+        ("data.max_batch_duration=0.001", "must lie in [1, 100000] seconds of padded audio a batch, got 0.001"),
+        ("specaugment.freq_mask_width=1000000", "must be at most the 32 feature bins (features.n_mels)"),
         ("features.hop_ms=0", "must be a positive number of milliseconds"),
         ("features.win_ms=.nan", "expected float, got nan"),
         ("train.lr=-1e-3", "must be a positive number, got -0.001"),
         ("train.lr=.inf", "must be a positive number, got inf"),
         ("model.dropout=1.5", "must lie in [0, 1), got 1.5"),
         ("model.channels=[8.5,16,32,64]", "expected a list of int"),
-        ("model.channels=[8,-16,32,64]", "must all be positive"),
+        ("model.channels=[8,-16]", "must all be positive"),
         ("model.channels=many", "expected a list of int"),
         ("train.device=foo", "must be auto, cpu, cuda or cuda:N, got 'foo'"),
         ("data.num_workers=-1", "must be >= 0"),
@@ -165,7 +162,23 @@ def test_a_bad_option_is_named_by_argparse(experiment, dfcnn, option, value, pro
     code, _, lines = dfcnn(
         "transcribe", "--model", experiment / "exp" / "best.pt", option, value, experiment / "utt0.wav"
     )
-    assert code == 2 and f"error: argument {option}: {problem}" in lines[-1], lines
+    assert code == 2 and len(lines) == 1 and lines[0].startswith(f"dfcnn: error: argument {option}: {problem}"), lines
+    assert lines[0].endswith(" (see 'dfcnn transcribe --help')")
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["transcribe"], "the following arguments are required: PATH (see 'dfcnn transcribe --help')"),
+        (["evaluate", "--model"], "argument --model: expected one argument (see 'dfcnn evaluate --help')"),
+        (["trian"], "argument COMMAND: invalid choice: 'trian' (choose from "),
+        (["train", "c.yaml", "--bogus"], "unrecognized arguments: --bogus (see 'dfcnn train --help')"),
+    ],
+)
+def test_a_usage_error_is_one_line_pointing_at_help(dfcnn, args, message):
+    code, out, lines = dfcnn(*args)
+    assert code == 2 and out == "" and len(lines) == 1 and lines[0].startswith("dfcnn: error: "), lines
+    assert message in lines[0]
 
 
 def test_an_exp_dir_that_cannot_take_files_is_refused_before_any_work(experiment, tmp_path, dfcnn, monkeypatch):
@@ -312,6 +325,28 @@ def test_a_wrong_checkpoint_is_refused_on_one_line(experiment, tmp_path, dfcnn, 
     one_error(dfcnn("transcribe", "--model", path, experiment / "utt0.wav"), path, CHECKPOINT_CHANGES[change])
 
 
+def test_a_file_that_is_no_checkpoint_is_named_for_what_it_is(experiment, tmp_path, dfcnn):
+    from conftest import shared_corpus
+
+    recording = sorted((shared_corpus("yesno") / "waves_yesno").glob("*.wav"))[0]
+    wave, rate = soundfile.read(str(recording), dtype="float32")
+    files = {
+        "speech.wav": "a WAV audio file, not a dfcnn checkpoint",
+        "speech.flac": "a FLAC audio file, not a dfcnn checkpoint",
+        "speech.ogg": "an Ogg audio file (Vorbis or Opus), not a dfcnn checkpoint",
+        "speech.mp3": "an MP3 audio file, not a dfcnn checkpoint",
+        "conf.yaml": "a text file, not a dfcnn checkpoint",
+        "model.onnx": "an ONNX model (dfcnn export), not a dfcnn checkpoint: run it with --backend onnx",
+    }
+    for name in files:
+        if name.startswith("speech."):
+            soundfile.write(str(tmp_path / name), wave, rate, **({"format": "MP3"} if name.endswith(".mp3") else {}))
+    (tmp_path / "conf.yaml").write_text("train:\n  epochs: 3\n")
+    (tmp_path / "model.onnx").write_bytes(b"\x08\x07\x12\x07pytorch" + bytes(200))
+    for name, problem in files.items():
+        one_error(dfcnn("transcribe", "--model", tmp_path / name, recording), f"{tmp_path / name}: {problem}")
+
+
 class RunsCode:
     def __init__(self, marker: Path):
         self.marker = marker
@@ -352,8 +387,67 @@ def test_an_empty_folder_to_transcribe_is_an_error(experiment, tmp_path, dfcnn):
     one_error(
         dfcnn("transcribe", "--model", experiment / "exp" / "best.pt", tmp_path / "empty"),
         tmp_path / "empty",
-        "no audio files in this folder",
+        "is a folder with no audio files in it (looked for .wav, .flac",
     )
+
+
+def unreadable_paths(folder: Path) -> dict[str, str]:
+    """Paths a batch may hold that are no audio file -> what their one line must say."""
+    (folder / "x.wav").mkdir(parents=True)  # a folder named like audio, with nothing in it
+    (folder / "loop.wav").symlink_to(folder / "loop2.wav")
+    (folder / "loop2.wav").symlink_to(folder / "loop.wav")
+    (folder / "gone.flac").symlink_to(folder / "nowhere.flac")
+    os.mkfifo(folder / "pipe.mp3")
+    (folder / "garbage.ogg").write_bytes(b"OggS" + bytes(range(256)) * 20)
+    return {
+        "x.wav": "is a folder with no audio files in it (looked for .wav",
+        "loop.wav": "a symlink loop (following its links leads back to a link already followed)",
+        "gone.flac": f"a broken symlink (to {folder / 'nowhere.flac'}, which does not exist)",
+        "pipe.mp3": "not a regular file (a pipe or a device)",
+        "garbage.ogg": "not a readable audio file",
+    }
+
+
+def test_a_batch_reports_each_unreadable_path_in_a_line_and_transcribes_the_rest(experiment, tmp_path, dfcnn):
+    from conftest import shared_corpus
+
+    recordings = sorted((shared_corpus("fsdd") / "recordings").glob("*.wav"))[:3]
+    problems = unreadable_paths(tmp_path / "bad")
+    paths = [recordings[0], *(tmp_path / "bad" / name for name in problems), *recordings[1:], tmp_path / "missing.wav"]
+    code, out, lines = dfcnn("transcribe", "--model", experiment / "exp" / "best.pt", *paths)
+    assert code == 1
+    assert [line.split("\t")[0] for line in out.splitlines()] == [str(path) for path in recordings]
+    expected = [f"dfcnn: error: {tmp_path / 'bad' / name}: {problem}" for name, problem in problems.items()]
+    expected.append(f"dfcnn: error: {tmp_path / 'missing.wav'}: no such file")
+    assert len(lines) == len(expected) + 1, lines
+    for line, start in zip(lines, expected):
+        assert line.startswith(start), line
+    assert lines[-1] == f"dfcnn: {len(expected)} of {len(paths)} files failed"
+
+
+def test_a_folder_reports_the_broken_links_named_like_audio_in_it(experiment, tmp_path, dfcnn):
+    from conftest import shared_corpus
+
+    unreadable_paths(tmp_path)
+    (tmp_path / "x.wav" / "real.wav").write_bytes(
+        sorted((shared_corpus("fsdd") / "recordings").glob("*.wav"))[0].read_bytes()
+    )
+    code, out, lines = dfcnn("transcribe", "--model", experiment / "exp" / "best.pt", tmp_path)
+    assert code == 1 and out.split("\t")[0] == str(tmp_path / "x.wav" / "real.wav")
+    assert [line.split(": ")[2] for line in lines[:-1]] == [
+        str(tmp_path / name) for name in ("garbage.ogg", "gone.flac", "loop.wav", "loop2.wav", "pipe.mp3")
+    ]
+    assert lines[-1] == "dfcnn: 5 of 6 files failed"
+
+
+@pytest.mark.parametrize("name", ["x.wav", "loop.wav", "gone.flac", "pipe.mp3", "garbage.ogg"])
+def test_a_single_file_that_fails_is_one_line(experiment, tmp_path, dfcnn, name):
+    problem = unreadable_paths(tmp_path)[name]
+    for more in ([], ["--output-dir", tmp_path / "out"]):
+        one_error(
+            dfcnn("transcribe", "--model", experiment / "exp" / "best.pt", tmp_path / name, *more),
+            f"{tmp_path / name}: {problem}",
+        )
 
 
 def bad_audio(folder: Path) -> dict[str, str]:

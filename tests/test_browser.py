@@ -7,6 +7,7 @@ fixture) so the words mean something."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import numpy as np
 import pytest
 import soundfile
 from cdp import CHROMIUM, Chromium
-from conftest import shared_corpus
+from conftest import missing, shared_corpus
 from helpers import dfcnn_serve
 
 pytest.importorskip("fastapi")
@@ -29,7 +30,7 @@ SCREENSHOTS = os.environ.get("DFCNN_SCREENSHOTS")  # a folder to keep the screen
 @pytest.fixture(scope="module")
 def served(yesno_model):
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM}")
+        missing(f"no Chromium at {CHROMIUM} (make browser installs it)")
     with dfcnn_serve("--model", yesno_model, "--model-name", "yesno", "--language", "he") as (_, url):
         yield url
 
@@ -84,11 +85,14 @@ def test_the_microphone_is_transcribed_live(served, recording, tmp_path):
     # A final cannot come before the pause that ends it has been heard (half of it, for word-end slack).
     partial, final = float(shown["latency"]["partialLatency"]), float(shown["latency"]["finalLatency"])
     assert 0.1 < partial < 15 and 0.24 < final < 15, shown["latency"]
-    assert f"{partial:.2f} s" in shown["claimed"] and f"{final:.2f} s" in shown["claimed"]
+    # the page rounds the median to 2 decimals itself; the dataset keeps 3, so compare within half a hundredth
+    claimed = re.fullmatch(r"words (\d+\.\d\d) s · finals (\d+\.\d\d) s after speech \(measured\)", shown["claimed"])
+    assert claimed, shown["claimed"]
+    assert abs(float(claimed[1]) - partial) <= 0.0051 and abs(float(claimed[2]) - final) <= 0.0051, shown
 
 
 def test_a_chosen_file_is_transcribed_and_its_words_lit_as_it_plays(served, recording, yesno_model, tmp_path):
-    from dfcnn.inference import load_model
+    from dfcnn.loading import load_model
 
     path, _ = recording
     expected = [w.word for w in load_model(yesno_model, "cpu").transcribe(path).words]

@@ -1,19 +1,14 @@
 import pytest
 import torch
-from helpers import tiny_config
 
 from dfcnn.checkpoint import load_checkpoint, restore_modules
 from dfcnn.errors import CheckpointError
-from dfcnn.inference import load_model
-from dfcnn.train import Trainer
+from dfcnn.loading import load_model
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("ckpt")
-    trainer = Trainer(tiny_config(folder), progress=False)
-    trainer.run()
-    return trainer, folder
+@pytest.fixture
+def trained(tiny_trainer):
+    return tiny_trainer, tiny_trainer.exp_dir.parent
 
 
 def test_checkpoint_is_self_describing_and_safe_to_load(trained):
@@ -23,7 +18,7 @@ def test_checkpoint_is_self_describing_and_safe_to_load(trained):
     assert payload["feature_config"]["kind"] == "mel"
     assert payload["tokenizer"]["tokens"][0] == "<blank>"
     assert payload["feature_stats"]["mean"].shape == (32,)
-    assert payload["config"]["train"]["epochs"] == 2
+    assert payload["config"]["train"]["epochs"] == 1
 
 
 def test_save_load_gives_identical_outputs(trained):

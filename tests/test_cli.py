@@ -5,31 +5,30 @@ import subprocess
 import sys
 
 import pytest
-from helpers import TINY_MODEL, noise_corpus
 
 
 def dfcnn(*args, cwd=None):
     return subprocess.run([sys.executable, "-m", "dfcnn", *map(str, args)], capture_output=True, text=True, cwd=cwd)
 
 
-@pytest.fixture(scope="module")
-def experiment(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("cli")
-    manifest, vocab = noise_corpus(folder)
-    (folder / "conf.yaml").write_text(
-        f"exp_dir: {folder / 'exp'}\ndata:\n  train_manifest: {manifest}\n  dev_manifest: {manifest}\n"
-        f"  vocab: {vocab}\n  max_batch_duration: 2.0\n  num_workers: 0\ntrain:\n  epochs: 1\n  warmup_steps: 2\n"
-    )
-    result = dfcnn("train", folder / "conf.yaml", "--quiet", *TINY_MODEL)  # overrides may follow options
-    assert result.returncode == 0, result.stderr
-    assert "best checkpoint:" in result.stdout
-    return folder
+@pytest.fixture
+def experiment(tiny_experiment):
+    """The session's tiny model (exp/) and its corpus."""
+    return tiny_experiment
 
 
 def test_evaluate_prints_table_and_writes_alignments(experiment):
     out = experiment / "eval"
-    result = dfcnn("evaluate", "--model", experiment / "exp" / "best.pt", "--manifest", experiment / "train.jsonl",
-                   "--out", out, "--quiet")
+    result = dfcnn(
+        "evaluate",
+        "--model",
+        experiment / "exp" / "best.pt",
+        "--manifest",
+        experiment / "train.jsonl",
+        "--out",
+        out,
+        "--quiet",
+    )
     assert result.returncode == 0, result.stderr
     assert "|dataset|Snt|Wrd|Corr|Sub|Del|Ins|Err|S.Err|" in result.stdout
     assert "|train|8|" in result.stdout
@@ -50,14 +49,74 @@ def test_transcribe_one_line_per_file_and_reports_bad_files(experiment, tmp_path
     assert "Traceback" not in result.stderr
 
 
+def test_transcribe_uses_what_decodes_of_files_cut_short_and_says_so(experiment, tmp_path):
+    import soundfile
+    from conftest import shared_corpus
+
+    recording = sorted((shared_corpus("cathy_arctic") / "data_16k").glob("*.opus"))[0]
+    wave, rate = soundfile.read(str(recording), dtype="float32")
+    cut = []
+    for extension, options in (("flac", {}), ("mp3", {"format": "MP3", "subtype": "MPEG_LAYER_III"})):
+        full = tmp_path / f"full.{extension}"
+        soundfile.write(str(full), wave, rate, **options)
+        cut.append(tmp_path / f"cut.{extension}")
+        cut[-1].write_bytes(full.read_bytes()[: full.stat().st_size // 2])
+    result = dfcnn("transcribe", "--model", experiment / "exp" / "best.pt", *cut)
+    assert result.returncode == 0, result.stderr
+    assert [line.split("\t")[0] for line in result.stdout.splitlines()] == [str(path) for path in cut]
+    warnings = result.stderr.splitlines()
+    assert len(warnings) == 2, result.stderr
+    for path, line in zip(cut, warnings):
+        assert line.startswith(f"dfcnn: warning: {path}: cut short or damaged (") and " of the 3.30 s " in line
+
+
+def test_no_transcript_overwrites_another_inputs(experiment, tmp_path):
+    """yes.mp3 and yes.ogg in one folder, and a yes.wav below it: three transcripts, all counted."""
+    import soundfile
+    from conftest import shared_corpus
+
+    recording = sorted((shared_corpus("yesno") / "waves_yesno").glob("*.wav"))[0]
+    wave, rate = soundfile.read(str(recording), dtype="float32")
+    (tmp_path / "in" / "more").mkdir(parents=True)
+    soundfile.write(str(tmp_path / "in" / "yes.mp3"), wave, rate, format="MP3")
+    soundfile.write(str(tmp_path / "in" / "yes.ogg"), wave, rate)
+    soundfile.write(str(tmp_path / "in" / "more" / "yes.wav"), wave, rate)
+    out = tmp_path / "out"
+    result = dfcnn(
+        "transcribe",
+        "--model",
+        experiment / "exp" / "best.pt",
+        tmp_path / "in",
+        "--format",
+        "json",
+        "--output-dir",
+        out,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == [f"3 transcripts (json) written to {out}"]
+    written = {path.name: json.loads(path.read_text())["audio_filepath"] for path in out.iterdir()}
+    inputs = [tmp_path / "in" / "yes.mp3", tmp_path / "in" / "yes.ogg", tmp_path / "in" / "more" / "yes.wav"]
+    assert written == {f"{path.name}.json": str(path) for path in inputs}
+
+
 def test_transcribe_folder_to_every_format(experiment, tmp_path):
     audio = tmp_path / "audio" / "nested"
     audio.mkdir(parents=True)
     for name in ("utt2.wav", "utt3.wav"):
         (audio / name).write_bytes((experiment / name).read_bytes())
     out = tmp_path / "out"
-    result = dfcnn("transcribe", "--model", experiment / "exp" / "best.pt", tmp_path / "audio", "--format", "all",
-                   "--output-dir", out, "--beam-size", "4")
+    result = dfcnn(
+        "transcribe",
+        "--model",
+        experiment / "exp" / "best.pt",
+        tmp_path / "audio",
+        "--format",
+        "all",
+        "--output-dir",
+        out,
+        "--beam-size",
+        "4",
+    )
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in out.iterdir()) == sorted(
         f"utt{i}.{f}" for i in (2, 3) for f in ("txt", "json", "srt", "vtt", "tsv")
@@ -122,3 +181,25 @@ def test_bad_manifest_line_is_named(experiment, tmp_path):
 def test_help_shows_defaults():
     result = dfcnn("evaluate", "--help")
     assert result.returncode == 0 and "(default: 200.0)" in result.stdout
+
+
+def test_serve_takes_the_decoding_options_of_transcribe(tiny_model):
+    from dfcnn.cli import build_parser
+    from dfcnn.decode import DecoderConfig
+    from dfcnn.errors import DfcnnError
+    from dfcnn.serve.commands import _load
+
+    parser = build_parser()
+    commands = parser._subparsers._group_actions[0].choices
+
+    def decoding(command: str) -> set[str]:
+        groups = commands[command]._action_groups
+        return {o for g in groups if g.title.startswith("decoding") for a in g._group_actions for o in a.option_strings}
+
+    assert decoding("serve") == decoding("transcribe") == decoding("evaluate") >= {"--beam-size", "--lm", "--greedy"}
+    args = parser.parse_args(
+        ["serve", "--model", str(tiny_model), "--device", "cpu", "--beam-size", "4", "--word-score", "0.5"]
+    )
+    assert _load(args).decoder.config == DecoderConfig(beam_size=4, word_score=0.5)
+    with pytest.raises(DfcnnError, match="--greedy decodes without beam search"):
+        _load(parser.parse_args(["serve", "--model", str(tiny_model), "--greedy", "--beam-size", "4"]))

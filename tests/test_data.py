@@ -53,6 +53,26 @@ def test_malformed_line_names_file_and_line(tmp_path, bad_line, message):
         read_manifest(manifest)
 
 
+@pytest.mark.parametrize(
+    "second, message",
+    [
+        (
+            {"audio_filepath": "b.wav", "utt_id": "one"},
+            "m.jsonl:3: utt_id 'one' is also on line 1: each utterance needs an id of its own",
+        ),
+        (
+            {"audio_filepath": "x/a.wav"},
+            "m.jsonl:3: utt_id 'a' \\(the file name's stem: the line has no utt_id\\) is also on line 2",
+        ),
+    ],
+)
+def test_an_utt_id_given_twice_names_both_lines(tmp_path, second, message):
+    lines = [{"audio_filepath": "one.wav", "utt_id": "one"}, {"audio_filepath": "a.wav"}, second]
+    manifest = write_lines(tmp_path / "m.jsonl", [json.dumps({"duration": 1.0, "text": "x", **r}) for r in lines])
+    with pytest.raises(ManifestError, match=message):
+        read_manifest(manifest)
+
+
 def test_missing_and_empty_manifest(tmp_path):
     with pytest.raises(ManifestError, match="manifest not found"):
         read_manifest(tmp_path / "none.jsonl")

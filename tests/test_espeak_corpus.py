@@ -1,8 +1,7 @@
-"""The eSpeak NG demo corpus: the ctypes binding (recipes/espeak/synth.py) and prepare.py."""
+"""The eSpeak NG demo corpus: speech from the binding (recipes/espeak/synth.py on dfcnn.espeak) and prepare.py."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -10,29 +9,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import MISSING
 
-pytest.importorskip("espeakng_loader", reason="eSpeak NG is not installed (pip install espeakng-loader)")
+from dfcnn.audio import resample
+from recipes.espeak import prepare, synth
 
-RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "espeak"
+pytest.importorskip("espeakng_loader", reason=f"{MISSING} eSpeak NG (pip install espeakng-loader)")
 
-
-def _load(name: str, filename: str):
-    spec = importlib.util.spec_from_file_location(name, RECIPE / filename)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-synth = _load("espeak_synth", "synth.py")
-prepare = _load("espeak_prepare", "prepare.py")
+REPO = Path(__file__).resolve().parents[1]
 SPEECH = "three seven zero nine"
 
 
 def test_synthesize_gives_speech():
     wave, rate = synth.synthesize(SPEECH, "en-us")
     assert rate == 22050 and wave.dtype == np.float32
-    audio = prepare.resample(wave, rate, 16000)
+    audio = resample(wave, rate, 16000)
     seconds = len(audio) / 16000
     assert 0.8 < seconds < 3.0
     assert np.sqrt(np.mean(audio**2)) > 0.01 and np.abs(audio).max() <= 1.0
@@ -85,8 +76,8 @@ def test_prepare_tiny_corpus(tmp_path):
 
     sizes = ["--num-train", "6", "--num-dev", "2", "--num-test", "2", "--seed", "7"]
     first = tmp_path / "a"
-    command = [sys.executable, str(RECIPE / "prepare.py"), "--out", str(first), *sizes, "--jobs", "2"]
-    subprocess.run(command, check=True, capture_output=True, text=True)
+    command = [sys.executable, "-m", "recipes.espeak.prepare", "--out", str(first), *sizes, "--jobs", "2"]
+    subprocess.run(command, check=True, capture_output=True, text=True, cwd=REPO)
     corpus = _corpus(first)
     assert [len(corpus[s]) for s in prepare.SPLITS] == [6, 2, 2]
     for split, utterances in corpus.items():
@@ -105,11 +96,14 @@ def test_prepare_tiny_corpus(tmp_path):
     vocab = (first / "vocab.txt").read_text().split("\n")
     assert vocab[0] == "<blank>" and "|" in vocab
 
-    rerun = subprocess.run(command, check=True, capture_output=True, text=True)
+    rerun = subprocess.run(command, check=True, capture_output=True, text=True, cwd=REPO)
     assert "up to date" in rerun.stdout
 
     second = tmp_path / "b"  # same seed, one in-process job: the same corpus, byte for byte
-    assert prepare.main(["--out", str(second), *sizes, "--jobs", "1"]) == 0
+    returned = prepare.prepare_espeak(second, num_train=6, num_dev=2, num_test=2, seed=7, jobs=1)
+    assert {s: [u.utt_id for u in us] for s, us in returned.items()} == {
+        s: [u.utt_id for u in us] for s, us in corpus.items()
+    }
     for split, utterances in _corpus(second).items():
         for mine, theirs in zip(utterances, corpus[split]):
             assert (mine.utt_id, mine.text, mine.duration) == (theirs.utt_id, theirs.text, theirs.duration)

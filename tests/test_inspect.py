@@ -12,11 +12,12 @@ import matplotlib.image
 import numpy as np
 import pytest
 import soundfile
+from conftest import missing
 from helpers import noise_corpus
 
 from dfcnn.errors import DfcnnError
 from dfcnn.features import FeatureConfig, FeatureExtractor
-from dfcnn.inference import Recognizer
+from dfcnn.inference import Recognizer, TorchNetwork
 from dfcnn.model import DFCNN, ModelConfig
 from dfcnn.text import Tokenizer
 from dfcnn.viz.channel import inspect_channel
@@ -29,8 +30,16 @@ from dfcnn.viz.inspect import (
 )
 
 CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run", "--enable-logging=stderr", "--v=0", "--window-size=1280,2000",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--enable-logging=stderr",
+    "--v=0",
+    "--window-size=1280,2000",
 ]
 
 
@@ -38,7 +47,8 @@ def tiny_recognizer(bins: int = 32, **model_overrides) -> Recognizer:
     options = dict(channels=[4, 6], time_pool=[2, 2], freq_pool=[2, 2], convs_per_block=1, hidden_dim=8)
     config = ModelConfig(input_bins=bins, vocab_size=5, **{**options, **model_overrides})
     tokenizer = Tokenizer(["<blank>", "|", "a", "b", "c"])
-    return Recognizer(DFCNN(config).eval(), FeatureExtractor(FeatureConfig(kind="mel", n_mels=bins)).eval(), tokenizer)
+    features = FeatureExtractor(FeatureConfig(kind="mel", n_mels=bins)).eval()
+    return Recognizer(TorchNetwork(DFCNN(config).eval(), features), tokenizer)
 
 
 @pytest.fixture
@@ -55,14 +65,22 @@ def speech(tmp_path) -> Path:
 def open_in_chromium(page: Path, screenshot: Path) -> None:
     """Load ``page`` in headless Chromium: no console messages allowed; writes a screenshot."""
     if shutil.which("chromium") is None:
-        pytest.skip("chromium not installed (apt-get install -y chromium)")
+        missing("chromium not installed (make browser installs it)")
     html = page.read_text(encoding="utf-8")
     for target in re.findall(r'(?:src|href)="([^"]+)"', html):  # every file the page names is beside it
         assert target.startswith("data:") or (page.parent / target).is_file(), f"{page} names missing {target}"
     result = subprocess.run(
-        ["chromium", *CHROMIUM_FLAGS, f"--user-data-dir={screenshot.parent / 'chromium-profile'}",
-         f"--screenshot={screenshot}", page.resolve().as_uri()],
-        check=False, capture_output=True, text=True, timeout=120,
+        [
+            "chromium",
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={screenshot.parent / 'chromium-profile'}",
+            f"--screenshot={screenshot}",
+            page.resolve().as_uri(),
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     console = [line for line in result.stderr.splitlines() if ":CONSOLE" in line]
     assert not console, "console messages:\n" + "\n".join(console)
@@ -118,7 +136,7 @@ def test_figures_share_one_time_axis_in_seconds_and_hz(speech):
     assert spectrogram.get_ylim()[1] == pytest.approx(7800, rel=0.05)  # the top mel band ends below 8 kHz
     assert all(ax.get_ylabel() == "Hz" for ax in figures[1].axes[::2])  # activation maps: frequency in Hz
     under_axis = [t.get_text() for t in posteriorgram.axes[2].texts]  # aligned characters, then words
-    assert hypothesis.text and under_axis[-len(words):] == [w.word for w in words]
+    assert hypothesis.text and under_axis[-len(words) :] == [w.word for w in words]
     assert "".join(under_axis[: -len(words)]).replace("␣", " ").strip() == hypothesis.text
     import matplotlib.pyplot as plt
 

@@ -23,10 +23,26 @@ from dfcnn.lm import (
 from dfcnn.text import Tokenizer, build_vocab
 
 SENTENCES = [
-    "the cat sat", "the dog sat", "a cat ran", "the dog ran", "a dog sat on the mat", "the cat sat on a mat",
-    "a cat", "the mat", "dog and cat", "the cat and the dog", "a dog ran on the mat", "cat sat on the dog",
-    "the dog sat on the cat", "a mat", "the cat ran", "a dog", "the cat sat on the mat", "dog ran",
-    "cat and dog sat", "the end",
+    "the cat sat",
+    "the dog sat",
+    "a cat ran",
+    "the dog ran",
+    "a dog sat on the mat",
+    "the cat sat on a mat",
+    "a cat",
+    "the mat",
+    "dog and cat",
+    "the cat and the dog",
+    "a dog ran on the mat",
+    "cat sat on the dog",
+    "the dog sat on the cat",
+    "a mat",
+    "the cat ran",
+    "a dog",
+    "the cat sat on the mat",
+    "dog ran",
+    "cat and dog sat",
+    "the end",
 ]  # 20 sentences, 10 words
 WORDS = sorted({w for s in SENTENCES for w in s.split()})
 SMALL_MEMORY = "64M"  # lmplz's default "20%" reserves a fifth of the RAM up front; 32M is too little
@@ -152,8 +168,13 @@ def test_flashlight_decoder_reads_the_lexicon_and_lm(tmp_path, kenlm):
     tokenizer = english_tokenizer()
     model = build_lm([corpus], tmp_path / "lm", memory=SMALL_MEMORY, tokenizer=tokenizer)
     decoder = decoder_module.ctc_decoder(
-        lexicon=str(model.lexicon), tokens=list(tokenizer.tokens), lm=str(model.binary),
-        blank_token="<blank>", sil_token="|", unk_word="<unk>", beam_size=10,
+        lexicon=str(model.lexicon),
+        tokens=list(tokenizer.tokens),
+        lm=str(model.binary),
+        blank_token="<blank>",
+        sil_token="|",
+        unk_word="<unk>",
+        beam_size=10,
     )
     path = tokenizer.encode("the cat sat")
     emissions = torch.full((1, 2 * len(path) + 1, len(tokenizer)), -10.0)

@@ -20,7 +20,7 @@ from dfcnn.config import load_config
 from dfcnn.data import SpeechDataset, Utterance, load_utterance, read_manifest, write_manifest
 from dfcnn.errors import AudioError, ManifestError
 from dfcnn.layouts import detect_layout
-from dfcnn.train import ExperimentConfig, Trainer
+from dfcnn.training.train import ExperimentConfig, Trainer
 
 CV_HEADER = "client_id\tpath\tsentence\tup_votes\tdown_votes\tage\tgender\taccents\tlocale\tsegment"
 
@@ -160,8 +160,10 @@ def test_each_layout_is_detected_checked_and_written(tmp_path, capsys, layout):
     assert detect_layout(source) == layout
     code, out, err = run(capsys, source, "--out", tmp_path / "data", *options)
     assert code == 0, err
-    assert out[0] == (f"{layout} layout (detected) of {source}; unit {options[1] if options else 'char'} "
-                      f"({'mandarin' if options else 'english'} normaliser)")
+    assert out[0] == (
+        f"{layout} layout (detected) of {source}; unit {options[1] if options else 'char'} "
+        f"({'mandarin' if options else 'english'} normaliser)"
+    )
     for split, (count, split_speakers) in counts.items():
         utterances = read_manifest(tmp_path / "data" / f"{split}.jsonl")
         assert len(utterances) == count
@@ -181,8 +183,9 @@ def test_the_folder_layout_reads_lab_transcripts(tmp_path, capsys):
     code, _, err = run(capsys, build_folder_lab(tmp_path / "corpus"), "--out", tmp_path / "data")
     assert code == 0, err
     utterances = read_manifest(tmp_path / "data" / "train.jsonl")
-    assert [u.text for u in utterances][0] == (shared_corpus("cathy_arctic") / "data_16k" /
-                                               f"{utterances[0].utt_id}.txt").read_text().strip()
+    assert [u.text for u in utterances][0] == (
+        shared_corpus("cathy_arctic") / "data_16k" / f"{utterances[0].utt_id}.txt"
+    ).read_text().strip()
 
 
 def _append(path: Path, line: str) -> int:
@@ -202,6 +205,7 @@ def _bad_tsv_line(line):
     def defect(root):
         source = build_tsv(root)
         return source, f"{source}:{_append(source, line)}"
+
     return defect
 
 
@@ -209,6 +213,7 @@ def _bad_kaldi(name: str, line: str, split: str = "train"):
     def defect(root):
         source = build_kaldi(root)
         return source, f"{source / split / name}:{_append(source / split / name, line)}"
+
     return defect
 
 
@@ -280,6 +285,7 @@ def _ljspeech_line(line):
     def defect(root):
         source = build_ljspeech(root)
         return source, f"{source / 'metadata.csv'}:{_append(source / 'metadata.csv', line)}"
+
     return defect
 
 
@@ -304,14 +310,23 @@ BAD_ENTRIES = {  # case: (defect, extra options, words the line must hold)
     "empty once normalised": (_normalised_away, [], ["transcript is empty once normalised (english): '...'"]),
     "latin in pinyin": (_latin_in_pinyin, ["--unit", "pinyin"], ["unit pinyin: no syllable for 'loft'"]),
     "too short for CTC": (_too_short, [], ["is too short for its 23 tokens", "CTC needs"]),
-    "duplicate id in a table": (_bad_kaldi("text", "000010011 WE CALL IT BEAR"), [],
-                                ["duplicate id '000010011' (first at", "text:1"]),
-    "duplicate id across entries": (_bad_tsv_line("recordings/0_george_10.wav\tzero"), [],
-                                    ["duplicate id 'recordings/0_george_10' (first at", "list.tsv:2)"]),
+    "duplicate id in a table": (
+        _bad_kaldi("text", "000010011 WE CALL IT BEAR"),
+        [],
+        ["duplicate id '000010011' (first at", "text:1"],
+    ),
+    "duplicate id across entries": (
+        _bad_tsv_line("recordings/0_george_10.wav\tzero"),
+        [],
+        ["duplicate id 'recordings/0_george_10' (first at", "list.tsv:2)"],
+    ),
     "duplicate audio": (_duplicate_audio, [], ["same audio as '000010011'"]),
     "not in wav.scp": (_no_audio_entry, [], ["'ghost' is not in", "wav.scp"]),
-    "no transcript for a recording": (_bad_kaldi("wav.scp", "orphan WAVE/SPEAKER0001/000010011.opus"), [],
-                                      ["'orphan' has no transcript in", "/train/text"]),
+    "no transcript for a recording": (
+        _bad_kaldi("wav.scp", "orphan WAVE/SPEAKER0001/000010011.opus"),
+        [],
+        ["'orphan' has no transcript in", "/train/text"],
+    ),
     "malformed wav.scp": (_bad_kaldi("wav.scp", "lonely"), [], ["'lonely' has no value after it"]),
     "malformed tsv": (_bad_tsv_line("recordings/0_george_10.wav zero"), [], ["expected AUDIO<TAB>TEXT"]),
     "malformed metadata": (_ljspeech_line("LJ009-0001|a|b|c"), [], ["expected ID|TEXT|NORMALIZED, got 4 field(s)"]),
@@ -342,8 +357,10 @@ def test_mandarin_through_the_english_normaliser_says_what_to_do(tmp_path, capsy
     code, out, _ = run(capsys, source)
     listed = [line for line in out if line.startswith(str(tmp_path))]
     assert code == 1 and len(listed) == 6
-    assert listed[0] == (f"{source / 'S0150' / 'BAC009S0150W0001.txt'}: transcript is empty once normalised "
-                         "(english): '设定二十九度'; Mandarin text? use --normalizer mandarin")
+    assert listed[0] == (
+        f"{source / 'S0150' / 'BAC009S0150W0001.txt'}: transcript is empty once normalised "
+        "(english): '设定二十九度'; Mandarin text? use --normalizer mandarin"
+    )
 
 
 def test_kaldi_lines_that_are_wrong_in_other_ways(tmp_path, capsys):
@@ -454,8 +471,9 @@ def test_decode_finds_samples_past_the_header_that_are_not_audio(tmp_path, capsy
     assert run(capsys, source)[0] == 0  # the header is fine
     code, out, _ = run(capsys, source, "--decode")
     listed = [o for o in out if o.startswith(str(tmp_path))]
-    assert code == 1 and listed == [f"{source}:{line}: audio {source.parent / 'recordings' / 'nan.wav'}: "
-                                    "contains NaN or infinite samples"]
+    assert code == 1 and listed == [
+        f"{source}:{line}: audio {source.parent / 'recordings' / 'nan.wav'}: contains NaN or infinite samples"
+    ]
 
 
 def test_dev_splits_are_deterministic_and_disjoint(tmp_path, capsys):
@@ -488,8 +506,10 @@ def test_options_that_cannot_work_are_one_line(tmp_path, capsys):
     table = build_tsv(tmp_path / "tsv")
     assert run(capsys, table, "--layout", "kaldi")[2] == f"dfcnn: error: {table}: the kaldi layout reads a folder\n"
     code, _, err = run(capsys, table.parent, "--layout", "tsv")
-    assert code == 1 and err == f"dfcnn: error: {table.parent}: the tsv layout reads a file of AUDIO<TAB>TEXT lines, " \
-                                "not a folder\n"
+    assert (
+        code == 1
+        and err == f"dfcnn: error: {table.parent}: the tsv layout reads a file of AUDIO<TAB>TEXT lines, not a folder\n"
+    )
 
 
 def test_kaldi_segments_are_offsets_read_through_the_dataset(tmp_path, capsys):
@@ -514,8 +534,10 @@ def test_offset_and_speaker_round_trip_and_are_checked(tmp_path):
     assert (first.speaker, first.offset, second.speaker, second.offset) == ("george", 0.1, None, None)
     assert "offset" not in path.read_text().splitlines()[1]
     assert len(load_utterance(first)) == pytest.approx(0.2 * 16000, abs=2)
-    for record, problem in (({"offset": -1}, "'offset' must be a number of seconds >= 0"),
-                            ({"speaker": 3}, "'speaker' has the wrong type")):
+    for record, problem in (
+        ({"offset": -1}, "'offset' must be a number of seconds >= 0"),
+        ({"speaker": 3}, "'speaker' has the wrong type"),
+    ):
         path.write_text(json.dumps({"audio_filepath": str(wav), "duration": 0.4, "text": "zero", **record}) + "\n")
         with pytest.raises(ManifestError, match=f"{path}:1: {problem}"):
             read_manifest(path)
@@ -530,12 +552,23 @@ def test_a_manifest_it_writes_trains(tmp_path, capsys):
     assert code == 0, err
     assert (tmp_path / "data" / "vocab.txt").read_text().splitlines()[:2] == ["<blank>", "|"]
     data = tmp_path / "data"
-    config = load_config(ExperimentConfig, None, [
-        f"exp_dir={tmp_path / 'exp'}", f"data.train_manifest={data / 'train.jsonl'}",
-        f"data.dev_manifest={data / 'dev.jsonl'}", f"data.vocab={data / 'vocab.txt'}", "data.num_workers=0",
-        "data.max_batch_duration=4.0", "data.stats_utterances=4", "train.epochs=1", "train.warmup_steps=1",
-        "train.log_every_steps=1", *TINY_MODEL,
-    ])
+    config = load_config(
+        ExperimentConfig,
+        None,
+        [
+            f"exp_dir={tmp_path / 'exp'}",
+            f"data.train_manifest={data / 'train.jsonl'}",
+            f"data.dev_manifest={data / 'dev.jsonl'}",
+            f"data.vocab={data / 'vocab.txt'}",
+            "data.num_workers=0",
+            "data.max_batch_duration=4.0",
+            "data.stats_utterances=4",
+            "train.epochs=1",
+            "train.warmup_steps=1",
+            "train.log_every_steps=1",
+            *TINY_MODEL,
+        ],
+    )
     trainer = Trainer(config, progress=False)
     trainer.run()
     assert len(trainer.data.dataset) == 4 and trainer.dropped == {}

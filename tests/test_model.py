@@ -48,8 +48,13 @@ def test_padding_does_not_change_an_utterance(channels_last, residual, stem):
 
 @pytest.mark.parametrize(
     "geometry",
-    [dict(time_pool=[2, 2, 1]), dict(time_pool=[2, 2, 2]), dict(time_pool=[3, 1, 2]), dict(time_pool=[1, 1, 1]),
-     *STEMS.values()],
+    [
+        dict(time_pool=[2, 2, 1]),
+        dict(time_pool=[2, 2, 2]),
+        dict(time_pool=[3, 1, 2]),
+        dict(time_pool=[1, 1, 1]),
+        *STEMS.values(),
+    ],
     ids=["2-2-1", "2-2-2", "3-1-2", "1-1-1", *STEMS],
 )
 def test_output_lengths_match_real_outputs(geometry):
@@ -109,7 +114,8 @@ def test_bad_configs():
         with pytest.raises(ConfigError, match="stem_stride"):
             ModelConfig(vocab_size=5, stem_stride=stride)
     with pytest.raises(ConfigError, match="to nothing"):
-        _ = ModelConfig(input_bins=8, vocab_size=5, stem_stride=[4, 1], channels=[4], time_pool=[1],
-                        freq_pool=[4]).output_bins
+        _ = ModelConfig(
+            input_bins=8, vocab_size=5, stem_stride=[4, 1], channels=[4], time_pool=[1], freq_pool=[4]
+        ).output_bins
     with pytest.raises(ConfigError, match="to nothing"):
         _ = ModelConfig(input_bins=8, vocab_size=5, channels=[4, 4], time_pool=[1, 1], freq_pool=[4, 4]).output_bins

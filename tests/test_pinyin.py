@@ -23,7 +23,7 @@ from dfcnn.lm import (
     write_lexicon,
 )
 from dfcnn.text import Tokenizer, build_vocab, normalize_mandarin, save_vocab
-from dfcnn.train import ExperimentConfig, Trainer
+from dfcnn.training.train import ExperimentConfig, Trainer
 
 
 def pinyin_tokenizer(texts: list[str]) -> Tokenizer:
@@ -98,19 +98,33 @@ def test_tiny_pinyin_training_run_on_aishell(tmp_path):
     """Four real recordings: the checkpoint keeps the unit, dev and test are scored in syllables."""
     corpus = shared_corpus("aishell1_sample") / "AISHELL_Sample_data"
     utterances = [
-        Utterance(audio, audio_info(audio)[0], audio.with_suffix(".txt").read_text(encoding="utf-8").strip(),
-                  audio.stem)
+        Utterance(
+            audio, audio_info(audio)[0], audio.with_suffix(".txt").read_text(encoding="utf-8").strip(), audio.stem
+        )
         for audio in sorted(corpus.glob("BAC009S0150W000[1-4].opus"))  # 设定二十九度 ... 设定三十二度
     ]
     assert utterances[0].text == "设定二十九度"
     write_manifest(tmp_path / "train.jsonl", utterances)
     save_vocab(build_vocab((normalize_mandarin(u.text) for u in utterances), unit="pinyin"), tmp_path / "vocab.txt")
-    config = load_config(ExperimentConfig, None, [
-        f"exp_dir={tmp_path / 'exp'}", f"data.train_manifest={tmp_path / 'train.jsonl'}",
-        f"data.dev_manifest={tmp_path / 'train.jsonl'}", f"data.vocab={tmp_path / 'vocab.txt'}",
-        "data.normalizer=mandarin", "data.unit=pinyin", "data.max_batch_duration=5.0", "data.num_workers=0",
-        "data.stats_utterances=4", "train.epochs=1", "train.warmup_steps=1", "train.device=cpu", *TINY_MODEL,
-    ])
+    config = load_config(
+        ExperimentConfig,
+        None,
+        [
+            f"exp_dir={tmp_path / 'exp'}",
+            f"data.train_manifest={tmp_path / 'train.jsonl'}",
+            f"data.dev_manifest={tmp_path / 'train.jsonl'}",
+            f"data.vocab={tmp_path / 'vocab.txt'}",
+            "data.normalizer=mandarin",
+            "data.unit=pinyin",
+            "data.max_batch_duration=5.0",
+            "data.num_workers=0",
+            "data.stats_utterances=4",
+            "train.epochs=1",
+            "train.warmup_steps=1",
+            "train.device=cpu",
+            *TINY_MODEL,
+        ],
+    )
     trainer = Trainer(config, progress=False)
     assert trainer.tokenizer.unit == "pinyin" and len(trainer.dataset) == 4
     best = trainer.run()

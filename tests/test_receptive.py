@@ -19,17 +19,31 @@ CONFIGS = [
     {"channels": [2, 2, 3], "time_pool": [2, 2, 1], "freq_pool": [2, 2, 2], "convs_per_block": 2, "residual": True},
     # strided stems (kernel = stride + 2), alone in one axis, with odd strides, and with a pool in the last block
     {"channels": [2, 3], "time_pool": [1, 2], "freq_pool": [2, 2], "convs_per_block": 2, "stem_stride": [2, 2]},
-    {"channels": [3, 2], "time_pool": [2, 1], "freq_pool": [1, 2], "convs_per_block": 1, "stem_stride": [1, 3],
-     "residual": True},
-    {"channels": [2, 2, 2], "time_pool": [1, 1, 2], "freq_pool": [2, 1, 1], "convs_per_block": 2,
-     "stem_stride": [3, 1]},
+    {
+        "channels": [3, 2],
+        "time_pool": [2, 1],
+        "freq_pool": [1, 2],
+        "convs_per_block": 1,
+        "stem_stride": [1, 3],
+        "residual": True,
+    },
+    {
+        "channels": [2, 2, 2],
+        "time_pool": [1, 1, 2],
+        "freq_pool": [2, 1, 1],
+        "convs_per_block": 2,
+        "stem_stride": [3, 1],
+    },
 ]
 
 
 def _name(geometry: dict) -> str:
     stem = "s{}x{}".format(*geometry["stem_stride"]) if "stem_stride" in geometry else ""
-    return stem + f"t{geometry['time_pool']}f{geometry['freq_pool']}x{geometry['convs_per_block']}" + (
-        "res" if geometry.get("residual") else "")
+    return (
+        stem
+        + f"t{geometry['time_pool']}f{geometry['freq_pool']}x{geometry['convs_per_block']}"
+        + ("res" if geometry.get("residual") else "")
+    )
 
 
 @pytest.mark.parametrize("geometry", CONFIGS, ids=_name)

@@ -1,6 +1,6 @@
 """The prepare stage of the yesno, fsdd and speechocean762 recipes, on the real corpora.
 
-Each recipe's prepare.py is imported from its path and run into a temporary folder; the manifests it
+Each recipe's prepare function (``recipes.<corpus>.prepare``) runs into a temporary folder; the manifests it
 writes are read back with ``dfcnn.data.read_manifest``. A test skips when its corpus is not under
 $DFCNN_DATA (default ../shared/data beside the repository). Durations come from the file headers,
 so the whole module runs in seconds.
@@ -8,16 +8,19 @@ so the whole module runs in seconds.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from conftest import missing
 
 from dfcnn.data import read_manifest
 from dfcnn.text import Tokenizer, normalize_english
+from recipes.fsdd.prepare import prepare_fsdd
+from recipes.speechocean762.prepare import prepare_speechocean762
+from recipes.yesno.prepare import prepare_yesno
 
 REPO = Path(__file__).resolve().parents[1]
 RECIPES = REPO / "recipes"
@@ -25,19 +28,13 @@ DATA_ROOT = Path(os.environ.get("DFCNN_DATA") or REPO.parent / "shared" / "data"
 SPLITS = ("train", "dev", "test")
 
 
-def load_recipe(corpus: str):
-    """recipes/<corpus>/prepare.py as a module (recipes are not a package)."""
-    path = RECIPES / corpus / "prepare.py"
-    spec = importlib.util.spec_from_file_location(f"prepare_{corpus}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+PREPARE = {"yesno": prepare_yesno, "fsdd": prepare_fsdd, "speechocean762": prepare_speechocean762}
 
 
 def corpus_dir(corpus: str) -> Path:
     path = DATA_ROOT / corpus
     if not path.is_dir():
-        pytest.skip(f"corpus {corpus} not found at {path} (set DFCNN_DATA to the folder holding the corpora)")
+        missing(f"corpus {corpus} not found at {path} (set DFCNN_DATA to the folder holding the corpora)")
     return path
 
 
@@ -50,7 +47,7 @@ def prepared(tmp_path_factory):
         if corpus not in cache:
             source = corpus_dir(corpus)
             out = tmp_path_factory.mktemp(corpus)
-            returned = load_recipe(corpus).prepare(source, out)
+            returned = PREPARE[corpus](source, out)
             manifests = {split: read_manifest(out / f"{split}.jsonl") for split in SPLITS}
             assert {s: [u.utt_id for u in us] for s, us in returned.items()} == {
                 s: [u.utt_id for u in us] for s, us in manifests.items()
@@ -140,7 +137,7 @@ def test_speechocean762(prepared):
 
 def test_speechocean762_dev_is_deterministic(prepared, tmp_path):
     out, splits = prepared("speechocean762")
-    again = load_recipe("speechocean762").prepare(corpus_dir("speechocean762"), tmp_path)
+    again = prepare_speechocean762(corpus_dir("speechocean762"), tmp_path)
     assert [u.utt_id for u in again["dev"]] == [u.utt_id for u in splits["dev"]]
     assert (tmp_path / "dev.jsonl").read_bytes() == (out / "dev.jsonl").read_bytes()
 
@@ -150,10 +147,11 @@ def test_missing_corpus_is_a_one_line_error(corpus, tmp_path):
     missing = tmp_path / "nowhere"
     env = {**os.environ, "DFCNN_DATA": str(missing)}
     result = subprocess.run(
-        [sys.executable, str(RECIPES / corpus / "prepare.py"), "--out", str(tmp_path / "out")],
+        [sys.executable, "-m", f"recipes.{corpus}.prepare", "--out", str(tmp_path / "out")],
         capture_output=True,
         text=True,
         env=env,
+        cwd=REPO,  # as a user runs it: from the repository root
         timeout=120,
     )
     assert result.returncode == 2
@@ -173,7 +171,7 @@ def test_run_sh_is_valid_bash(corpus):
 @pytest.mark.parametrize("conf", sorted(RECIPES.glob("*/conf.yaml")), ids=lambda path: path.parent.name)
 def test_every_recipe_config_loads(conf):
     from dfcnn.config import load_config
-    from dfcnn.train import ExperimentConfig
+    from dfcnn.training.train import ExperimentConfig
 
     config = load_config(ExperimentConfig, conf)  # an unknown key or a wrong type is an error naming the file
     for manifest in (config.data.train_manifest, config.data.dev_manifest):

@@ -10,7 +10,6 @@ a connection that breaks mid-way, a wrong checksum refused and the bad file not 
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import io
 import os
 import subprocess
@@ -27,24 +26,20 @@ from public_replicas import build_aishell1, build_an4, build_librispeech, build_
 
 from dfcnn.data import read_manifest
 from dfcnn.text import Tokenizer, normalize_english, normalize_mandarin
+from recipes import download
+from recipes.aishell1 import fetch as aishell1_fetch
+from recipes.aishell1 import prepare as aishell1_prepare
+from recipes.an4 import fetch as an4_fetch
+from recipes.an4 import prepare as an4_prepare
+from recipes.librispeech import fetch as librispeech_fetch
+from recipes.librispeech.prepare import prepare_librispeech
+from recipes.thchs30 import fetch as thchs30_fetch
+from recipes.thchs30 import prepare as thchs30_prepare
 
 REPO = Path(__file__).resolve().parents[1]
 RECIPES = REPO / "recipes"
 PUBLIC = ("librispeech", "aishell1", "thchs30", "an4")
-
-
-def load(corpus: str | None, name: str):
-    """recipes/<corpus>/<name>.py (or recipes/<name>.py) as a module: recipes are not a package."""
-    path = RECIPES / (corpus or "") / f"{name}.py"
-    module_name = f"{corpus}_{name}" if corpus else name  # recipes/download.py is `download` to fetch.py too
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
-download = load(None, "download")
+FETCH = {"librispeech": librispeech_fetch, "aishell1": aishell1_fetch, "thchs30": thchs30_fetch, "an4": an4_fetch}
 
 
 def check_prepared(out: Path, expected: dict, normalizer: str, splits: tuple[str, ...]) -> dict:
@@ -70,20 +65,20 @@ def test_librispeech_prepare(tmp_path):
     subset_to_split = {"train-clean-100": "train", "dev-clean": "dev", "test-clean": "test", "test-other": "test-other"}
     expected = {k: (subset_to_split[s], t, d) for k, (s, t, d) in expected.items()}
     # --corpus-dir may be the folder holding LibriSpeech/ or LibriSpeech/ itself
-    returned = load("librispeech", "prepare").prepare(tmp_path / "corpus", tmp_path / "out")
+    returned = prepare_librispeech(tmp_path / "corpus", tmp_path / "out")
     assert set(returned) == {"train", "dev", "test", "test-other"}  # no dev-other in the replica: none written
     assert not (tmp_path / "out" / "dev-other.jsonl").exists()
     manifests = check_prepared(tmp_path / "out", expected, "english", ("train", "dev", "test", "test-other"))
     assert [u.utt_id for u in manifests["train"]] == ["103-1240-0000", "103-1240-0001", "19-198-0000", "19-198-0001"]
     assert any("'" in u.text for u in manifests["train"])  # LJSpeech's apostrophe survives
-    again = load("librispeech", "prepare").prepare(tmp_path / "corpus" / "LibriSpeech", tmp_path / "out2")
+    again = prepare_librispeech(tmp_path / "corpus" / "LibriSpeech", tmp_path / "out2")
     assert (tmp_path / "out2" / "train.jsonl").read_bytes() == (tmp_path / "out" / "train.jsonl").read_bytes()
     assert len(again["train"]) == 4
 
 
 def test_librispeech_prepare_errors(tmp_path):
     build_librispeech(tmp_path, shared_corpus("cathy_arctic"), shared_corpus("ljspeech_subset"))
-    prepare = load("librispeech", "prepare").prepare
+    prepare = prepare_librispeech
     from dfcnn.errors import DfcnnError
 
     with pytest.raises(DfcnnError, match="train-clean-360: training subset not found"):
@@ -96,15 +91,14 @@ def test_librispeech_prepare_errors(tmp_path):
 @pytest.mark.parametrize("packed", [False, True], ids=["unpacked", "speaker-archives"])
 def test_aishell1_prepare(tmp_path, packed, capsys):
     expected = build_aishell1(tmp_path / "dl", shared_corpus("aishell1_sample"), packed=packed)
-    module = load("aishell1", "prepare")
     if packed:  # as downloaded: wav/<speaker>.tar.gz; prepare says what to do, fetch.py's step unpacks them
         from dfcnn.errors import DfcnnError
 
         with pytest.raises(DfcnnError, match="unpack the 3 speaker archives"):
-            module.prepare(tmp_path / "dl", tmp_path / "out")
-        load("aishell1", "fetch").unpack_speakers(tmp_path / "dl")
+            aishell1_prepare.prepare_aishell1(tmp_path / "dl", tmp_path / "out")
+        aishell1_fetch.unpack_speakers(tmp_path / "dl")
         assert not list((tmp_path / "dl" / "data_aishell" / "wav").glob("*.tar.gz"))
-    module.prepare(tmp_path / "dl", tmp_path / "out")
+    aishell1_prepare.prepare_aishell1(tmp_path / "dl", tmp_path / "out")
     assert "train: 1 audio files without a transcript line left out" in capsys.readouterr().err
     manifests = check_prepared(tmp_path / "out", expected, "mandarin", ("train", "dev", "test"))
     for utt in manifests["train"]:
@@ -115,8 +109,7 @@ def test_aishell1_prepare(tmp_path, packed, capsys):
 
 def test_thchs30_prepare(tmp_path):
     expected = build_thchs30(tmp_path, shared_corpus("aishell3_SSB0139"))
-    module = load("thchs30", "prepare")
-    module.prepare(tmp_path, tmp_path / "out")
+    thchs30_prepare.prepare_thchs30(tmp_path, tmp_path / "out")
     manifests = check_prepared(tmp_path / "out", expected, "mandarin", ("train", "dev", "test"))
     # audio paths are the split folder's copies, the text is line 1 (words) of data/X.wav.trn
     assert all(u.audio_filepath.parent.name == "train" for u in manifests["train"])
@@ -125,19 +118,20 @@ def test_thchs30_prepare(tmp_path):
     assert (base / "train" / "A2_0.wav.trn").read_text("utf-8").strip() == "../data/A2_0.wav.trn"
     # the pointer in a split folder is followed when data/ is not where the text is looked up
     line1 = (base / "data" / "A2_0.wav.trn").read_text("utf-8").splitlines()[0]
-    assert module.read_trn(base / "train" / "A2_0.wav.trn") == line1 and " " in line1
+    assert thchs30_prepare.read_trn(base / "train" / "A2_0.wav.trn") == line1 and " " in line1
 
 
 def test_an4_prepare(tmp_path):
     expected = build_an4(tmp_path, shared_corpus("fsdd"))
-    module = load("an4", "prepare")
-    splits = module.prepare(tmp_path, tmp_path / "out")
-    dev_speakers = {module.speaker_of(u.utt_id) for u in splits["dev"]}
+    splits = an4_prepare.prepare_an4(tmp_path, tmp_path / "out")
+    dev_speakers = {an4_prepare.speaker_of(u.utt_id) for u in splits["dev"]}
     assert len(dev_speakers) == 1  # max(1, round(0.1 * 3 speakers))
-    expected = {k: ("dev" if s == "train" and module.speaker_of(k) in dev_speakers else s, t, d)
-                for k, (s, t, d) in expected.items()}
+    expected = {
+        k: ("dev" if s == "train" and an4_prepare.speaker_of(k) in dev_speakers else s, t, d)
+        for k, (s, t, d) in expected.items()
+    }
     manifests = check_prepared(tmp_path / "out", expected, "english", ("train", "dev", "test"))
-    train_speakers = {module.speaker_of(u.utt_id) for u in manifests["train"]}
+    train_speakers = {an4_prepare.speaker_of(u.utt_id) for u in manifests["train"]}
     assert not train_speakers & dev_speakers and len(train_speakers) == 2
     assert manifests["test"][1].text == "one two"  # "<s> ONE TWO </s> (cen2-fcaw-b)"
     assert all(u.audio_filepath.suffix == ".sph" for us in manifests.values() for u in us)
@@ -147,17 +141,34 @@ def test_an4_bad_line_is_named(tmp_path):
     build_an4(tmp_path, shared_corpus("fsdd"))
     path = tmp_path / "an4" / "etc" / "an4_test.transcription"
     path.write_text(path.read_text() + "<s> NO ID HERE </s>\n")
-    result = subprocess.run([sys.executable, str(RECIPES / "an4" / "prepare.py"), "--corpus-dir", str(tmp_path),
-                             "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "recipes.an4.prepare", "--corpus-dir", str(tmp_path), "--out", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+    )
     assert result.returncode == 1
     assert f"{path}:3: expected" in result.stderr
 
 
 @pytest.mark.parametrize("corpus", PUBLIC)
 def test_missing_corpus_is_a_one_line_error(corpus, tmp_path):
-    result = subprocess.run([sys.executable, str(RECIPES / corpus / "prepare.py"), "--corpus-dir",
-                             str(tmp_path / "nowhere"), "--out", str(tmp_path / "out")],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            f"recipes.{corpus}.prepare",
+            "--corpus-dir",
+            str(tmp_path / "nowhere"),
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+    )
     assert result.returncode == 2 and str(tmp_path / "nowhere") in result.stderr
     assert "\n" not in result.stderr.strip()
 
@@ -170,28 +181,34 @@ def test_recipe_files(corpus, tmp_path):
     assert os.access(folder / "run.sh", os.X_OK)
     assert subprocess.run(["bash", "-n", str(folder / "run.sh")]).returncode == 0
     from dfcnn.config import load_config
-    from dfcnn.train import ExperimentConfig
+    from dfcnn.training.train import ExperimentConfig
 
     config = load_config(ExperimentConfig, folder / "conf.yaml")
     assert config.data.normalizer == ("mandarin" if corpus in ("aishell1", "thchs30") else "english")
     # --data-dir skips the download stage
-    result = subprocess.run(["bash", str(folder / "run.sh"), "--data-dir", str(tmp_path), "--stop-stage", "0"],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        ["bash", str(folder / "run.sh"), "--data-dir", str(tmp_path), "--stop-stage", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     assert f"using the corpus at {tmp_path} (--data-dir): nothing to download" in result.stdout
 
 
 def test_fetch_lists_official_urls():
-    for corpus, host in (("librispeech", "https://www.openslr.org/resources/12/"),
-                         ("aishell1", "https://www.openslr.org/resources/33/"),
-                         ("thchs30", "https://www.openslr.org/resources/18/"),
-                         ("an4", "http://www.speech.cs.cmu.edu/databases/an4/")):
-        archives = load(corpus, "fetch").ARCHIVES
+    for corpus, host in (
+        ("librispeech", "https://www.openslr.org/resources/12/"),
+        ("aishell1", "https://www.openslr.org/resources/33/"),
+        ("thchs30", "https://www.openslr.org/resources/18/"),
+        ("an4", "http://www.speech.cs.cmu.edu/databases/an4/"),
+    ):
+        archives = FETCH[corpus].ARCHIVES
         for archive in archives.values():
             assert archive.url.startswith(host)
             assert archive.md5 is None or len(archive.md5) == 32
-    assert load("librispeech", "fetch").ARCHIVES["dev-clean"].md5 == "42e2234ba48799c1f50f24a7926300a1"
-    assert load("an4", "fetch").ARCHIVES["an4_sphere"].md5 is None  # CMU publishes none
+    assert librispeech_fetch.ARCHIVES["dev-clean"].md5 == "42e2234ba48799c1f50f24a7926300a1"
+    assert an4_fetch.ARCHIVES["an4_sphere"].md5 is None  # CMU publishes none
 
 
 # ------------------------------------------------------------------------------------------ download
@@ -388,9 +405,23 @@ def test_fetch_cli_refuses_a_mirror_file_with_the_wrong_md5(tmp_path):
     mirror = tmp_path / "mirror"
     mirror.mkdir()
     (mirror / "dev-clean.tar.gz").write_bytes(_tar_gz({"LibriSpeech/dev-clean/README": b"not the corpus"}))
-    result = subprocess.run([sys.executable, str(RECIPES / "librispeech" / "fetch.py"), "--out", str(tmp_path / "dl"),
-                             "--parts", "dev-clean", "--mirror", mirror.as_uri()],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "recipes.librispeech.fetch",
+            "--out",
+            str(tmp_path / "dl"),
+            "--parts",
+            "dev-clean",
+            "--mirror",
+            mirror.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+    )
     assert result.returncode == 1
     assert "md5" in result.stderr and "42e2234ba48799c1f50f24a7926300a1" in result.stderr
     assert not list((tmp_path / "dl").iterdir())  # neither the archive nor a .part is kept
@@ -402,14 +433,14 @@ def test_fetch_then_prepare_an4_from_a_file_mirror(tmp_path):
     mirror.mkdir()
     with tarfile.open(mirror / "an4_sphere.tar.gz", "w:gz") as tar:
         tar.add(tmp_path / "src" / "an4", arcname="an4")
-    fetch = [sys.executable, str(RECIPES / "an4" / "fetch.py"), "--out", str(tmp_path / "dl")]
+    fetch = [sys.executable, "-m", "recipes.an4.fetch", "--out", str(tmp_path / "dl")]
     fetch += ["--mirror", mirror.as_uri()]
-    result = subprocess.run(fetch, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(fetch, capture_output=True, text=True, timeout=60, cwd=REPO)
     assert result.returncode == 0, result.stderr
     assert "no checksum" in result.stderr and (tmp_path / "dl" / "an4" / "etc" / "an4_train.transcription").is_file()
-    again = subprocess.run(fetch, capture_output=True, text=True, timeout=60)
+    again = subprocess.run(fetch, capture_output=True, text=True, timeout=60, cwd=REPO)
     assert again.returncode == 0 and "already extracted" in again.stderr
-    splits = load("an4", "prepare").prepare(tmp_path / "dl", tmp_path / "out")
+    splits = an4_prepare.prepare_an4(tmp_path / "dl", tmp_path / "out")
     assert sum(len(us) for us in splits.values()) == 8
 
 
@@ -419,7 +450,7 @@ def test_fetch_aishell1_unpacks_the_speaker_archives(tmp_path):
     mirror.mkdir()
     with tarfile.open(mirror / "data_aishell.tgz", "w:gz") as tar:
         tar.add(tmp_path / "src" / "data_aishell", arcname="data_aishell")
-    fetch = load("aishell1", "fetch")
+    fetch = aishell1_fetch
     archives = {
         "data_aishell": download.Archive((mirror / "data_aishell.tgz").as_uri())
     }  # the real MD5 would not match
@@ -430,5 +461,5 @@ def test_fetch_aishell1_unpacks_the_speaker_archives(tmp_path):
         == 0
     )
     assert len(list((tmp_path / "dl" / "data_aishell" / "wav").glob("*/*/*.wav"))) == 8
-    splits = load("aishell1", "prepare").prepare(tmp_path / "dl", tmp_path / "out")
+    splits = aishell1_prepare.prepare_aishell1(tmp_path / "dl", tmp_path / "out")
     assert [len(splits[s]) for s in ("train", "dev", "test")] == [3, 2, 2]

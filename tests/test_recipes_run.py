@@ -55,13 +55,20 @@ def table_rows(text: str) -> dict[str, list[str]]:
 def yesno(tmp_path_factory):
     corpus = shared_corpus("yesno")
     work = tmp_path_factory.mktemp("yesno")
-    env = {**clean_env(), "DATA": str(work / "data"), "EXP": str(work / "exp"), "PYTHON": sys.executable,
-           "DFCNN_DATA": str(corpus.parent), "PYTHONDONTWRITEBYTECODE": "1"}
+    env = {
+        **clean_env(),
+        "DATA": str(work / "data"),
+        "EXP": str(work / "exp"),
+        "PYTHON": sys.executable,
+        "DFCNN_DATA": str(corpus.parent),
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
     before = snapshot(RECIPE)
 
     def run(*args: str) -> subprocess.CompletedProcess:
-        result = subprocess.run(["bash", str(RECIPE / "run.sh"), *args], capture_output=True, text=True, env=env,
-                                cwd=work, timeout=900)
+        result = subprocess.run(
+            ["bash", str(RECIPE / "run.sh"), *args], capture_output=True, text=True, env=env, cwd=work, timeout=900
+        )
         assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
         assert snapshot(RECIPE) == before, "run.sh wrote into the recipe folder despite DATA and EXP"
         return result
@@ -107,6 +114,7 @@ def test_yesno_lm_tuned_on_dev_and_four_decoders(yesno, kenlm):
     assert {line.split()[0] for line in (exp / "lm" / "lexicon.txt").read_text().splitlines()} == {"yes", "no"}
     best = json.loads((exp / "tune" / "best.json").read_text())
     assert (exp / "tune" / best["lm"]).resolve() == (exp / "lm" / "lm.bin").resolve()
+    assert (exp / "decoder.json").is_file()  # shipped: the model decodes with it wherever it is loaded
     assert re.search(rf"^best: --lm-weight {best['lm_weight']:g} --word-score {best['word_score']:g}$", out, re.M)
     rows = table_rows(out)
     assert list(rows) == ["test greedy", "test beam", "test beam+lexicon", "test beam+lexicon+LM"]
@@ -141,8 +149,14 @@ def run_fake(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProc
     folder.mkdir(exist_ok=True)
     (folder / "run.sh").write_text(FAKE_RUN_SH.format(stages=RECIPES / "stages.sh"))
     (tmp_path / "elsewhere").mkdir(exist_ok=True)
-    return subprocess.run(["bash", str(folder / "run.sh"), *args], capture_output=True, text=True, timeout=60,
-                          cwd=tmp_path / "elsewhere", env={**clean_env(), **env})
+    return subprocess.run(
+        ["bash", str(folder / "run.sh"), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path / "elsewhere",
+        env={**clean_env(), **env},
+    )
 
 
 def test_stages_numbered_selected_and_forwarded(tmp_path):
@@ -150,10 +164,12 @@ def test_stages_numbered_selected_and_forwarded(tmp_path):
     assert everything.returncode == 0, everything.stderr
     lines = [re.sub(r" \(\d\d:\d\d:\d\d\)", "", line) for line in everything.stdout.splitlines()]
     assert lines == [
-        "==== stage 0 ====", "hello DATA=data EXP=exp",  # the defaults: data/ and exp in the recipe folder
-        "==== stage 1 ====", "dfcnn train conf.yaml --resume train.epochs=2 model.channels=[8,16]",
+        "==== stage 0 ====",
+        "hello DATA=data EXP=exp",  # the defaults: data/ and exp in the recipe folder
+        "==== stage 1 ====",
+        "dfcnn train conf.yaml --resume train.epochs=2 model.channels=[8,16]",
         "==== stage 2 ====",
-        "dfcnn tune --model exp/best.pt --manifest data/dev.jsonl --lm exp/lm/lm.bin --out exp/tune --quiet "
+        "dfcnn tune --model exp/best.pt --manifest data/dev.jsonl --lm exp/lm/lm.bin --out exp/tune --ship --quiet "
         "--lm-weights 1,2",
         "dfcnn evaluate --model exp/best.pt --manifest data/test.jsonl --decoder-config exp/tune/best.json "
         "--compare --out exp/eval-test-decoders --quiet",

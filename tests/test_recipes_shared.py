@@ -1,7 +1,7 @@
 """The prepare stage of the cathy_arctic, ljspeech_subset, aishell1_sample and aishell3_SSB0139
 recipes, on the real shared corpora.
 
-Each recipe's prepare.py is imported from its path and run into a temporary folder; the manifests it
+Each recipe's prepare function (``recipes.<corpus>.prepare``) runs into a temporary folder; the manifests it
 writes are read back with ``dfcnn.data.read_manifest``. A test skips when its corpus is not under
 $DFCNN_DATA (``shared_corpus``). Durations come from the file headers: the module runs in seconds.
 A malformed transcript is tested on a copy of the corpus whose audio folders are links to the real
@@ -10,7 +10,6 @@ ones and whose transcript file is corrupted.
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from pathlib import Path
 
@@ -20,18 +19,22 @@ from conftest import shared_corpus
 from dfcnn.data import read_manifest
 from dfcnn.errors import DfcnnError
 from dfcnn.text import Tokenizer, normalize_english, normalize_mandarin, to_pinyin
+from recipes.aishell1_sample.prepare import prepare_aishell1_sample
+from recipes.aishell3_SSB0139.prepare import prepare_aishell3_SSB0139
+from recipes.cathy_arctic.prepare import prepare_cathy_arctic
+from recipes.common import check_fractions, hash_ranked, held_out, held_out_speakers, read_transcript
+from recipes.ljspeech_subset.prepare import prepare_ljspeech_subset
 
-RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 SPLITS = ("train", "dev", "test")
 SYLLABLE = re.compile(r"[a-z]+[1-5]")
 
 
-def load_recipe(corpus: str):
-    """recipes/<corpus>/prepare.py as a module (recipes are not a package)."""
-    spec = importlib.util.spec_from_file_location(f"prepare_{corpus}", RECIPES / corpus / "prepare.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+PREPARE = {
+    "cathy_arctic": prepare_cathy_arctic,
+    "ljspeech_subset": prepare_ljspeech_subset,
+    "aishell1_sample": prepare_aishell1_sample,
+    "aishell3_SSB0139": prepare_aishell3_SSB0139,
+}
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +47,7 @@ def prepared(tmp_path_factory):
         if key not in cache:
             source = shared_corpus(corpus)
             out = tmp_path_factory.mktemp(corpus)
-            returned = load_recipe(corpus).prepare(source, out, **options)
+            returned = PREPARE[corpus](source, out, **options)
             manifests = {split: read_manifest(out / f"{split}.jsonl") for split in SPLITS}
             assert {s: [u.utt_id for u in us] for s, us in returned.items()} == {
                 s: [u.utt_id for u in us] for s, us in manifests.items()
@@ -131,7 +134,7 @@ def test_cathy_arctic_malformed_prompt_line(tmp_path):
     lines[6] = "( arctic_a0007 missing quotes )"
     (copy / "cmuarctic.data").write_text("\n".join(lines) + "\n", encoding="utf-8")
     with pytest.raises(DfcnnError, match=re.escape(f"{copy / 'cmuarctic.data'}:7:")):
-        load_recipe("cathy_arctic").prepare(copy, tmp_path / "out")
+        prepare_cathy_arctic(copy, tmp_path / "out")
 
 
 # ljspeech_subset
@@ -158,7 +161,7 @@ def test_ljspeech_subset_malformed_line(tmp_path):
     transcript = "LJSpeech-1.1/metadata_subset.csv"
     copy = corrupt_copy(shared_corpus("ljspeech_subset"), tmp_path, transcript, 12, "LJ001-0012|only two fields")
     with pytest.raises(DfcnnError, match=re.escape(f"{copy / transcript}:12:")):
-        load_recipe("ljspeech_subset").prepare(copy, tmp_path / "out")
+        prepare_ljspeech_subset(copy, tmp_path / "out")
 
 
 # aishell1_sample
@@ -204,7 +207,7 @@ def test_aishell1_sample_malformed_transcript(tmp_path):
     (copy / "BAC009S0150W0001.txt").write_text("设定二十九度\n", encoding="utf-8")
     (copy / "BAC009S0150W0002.txt").write_text("第一行\n\n第二行\n", encoding="utf-8")
     with pytest.raises(DfcnnError, match=re.escape(f"{copy / 'BAC009S0150W0002.txt'}:3:")):
-        load_recipe("aishell1_sample").prepare(copy.parent, tmp_path / "out")
+        prepare_aishell1_sample(copy.parent, tmp_path / "out")
 
 
 # aishell3_SSB0139
@@ -229,16 +232,13 @@ def test_aishell3_ssb0139_malformed_line(tmp_path):
     transcript = "train_sample/content.txt"
     copy = corrupt_copy(shared_corpus("aishell3_SSB0139"), tmp_path, transcript, 5, "SSB01390005.wav\t我 wo3 知")
     with pytest.raises(DfcnnError, match=re.escape(f"{copy / transcript}:5:")):
-        load_recipe("aishell3_SSB0139").prepare(copy, tmp_path / "out")
+        prepare_aishell3_SSB0139(copy, tmp_path / "out")
 
 
 # recipes/common.py: the hash-ranked held-out sets every split above is drawn with
 
 
 def test_held_out_sets_are_disjoint_sized_and_fixed():
-    load_recipe("cathy_arctic")  # puts recipes/ on sys.path, as every prepare.py does
-    from common import check_fractions, hash_ranked, held_out
-
     keys = [f"utt{i:03d}" for i in range(200)]
     test, dev = held_out(keys + keys[:50], (0.05, 0.1))  # a repeated key counts once
     assert len(test) == 10 and len(dev) == 20 and not test & dev
@@ -253,9 +253,6 @@ def test_held_out_sets_are_disjoint_sized_and_fixed():
 
 
 def test_held_out_speakers_in_proportion_and_at_least_one():
-    load_recipe("cathy_arctic")
-    from common import hash_ranked, held_out_speakers
-
     children = [f"child{i:02d}" for i in range(62)]
     adults = [f"adult{i:02d}" for i in range(63)]
     dev = held_out_speakers([children, adults], 0.08)  # 10 of 125: 4.96 + 5.04 -> 5 + 5 by largest remainder
@@ -267,14 +264,14 @@ def test_held_out_speakers_in_proportion_and_at_least_one():
 
 
 def test_read_transcript_one_line_normalised(tmp_path):
-    load_recipe("cathy_arctic")
-    from common import read_transcript
-
     path = tmp_path / "a.txt"
     path.write_text("\ufeffHello, World!\n\n", encoding="utf-8")
     assert read_transcript(path, normalize_english) == "hello world"
-    for content, message in (("\n \n", ":1: empty transcript"), ("one\n\ntwo\n", ":3: expected one line"),
-                             ("\n?!\n", ":2: nothing left of the transcript once normalised: '?!'")):
+    for content, message in (
+        ("\n \n", ":1: empty transcript"),
+        ("one\n\ntwo\n", ":3: expected one line"),
+        ("\n?!\n", ":2: nothing left of the transcript once normalised: '?!'"),
+    ):
         path.write_text(content, encoding="utf-8")
         with pytest.raises(DfcnnError, match=re.escape(f"{path}{message}")):
             read_transcript(path, normalize_english)

@@ -18,8 +18,12 @@ def eval_dir(tmp_path, write_tone):
     folder = tmp_path / "eval-test"
     folder.mkdir()
     audio = write_tone("utt.wav", seconds=0.5)
-    pairs = [("one two three", "one two three"), ("four five", "for five six"), ("seven eight", "seven"),
-             ("nine one", "nine won")]
+    pairs = [
+        ("one two three", "one two three"),
+        ("four five", "for five six"),
+        ("seven eight", "seven"),
+        ("nine one", "nine won"),
+    ]
     lines = [
         json.dumps({"utt_id": f"u{i}", "ref": r, "hyp": h, "audio_filepath": str(audio)})
         for i, (r, h) in enumerate(pairs)

@@ -25,7 +25,7 @@ websockets = pytest.importorskip("websockets")
 
 import uvicorn  # noqa: E402
 
-from dfcnn.inference import load_model  # noqa: E402
+from dfcnn.loading import load_model  # noqa: E402
 from dfcnn.serve.app import create_app  # noqa: E402
 from dfcnn.serve.limits import Admission, Busy, ServeConfig, TimedOut  # noqa: E402
 from dfcnn.serve.responses import model_language  # noqa: E402
@@ -149,9 +149,9 @@ def test_a_full_queue_answers_503_with_retry_after_and_every_request_gets_an_ans
     release = threading.Event()
     original = state.transcribe_upload
 
-    def held(data, filename):
+    def held(*upload):  # data, filename, the model chosen
         release.wait(15)
-        return original(data, filename)
+        return original(*upload)
 
     state.transcribe_upload = held
     audio = (tiny_model.parent / "utt0.wav").read_bytes()
@@ -347,3 +347,12 @@ def test_docs_load_nothing_from_other_hosts(server):
     for link in links:
         assert httpx.get(f"{url}{link}").status_code == 200, link
     assert "/v1/audio/transcriptions" in httpx.get(f"{url}/openapi.json").json()["paths"]
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_an_idle_server_stops_on_a_signal_with_a_line(tiny_model, stop):
+    with dfcnn_serve("--model", tiny_model) as (process, url):
+        process.send_signal(stop)
+        output, _ = process.communicate(timeout=30)
+    assert process.returncode == 128 + stop
+    assert output.splitlines() == [f"dfcnn: serve stopped by {stop.name}"]

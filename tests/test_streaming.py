@@ -188,7 +188,7 @@ def test_partials_of_a_phone_model_are_the_words_its_decoder_writes(tmp_path):
     network = random_recognizer()  # its network only stands in: the phone log-probs are made by hand
     phones = Tokenizer(tuple(build_vocab(["hello world"], unit="phone")), "english", "phone")
     write_lexicon(["hello", "world", "hollow"], phones, tmp_path / "lexicon.txt")
-    recognizer = Recognizer(network.model, network.features, phones)
+    recognizer = Recognizer(network.network, phones)
     recognizer.set_decoder(DecoderConfig(lexicon=str(tmp_path / "lexicon.txt"), beam_size=8))
     spoken = "HH AH L OW | W ER L D".split()
     probs = torch.full((60, len(phones)), 0.01)

@@ -4,39 +4,27 @@ and a tiny end-to-end build (audio, manifests, determinism, resume)."""
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile
+from conftest import MISSING, missing
 
-pytest.importorskip("espeakng_loader", reason="eSpeak NG is not installed (pip install espeakng-loader)")
+from recipes.synth_english import check, generate, prepare, texts, voices
 
-RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "synth_english"
+pytest.importorskip("espeakng_loader", reason=f"{MISSING} eSpeak NG (pip install espeakng-loader)")
 
-
-def _load(name: str, filename: str):
-    spec = importlib.util.spec_from_file_location(name, RECIPE / filename)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-prepare = _load("synth_english_prepare", "prepare.py")
-texts, voices, generate = prepare.texts, prepare.voices, prepare.generate
 
 SECRET = "Kate loves China very much"  # a speechocean762 *test* sentence that other sources also hold
 
 
 def _needs(*programs: str):
-    missing = [p for p in programs if shutil.which(p) is None]
-    if missing:
-        pytest.skip(f"{', '.join(missing)} not installed (bash tools/install_tts.sh installs them)")
+    absent = [p for p in programs if shutil.which(p) is None]
+    if absent:
+        missing(f"{', '.join(absent)} not installed (make tts installs them)")
 
 
 @pytest.fixture
@@ -54,9 +42,18 @@ def sources(tmp_path) -> tuple[Path, Path]:
                       '( arctic_a0002 "It cost 5 dollars." )\n'
                       '( arctic_a0003 "The FBI agent waved from the car." )\n'
                       '( arctic_a0004 "Gad, your letter came just in time." )\n')  # fmt: skip
-    for split, lines in (("train", ["0001 WE CALL IT BEAR", "0002 ZERO THREE FIVE ONE", f"0003 {SECRET.upper()}",
-                                    "0004 THE BIG DOG RAN ACROSS THE FIELD"]),
-                         ("test", ["9001 KATE LOVES CHINA VERY MUCH", "9002 MARK IS GOING TO SEE ELEPHANT"])):
+    for split, lines in (
+        (
+            "train",
+            [
+                "0001 WE CALL IT BEAR",
+                "0002 ZERO THREE FIVE ONE",
+                f"0003 {SECRET.upper()}",
+                "0004 THE BIG DOG RAN ACROSS THE FIELD",
+            ],
+        ),
+        ("test", ["9001 KATE LOVES CHINA VERY MUCH", "9002 MARK IS GOING TO SEE ELEPHANT"]),
+    ):
         path = root / f"speechocean762/{split}/text"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("\n".join(lines) + "\n")  # fmt: skip
@@ -70,17 +67,17 @@ def sources(tmp_path) -> tuple[Path, Path]:
                 "she opened the window to let in air", "the teacher read a story aloud", "the bread smelled wonderful",
                 "the NATO summit ended", "he paid 20 pounds", "the music & the dance"]  # fmt: skip
     lines = ["  1 This software and database is being provided to you, the LICENSEE, by Princeton"]
-    lines += [f"{i:08d} 05 n 01 word 0 000 | a gloss; \"{text}\"" for i, text in enumerate(examples)]
+    lines += [f'{i:08d} 05 n 01 word 0 000 | a gloss; "{text}"' for i, text in enumerate(examples)]
     (wordnet / "data.noun").write_text("\n".join(lines) + "\n", encoding="latin-1")
     for name in ("data.verb", "data.adj", "data.adv"):
-        (wordnet / name).write_text("  1 licence\n00000001 29 v 01 go 0 000 | move; \"they go home early\"\n")
+        (wordnet / name).write_text('  1 licence\n00000001 29 v 01 go 0 000 | move; "they go home early"\n')
     return root, wordnet
 
 
 def test_speakable_keeps_only_what_a_voice_reads_as_spelled():
     assert texts.speakable("Author of the danger trail, Philip Steels, etc.") == (
         "Author of the danger trail, Philip Steels, et cetera.")  # fmt: skip
-    assert texts.speakable("Then Mr. Smith said \"no\" twice.") == "Then Mister Smith said no twice."
+    assert texts.speakable('Then Mr. Smith said "no" twice.') == "Then Mister Smith said no twice."
     for bad in ("It cost 5 dollars today.", "The FBI agent waved.", "Henry VIII had six wives.",
                 "We met at 5 p.m. sharp.", "salt & pepper on the table", "the caf\u00e9 was closed today",
                 "in the U.S. army", "too short", " ".join(["word"] * 31)):  # fmt: skip
@@ -199,9 +196,16 @@ def test_tiny_build_is_right_deterministic_and_resumes(sources, tmp_path):
 
     root, wordnet = sources
     sentences = texts.load_sentences(root, wordnet)
-    config = generate.CorpusConfig(num_train=8, num_dev=3, num_test=3, dev_fraction=0.2, test_fraction=0.2,
-                                   babble_clips=3, espeak_share=0.5,  # fmt: skip
-                                   augment=dataclasses.replace(generate.CorpusConfig().augment, noise_p=1.0))
+    config = generate.CorpusConfig(
+        num_train=8,
+        num_dev=3,
+        num_test=3,
+        dev_fraction=0.2,
+        test_fraction=0.2,
+        babble_clips=3,
+        espeak_share=0.5,  # fmt: skip
+        augment=dataclasses.replace(generate.CorpusConfig().augment, noise_p=1.0),
+    )
     first = tmp_path / "a"
     summary = prepare.build(first, config, sentences, TINY_VOICES, workers=2, log=lambda line: None)
     corpus = {s: read_manifest(first / f"{s}.jsonl") for s in generate.SPLITS}
@@ -221,7 +225,6 @@ def test_tiny_build_is_right_deterministic_and_resumes(sources, tmp_path):
     assert summary["splits"]["train"]["utterances"] == 8
     assert (first / "vocab.txt").read_text().split("\n")[0] == "<blank>"
     assert prepare.build(first, config, sentences, TINY_VOICES, log=lambda line: None) is None  # .done: no-op
-    check = _load("synth_english_check", "check.py")
     assert check.main(["--out", str(first)]) == 0
 
     second = tmp_path / "b"  # the same settings in one process: the same bytes

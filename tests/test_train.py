@@ -1,12 +1,13 @@
 import json
+import random
 
 import pytest
 import torch
 from helpers import tiny_config
 
 from dfcnn.errors import ConfigError, VocabError
-from dfcnn.train import TrainConfig, Trainer, learning_rate
-from dfcnn.workers import worker_options
+from dfcnn.training.train import TrainConfig, Trainer, learning_rate
+from dfcnn.training.workers import worker_options
 
 
 def parameters(trainer):
@@ -28,6 +29,23 @@ def test_resume_continues_exactly(tmp_path):
     resumed.run()
     assert resumed.step == straight.step == 3 * batches_per_epoch
     expected, got = parameters(straight), parameters(resumed)
+    for key in expected:
+        assert torch.allclose(expected[key].float(), got[key].float(), atol=1e-6), key
+
+
+def test_training_leaves_the_callers_random_generators_as_they_were(tmp_path):
+    """A run draws from generators of its own, seeded by train.seed: the caller's global ones are the
+    same after it, and what the caller drew before it does not change it."""
+    torch.manual_seed(123)
+    random.seed(123)
+    torch_state, python_state = torch.get_rng_state(), random.getstate()
+    first = Trainer(tiny_config(tmp_path / "a", "train.epochs=1"), progress=False)
+    first.run(max_steps=3)
+    assert torch.equal(torch.get_rng_state(), torch_state) and random.getstate() == python_state
+    torch.rand(1000), random.random()  # the caller draws: the next run starts from its own seed all the same
+    second = Trainer(tiny_config(tmp_path / "b", "train.epochs=1"), progress=False)
+    second.run(max_steps=3)
+    expected, got = parameters(first), parameters(second)
     for key in expected:
         assert torch.allclose(expected[key].float(), got[key].float(), atol=1e-6), key
 
@@ -86,8 +104,15 @@ def test_audio_workers_train_exactly_as_in_process(tmp_path):
     batches, each epoch's speed draws included."""
     runs = {}
     for workers in (0, 1):
-        trainer = Trainer(tiny_config(tmp_path / f"workers{workers}", f"data.num_workers={workers}",
-                                      "data.speed_perturb=[0.9,1.0,1.1]", "train.epochs=2"), progress=False)
+        trainer = Trainer(
+            tiny_config(
+                tmp_path / f"workers{workers}",
+                f"data.num_workers={workers}",
+                "data.speed_perturb=[0.9,1.0,1.1]",
+                "train.epochs=2",
+            ),
+            progress=False,
+        )
         assert trainer.loader.num_workers == workers
         if workers:
             assert trainer.loader.multiprocessing_context.get_start_method() in ("forkserver", "spawn")

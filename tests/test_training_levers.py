@@ -10,9 +10,9 @@ from dfcnn.checkpoint import CheckpointError, average_checkpoints, load_checkpoi
 from dfcnn.cli import main
 from dfcnn.data import SpeechDataset, Utterance
 from dfcnn.errors import DfcnnError
-from dfcnn.inference import load_model
+from dfcnn.loading import load_model
 from dfcnn.text import save_vocab
-from dfcnn.train import Trainer
+from dfcnn.training.train import Trainer
 
 
 def tone(path, hz=440.0, seconds=1.0):
@@ -72,8 +72,9 @@ def test_init_from_carries_weights_and_matches_output_rows_by_token(tmp_path):
             assert torch.equal(weights[out_weight][row], pre["model"][out_weight][old_tokens.index(token)])
     assert not any(torch.equal(weights[out_weight][1], old_row) for old_row in pre["model"][out_weight])
 
-    other = tiny_config(tmp_path / "other", "model.channels=[4,16]",
-                        f"train.init_from={tmp_path / 'pre' / 'exp' / 'last.pt'}")
+    other = tiny_config(
+        tmp_path / "other", "model.channels=[4,16]", f"train.init_from={tmp_path / 'pre' / 'exp' / 'last.pt'}"
+    )
     with pytest.raises(CheckpointError, match=r"init_from: blocks\.1\.convs\.0\.0\.weight is \(8, 4, 3, 3\)"):
         Trainer(other, progress=False)
 

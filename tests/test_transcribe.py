@@ -1,11 +1,14 @@
 """Transcription of real use: streaming audio, chunked log-probs, alignment, timed transcripts."""
 
+import io
+
 import numpy as np
 import pytest
 import soundfile
 import torch
 from helpers import TOKENIZER, noisy_speechlike, peaky_log_probs, random_recognizer
 
+from dfcnn import progress
 from dfcnn.align import align_tokens, split_at_pauses, words_from_spans
 from dfcnn.audio import expand_audio_paths, load_audio, stream_audio
 from dfcnn.errors import AudioError
@@ -27,8 +30,9 @@ def test_chunked_log_probs_equal_a_single_pass(chunk_seconds, block):
 
 
 def test_context_covers_the_receptive_field_of_a_deep_model():
-    recognizer = random_recognizer(channels=[4, 4, 4, 4], time_pool=[2, 2, 2, 1], freq_pool=[2, 2, 2, 1],
-                                   convs_per_block=3)
+    recognizer = random_recognizer(
+        channels=[4, 4, 4, 4], time_pool=[2, 2, 2, 1], freq_pool=[2, 2, 2, 1], convs_per_block=3
+    )
     needed = recognizer.model.config.receptive_radius * recognizer.features.config.hop_length
     assert context_samples(recognizer, ChunkConfig(context_seconds=0.0)) > needed
     wave = noisy_speechlike(6.0, seed=1)
@@ -65,9 +69,7 @@ def test_alignment_puts_words_where_their_tokens_peak():
     log_probs = peaky_log_probs({10: "a", 12: "b", 15: "|", 30: "d", 31: "e"}, 50)
     tokens = TOKENIZER.encode("ab de")
     spans = align_tokens(log_probs, tokens)
-    assert [(s.token, s.start, s.end) for s in spans] == [
-        (t, f, f + 1) for t, f in zip(tokens, [10, 12, 15, 30, 31])
-    ]
+    assert [(s.token, s.start, s.end) for s in spans] == [(t, f, f + 1) for t, f in zip(tokens, [10, 12, 15, 30, 31])]
     words = words_from_spans(spans, TOKENIZER, frame_seconds=0.04, offset_seconds=1.0)
     assert [w.word for w in words] == ["ab", "de"]
     assert [(t.token, round(t.start, 2), round(t.end, 2)) for t in words[0].tokens] == [
@@ -171,6 +173,54 @@ def test_transcribe_files_batches_short_files_and_reports_bad_ones(tmp_path):
     for path, seconds, transcript in results[:2] + results[3:]:
         alone = recognizer.transcribe(path)  # batched with others or chunked: the same result
         assert transcript.text == alone.text and transcript.duration == pytest.approx(seconds)
+
+
+def test_progress_moves_per_chunk_of_a_long_file_and_per_batch_of_short_ones(tmp_path):
+    recognizer = random_recognizer()
+    recognizer.config = TranscribeConfig(chunk=ChunkConfig(chunk_seconds=2.0), max_batch_duration=4.0)
+    lengths = [7.3, 0.8, 1.1]
+    paths = []
+    for index, seconds in enumerate(lengths):
+        paths.append(tmp_path / f"f{index}.wav")
+        soundfile.write(str(paths[-1]), noisy_speechlike(seconds, seed=index), 16000)
+    reported = []
+    results = list(recognizer.transcribe_files(paths, progress=reported.append))
+    assert len(results) == 3 and sum(reported) == pytest.approx(sum(lengths), abs=1e-3)
+    assert reported[:4] == pytest.approx([2.0, 2.0, 2.0, 1.3], abs=1e-3)  # the long file, chunk by chunk
+    assert reported[4:] == pytest.approx([1.9], abs=1e-3)  # the two short ones, batched
+
+
+def test_progress_lines_in_a_log_are_rounded_and_spaced():
+    readings = iter([0.0, 4.0, 12.5, 13.0, 30.0])  # the start, then one reading per advance
+    log = io.StringIO()  # not a terminal: lines, not a bar
+    bar = progress.AudioProgress(367.7, files=2, stream=log, clock=lambda: next(readings))
+    for seconds in (100.1, 100.1, 148.0999999):  # at 4 s (too soon), 12.5 s (a line), 13 s (too soon)
+        bar.advance(seconds)
+    bar.file_done()
+    bar.advance(19.4)  # at 30 s
+    assert log.getvalue().splitlines() == [
+        "audio 200/368 s (54%), 0/2 files, 12 s",
+        "audio 368/368 s (100%), 1/2 files, 30 s",
+    ]
+    quiet = io.StringIO()
+    short = progress.AudioProgress(59.0, files=1, stream=quiet)  # under a minute of audio: no lines
+    short.advance(59.0)
+    assert quiet.getvalue() == ""
+
+
+def test_the_bar_on_a_terminal_shows_whole_seconds():
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    screen = Terminal()
+    bar = progress.AudioProgress(367.7, files=1, stream=screen)
+    for _ in range(3):
+        bar.advance(116.1)
+    bar.bar.refresh()  # tqdm redraws at most every 0.1 s
+    shown = screen.getvalue().replace("\r", "\n").splitlines()[-1]
+    assert "348/368 s" in shown and "348.29" not in shown, shown
+    bar.close()
 
 
 def test_paths_expand_folders_recursively_and_globs(tmp_path):

@@ -56,7 +56,7 @@ def parse_srt(text: str) -> list[tuple[float, float, str]]:
 
 def parse_vtt(text: str) -> list[tuple[float, float, str]]:
     assert text.startswith("WEBVTT\n\n")
-    return _parse_cues(text[len("WEBVTT\n\n"):], _VTT_TIMES, numbered=False)
+    return _parse_cues(text[len("WEBVTT\n\n") :], _VTT_TIMES, numbered=False)
 
 
 def _segment(words: list[tuple[str, float, float]]) -> Segment:

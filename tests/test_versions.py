@@ -4,7 +4,7 @@ import subprocess
 import sys
 
 import pytest
-from helpers import TINY_MODEL, noise_corpus
+from helpers import tiny_yaml
 
 from dfcnn.versions import installed_version, torch_pair_problem
 
@@ -53,16 +53,14 @@ def test_help_of_every_command_loads_no_torch():
 def test_cli_with_a_mismatched_torchaudio_prints_one_line(tmp_path):
     """A torchaudio of another release earlier on the path (as pip leaves it when it installs 2.11.1
     beside torch 2.11.0): the command stops before loading it, with one line."""
-    manifest, vocab = noise_corpus(tmp_path / "corpus")
+    conf = tiny_yaml(tmp_path)
     fake = tmp_path / "site" / "torchaudio-9.9.9.dist-info"
     fake.mkdir(parents=True)
     (fake / "METADATA").write_text("Metadata-Version: 2.1\nName: torchaudio\nVersion: 9.9.9\n")
-    conf = tmp_path / "conf.yaml"
-    conf.write_text(f"exp_dir: {tmp_path / 'exp'}\ndata:\n  train_manifest: {manifest}\n  dev_manifest: {manifest}\n"
-                    f"  vocab: {vocab}\n  num_workers: 0\n")
     env = {"PYTHONPATH": str(tmp_path / "site"), "PATH": "/usr/bin:/bin"}
-    result = subprocess.run([sys.executable, "-m", "dfcnn", "train", conf, "--quiet", *TINY_MODEL],
-                            capture_output=True, text=True, env=env)
+    result = subprocess.run(
+        [sys.executable, "-m", "dfcnn", "train", conf, "--quiet"], capture_output=True, text=True, env=env
+    )
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()

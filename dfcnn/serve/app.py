@@ -1,13 +1,15 @@
 """The HTTP API of ``dfcnn serve`` (FastAPI), compatible with OpenAI's audio transcription endpoint.
 
     POST /v1/audio/transcriptions   multipart: file, model, response_format, timestamp_granularities[], language
-    GET  /v1/models                 the model served (any ``model`` value is accepted: clients hard-code names)
+    GET  /v1/models                 the models served; ``model`` chooses one (any value, when one is served:
+                                    clients hard-code names)
     GET  /health                    status, load and limits; 503 while shutting down
     WS   /v1/stream                 live audio in, partials and finals out (``dfcnn.serve.stream``)
     GET  /                          the browser page (``static/``)
     GET  /docs, /openapi.json       the API's documentation, served offline (``dfcnn.serve.docs``)
 
     app = create_app(load_model("exp/"), ServeConfig(api_key="secret"))
+    app = create_app([ServedModel("english", load_model("english"), "en"), ServedModel("mandarin", ...)])
 
 Errors have OpenAI's shape (``{"error": {"message", "type", "param", "code"}}``): 400 for a bad file
 or field (the message names it), 401 for a missing or wrong token, 413 past the size or duration
@@ -20,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -72,20 +75,44 @@ def error_response(status: int, message: str, **details) -> JSONResponse:
     return JSONResponse(error_body(message, **details), status_code=status, headers=headers)
 
 
+@dataclass(frozen=True)
+class ServedModel:
+    """A model the server offers: the API's ``model`` field and the stream's ``?model=`` choose it by name."""
+
+    name: str  # its id in /v1/models
+    recognizer: object  # a Recognizer (either backend)
+    language: str | None  # ISO 639-1 code of the speech it hears (None: unknown)
+
+
 class ServerState:
-    """What every request shares: the recognizer, the limits, the admission queue, shutdown."""
+    """What every request shares: the models, the limits, the admission queue, shutdown."""
 
     def __init__(self, recognizer, config: ServeConfig, backend: str = "torch"):
-        self.recognizer = recognizer
+        if not isinstance(recognizer, (list, tuple)):  # one model, named and described by the config
+            language = config.language or model_language(recognizer.tokenizer)  # None: unknown
+            recognizer = [ServedModel(config.model_name, recognizer, language)]
+        self.models = {served.name: served for served in recognizer}  # the first is the default
+        self.default = recognizer[0]
+        self.recognizer = self.default.recognizer
+        self.language = self.default.language
         self.config = config
         self.backend = backend
         self.admission = Admission(config)
         self.draining = asyncio.Event()  # set on SIGTERM: streams finish, new work is refused
-        self.language = config.language or model_language(recognizer.tokenizer)  # None: unknown
         self.started = time.time()
         self.counts = {"transcriptions": 0, "streams": 0, "rejected": 0, "failed": 0}
 
-    def transcribe_upload(self, data: bytes, filename: str) -> Transcript:
+    def model(self, name: str | None) -> ServedModel | None:
+        """The model a request names; with one model served, any name (clients hard-code "whisper-1");
+        None for a name that is not served when several are."""
+        if name in self.models:
+            return self.models[name]
+        return self.default if len(self.models) == 1 or not name else None
+
+    def not_served(self, name: str) -> str:
+        return f"the model {name!r} is not served here; choose one of {', '.join(self.models)}"
+
+    def transcribe_upload(self, data: bytes, filename: str, served: ServedModel | None = None) -> Transcript:
         """Recognise uploaded bytes (worker thread): a temp file read like any other; errors name the upload."""
         name = Path(filename).name or "upload"
         with tempfile.TemporaryDirectory(prefix="dfcnn-upload-") as folder:
@@ -100,7 +127,7 @@ class ServerState:
                         f"{self.config.max_audio_seconds:g} s",
                         param="file",
                     )
-                transcript = self.recognizer.transcribe(path)
+                transcript = (served or self.default).recognizer.transcribe(path)
             except AudioError as error:
                 raise ApiError(400, str(error).replace(str(path), name), param="file") from None
         transcript.audio_filepath = name
@@ -112,7 +139,8 @@ class ServerState:
 
 
 def create_app(recognizer, config: ServeConfig | None = None, backend: str = "torch") -> FastAPI:
-    """The FastAPI app serving ``recognizer`` (either backend) under ``config``'s limits."""
+    """The FastAPI app serving ``recognizer`` (either backend; named ``config.model_name``), or a list of
+    ``ServedModel`` (the first the default), under ``config``'s limits."""
     from .stream import add_stream_route
 
     config = config or ServeConfig()
@@ -139,7 +167,8 @@ def create_app(recognizer, config: ServeConfig | None = None, backend: str = "to
         admission = state.admission
         body = {
             "status": "draining" if state.draining.is_set() else "ok",
-            "model": config.model_name,
+            "model": state.default.name,
+            "models": [{"id": served.name, "language": served.language} for served in state.models.values()],
             "backend": backend,
             "language": state.language,
             "uptime_s": round(time.time() - state.started, 1),
@@ -159,24 +188,24 @@ def create_app(recognizer, config: ServeConfig | None = None, backend: str = "to
         }
         return JSONResponse(body, status_code=503 if state.draining.is_set() else 200)
 
-    def model_card() -> dict:
-        return {"id": config.model_name, "object": "model", "created": int(state.started), "owned_by": "dfcnn"}
+    def model_card(name: str) -> dict:
+        return {"id": name, "object": "model", "created": int(state.started), "owned_by": "dfcnn"}
 
     @app.get("/v1/models", dependencies=authorized)
     async def models():
-        """The model served (any ``model`` value is accepted by the transcription call)."""
-        return {"object": "list", "data": [model_card()]}
+        """The models served (with one, any ``model`` value is accepted by the transcription call)."""
+        return {"object": "list", "data": [model_card(name) for name in state.models]}
 
     @app.get("/v1/models/{model_id}", dependencies=authorized)
     async def model(model_id: str):
-        if model_id != config.model_name:
+        if model_id not in state.models:
             raise ApiError(
                 404,
-                f"the model {model_id!r} does not exist here; this server has {config.model_name!r}",
+                f"the model {model_id!r} does not exist here; this server has {', '.join(map(repr, state.models))}",
                 param="model",
                 code="model_not_found",
             )
-        return model_card()
+        return model_card(model_id)
 
     @app.post("/v1/audio/transcriptions", dependencies=authorized)
     async def transcriptions(
@@ -192,13 +221,18 @@ def create_app(recognizer, config: ServeConfig | None = None, backend: str = "to
         """OpenAI's transcription call; ``prompt`` and ``temperature`` are accepted and unused (no sampling)."""
         deadline = time.monotonic() + config.request_timeout
         state.check_open()
-        granularities = _check_fields(state, response_format, language, timestamp_granularities, stream)
+        served = state.model(model)
+        if served is None:
+            raise ApiError(404, state.not_served(model), param="model", code="model_not_found")
+        granularities = _check_fields(served, response_format, language, timestamp_granularities, stream)
         data = await file.read()
         if not data:
             raise ApiError(400, f"{file.filename or 'file'}: empty file (0 bytes)", param="file")
-        transcript = await state.admission.run(deadline, state.transcribe_upload, data, file.filename or "upload")
+        transcript = await state.admission.run(
+            deadline, state.transcribe_upload, data, file.filename or "upload", served
+        )
         state.counts["transcriptions"] += 1
-        body, media_type = render(transcript, response_format, state.language, granularities)
+        body, media_type = render(transcript, response_format, served.language, granularities)
         if isinstance(body, dict):
             return JSONResponse(body)
         return PlainTextResponse(body, media_type=media_type)
@@ -215,7 +249,11 @@ def create_app(recognizer, config: ServeConfig | None = None, backend: str = "to
 
 
 def _check_fields(
-    state: ServerState, response_format: str, language: str | None, granularities: list[str] | None, stream: bool | None
+    served: ServedModel,
+    response_format: str,
+    language: str | None,
+    granularities: list[str] | None,
+    stream: bool | None,
 ) -> list[str]:
     """Validate the form fields as OpenAI does; returns the timestamp granularities asked for."""
     if response_format not in RESPONSE_FORMATS:
@@ -236,8 +274,10 @@ def _check_fields(
         raise ApiError(
             400, "timestamp_granularities[] needs response_format=verbose_json", param="timestamp_granularities"
         )
-    if language and state.language and language.lower().split("-")[0] != state.language:
-        raise ApiError(400, f"this model transcribes {state.language!r}, not {language!r}", param="language")
+    if language and served.language and language.lower().split("-")[0] != served.language:
+        raise ApiError(
+            400, f"the model {served.name} transcribes {served.language!r}, not {language!r}", param="language"
+        )
     if stream:
         raise ApiError(
             400, "stream=true is not supported here: stream audio over the WebSocket /v1/stream", param="stream"

@@ -1,35 +1,48 @@
-"""The ``dfcnn serve`` and ``dfcnn export`` commands (registered by ``dfcnn.cli``)."""
+"""The ``dfcnn serve`` command (registered by ``dfcnn.cli``)."""
 
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from pathlib import Path
 
-from ..errors import ConfigError, DfcnnError
+from ..errors import ConfigError, DfcnnError, Interrupted
+from ..versions import require_extra
 
 
 def _load(args: argparse.Namespace):
-    """The recognizer the options ask for: backend, device, and the shipped decoder unless told otherwise."""
-    from ..decode import DecoderConfig
-    from ..inference import SHIPPED, load_model
+    """The recognizer the options ask for: backend, device and decoder (the shipped one by default);
+    without --model, a ``ServedModel`` of every shipped model (each with its own decoder, or greedy)."""
+    from ..arguments import decoder_from_args
+    from ..decode import SHIPPED
+    from ..loading import load_model
 
-    if args.greedy and args.decoder_config is not None:
-        raise DfcnnError("--greedy decodes without beam search: drop --decoder-config")
-    decoder = (
-        None
-        if args.greedy
-        else (DecoderConfig.from_file(args.decoder_config) if args.decoder_config is not None else SHIPPED)
-    )
-    return load_model(args.model, args.device, decoder=decoder, backend=args.backend)
+    decoder = decoder_from_args(args)
+    if args.model is not None:
+        return load_model(args.model, args.device, decoder=decoder, backend=args.backend)
+    from ..shipped import installed, shipped_root
+    from .app import ServedModel
 
-
-def require_extra(*modules: str) -> None:
-    """Fail with the install line when an optional dependency of serve/export is missing."""
-    import importlib.util
-
-    missing = [name for name in modules if importlib.util.find_spec(name) is None]
-    if missing:
-        raise DfcnnError(f"this command needs {', '.join(missing)}: pip install 'dfcnn[serve]'")
+    if decoder not in (SHIPPED, None):
+        raise DfcnnError(
+            "the decoder options choose one model's decoder: give --model (without it, each shipped "
+            "model decodes with its own, or all --greedy)"
+        )
+    if args.language is not None or args.model_name is not None:
+        raise DfcnnError(
+            "--language and --model-name describe one model: give --model (without it, the shipped "
+            "models are served under their own names and languages)"
+        )
+    models = installed()
+    if not models:
+        raise DfcnnError(f"no shipped model is installed (none in {shipped_root()}): give --model")
+    return [
+        ServedModel(
+            model.name, load_model(model.name, args.device, decoder=decoder, backend=args.backend), model.language
+        )
+        for model in models
+    ]
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -47,11 +60,23 @@ def _serve(args: argparse.Namespace) -> int:
     torch.set_num_threads(config.threads)  # per recognition (onnxruntime takes torch's); requests run side by side
     recognizer = _load(args)
     auth = "bearer token required" if config.api_key else "no token required"
-    print(
-        f"dfcnn serve: {config.model_name} ({args.backend}, decoder: {recognizer.decoder.config.describe()}, {auth})",
-        flush=True,
-    )
-    serve(recognizer, config, args.backend, args.log_level)
+    if isinstance(recognizer, list):
+        served = ", ".join(f"{model.name} ({model.recognizer.decoder.config.describe()})" for model in recognizer)
+        print(
+            f"dfcnn serve: the shipped models {served}, chosen by the model field ({args.backend}, {auth})", flush=True
+        )
+    else:
+        print(
+            f"dfcnn serve: {config.model_name} ({args.backend}, decoder: "
+            f"{recognizer.decoder.config.describe()}, {auth})",
+            flush=True,
+        )
+    try:
+        serve(recognizer, config, args.backend, args.log_level)
+    except Interrupted as stop:  # Ctrl-C or SIGTERM: nothing is left to save, so exit now, not after the
+        print(f"dfcnn: {stop}", file=sys.stderr, flush=True)  # seconds of tearing torch and the web stack down
+        sys.stdout.flush()
+        os._exit(128 + stop.signal_number)
     return 0
 
 
@@ -61,7 +86,7 @@ def _serve_config(args: argparse.Namespace):
     return ServeConfig(
         host=args.host,
         port=args.port,
-        model_name=args.model_name,
+        model_name=args.model_name or ServeConfig.model_name,
         language=args.language,
         api_key=api_key_from_env(args.api_key),
         max_upload_mb=args.max_upload_mb,
@@ -76,27 +101,17 @@ def _serve_config(args: argparse.Namespace):
     )
 
 
-def _export(args: argparse.Namespace) -> int:
-    if args.format == "onnx":
-        require_extra("onnx", "onnxruntime")
-    from ..export import export_model
-    from ..fileio import check_writable_folder
-
-    check_writable_folder(args.out, "--out")
-    for path in export_model(args.model, args.format, args.out, args.int8, args.calibration):
-        print(f"written: {path}")
-    return 0
-
-
 def add_commands(subparsers, formatter_class) -> None:
-    """``serve``: the HTTP/WebSocket API and browser page; ``export``: ONNX / TorchScript graphs."""
+    """``serve``: the HTTP/WebSocket API and browser page."""
+    from ..arguments import add_decoder_options, device_name
+    from ..device import DEVICE_HELP
     from ..options import BACKENDS
-    from ..options import EXPORT_FORMATS as FORMATS
     from .limits import API_KEY_ENV, ServeConfig
 
     serve = subparsers.add_parser(
         "serve",
-        help="serve a model: OpenAI-compatible transcription API, WebSocket streaming, browser page",
+        help="serve a model (or the shipped ones): OpenAI-compatible transcription API, WebSocket streaming, "
+        "browser page",
         formatter_class=formatter_class,
         description="POST /v1/audio/transcriptions (OpenAI's API: the openai client works), GET /v1/models, "
         "GET /health, WS /v1/stream (PCM16 in, JSON partials and finals out) and a browser page at /. "
@@ -105,19 +120,18 @@ def add_commands(subparsers, formatter_class) -> None:
     serve.add_argument(
         "--model",
         type=Path,
-        required=True,
-        help="checkpoint, folder with best.pt, or (--backend onnx) an exported .onnx / its folder",
+        default=None,
+        help="checkpoint, folder with best.pt, a shipped model's name, or (--backend onnx) an exported .onnx / its "
+        "folder; unset: every shipped model (dfcnn models), chosen per request by the API's model field",
     )
     serve.add_argument("--backend", default="torch", choices=BACKENDS, help="what runs the network")
-    serve.add_argument("--device", default="auto", help="torch backend: auto, cpu, cuda or cuda:N")
-    serve.add_argument("--greedy", action="store_true", help="decode greedily, not with the model's shipped decoder")
-    serve.add_argument(
-        "--decoder-config", type=Path, default=None, help="JSON decoder options (dfcnn tune's best.json)"
-    )
+    serve.add_argument("--device", type=device_name, default="auto", help=f"torch backend: {DEVICE_HELP}")
     defaults = ServeConfig()
     serve.add_argument("--host", default=defaults.host, help="interface to bind (0.0.0.0: all; mind --api-key)")
     serve.add_argument("--port", type=int, default=defaults.port, help="TCP port (0: any free port, printed)")
-    serve.add_argument("--model-name", default=defaults.model_name, help="model id listed by /v1/models")
+    serve.add_argument(
+        "--model-name", default=None, help=f"with --model: the model id /v1/models lists (unset: {defaults.model_name})"
+    )
     serve.add_argument(
         "--language",
         default=None,
@@ -172,26 +186,5 @@ def add_commands(subparsers, formatter_class) -> None:
         choices=["critical", "error", "warning", "info", "debug"],
         help="uvicorn's log level (info: one line per request)",
     )
+    add_decoder_options(serve)
     serve.set_defaults(run=_serve)
-
-    export = subparsers.add_parser(
-        "export",
-        help="export a model as ONNX (fp32, int8) or TorchScript: waveform in, log-probs out",
-        formatter_class=formatter_class,
-        description="One graph from 16 kHz waveform to CTC log-probs, dynamic in batch and time, describing "
-        "itself (configs, vocabulary). The shipped decoder (decoder.json, lexicon, LM) is copied beside it. "
-        "Run it with --backend onnx (transcribe, serve) or any ONNX runtime.",
-    )
-    export.add_argument("--model", type=Path, required=True, help="checkpoint, or a folder with best.pt")
-    export.add_argument("--format", required=True, choices=FORMATS, help="model.onnx or model.ts")
-    export.add_argument(
-        "--int8", action="store_true", help="also model.int8.onnx: static int8 quantisation calibrated on --calibration"
-    )
-    export.add_argument(
-        "--calibration",
-        type=Path,
-        default=None,
-        help="JSONL manifest of real audio for the int8 activation ranges (e.g. data/dev.jsonl)",
-    )
-    export.add_argument("--out", type=Path, required=True, help="output folder")
-    export.set_defaults(run=_export)

@@ -2,18 +2,21 @@
 
 On the first SIGTERM (or Ctrl-C) the server stops taking work (503), tells every open stream to send
 its finals and a ``done``, waits for them (at most ``shutdown_grace`` seconds), then stops the way
-uvicorn does: no new connections, in-flight uploads answered. A second signal stops at once.
+uvicorn does: no new connections, in-flight uploads answered. A second signal stops at once. An idle
+server stops within a tick of its loop; ``serve`` then raises ``Interrupted`` naming the signal (the
+command prints it in one line and exits 130 or 143), where uvicorn would raise the signal again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import signal
 import socket
 import time
 
 import uvicorn
 
-from ..errors import DfcnnError
+from ..errors import DfcnnError, Interrupted
 from .limits import ServeConfig
 
 
@@ -26,6 +29,7 @@ class GracefulServer(uvicorn.Server):
         self.announce = announce
         self.loop: asyncio.AbstractEventLoop | None = None
         self.port: int | None = None  # the bound port, once started (useful with port 0)
+        self.stop_signal: int | None = None  # the first signal that stopped it
         self._draining = False
 
     async def startup(self, sockets=None) -> None:
@@ -36,8 +40,11 @@ class GracefulServer(uvicorn.Server):
             self.announce(f"dfcnn serve: listening on http://{host}:{self.port}")
 
     def handle_exit(self, sig, frame) -> None:
-        if self._draining or self.loop is None or not self.started:
-            return super().handle_exit(sig, frame)  # a second signal, or not serving yet: stop now
+        self.stop_signal = self.stop_signal or sig
+        if self._draining or self.loop is None or not self.started:  # a second signal, or not serving yet
+            self.force_exit = self.should_exit  # as uvicorn's own handler, without its raising the signal again
+            self.should_exit = True
+            return
         self._draining = True
         self.loop.call_soon_threadsafe(lambda: asyncio.ensure_future(self._drain(sig)))
 
@@ -52,7 +59,7 @@ class GracefulServer(uvicorn.Server):
                 f"dfcnn serve: {state.admission.open_streams} streams still open after "
                 f"{state.config.shutdown_grace:g} s; closing them"
             )
-        super().handle_exit(sig, None)
+        self.should_exit = True
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -86,3 +93,5 @@ def serve(recognizer, config: ServeConfig, backend: str = "torch", log_level: st
     finally:
         app.state.dfcnn.admission.close()
         sock.close()
+    if server.stop_signal is not None:
+        raise Interrupted(f"serve stopped by {signal.Signals(server.stop_signal).name}", server.stop_signal)

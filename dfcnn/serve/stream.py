@@ -3,7 +3,7 @@
 The client sends binary messages of PCM16 little-endian mono audio, 16 kHz unless it declares its
 rate (query ``?sample_rate=48000``, or a first text message ``{"type": "config", "sample_rate":
 48000}``), then ``{"type": "eof"}`` (Vosk's ``{"eof": 1}`` also works) or just closes. The server
-answers with JSON text messages:
+answers with JSON text messages (``?model=NAME`` chooses among the models served; unset: the first):
 
     {"type": "ready", "sample_rate": 16000, "model": "...", "language": "en", "lookahead_ms": 520,
      "pause_ms": 480, "frame_ms": 40}
@@ -37,6 +37,7 @@ import json
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 from starlette.responses import JSONResponse
 
+from ..audio import SAMPLE_RATE
 from ..errors import DfcnnError
 from ..streaming import StreamConfig, StreamingRecognizer
 from .limits import token_matches
@@ -103,26 +104,30 @@ def add_stream_route(app: FastAPI, state) -> None:
             )
             return await _refuse(websocket, 503, why, {"Retry-After": "5"})
         try:
-            rate = _declared_rate(websocket.query_params.get("sample_rate", 16000))
+            rate = _declared_rate(websocket.query_params.get("sample_rate", SAMPLE_RATE))
         except DfcnnError as error:
             return await _refuse(websocket, 400, str(error))
+        served = state.model(websocket.query_params.get("model"))
+        if served is None:
+            return await _refuse(websocket, 404, state.not_served(websocket.query_params["model"]))
         admission.open_streams += 1
         state.counts["streams"] += 1
         try:
             await websocket.accept(subprotocol=_answered_subprotocol(websocket))
-            await _serve_stream(websocket, state, rate)
+            await _serve_stream(websocket, state, rate, served)
         except WebSocketDisconnect:
             pass  # the client left: nothing to send to
         finally:
             admission.open_streams -= 1
 
 
-async def _serve_stream(websocket: WebSocket, state, rate: int) -> None:
-    """Feed the client's audio to a ``StreamingRecognizer`` until eof, disconnect, shutdown or the length limit."""
+async def _serve_stream(websocket: WebSocket, state, rate: int, served) -> None:
+    """Feed the client's audio to a ``StreamingRecognizer`` of the ``served`` model until eof, disconnect,
+    shutdown or the length limit."""
     config = state.config
     stream_config = StreamConfig(chunk_seconds=config.stream_chunk_seconds)
-    recognizer = StreamingRecognizer(state.recognizer, rate, stream_config)
-    await websocket.send_json(_ready(state, recognizer))
+    recognizer = StreamingRecognizer(served.recognizer, rate, stream_config)
+    await websocket.send_json(_ready(served, recognizer))
     run = state.admission.run_stream
     reason, audio_seen = "eof", False
     draining = asyncio.ensure_future(state.draining.wait())
@@ -161,12 +166,12 @@ async def _serve_stream(websocket: WebSocket, state, rate: int) -> None:
                     continue
                 try:
                     recognizer = StreamingRecognizer(
-                        state.recognizer, _declared_rate(command["sample_rate"]), stream_config
+                        served.recognizer, _declared_rate(command["sample_rate"]), stream_config
                     )
                 except DfcnnError as error:
                     await websocket.send_json({"type": "error", "message": str(error)})
                     continue
-                await websocket.send_json(_ready(state, recognizer))
+                await websocket.send_json(_ready(served, recognizer))
                 continue
             await websocket.send_json(
                 {
@@ -185,12 +190,12 @@ async def _serve_stream(websocket: WebSocket, state, rate: int) -> None:
     await websocket.close(GOING_AWAY if reason == "shutdown" else 1000)
 
 
-def _ready(state, recognizer: StreamingRecognizer) -> dict:
+def _ready(served, recognizer: StreamingRecognizer) -> dict:
     return {
         "type": "ready",
         "sample_rate": recognizer.sample_rate,
-        "model": state.config.model_name,
-        "language": state.language,
+        "model": served.name,
+        "language": served.language,
         "lookahead_ms": round(recognizer.lookahead_seconds * 1000),
         "pause_ms": round(recognizer.pause_seconds * 1000),
         "frame_ms": round(recognizer.frame_seconds * 1000),

@@ -43,8 +43,9 @@ def _patch(recognizer: Recognizer, ins: Inspection, utt_id: str, text: str, fiel
     (f0, f1), (t0, t1) = field.freq.span(unit[0]), field.time.span(unit[1])
     bins, frames = ins.features.shape
     image = np.full((f1 - f0, t1 - t0), np.nan, dtype=np.float32)
-    image[max(0, -f0) : min(f1, bins) - f0, max(0, -t0) : min(t1, frames) - t0] = \
-        ins.features[max(f0, 0) : min(f1, bins), max(t0, 0) : min(t1, frames)]
+    image[max(0, -f0) : min(f1, bins) - f0, max(0, -t0) : min(t1, frames) - t0] = ins.features[
+        max(f0, 0) : min(f1, bins), max(t0, 0) : min(t1, frames)
+    ]
     edges = _time_edges(ins, frames, 1)
     start, end = float(edges[max(t0, 0)]), float(edges[min(t1, frames)])
     try:  # what was said: force-align the reference when it fits, else the greedy hypothesis

@@ -18,7 +18,7 @@ def _positive_int(text: str) -> int:
 
 def _inspect(args: argparse.Namespace) -> int:
     from ..fileio import check_writable_folder
-    from ..inference import load_model
+    from ..loading import load_model
     from .inspect import inspect_file
 
     out = check_writable_folder(args.out or Path("inspect") / args.file.stem, "--out")
@@ -29,7 +29,7 @@ def _inspect(args: argparse.Namespace) -> int:
 
 def _inspect_channel(args: argparse.Namespace) -> int:
     from ..fileio import check_writable_folder
-    from ..inference import load_model
+    from ..loading import load_model
     from .channel import inspect_channel
 
     out = check_writable_folder(args.out or Path("inspect") / f"layer{args.layer}-channel{args.channel}", "--out")
@@ -77,8 +77,9 @@ def add_commands(subparsers, formatter_class) -> None:
     channel.add_argument("--layer", type=int, required=True, help="conv layer number, from 1")
     channel.add_argument("--channel", type=int, required=True, help="channel of that layer, from 0")
     channel.add_argument("--top", type=_positive_int, default=16, help="patches shown")
-    channel.add_argument("--limit", type=_positive_int, default=300,
-                         help="read at most this many utterances of the manifest")
+    channel.add_argument(
+        "--limit", type=_positive_int, default=300, help="read at most this many utterances of the manifest"
+    )
     channel.add_argument("--out", type=Path, default=None, help="output folder (default: inspect/layerL-channelC)")
     channel.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     channel.set_defaults(run=_inspect_channel)

@@ -75,8 +75,14 @@ def draw_image(ax, data: np.ndarray, time_edges: np.ndarray, hz_edges: np.ndarra
     import librosa.display
 
     mesh = librosa.display.specshow(
-        data, x_coords=time_edges, y_coords=hz_edges, x_axis="s", y_axis="mel" if mel else "linear",
-        sr=SAMPLE_RATE, ax=ax, **kwargs,
+        data,
+        x_coords=time_edges,
+        y_coords=hz_edges,
+        x_axis="s",
+        y_axis="mel" if mel else "linear",
+        sr=SAMPLE_RATE,
+        ax=ax,
+        **kwargs,
     )
     ax.set_xlabel("time (s)")
     ax.set_ylabel("Hz")
@@ -95,8 +101,11 @@ def stacked_figure(heights: list[float], below: float = 0.3):
     axes, bars, top = [], [], 1 - 0.35 / total
     for height in heights:
         bottom = top - height / total
-        axes.append(fig.add_axes((LEFT, bottom + 0.28 / total, RIGHT - LEFT, (height - 0.5) / total),
-                                 sharex=axes[0] if axes else None))
+        axes.append(
+            fig.add_axes(
+                (LEFT, bottom + 0.28 / total, RIGHT - LEFT, (height - 0.5) / total), sharex=axes[0] if axes else None
+            )
+        )
         bars.append(fig.add_axes((BAR[0], bottom + 0.28 / total, BAR[1], (height - 0.5) / total)))
         top = bottom
     return fig, axes, bars
@@ -144,7 +153,8 @@ class Page:
         alt = escape(caption.split(".")[0] or path.stem)
         self.parts.append(
             f'<figure><img src="{self._href(path)}" alt="{alt}"{dims}>'
-            + (f"<figcaption>{escape(caption)}</figcaption>" if caption else "") + "</figure>"
+            + (f"<figcaption>{escape(caption)}</figcaption>" if caption else "")
+            + "</figure>"
         )
 
     def audio(self, path: Path, label: str = "") -> None:
@@ -173,7 +183,8 @@ class Page:
         return (
             f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{escape(self.title)}</title>\n'
             f'<link rel="icon" href="data:,">\n<style>{STYLE}</style>\n</head>\n<body>\n'
-            + "\n".join(self.parts) + "\n</body>\n</html>\n"
+            + "\n".join(self.parts)
+            + "\n</body>\n</html>\n"
         )
 
     def write(self, name: str = "index.html") -> Path:

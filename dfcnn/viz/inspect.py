@@ -63,7 +63,8 @@ def run_network(recognizer: Recognizer, wave: np.ndarray, layers: list[int] | No
     outputs: dict[int, torch.Tensor] = {}
     hooks = [
         layer.register_forward_hook(lambda module, args, out, index=index: outputs.__setitem__(index, out[0]))
-        for index, layer in enumerate(conv_layers(model), 1) if index in wanted
+        for index, layer in enumerate(conv_layers(model), 1)
+        if index in wanted
     ]
     try:
         waves = torch.from_numpy(wave)[None].to(recognizer.device)

@@ -9,30 +9,18 @@ substitutions. From ``dfcnn train``'s metrics.jsonl: the loss, dev WER/CER and l
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
 
 from ..audio import load_audio
 from ..errors import AudioError, DfcnnError
+from ..fileio import read_jsonl
 from ..metrics import ErrorCounts, Score, score
 from .html import Page, escape, write_wav
 
 
-def _read_jsonl(path: Path) -> list[dict]:
-    """The records of a JSONL file; a malformed line is an error naming file and line."""
-    records = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise DfcnnError(f"{path}:{number}: not valid JSON ({error.msg} at column {error.colno})") from None
-        if not isinstance(record, dict):
-            raise DfcnnError(f"{path}:{number}: expected a JSON object")
-        records.append(record)
-    return records
+def _read_jsonl(path: Path, what: str) -> list[dict]:
+    return [record for _, record in read_jsonl(path, what)]
 
 
 def read_hypotheses(eval_dir: Path) -> dict[str, list[dict]]:
@@ -41,7 +29,7 @@ def read_hypotheses(eval_dir: Path) -> dict[str, list[dict]]:
         raise DfcnnError(f"{eval_dir}: no such evaluation folder (write one with dfcnn evaluate --out)")
     runs = {}
     for path in sorted(eval_dir.glob("hyps*.jsonl")):
-        records = _read_jsonl(path)
+        records = _read_jsonl(path, "hypotheses file")
         for number, record in enumerate(records, 1):
             if not all(isinstance(record.get(key), str) for key in ("utt_id", "ref", "hyp")):
                 raise DfcnnError(f"{path}: record {number} lacks one of utt_id, ref, hyp")
@@ -54,8 +42,17 @@ def read_hypotheses(eval_dir: Path) -> dict[str, list[dict]]:
 
 def _counts_row(name: str, counts: ErrorCounts) -> list:
     c = counts
-    return [name, c.sentences, c.units, c.percent(c.correct), c.percent(c.substitutions), c.percent(c.deletions),
-            c.percent(c.insertions), c.error_rate, 100.0 * c.sentence_errors / max(1, c.sentences)]
+    return [
+        name,
+        c.sentences,
+        c.units,
+        c.percent(c.correct),
+        c.percent(c.substitutions),
+        c.percent(c.deletions),
+        c.percent(c.insertions),
+        c.error_rate,
+        100.0 * c.sentence_errors / max(1, c.sentences),
+    ]
 
 
 def _alignment_html(ref: list[str], hyp: list[str], chunks) -> str:
@@ -73,8 +70,9 @@ def _alignment_html(ref: list[str], hyp: list[str], chunks) -> str:
             columns += [("ins", "***", b) for b in h]
     rows = []
     for label, pick in (("REF", 1), ("HYP", 2)):
-        cells = "".join(f"<td class={c[0]}>{escape(c[pick])}</td>" if c[0] else f"<td>{escape(c[pick])}</td>"
-                        for c in columns)
+        cells = "".join(
+            f"<td class={c[0]}>{escape(c[pick])}</td>" if c[0] else f"<td>{escape(c[pick])}</td>" for c in columns
+        )
         rows.append(f"<tr><th>{label}</th>{cells}</tr>")
     return f"<table class=align>{''.join(rows)}</table>"
 
@@ -190,7 +188,7 @@ def training_figure(records: list[dict], path: Path):
 def _training(page: Page, metrics: Path) -> None:
     if not metrics.is_file():
         raise DfcnnError(f"{metrics}: metrics log not found (dfcnn train writes exp_dir/metrics.jsonl)")
-    records = _read_jsonl(metrics)
+    records = _read_jsonl(metrics, "metrics log")
     if not any("loss" in r for r in records):
         raise DfcnnError(f"{metrics}: no training lines (with a 'loss') in it")
     page.heading("Training")

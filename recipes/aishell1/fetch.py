@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Download and unpack AISHELL-1 (OpenSLR 33) from openslr.org, checked against its published MD5s.
 
-    python fetch.py --out DIR [--parts data_aishell resource_aishell] [--mirror URL] [--remove-archives]
+    python -m recipes.aishell1.fetch --out DIR [--parts data_aishell resource_aishell] [--mirror URL]
+        [--remove-archives]
 
 ``data_aishell.tgz`` (15 GB) unpacks into DIR/data_aishell/ with one ``wav/<speaker>.tar.gz`` per
 speaker; those are unpacked in turn (into wav/{train,dev,test}/<speaker>/) and deleted, as Kaldi's
@@ -14,9 +15,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # recipes/download.py
-
-from download import Archive, DownloadError, extract, run_fetch  # noqa: E402
+from recipes.download import Archive, DownloadError, extract, run_fetch
 
 BASE = "https://www.openslr.org/resources/33"
 NOTE = "MD5 as pinned by PaddleSpeech dataset/aishell/aishell.py and other loaders of OpenSLR 33"

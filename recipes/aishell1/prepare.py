@@ -11,7 +11,7 @@ Splits: the corpus's own train / dev / test folders (340 / 40 / 20 speakers, dis
 Kaldi's recipe, audio without a transcript line is left out (and counted): 120,098 / 14,326 / 7,176
 utterances remain.
 
-    python prepare.py [--corpus-dir /corpora/data_aishell]
+    python -m recipes.aishell1.prepare [--corpus-dir /corpora/data_aishell]
 
 ``--corpus-dir`` (default ``data/aishell1`` at the repository root, where ``fetch.py`` puts it) may
 also be the folder holding ``data_aishell/``. Writes OUT/{train,dev,test}.jsonl
@@ -23,15 +23,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))  # recipes/common.py (which makes `dfcnn` importable)
-
-from common import Splits, run_prepare, write_splits  # noqa: E402
-
-from dfcnn.audio import audio_info  # noqa: E402
-from dfcnn.data import Utterance  # noqa: E402
-from dfcnn.errors import DfcnnError  # noqa: E402
-from dfcnn.text import normalize_mandarin  # noqa: E402
+from dfcnn.audio import audio_info
+from dfcnn.data import Utterance
+from dfcnn.errors import DfcnnError
+from dfcnn.text import normalize_mandarin
+from recipes.common import Splits, run_prepare, write_splits
 
 CORPUS = "aishell1"
 SPLITS = ("train", "dev", "test")
@@ -80,7 +76,7 @@ def read_split(root: Path, split: str, texts: dict[str, str]) -> tuple[list[Utte
     return utterances, untranscribed
 
 
-def prepare(corpus_dir: str | Path, out_dir: str | Path) -> Splits:
+def prepare_aishell1(corpus_dir: str | Path, out_dir: str | Path) -> Splits:
     """Write OUT/{train,dev,test}.jsonl and OUT/vocab.txt; return the utterances of each split."""
     root = find_root(Path(corpus_dir).resolve())
     texts = read_transcripts(root / TRANSCRIPT)
@@ -94,7 +90,7 @@ def prepare(corpus_dir: str | Path, out_dir: str | Path) -> Splits:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_prepare(CORPUS, __doc__.split("\n\n")[0], prepare, argv, downloaded=True)
+    return run_prepare(CORPUS, __doc__.split("\n\n")[0], prepare_aishell1, argv, downloaded=True)
 
 
 if __name__ == "__main__":

@@ -20,8 +20,9 @@ Two splits (none is given):
   utterance of ``--test-speaker`` (S0252); train and dev are the other speaker's, dev the first
   ``--dev-fraction`` of its sentence groups by the same hash rank.
 
-    python prepare.py [--corpus-dir $DFCNN_DATA/aishell1_sample] [--out recipes/aishell1_sample/data]
-    python prepare.py --split speaker --out data-speaker
+    python -m recipes.aishell1_sample.prepare [--corpus-dir $DFCNN_DATA/aishell1_sample]
+        [--out recipes/aishell1_sample/data]
+    python -m recipes.aishell1_sample.prepare --split speaker --out data-speaker
 
 writes OUT/{train,dev,test}.jsonl (absolute audio paths, durations from the headers) and
 OUT/vocab.txt (tonal pinyin syllables of the train transcripts).
@@ -33,15 +34,11 @@ import re
 import sys
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))  # recipes/common.py (which makes `dfcnn` importable)
-
-from common import Splits, check_fractions, held_out, read_transcript, run_prepare, write_splits  # noqa: E402
-
-from dfcnn.audio import audio_info  # noqa: E402
-from dfcnn.data import Utterance  # noqa: E402
-from dfcnn.errors import DfcnnError  # noqa: E402
-from dfcnn.text import normalize_mandarin  # noqa: E402
+from dfcnn.audio import audio_info
+from dfcnn.data import Utterance
+from dfcnn.errors import DfcnnError
+from dfcnn.text import normalize_mandarin
+from recipes.common import Splits, check_fractions, held_out, read_transcript, run_prepare, write_splits
 
 CORPUS = "aishell1_sample"
 SPLITS = ("sentence", "speaker")
@@ -58,9 +55,13 @@ def normalize(line: str) -> str:
     return normalize_mandarin(NOISE_TAG.sub(" ", line))
 
 
-def prepare(
-    corpus_dir: str | Path, out_dir: str | Path, split: str = "sentence",
-    dev_fraction: float = DEV_FRACTION, test_fraction: float = TEST_FRACTION, test_speaker: str = TEST_SPEAKER,
+def prepare_aishell1_sample(
+    corpus_dir: str | Path,
+    out_dir: str | Path,
+    split: str = "sentence",
+    dev_fraction: float = DEV_FRACTION,
+    test_fraction: float = TEST_FRACTION,
+    test_speaker: str = TEST_SPEAKER,
     keep_latin: bool = False,
 ) -> Splits:
     """Write OUT/{train,dev,test}.jsonl and OUT/vocab.txt; return the utterances of each split."""
@@ -146,7 +147,7 @@ def add_arguments(parser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_prepare(CORPUS, __doc__.split("\n\n")[0], prepare, argv, add_arguments)
+    return run_prepare(CORPUS, __doc__.split("\n\n")[0], prepare_aishell1_sample, argv, add_arguments)
 
 
 if __name__ == "__main__":

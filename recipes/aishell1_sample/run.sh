@@ -15,6 +15,8 @@
 #           transcripts whose lexicon spells each character by its readings (dfcnn lm --hanzi) -> $EXP/lm-hanzi;
 #           LM weight tuned on dev and shipped with the model ($EXP/decoder.json: `dfcnn transcribe --model exp`
 #           writes characters); test CER greedy and as shipped -> $EXP/eval-test-hanzi
+#         7 dfcnn ship: the model as the shipped `mandarin` (dfcnn/shipped/mandarin), its card (card.yaml plus
+#           the test set scored greedy and as shipped) and RESULTS.md's block, regenerated
 source "$(dirname "$0")/../stages.sh" "$@"
 CORPUS="$DFCNN_DATA/aishell1_sample"
 PREPARE_ARGS=(--split "${SPLIT:-sentence}")
@@ -31,4 +33,12 @@ esac
 EXAMPLES=(AISHELL_Sample_data/BAC009S0252W0028.opus AISHELL_Sample_data/BAC009S0252W0101.opus
           AISHELL_Sample_data/BAC009S0252W0110.opus)
 
-standard_stages prepare train evaluate transcribe lm decoders hanzi
+stage_ship() {
+  if [ "${SPLIT:-sentence}" != sentence ]; then
+    echo "the shipped mandarin model is the held-out-sentence split's: SPLIT=sentence ./run.sh --stage 7"
+    return
+  fi
+  dfcnn ship "$EXP" --name mandarin --card-info card.yaml --results RESULTS.md --quiet --test "test=$DATA/test.jsonl"
+}
+
+standard_stages prepare train evaluate transcribe lm decoders hanzi ship

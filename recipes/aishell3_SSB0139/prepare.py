@@ -13,7 +13,8 @@ Split: the corpus's train / test (476 / 14). Dev is the first ``--dev-fraction``
 train utterances ranked by an MD5 hash of their id. One speaker: only a held-out-sentence split
 exists (no held-out-speaker one).
 
-    python prepare.py [--corpus-dir $DFCNN_DATA/aishell3_SSB0139] [--out recipes/aishell3_SSB0139/data]
+    python -m recipes.aishell3_SSB0139.prepare [--corpus-dir $DFCNN_DATA/aishell3_SSB0139]
+        [--out recipes/aishell3_SSB0139/data]
 
 writes OUT/{train,dev,test}.jsonl (absolute audio paths, durations from the headers) and
 OUT/vocab.txt (tonal pinyin syllables of the train transcripts).
@@ -25,15 +26,11 @@ import re
 import sys
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))  # recipes/common.py (which makes `dfcnn` importable)
-
-from common import Splits, check_fractions, held_out, run_prepare, write_splits  # noqa: E402
-
-from dfcnn.audio import audio_info  # noqa: E402
-from dfcnn.data import Utterance  # noqa: E402
-from dfcnn.errors import DfcnnError  # noqa: E402
-from dfcnn.text import is_cjk, normalize_mandarin, to_pinyin  # noqa: E402
+from dfcnn.audio import audio_info
+from dfcnn.data import Utterance
+from dfcnn.errors import DfcnnError
+from dfcnn.text import is_cjk, normalize_mandarin, to_pinyin
+from recipes.common import Splits, check_fractions, held_out, run_prepare, write_splits
 
 CORPUS = "aishell3_SSB0139"
 SPEAKER = "SSB0139"
@@ -54,8 +51,9 @@ def read_content(path: Path) -> list[tuple[str, str, list[str]]]:
             fields = line.rstrip("\r\n").split("\t")
             tokens = fields[1].split() if len(fields) == 2 else []
             if len(fields) != 2 or not fields[0].endswith(".wav") or not tokens or len(tokens) % 2:
-                raise DfcnnError(f"{path}:{number}: expected <file>.wav<TAB>char pinyin char pinyin ..., "
-                                 f"got {line.strip()[:60]!r}")
+                raise DfcnnError(
+                    f"{path}:{number}: expected <file>.wav<TAB>char pinyin char pinyin ..., got {line.strip()[:60]!r}"
+                )
             chars, pinyin = tokens[0::2], tokens[1::2]
             # a syllable per character, but erhua is one token of two: 块儿 kuair4
             wrong = [s for s in pinyin if not SYLLABLE.fullmatch(s)] + [c for c in chars if not all(map(is_cjk, c))]
@@ -69,7 +67,7 @@ def read_content(path: Path) -> list[tuple[str, str, list[str]]]:
     return entries
 
 
-def prepare(corpus_dir: str | Path, out_dir: str | Path, dev_fraction: float = DEV_FRACTION) -> Splits:
+def prepare_aishell3_SSB0139(corpus_dir: str | Path, out_dir: str | Path, dev_fraction: float = DEV_FRACTION) -> Splits:
     """Write OUT/{train,dev,test}.jsonl and OUT/vocab.txt; return the utterances of each split."""
     check_fractions(dev_fraction)
     corpus_dir = Path(corpus_dir).resolve()
@@ -101,19 +99,25 @@ def prepare(corpus_dir: str | Path, out_dir: str | Path, dev_fraction: float = D
     if shared:
         raise DfcnnError(f"{corpus_dir}: {len(shared)} files are in both train and test: {sorted(shared)[:3]}")
     write_splits(splits, out_dir, corpus_dir, unit="pinyin")
-    print(f"pinyin agreement with the corpus's own: {agree}/{total} syllables ({100 * agree / total:.1f} %) "
-          f"({100 * toneless / total:.1f} % without tones) over the {same_length} of "
-          f"{sum(map(len, given.values()))} utterances with as many syllables (erhua makes the others differ)")
+    print(
+        f"pinyin agreement with the corpus's own: {agree}/{total} syllables ({100 * agree / total:.1f} %) "
+        f"({100 * toneless / total:.1f} % without tones) over the {same_length} of "
+        f"{sum(map(len, given.values()))} utterances with as many syllables (erhua makes the others differ)"
+    )
     return splits
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--dev-fraction", type=float, default=DEV_FRACTION,
-                        help="share of the train utterances held out as dev (default: %(default)s)")
+    parser.add_argument(
+        "--dev-fraction",
+        type=float,
+        default=DEV_FRACTION,
+        help="share of the train utterances held out as dev (default: %(default)s)",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_prepare(CORPUS, __doc__.split("\n\n")[0], prepare, argv, add_arguments)
+    return run_prepare(CORPUS, __doc__.split("\n\n")[0], prepare_aishell3_SSB0139, argv, add_arguments)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Download and unpack AN4 (CMU) from http://www.speech.cs.cmu.edu/databases/an4/.
 
-    python fetch.py --out DIR [--mirror URL]
+    python -m recipes.an4.fetch --out DIR [--mirror URL]
 
 ``an4_sphere.tar.gz`` (the NIST SPHERE version) unpacks into DIR/an4/. CMU publishes no checksum
 and no size for it, and none could be confirmed elsewhere: the download is not verified beyond
@@ -11,11 +11,8 @@ gzip's own CRC, which the extraction checks (a truncated or damaged archive fail
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # recipes/download.py
-
-from download import Archive, run_fetch  # noqa: E402
+from recipes.download import Archive, run_fetch
 
 ARCHIVES = {
     "an4_sphere": Archive(

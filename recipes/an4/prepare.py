@@ -12,7 +12,7 @@ Splits: the corpus's train (948 utterances, 74 speakers) and test (130 utterance
 AN4 has no dev set: ``--dev-fraction`` (10 %) of the train speakers, all their utterances, are held
 out as dev, chosen by the MD5 of the speaker id (deterministic, speaker-disjoint).
 
-    python prepare.py [--corpus-dir /corpora/an4]
+    python -m recipes.an4.prepare [--corpus-dir /corpora/an4]
 
 ``--corpus-dir`` (default ``data/an4`` at the repository root, where ``fetch.py`` puts it) may also
 be the folder holding ``an4/``. Writes OUT/{train,dev,test}.jsonl (absolute
@@ -25,15 +25,11 @@ import re
 import sys
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))  # recipes/common.py (which makes `dfcnn` importable)
-
-from common import Splits, held_out_speakers, run_prepare, write_splits  # noqa: E402
-
-from dfcnn.audio import audio_info  # noqa: E402
-from dfcnn.data import Utterance  # noqa: E402
-from dfcnn.errors import DfcnnError  # noqa: E402
-from dfcnn.text import normalize_english  # noqa: E402
+from dfcnn.audio import audio_info
+from dfcnn.data import Utterance
+from dfcnn.errors import DfcnnError
+from dfcnn.text import normalize_english
+from recipes.common import Splits, held_out_speakers, run_prepare, write_splits
 
 CORPUS = "an4"
 DEV_FRACTION = 0.1
@@ -91,7 +87,7 @@ def read_split(root: Path, split: str) -> list[Utterance]:
     return utterances
 
 
-def prepare(corpus_dir: str | Path, out_dir: str | Path, dev_fraction: float = DEV_FRACTION) -> Splits:
+def prepare_an4(corpus_dir: str | Path, out_dir: str | Path, dev_fraction: float = DEV_FRACTION) -> Splits:
     """Write OUT/{train,dev,test}.jsonl and OUT/vocab.txt; return the utterances of each split."""
     if not 0 < dev_fraction < 1:
         raise DfcnnError(f"--dev-fraction must be between 0 and 1, got {dev_fraction}")
@@ -122,7 +118,7 @@ def add_arguments(parser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_prepare(CORPUS, __doc__.split("\n\n")[0], prepare, argv, add_arguments, downloaded=True)
+    return run_prepare(CORPUS, __doc__.split("\n\n")[0], prepare_an4, argv, add_arguments, downloaded=True)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ whose texts are the same after normalisation are one group (arctic_b0536 and arc
 first ``--test-fraction`` (5 %) of them are test, the next ``--dev-fraction`` (5 %) dev, the rest
 train. Every take of a prompt goes where its group goes.
 
-    python prepare.py [--corpus-dir $DFCNN_DATA/cathy_arctic] [--out recipes/cathy_arctic/data]
+    python -m recipes.cathy_arctic.prepare [--corpus-dir $DFCNN_DATA/cathy_arctic] [--out recipes/cathy_arctic/data]
 
 writes OUT/{train,dev,test}.jsonl (absolute audio paths, durations from the headers) and
 OUT/vocab.txt (characters of the train transcripts).
@@ -25,15 +25,11 @@ import re
 import sys
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))  # recipes/common.py (which makes `dfcnn` importable)
-
-from common import Splits, check_fractions, held_out, read_transcript, run_prepare, write_splits  # noqa: E402
-
-from dfcnn.audio import audio_info  # noqa: E402
-from dfcnn.data import Utterance  # noqa: E402
-from dfcnn.errors import DfcnnError  # noqa: E402
-from dfcnn.text import normalize_english  # noqa: E402
+from dfcnn.audio import audio_info
+from dfcnn.data import Utterance
+from dfcnn.errors import DfcnnError
+from dfcnn.text import normalize_english
+from recipes.common import Splits, check_fractions, held_out, read_transcript, run_prepare, write_splits
 
 CORPUS = "cathy_arctic"
 DEV_FRACTION = 0.05
@@ -78,9 +74,11 @@ def prompt_groups(texts: dict[str, set[str]]) -> dict[str, str]:
     return {prompt: find(prompt) for prompt in texts}
 
 
-def prepare(
-    corpus_dir: str | Path, out_dir: str | Path,
-    dev_fraction: float = DEV_FRACTION, test_fraction: float = TEST_FRACTION,
+def prepare_cathy_arctic(
+    corpus_dir: str | Path,
+    out_dir: str | Path,
+    dev_fraction: float = DEV_FRACTION,
+    test_fraction: float = TEST_FRACTION,
 ) -> Splits:
     """Write OUT/{train,dev,test}.jsonl and OUT/vocab.txt; return the utterances of each split."""
     check_fractions(dev_fraction, test_fraction)
@@ -114,20 +112,30 @@ def prepare(
     for utt in utterances:
         splits[split_of.get(group_of[prompt_of[utt.utt_id]], "train")].append(utt)
     write_splits(splits, out_dir, audio_dir)
-    print(f"{len(utterances)} files of {len(texts)} prompts ({len(groups)} prompt groups with distinct texts; "
-          f"{len(prompts)} prompts listed); {differ} transcripts differ from their prompt in cmuarctic.data")
+    print(
+        f"{len(utterances)} files of {len(texts)} prompts ({len(groups)} prompt groups with distinct texts; "
+        f"{len(prompts)} prompts listed); {differ} transcripts differ from their prompt in cmuarctic.data"
+    )
     return splits
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--dev-fraction", type=float, default=DEV_FRACTION,
-                        help="share of prompt groups held out as dev (default: %(default)s)")
-    parser.add_argument("--test-fraction", type=float, default=TEST_FRACTION,
-                        help="share of prompt groups held out as test (default: %(default)s)")
+    parser.add_argument(
+        "--dev-fraction",
+        type=float,
+        default=DEV_FRACTION,
+        help="share of prompt groups held out as dev (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--test-fraction",
+        type=float,
+        default=TEST_FRACTION,
+        help="share of prompt groups held out as test (default: %(default)s)",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_prepare(CORPUS, __doc__.split("\n\n")[0], prepare, argv, add_arguments)
+    return run_prepare(CORPUS, __doc__.split("\n\n")[0], prepare_cathy_arctic, argv, add_arguments)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
 """Build the demo corpus: English digit strings and short sentences spoken by eSpeak NG voices.
 
-    python recipes/espeak/prepare.py --out recipes/espeak/data [--num-train 4000] [--num-dev 200]
+    python -m recipes.espeak.prepare --out recipes/espeak/data [--num-train 4000] [--num-dev 200]
         [--num-test 300] [--seed 0] [--jobs 2] [--force]
+
+    from recipes.espeak.prepare import prepare_espeak
+    splits = prepare_espeak("recipes/espeak/data", num_train=4000)   # {split: [Utterance, ...]}
 
 Writes, under --out:
     audio/<split>/<utt_id>.flac     16 kHz mono 16-bit FLAC
@@ -22,8 +25,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import math
-import os
 import shutil
 import sys
 import time
@@ -31,13 +32,9 @@ from pathlib import Path
 
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parents[1]
-sys.path.insert(0, str(HERE))  # synth.py beside this file
-if str(REPO) not in sys.path:  # dfcnn without `pip install -e .`
-    sys.path.insert(1, str(REPO))
-
-import synth  # noqa: E402
+from dfcnn.audio import resample
+from dfcnn.fileio import atomic_write_bytes, atomic_write_text
+from recipes.espeak import synth
 
 VERSION = 4  # bump when the generated corpus changes for the same settings
 SAMPLE_RATE = 16000
@@ -235,12 +232,11 @@ def voice_name(accent: str, variant: str) -> str:
     return f"{accent}+{variant}" if variant else accent
 
 
-def plan(args) -> tuple[list[dict], dict]:
-    """Every utterance's text, voice and settings, drawn from --seed alone."""
+def plan(seed: int, sizes: dict[str, int]) -> tuple[list[dict], dict]:
+    """Every utterance's text, voice and settings, drawn from ``seed`` alone; ``sizes``: utterances per split."""
     accents = [v.name for v in synth.list_english_voices()]
     variants = split_variants(synth.list_variants())
-    rng = np.random.default_rng([args.seed, VERSION])
-    sizes = {"train": args.num_train, "dev": args.num_dev, "test": args.num_test}
+    rng = np.random.default_rng([seed, VERSION])
     jobs, seen = [], set()
     for split in SPLITS:
         # no dev or test transcript occurs in train
@@ -267,16 +263,6 @@ def plan(args) -> tuple[list[dict], dict]:
     return jobs, {"accents": accents, "variants": variants}
 
 
-def resample(wave: np.ndarray, orig_rate: int, target_rate: int) -> np.ndarray:
-    """Exactly ``librosa.resample(wave, orig_sr, target_sr, res_type="soxr_hq")``, without
-    importing librosa (its numba compilation costs ~20 s on a fresh install, ~2 s a process after)."""
-    import soxr
-
-    out = soxr.resample(wave, orig_rate, target_rate, quality="soxr_hq")
-    size = math.ceil(len(wave) * target_rate / orig_rate)
-    return np.pad(out, (0, max(0, size - len(out))))[:size].astype(np.float32)
-
-
 def noise(rng: np.random.Generator, size: int, colour: str) -> np.ndarray:
     white = rng.standard_normal(size)
     if colour == "pink":  # 1/f power: shape white noise in the frequency domain
@@ -296,7 +282,12 @@ def render(job: dict, audio_dir: str) -> dict:
         info = sf.info(str(path))
         return {"utt_id": job["utt_id"], "samples": info.frames, "rms": None, "peak": None}
     wave, rate = synth.synthesize(
-        job["text"], job["voice"], job["rate_wpm"], job["pitch"], job["pitch_range"], volume=VOLUME,
+        job["text"],
+        job["voice"],
+        job["rate_wpm"],
+        job["pitch"],
+        job["pitch_range"],
+        volume=VOLUME,
         seed=job["noise_seed"],
     )
     loud = np.flatnonzero(np.abs(wave) > 1e-3 * max(float(np.abs(wave).max()), 1e-9))
@@ -313,17 +304,111 @@ def render(job: dict, audio_dir: str) -> dict:
     peak = float(np.abs(wave).max())
     if peak > 0.98:
         wave *= 0.98 / peak
-    path.parent.mkdir(parents=True, exist_ok=True)
     encoded = io.BytesIO()  # encode in memory, then one write: much faster than libsndfile's seeks
     sf.write(encoded, wave, SAMPLE_RATE, format="FLAC", subtype="PCM_16")
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp")
-    tmp.write_bytes(encoded.getvalue())
-    os.replace(tmp, path)  # a complete file or none: an interrupted run resumes safely
+    atomic_write_bytes(path, encoded.getvalue())  # a complete file or none: an interrupted run resumes safely
     return {"utt_id": job["utt_id"], "samples": len(wave), "rms": float(np.sqrt(np.mean(wave**2))), "peak": peak}
 
 
 def _render_star(args):
     return render(*args)
+
+
+def prepare_espeak(
+    out_dir: str | Path,
+    num_train: int = 4000,
+    num_dev: int = 200,
+    num_test: int = 300,
+    seed: int = 0,
+    jobs: int = 2,
+    force: bool = False,
+) -> dict[str, list]:
+    """Synthesise the corpus into ``out_dir`` (nothing to do when its .done holds these settings);
+    return the utterances of each split ({split: [dfcnn.data.Utterance, ...]}).
+
+    Raises ``synth.EspeakError`` (with the install hint) when eSpeak NG is missing.
+    """
+    from dfcnn.data import Utterance, read_manifest, write_manifest  # torch: not in the render workers
+    from dfcnn.text import build_vocab, normalize_english, save_vocab
+
+    if min(num_train, num_dev, num_test) < 1 or jobs < 1:
+        raise ValueError("sizes and jobs must be at least 1")
+    synth.sample_rate()  # fails early, with the install hint, when espeakng-loader is missing
+    out = Path(out_dir).resolve()
+    config = {"version": VERSION, "seed": seed, "num_train": num_train, "num_dev": num_dev, "num_test": num_test}
+    done, started = out / ".done", out / ".config"
+    if not force and done.is_file() and _read_json(done) == config:
+        print(f"{out}: up to date (remove {done.name} or pass --force to rebuild)")
+        return {split: read_manifest(out / f"{split}.jsonl") for split in SPLITS}
+    done.unlink(missing_ok=True)
+    if force or _read_json(started) != config:  # other settings: the old audio is stale
+        for split in SPLITS:
+            shutil.rmtree(out / "audio" / split, ignore_errors=True)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(started, json.dumps(config) + "\n")
+    for stale in (out / "audio").glob("*/.*.tmp"):  # half-written by an interrupted run
+        stale.unlink(missing_ok=True)
+
+    begin = time.time()
+    jobs_planned, voices = plan(seed, {"train": num_train, "dev": num_dev, "test": num_test})
+    work = [(job, str(out / "audio")) for job in jobs_planned]
+    if jobs == 1:
+        results = [render(*item) for item in work]
+    else:
+        import multiprocessing
+
+        # spawn: workers start clean (no torch or other threads inherited); each loads eSpeak itself
+        with multiprocessing.get_context("spawn").Pool(jobs) as pool:
+            results = []
+            for result in pool.imap(_render_star, work, chunksize=8):
+                results.append(result)
+                if len(results) % 500 == 0:
+                    print(f"  {len(results)}/{len(work)} utterances ({time.time() - begin:.0f} s)", flush=True)
+    seconds = time.time() - begin
+
+    by_split = {split: [] for split in SPLITS}
+    for job, result in zip(jobs_planned, results):
+        if normalize_english(job["text"]) != job["text"]:
+            raise AssertionError(f"{job['utt_id']}: text {job['text']!r} is not normalised")
+        job["duration"] = round(result["samples"] / SAMPLE_RATE, 4)
+        path = out / "audio" / job["split"] / f"{job['utt_id']}.flac"
+        by_split[job["split"]].append(Utterance(path, job["duration"], job["text"], job["utt_id"]))
+    for split in SPLITS:
+        write_manifest(out / f"{split}.jsonl", by_split[split])
+    save_vocab(build_vocab(u.text for u in by_split["train"]), out / "vocab.txt")
+
+    summary = {}
+    for split in SPLITS:
+        split_jobs = [j for j in jobs_planned if j["split"] == split]
+        used = {}
+        for job in split_jobs:
+            used[job["voice"]] = used.get(job["voice"], 0) + 1
+        summary[split] = {
+            "utterances": len(split_jobs),
+            "hours": round(sum(j["duration"] for j in split_jobs) / 3600, 4),
+            "variants": [v or "(base)" for v in voices["variants"][split]],
+            "voices_used": dict(sorted(used.items())),
+        }
+    description = {
+        "version": VERSION,
+        "seed": seed,
+        "sample_rate": SAMPLE_RATE,
+        "design": "a voice is accent+variant; dev and test use variants (speakers) never used in train, "
+        "dev's differ from test's; all splits share the accents",
+        "accents": voices["accents"],
+        "excluded_variants": list(EXCLUDED_VARIANTS),
+        "splits": summary,
+        "utterances": {j["utt_id"]: {k: v for k, v in j.items() if k not in ("utt_id", "text", "split")}
+                       for j in jobs_planned},
+    }  # fmt: skip
+    atomic_write_text(out / "voices.json", json.dumps(description, indent=1) + "\n")
+    atomic_write_text(done, json.dumps(config) + "\n")
+    started.unlink(missing_ok=True)
+    for split in SPLITS:
+        print(f"{split:5s}: {summary[split]['utterances']:5d} utterances, {summary[split]['hours']:.3f} h, "
+              f"{len(summary[split]['variants'])} variants x {len(voices['accents'])} accents")  # fmt: skip
+    print(f"synthesised in {seconds:.1f} s with {jobs} job(s) -> {out}")
+    return by_split
 
 
 def main(argv=None) -> int:
@@ -339,90 +424,10 @@ def main(argv=None) -> int:
     if min(args.num_train, args.num_dev, args.num_test) < 1 or args.jobs < 1:
         parser.error("sizes and --jobs must be at least 1")
     try:
-        synth.sample_rate()  # fails early, with the install hint, when espeakng-loader is missing
+        prepare_espeak(args.out, args.num_train, args.num_dev, args.num_test, args.seed, args.jobs, args.force)
     except synth.EspeakError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-
-    out = args.out.resolve()
-    config = {"version": VERSION, "seed": args.seed, "num_train": args.num_train, "num_dev": args.num_dev,
-              "num_test": args.num_test}  # fmt: skip
-    done, started = out / ".done", out / ".config"
-    if not args.force and done.is_file() and _read_json(done) == config:
-        print(f"{out}: up to date (remove {done.name} or pass --force to rebuild)")
-        return 0
-    done.unlink(missing_ok=True)
-    if args.force or _read_json(started) != config:  # other settings: the old audio is stale
-        for split in SPLITS:
-            shutil.rmtree(out / "audio" / split, ignore_errors=True)
-    out.mkdir(parents=True, exist_ok=True)
-    started.write_text(json.dumps(config) + "\n")
-    for stale in (out / "audio").glob("*/.*.tmp"):  # half-written by an interrupted run
-        stale.unlink(missing_ok=True)
-
-    begin = time.time()
-    jobs, voices = plan(args)
-    work = [(job, str(out / "audio")) for job in jobs]
-    if args.jobs == 1:
-        results = [render(*item) for item in work]
-    else:
-        import multiprocessing
-
-        # spawn: workers start clean (no torch or other threads inherited); each loads eSpeak itself
-        with multiprocessing.get_context("spawn").Pool(args.jobs) as pool:
-            results = []
-            for result in pool.imap(_render_star, work, chunksize=8):
-                results.append(result)
-                if len(results) % 500 == 0:
-                    print(f"  {len(results)}/{len(work)} utterances ({time.time() - begin:.0f} s)", flush=True)
-    seconds = time.time() - begin
-
-    from dfcnn.data import Utterance, write_manifest
-    from dfcnn.text import build_vocab, normalize_english, save_vocab
-
-    by_split = {split: [] for split in SPLITS}
-    for job, result in zip(jobs, results):
-        if normalize_english(job["text"]) != job["text"]:
-            raise AssertionError(f"{job['utt_id']}: text {job['text']!r} is not normalised")
-        job["duration"] = round(result["samples"] / SAMPLE_RATE, 4)
-        path = out / "audio" / job["split"] / f"{job['utt_id']}.flac"
-        by_split[job["split"]].append(Utterance(path, job["duration"], job["text"], job["utt_id"]))
-    for split in SPLITS:
-        write_manifest(out / f"{split}.jsonl", by_split[split])
-    save_vocab(build_vocab(u.text for u in by_split["train"]), out / "vocab.txt")
-
-    summary = {}
-    for split in SPLITS:
-        split_jobs = [j for j in jobs if j["split"] == split]
-        used = {}
-        for job in split_jobs:
-            used[job["voice"]] = used.get(job["voice"], 0) + 1
-        summary[split] = {
-            "utterances": len(split_jobs),
-            "hours": round(sum(j["duration"] for j in split_jobs) / 3600, 4),
-            "variants": [v or "(base)" for v in voices["variants"][split]],
-            "voices_used": dict(sorted(used.items())),
-        }
-    description = {
-        "version": VERSION,
-        "seed": args.seed,
-        "sample_rate": SAMPLE_RATE,
-        "design": "a voice is accent+variant; dev and test use variants (speakers) never used in train, "
-        "dev's differ from test's; all splits share the accents",
-        "accents": voices["accents"],
-        "excluded_variants": list(EXCLUDED_VARIANTS),
-        "splits": summary,
-        "utterances": {j["utt_id"]: {k: v for k, v in j.items() if k not in ("utt_id", "text", "split")} for j in jobs},
-    }
-    from dfcnn.fileio import atomic_write_text
-
-    atomic_write_text(out / "voices.json", json.dumps(description, indent=1) + "\n")
-    done.write_text(json.dumps(config) + "\n")
-    started.unlink(missing_ok=True)
-    for split in SPLITS:
-        print(f"{split:5s}: {summary[split]['utterances']:5d} utterances, {summary[split]['hours']:.3f} h, "
-              f"{len(summary[split]['variants'])} variants x {len(voices['accents'])} accents")  # fmt: skip
-    print(f"synthesised in {seconds:.1f} s with {args.jobs} job(s) -> {out}")
     return 0
 
 

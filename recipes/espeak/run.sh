@@ -13,7 +13,7 @@ source "$(dirname "$0")/../stages.sh" "$@"
 TUNE_ARGS=(--lm-weights 0.5,1,2,3 --word-scores=-1,0,1,2)   # 16 points: ~20 s here
 
 stage_synthesise() {
-  "$PYTHON" prepare.py --out "$DATA"   # skips itself when $DATA is up to date
+  "$PYTHON" -m "$PACKAGE.prepare" --out "$DATA"   # skips itself when $DATA is up to date
 }
 
 first_tests() {

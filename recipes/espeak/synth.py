@@ -1,4 +1,5 @@
-"""A small ctypes binding to eSpeak NG, as shipped by the PyPI package ``espeakng-loader``.
+"""Speech from eSpeak NG for the demo corpus, on dfcnn's binding to the library (``dfcnn.espeak``: the
+library and voices of the PyPI package ``espeakng-loader``).
 
 Synthesis runs in-process (``AUDIO_OUTPUT_SYNCHRONOUS`` and a synth callback that collects the
 samples), so no ``espeak-ng`` program, audio device or temporary WAV file is involved:
@@ -32,10 +33,8 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import hashlib
 import os
 import shutil
-import tempfile
 import threading
 import warnings
 from dataclasses import dataclass
@@ -43,26 +42,16 @@ from pathlib import Path
 
 import numpy as np
 
-INSTALL_HINT = "pip install espeakng-loader"
+from dfcnn.espeak import SYNTH_CALLBACK, EspeakError, close_library, library_paths, open_library
 
-# espeak_AUDIO_OUTPUT, espeak_POSITION_TYPE, flags, espeak_PARAMETER and espeak_ERROR (speak_lib.h)
-AUDIO_OUTPUT_SYNCHRONOUS = 2
+# espeak_POSITION_TYPE, flags, espeak_PARAMETER and espeak_ERROR (speak_lib.h)
 POS_CHARACTER = 1
 ESPEAK_CHARS_UTF8 = 1
-ESPEAK_INITIALIZE_DONT_EXIT = 0x8000
 ESPEAK_RATE, ESPEAK_VOLUME, ESPEAK_PITCH, ESPEAK_RANGE, ESPEAK_WORDGAP = 1, 2, 3, 4, 7
 EE_OK = 0
 _ERRORS = {-1: "internal error", 1: "buffer full", 2: "not found"}
 
-# eSpeak copies the data path into a fixed buffer (160 bytes on Linux); a longer path is reached
-# through a short symbolic link in the temporary folder.
-_MAX_DATA_PATH = 120
-
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
-
-
-class EspeakError(RuntimeError):
-    """eSpeak NG is missing, or refused a voice, a parameter or a text."""
 
 
 @dataclass(frozen=True)
@@ -76,62 +65,12 @@ class Voice:
     gender: str  # "male", "female" or "" (eSpeak's base voices are all "male")
 
 
-class _EspeakVoice(ctypes.Structure):
-    _fields_ = [
-        ("name", ctypes.c_char_p),
-        ("languages", ctypes.c_void_p),  # (priority byte, NUL-terminated tag)*, then a 0 byte
-        ("identifier", ctypes.c_char_p),
-        ("gender", ctypes.c_ubyte),
-        ("age", ctypes.c_ubyte),
-        ("variant", ctypes.c_ubyte),
-        ("xx1", ctypes.c_ubyte),
-        ("score", ctypes.c_int),
-        ("spare", ctypes.c_void_p),
-    ]
-
-
-_SYNTH_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p)
-
-
-def _loader():
-    try:
-        import espeakng_loader
-    except ImportError:
-        raise EspeakError(f"eSpeak NG is not installed: the demo corpus needs it ({INSTALL_HINT})") from None
-    return espeakng_loader
-
-
-def library_paths() -> tuple[str, str]:
-    """(path of libespeak-ng, path of espeak-ng-data) from ``espeakng-loader``."""
-    loader = _loader()
-    library = loader.get_library_path()
-    try:
-        data = loader.get_data_path()
-    except RuntimeError as error:
-        raise EspeakError(f"espeakng-loader has no voice data ({error}); reinstall it: {INSTALL_HINT}") from None
-    if not Path(library).is_file():
-        raise EspeakError(f"espeakng-loader's library {library} is missing; reinstall it: {INSTALL_HINT}")
-    return library, data
-
-
-def _short_data_path(data: str) -> str:
-    if len(data.encode()) <= _MAX_DATA_PATH:
-        return data
-    link = Path(tempfile.gettempdir()) / f"espeak-ng-data-{hashlib.sha1(data.encode()).hexdigest()[:12]}"
-    if not (link.is_symlink() and os.readlink(link) == data):
-        tmp = link.with_name(f"{link.name}.{os.getpid()}")
-        tmp.unlink(missing_ok=True)
-        tmp.symlink_to(data)
-        os.replace(tmp, link)
-    return str(link)
-
-
 def _private_copy(library: str) -> str:
     """A path to a copy of the library that only this engine opens (Linux: an in-memory file).
 
     ``dlopen`` shares one instance per file: were the library opened elsewhere in the process
-    (another copy of this module, another eSpeak binding), ``dlclose`` would not unload it and
-    ``fresh`` could not reset its state. The copy lives as long as the process holds the descriptor.
+    (dfcnn.pronounce's letter-to-sound, another copy of this module), ``dlclose`` would not unload
+    it and ``fresh`` could not reset its state. The copy lives as long as the process holds the descriptor.
     """
     if not (hasattr(os, "memfd_create") and os.path.isdir("/proc/self/fd")):
         return library
@@ -158,14 +97,13 @@ class _Engine:
     """The loaded library with its callback; one per process (re-created after a fork)."""
 
     def __init__(self):
-        self.library_path, self.data_path = library_paths()
-        self.load_path = _private_copy(self.library_path)
+        self.load_path = _private_copy(library_paths()[0])
         self.checked_unload = False
         self.pid = os.getpid()
         self.lib = None
         self.sample_rate = 0
         self.chunks: list[np.ndarray] = []
-        self.callback = _SYNTH_CALLBACK(self._collect)  # kept referenced: eSpeak holds the pointer
+        self.callback = SYNTH_CALLBACK(self._collect)  # kept referenced: eSpeak holds the pointer
         self.load()
 
     def _collect(self, wav, count, events):
@@ -182,10 +120,7 @@ class _Engine:
     def load(self):
         """Load (or unload and load again) the library and initialise it: a clean state."""
         if self.lib is not None:
-            self.lib.espeak_Terminate()
-            import _ctypes
-
-            _ctypes.dlclose(self.lib._handle)
+            close_library(self.lib)
             self.lib = None
             if not self.checked_unload:
                 self.checked_unload = True
@@ -193,31 +128,7 @@ class _Engine:
                     warnings.warn(
                         "eSpeak NG could not be unloaded: its audio will depend on earlier calls", stacklevel=3
                     )
-        try:
-            lib = ctypes.CDLL(self.load_path)
-        except OSError as error:
-            raise EspeakError(f"cannot load {self.library_path}: {error} ({INSTALL_HINT})") from None
-        lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
-        lib.espeak_Initialize.restype = ctypes.c_int
-        lib.espeak_SetSynthCallback.argtypes = [_SYNTH_CALLBACK]
-        lib.espeak_SetSynthCallback.restype = None
-        lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
-        lib.espeak_SetVoiceByName.restype = ctypes.c_int
-        lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
-        lib.espeak_SetParameter.restype = ctypes.c_int
-        lib.espeak_Synth.argtypes = [
-            ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int,
-            ctypes.c_uint, ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p,
-        ]  # fmt: skip
-        lib.espeak_Synth.restype = ctypes.c_int
-        lib.espeak_ListVoices.argtypes = [ctypes.POINTER(_EspeakVoice)]
-        lib.espeak_ListVoices.restype = ctypes.POINTER(ctypes.POINTER(_EspeakVoice))
-        lib.espeak_Terminate.restype = ctypes.c_int
-        rate = lib.espeak_Initialize(
-            AUDIO_OUTPUT_SYNCHRONOUS, 0, _short_data_path(self.data_path).encode(), ESPEAK_INITIALIZE_DONT_EXIT
-        )
-        if rate <= 0:
-            raise EspeakError(f"espeak_Initialize failed (data {self.data_path}); reinstall: {INSTALL_HINT}")
+        lib, rate = open_library(self.load_path)
         lib.espeak_SetSynthCallback(self.callback)
         self.lib, self.sample_rate = lib, rate
 
@@ -368,7 +279,7 @@ def digits_to_words(digits: str) -> str:
     return " ".join(DIGIT_WORDS[int(d)] for d in digits)
 
 
-if __name__ == "__main__":  # a quick look: python recipes/espeak/synth.py "hello world" en-us+f3
+if __name__ == "__main__":  # a quick look: python -m recipes.espeak.synth "hello world" en-us+f3
     import sys
 
     say = sys.argv[1] if len(sys.argv) > 1 else "three seven zero nine"

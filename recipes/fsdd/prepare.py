@@ -8,7 +8,7 @@ Split (the dataset's own): takes with index 0-4 are test (300 files), 5-49 train
 indices 5-9 of train (300 files), leaving 2400 for training. All six speakers are in every split
 (FSDD's official test set is not speaker-disjoint).
 
-    python prepare.py [--corpus-dir $DFCNN_DATA/fsdd] [--out recipes/fsdd/data]
+    python -m recipes.fsdd.prepare [--corpus-dir $DFCNN_DATA/fsdd] [--out recipes/fsdd/data]
 
 writes OUT/{train,dev,test}.jsonl (absolute audio paths, durations from the headers) and
 OUT/vocab.txt (characters of the train transcripts).
@@ -20,22 +20,17 @@ import re
 import sys
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))  # recipes/common.py (which makes `dfcnn` importable)
-
-from common import Splits, run_prepare, write_splits  # noqa: E402
-
-from dfcnn.audio import audio_info  # noqa: E402
-from dfcnn.data import Utterance  # noqa: E402
-from dfcnn.errors import DfcnnError  # noqa: E402
-from dfcnn.text import normalize_english  # noqa: E402
+from dfcnn.audio import audio_info
+from dfcnn.data import Utterance
+from dfcnn.errors import DfcnnError
+from dfcnn.text import normalize_english
+from recipes.common import Splits, run_prepare, write_splits
 
 CORPUS = "fsdd"
 DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 NAME = re.compile(r"^(?P<digit>[0-9])_(?P<speaker>[A-Za-z]+)_(?P<index>[0-9]+)$")
 TEST_INDICES = range(0, 5)  # official test set
 DEV_INDICES = range(5, 10)  # held out of the official train set
-
 
 
 def split_of(index: int) -> str:
@@ -46,7 +41,7 @@ def split_of(index: int) -> str:
     return "train"
 
 
-def prepare(corpus_dir: str | Path, out_dir: str | Path) -> Splits:
+def prepare_fsdd(corpus_dir: str | Path, out_dir: str | Path) -> Splits:
     """Write OUT/{train,dev,test}.jsonl and OUT/vocab.txt; return the utterances of each split."""
     corpus_dir = Path(corpus_dir).resolve()
     out_dir = Path(out_dir)
@@ -68,7 +63,7 @@ def prepare(corpus_dir: str | Path, out_dir: str | Path) -> Splits:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_prepare(CORPUS, __doc__.split("\n\n")[0], prepare, argv)
+    return run_prepare(CORPUS, __doc__.split("\n\n")[0], prepare_fsdd, argv)
 
 
 if __name__ == "__main__":

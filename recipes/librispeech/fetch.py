@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Download and unpack LibriSpeech (OpenSLR 12) from openslr.org, checked against its md5sum.txt.
 
-    python fetch.py --out DIR [--parts train-clean-100 dev-clean dev-other test-clean test-other]
+    python -m recipes.librispeech.fetch --out DIR [--parts train-clean-100 dev-clean dev-other test-clean test-other]
                     [--mirror https://us.openslr.org/resources/12] [--remove-archives]
 
 Every archive unpacks into DIR/LibriSpeech/<part>/. The MD5s are OpenSLR's published ones
@@ -12,11 +12,8 @@ lhotse. Default: the 100 h training set and the four dev/test sets (about 7.6 GB
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # recipes/download.py
-
-from download import Archive, run_fetch  # noqa: E402
+from recipes.download import Archive, run_fetch
 
 BASE = "https://www.openslr.org/resources/12"
 MD5SUM = "OpenSLR md5sum.txt, https://www.openslr.org/resources/12/md5sum.txt"

@@ -11,7 +11,8 @@ single-GPU setup; add train-clean-360 train-other-500 for all 960 h), dev = dev-
 test = test-clean; dev-other and test-other, when unpacked, become dev-other.jsonl and
 test-other.jsonl. The subsets are speaker-disjoint by construction.
 
-    python prepare.py [--corpus-dir /corpora/LibriSpeech] [--train-subsets train-clean-100 train-clean-360]
+    python -m recipes.librispeech.prepare [--corpus-dir /corpora/LibriSpeech]
+        [--train-subsets train-clean-100 train-clean-360]
 
 ``--corpus-dir`` (default ``data/librispeech`` at the repository root, where ``fetch.py`` puts it)
 may also be the folder holding ``LibriSpeech/``. Writes OUT/{train,dev,test}.jsonl,
@@ -24,15 +25,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))  # recipes/common.py (which makes `dfcnn` importable)
-
-from common import Splits, run_prepare, write_splits  # noqa: E402
-
-from dfcnn.audio import audio_info  # noqa: E402
-from dfcnn.data import Utterance  # noqa: E402
-from dfcnn.errors import DfcnnError  # noqa: E402
-from dfcnn.text import normalize_english  # noqa: E402
+from dfcnn.audio import audio_info
+from dfcnn.data import Utterance
+from dfcnn.errors import DfcnnError
+from dfcnn.text import normalize_english
+from recipes.common import Splits, run_prepare, write_splits
 
 CORPUS = "librispeech"
 TRAIN_SUBSETS = ("train-clean-100", "train-clean-360", "train-other-500")
@@ -76,7 +73,7 @@ def read_subset(folder: Path) -> list[Utterance]:
     return utterances
 
 
-def prepare(
+def prepare_librispeech(
     corpus_dir: str | Path, out_dir: str | Path, train_subsets: list[str] | tuple[str, ...] = DEFAULT_TRAIN
 ) -> Splits:
     """Write OUT/<split>.jsonl and OUT/vocab.txt; return the utterances of each split."""
@@ -102,13 +99,17 @@ def prepare(
 
 def add_arguments(parser) -> None:
     parser.add_argument(
-        "--train-subsets", nargs="+", default=list(DEFAULT_TRAIN), choices=TRAIN_SUBSETS, metavar="SUBSET",
+        "--train-subsets",
+        nargs="+",
+        default=list(DEFAULT_TRAIN),
+        choices=TRAIN_SUBSETS,
+        metavar="SUBSET",
         help=f"subsets pooled for training, of {', '.join(TRAIN_SUBSETS)} (default: %(default)s)",
     )
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_prepare(CORPUS, __doc__.split("\n\n")[0], prepare, argv, add_arguments, downloaded=True)
+    return run_prepare(CORPUS, __doc__.split("\n\n")[0], prepare_librispeech, argv, add_arguments, downloaded=True)
 
 
 if __name__ == "__main__":

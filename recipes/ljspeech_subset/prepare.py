@@ -10,7 +10,8 @@ Split (none is given): the clips are ranked by an MD5 hash of their id; the firs
 ``--test-fraction`` (7.5 %, 29 clips) are test, the next ``--dev-fraction`` (7.5 %, 29) dev, the
 rest (327) train. Same speaker and book in every split; the ids, and the texts, are disjoint.
 
-    python prepare.py [--corpus-dir $DFCNN_DATA/ljspeech_subset] [--out recipes/ljspeech_subset/data]
+    python -m recipes.ljspeech_subset.prepare [--corpus-dir $DFCNN_DATA/ljspeech_subset]
+        [--out recipes/ljspeech_subset/data]
 
 writes OUT/{train,dev,test}.jsonl (absolute audio paths, durations from the headers) and
 OUT/vocab.txt (characters of the train transcripts).
@@ -21,15 +22,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))  # recipes/common.py (which makes `dfcnn` importable)
-
-from common import Splits, check_fractions, held_out, run_prepare, write_splits  # noqa: E402
-
-from dfcnn.audio import audio_info  # noqa: E402
-from dfcnn.data import Utterance  # noqa: E402
-from dfcnn.errors import DfcnnError  # noqa: E402
-from dfcnn.text import normalize_english  # noqa: E402
+from dfcnn.audio import audio_info
+from dfcnn.data import Utterance
+from dfcnn.errors import DfcnnError
+from dfcnn.text import normalize_english
+from recipes.common import Splits, check_fractions, held_out, run_prepare, write_splits
 
 CORPUS = "ljspeech_subset"
 METADATA = "LJSpeech-1.1/metadata_subset.csv"
@@ -48,8 +45,10 @@ def read_metadata(path: Path) -> dict[str, str]:
                 continue
             fields = line.rstrip("\r\n").split("|")
             if len(fields) != 3 or not fields[0].strip():
-                raise DfcnnError(f"{path}:{number}: expected ID|raw text|normalized text (3 fields), "
-                                 f"got {len(fields)} field(s): {line.strip()[:60]!r}")
+                raise DfcnnError(
+                    f"{path}:{number}: expected ID|raw text|normalized text (3 fields), "
+                    f"got {len(fields)} field(s): {line.strip()[:60]!r}"
+                )
             clip, text = fields[0].strip(), normalize_english(fields[2])
             if not text:
                 raise DfcnnError(f"{path}:{number}: the normalized text of {clip} has no words")
@@ -59,9 +58,11 @@ def read_metadata(path: Path) -> dict[str, str]:
     return texts
 
 
-def prepare(
-    corpus_dir: str | Path, out_dir: str | Path,
-    dev_fraction: float = DEV_FRACTION, test_fraction: float = TEST_FRACTION,
+def prepare_ljspeech_subset(
+    corpus_dir: str | Path,
+    out_dir: str | Path,
+    dev_fraction: float = DEV_FRACTION,
+    test_fraction: float = TEST_FRACTION,
 ) -> Splits:
     """Write OUT/{train,dev,test}.jsonl and OUT/vocab.txt; return the utterances of each split."""
     check_fractions(dev_fraction, test_fraction)
@@ -84,14 +85,19 @@ def prepare(
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--dev-fraction", type=float, default=DEV_FRACTION,
-                        help="share of clips held out as dev (default: %(default)s)")
-    parser.add_argument("--test-fraction", type=float, default=TEST_FRACTION,
-                        help="share of clips held out as test (default: %(default)s)")
+    parser.add_argument(
+        "--dev-fraction", type=float, default=DEV_FRACTION, help="share of clips held out as dev (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--test-fraction",
+        type=float,
+        default=TEST_FRACTION,
+        help="share of clips held out as test (default: %(default)s)",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_prepare(CORPUS, __doc__.split("\n\n")[0], prepare, argv, add_arguments)
+    return run_prepare(CORPUS, __doc__.split("\n\n")[0], prepare_ljspeech_subset, argv, add_arguments)
 
 
 if __name__ == "__main__":

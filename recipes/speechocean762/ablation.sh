@@ -54,7 +54,7 @@ for name in "${ORDER[@]}"; do
   case "$name" in
     synthetic) [ -f ../espeak/exp/best.pt ] || { echo "run recipes/espeak/run.sh (or make demo) first" >&2; exit 1; } ;;
     synthetic_residual) [ -f ../espeak/exp-residual/best.pt ] || { echo "train recipes/espeak with model.residual=true into exp-residual first" >&2; exit 1; } ;;
-    all_english) [ -f data/train_english.jsonl ] || "$PYTHON" english_corpora.py ;;
+    all_english) [ -f data/train_english.jsonl ] || "$PYTHON" -m "$PACKAGE.english_corpora" ;;
   esac
   echo "==== $name: ${VARIANTS[$name]:-conf_ablation.yaml as is} ($(date +%H:%M:%S))"
   # shellcheck disable=SC2086
@@ -63,4 +63,4 @@ for name in "${ORDER[@]}"; do
   dfcnn average --out "$exp/avg-last3.pt" "${last[@]}"
   touch "$exp/done"
 done
-"$PYTHON" ablation_table.py --dir "$ABLATION_DIR" --epochs "$EPOCHS"
+"$PYTHON" -m "$PACKAGE.ablation_table" --dir "$ABLATION_DIR" --epochs "$EPOCHS"

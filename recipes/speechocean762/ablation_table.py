@@ -1,6 +1,6 @@
 """The ablation table: dev greedy WER/CER of every finished variant under exp-ablation/.
 
-    python ablation_table.py --dir exp-ablation --epochs 4
+    python -m recipes.speechocean762.ablation_table --dir recipes/speechocean762/exp-ablation --epochs 4
 
 The baseline's other seeds (seed1, seed2), when run, make the reference the mean of the three
 baseline runs and give its spread. For each variant: dev WER and CER after the last epoch (the end
@@ -15,12 +15,11 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 from pathlib import Path
 
+from dfcnn.evaluate import evaluate
+
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parents[1]))
-from dfcnn.evaluate import evaluate  # noqa: E402
 
 DEV = HERE / "data" / "dev.jsonl"
 

@@ -1,9 +1,9 @@
 """One training manifest of every real English corpus in the shared data (the ablation's
 all-English set), plus any other prepared manifests (pre-training: the synthetic corpus, FSDD).
 
-    python english_corpora.py --out data/train_english.jsonl
-    python english_corpora.py --out data/pretrain.jsonl --extra ../../data/synth_english/train.jsonl \
-        ../fsdd/data/train.jsonl
+    python -m recipes.speechocean762.english_corpora      # -> recipes/speechocean762/data/train_english.jsonl
+    python -m recipes.speechocean762.english_corpora --out recipes/speechocean762/data/pretrain.jsonl \\
+        --extra data/synth_english/train.jsonl recipes/fsdd/data/train.jsonl
 
 speechocean762's train (2.67 h, non-native, half children) + cathy_arctic's train (1.2 h, one
 native US woman) + ljspeech_subset's train (0.6 h, one native US woman). Their dev and test
@@ -14,13 +14,12 @@ works from any folder. Run each recipe's stage 0 first (their data/ folders are 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
+from dfcnn.data import Utterance, read_manifest, write_manifest
+from dfcnn.errors import DfcnnError
+
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parents[1]))
-from dfcnn.data import Utterance, read_manifest, write_manifest  # noqa: E402
-from dfcnn.errors import DfcnnError  # noqa: E402
 
 SOURCES = {
     "speechocean762": HERE / "data" / "train.jsonl",

@@ -1,6 +1,6 @@
 """Extra English text for speechocean762's word LM: other corpora's transcripts in the shared data.
 
-    python lm_text.py --data ../../../shared/data --out data/lm_extra.txt
+    python -m recipes.speechocean762.lm_text --data ../shared/data --out recipes/speechocean762/data/lm_extra.txt
 
 LJSpeech's metadata.csv (13,100 sentences of 19th/20th-century non-fiction; its normalised third
 column) and CMU ARCTIC's prompts (1,132 sentences). Neither overlaps speechocean762's test text,
@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import argparse
 import re
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from common import data_root  # noqa: E402
+from recipes.common import data_root
 
 ARCTIC_LINE = re.compile(r'^\(\s*\S+\s+"(.*)"\s*\)\s*$')
 

@@ -11,7 +11,8 @@ of their utterances, so dev is speaker-disjoint from train. The choice is determ
 are ranked by an MD5 hash of their id and taken from children (age < 18) and adults in proportion,
 so dev has both (5 + 5 of 125 speakers at 8 %).
 
-    python prepare.py [--corpus-dir $DFCNN_DATA/speechocean762] [--out recipes/speechocean762/data]
+    python -m recipes.speechocean762.prepare [--corpus-dir $DFCNN_DATA/speechocean762]
+        [--out recipes/speechocean762/data]
 
 writes OUT/{train,dev,test}.jsonl (absolute audio paths, durations from the headers) and
 OUT/vocab.txt (characters of the train transcripts) and OUT/vocab_phone.txt (the 39 ARPAbet phones and |).
@@ -22,20 +23,15 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))  # recipes/common.py (which makes `dfcnn` importable)
-
-from common import Splits, held_out_speakers, run_prepare, write_splits  # noqa: E402
-
-from dfcnn.audio import audio_info  # noqa: E402
-from dfcnn.data import Utterance  # noqa: E402
-from dfcnn.errors import DfcnnError  # noqa: E402
-from dfcnn.text import build_vocab, normalize_english, save_vocab  # noqa: E402
+from dfcnn.audio import audio_info
+from dfcnn.data import Utterance
+from dfcnn.errors import DfcnnError
+from dfcnn.text import build_vocab, normalize_english, save_vocab
+from recipes.common import Splits, held_out_speakers, run_prepare, write_splits
 
 CORPUS = "speechocean762"
 DEV_FRACTION = 0.08
 ADULT_AGE = 18  # speakers younger than this count as children when dev speakers are drawn
-
 
 
 def read_kaldi_map(path: Path, required: bool = True) -> dict[str, str]:
@@ -85,9 +81,7 @@ def is_child(speaker: str, spk2age: dict[str, str]) -> bool:
     return age.isdigit() and int(age) < ADULT_AGE
 
 
-def prepare(
-    corpus_dir: str | Path, out_dir: str | Path, dev_fraction: float = DEV_FRACTION
-) -> Splits:
+def prepare_speechocean762(corpus_dir: str | Path, out_dir: str | Path, dev_fraction: float = DEV_FRACTION) -> Splits:
     """Write OUT/{train,dev,test}.jsonl, OUT/vocab.txt and OUT/vocab_phone.txt; return each split's utterances."""
     if not 0 < dev_fraction < 1:
         raise DfcnnError(f"--dev-fraction must be between 0 and 1, got {dev_fraction}")
@@ -115,13 +109,15 @@ def prepare(
 
 def add_arguments(parser) -> None:
     parser.add_argument(
-        "--dev-fraction", type=float, default=DEV_FRACTION,
+        "--dev-fraction",
+        type=float,
+        default=DEV_FRACTION,
         help="share of train speakers held out as dev (default: %(default)s)",
     )
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_prepare(CORPUS, __doc__.split("\n\n")[0], prepare, argv, add_arguments)
+    return run_prepare(CORPUS, __doc__.split("\n\n")[0], prepare_speechocean762, argv, add_arguments)
 
 
 if __name__ == "__main__":

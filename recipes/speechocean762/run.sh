@@ -13,14 +13,20 @@
 #         1 pre-training data: the synthetic corpus (recipes/synth_english, needs tools/install_tts.sh),
 #           cathy_arctic, ljspeech_subset and FSDD prepared, all train sets -> data/pretrain.jsonl
 #         2 pre-train conf_pretrain.yaml -> $EXP-pretrain/   3 fine-tune conf.yaml from it -> $EXP/
-#         4 a 3-gram word LM (KenLM) on the training transcripts + LJSpeech and ARCTIC text -> $EXP/lm
-#         5 LM weight and word score tuned on dev and shipped with the model; test decoded four ways
+#         4 LMs: a 3-gram (KenLM) on the training transcripts + LJSpeech and ARCTIC text -> $EXP/lm;
+#           PocketSphinx's general US English 3-gram, from the installed pocketsphinx package (the
+#           `compare` extra; GENERAL_LM: another ARPA or .lm.bin) -> $EXP/lm-general; the two interpolated
+#           at the weights that fit dev text best, pruned to ship -> $EXP/lm-mix (general_lm.py)
+#         5 LM weight and word score tuned on dev with $EXP/lm-mix and shipped; test decoded four ways
 #         6 test WER greedy and as shipped   7 transcribe three test files as shipped
+#         8 the LM table (RESULTS.md), only with --stage 8 (hours; PocketSphinx decodes test twice): each
+#           LM (corpus, general, interpolated unpruned) tuned on dev, test decoded through each, greedy and
+#           as shipped; PocketSphinx with its own LM and with lm-mix -> $EXP/lm-table.md
 source "$(dirname "$0")/../stages.sh" "$@"
 CORPUS="$DFCNN_DATA/speechocean762"
 # references: "mark is going to see elephant", "kate loves china", "two six four eight"
 EXAMPLES=(WAVE/SPEAKER0003/000030012.opus WAVE/SPEAKER0003/000030024.opus WAVE/SPEAKER0003/000030040.opus)
-TUNE_ARGS=(--ship)  # exp/decoder.json: the model decodes with the tuned lexicon + LM wherever it is loaded
+DECODER_LM=lm-mix  # stage 5 tunes the interpolated LM
 
 stage_pretrain_data() {
   # the other English corpora's data/ (their own stage 0), the synthetic corpus, then one manifest
@@ -28,8 +34,8 @@ stage_pretrain_data() {
   for recipe in cathy_arctic ljspeech_subset fsdd; do
     DATA= EXP= ../$recipe/run.sh --stop-stage 0
   done
-  "$PYTHON" ../synth_english/prepare.py --jobs "${JOBS:-2}" --out "$REPO/data/synth_english"
-  "$PYTHON" english_corpora.py --out "$DATA/pretrain.jsonl" \
+  "$PYTHON" -m recipes.synth_english.prepare --jobs "${JOBS:-2}" --out "$REPO/data/synth_english"
+  "$PYTHON" -m "$PACKAGE.english_corpora" --out "$DATA/pretrain.jsonl" \
     --extra "$REPO/data/synth_english/train.jsonl" ../fsdd/data/train.jsonl
 }
 
@@ -54,10 +60,37 @@ stage_finetune() {
     "${TRAIN_OVERRIDES[@]}"
 }
 
-stage_lm_extra_text() {
-  # the LM of stage_lm on the training transcripts plus LJSpeech and ARCTIC text
-  "$PYTHON" lm_text.py --data "$DFCNN_DATA" --out "$DATA/lm_extra.txt"
-  stage_lm "$DATA/lm_extra.txt"
+general_lm() {
+  # general_lm.py OPTIONS...: the general LM converted -> $EXP/lm-general, interpolated with $EXP/lm
+  "$PYTHON" -m "$PACKAGE.general_lm" --corpus-lm "$EXP/lm/lm.arpa" --dev "$DATA/dev.jsonl" --model "$EXP/best.pt" \
+    --exp "$EXP" --general "${GENERAL_LM:-pocketsphinx}" "$@"
 }
 
-standard_stages prepare pretrain_data pretrain finetune lm_extra_text decoders evaluate transcribe
+stage_lms() {
+  # the LM of stage_lm on the training transcripts plus LJSpeech and ARCTIC text; the general LM and
+  # the interpolated one, pruned (what the model ships)
+  "$PYTHON" -m "$PACKAGE.lm_text" --data "$DFCNN_DATA" --out "$DATA/lm_extra.txt"
+  stage_lm "$DATA/lm_extra.txt"
+  general_lm
+}
+
+stage_lm_table() {
+  # the interpolated LM unpruned; the corpus, general and unpruned LMs each tuned on dev (not shipped);
+  # one bench/pocketsphinx_compare.py run on test: greedy, as shipped, each tuned LM, PocketSphinx's own
+  # LM and lm-mix in PocketSphinx (its dictionary from lm-mix/lexicon.txt). Hours: only when asked for.
+  if [ "$stage" -ne 8 ]; then
+    echo "the LM table takes hours and builds nothing the model needs: ./run.sh --stage 8 runs it"
+    return
+  fi
+  general_lm --prune 0 --mix-name lm-mix-full
+  local name decoders=()
+  for name in lm lm-general lm-mix-full; do
+    dfcnn tune --model "$EXP/best.pt" --manifest "$DATA/dev.jsonl" --lm "$EXP/$name/lm.bin" --out "$EXP/tune-$name" \
+      --quiet
+    decoders+=(--decoder "$name=$EXP/tune-$name/best.json")
+  done
+  "$PYTHON" "$REPO/bench/pocketsphinx_compare.py" --manifest "$DATA/test.jsonl" --model "phones=$EXP" \
+    "${decoders[@]}" --sphinx-lm "lm-mix=$EXP/lm-mix" --out "$EXP/lm-table.md"
+}
+
+standard_stages prepare pretrain_data pretrain finetune lms decoders evaluate transcribe lm_table

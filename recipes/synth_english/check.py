@@ -2,8 +2,8 @@
 """Measure a built synthetic English corpus: per split and per voice, the hours, speaking rate, levels,
 peaks, clipping and silent files, over every clip or a seeded sample of them.
 
-    python recipes/synth_english/check.py                      # data/synth_english, every clip
-    python recipes/synth_english/check.py --out /tmp/synth --sample 300
+    python -m recipes.synth_english.check                      # data/synth_english, every clip
+    python -m recipes.synth_english.check --out /tmp/synth --sample 300
 
 Exit code 1 when a clip is unreadable, not 16 kHz mono, disagrees with its manifest duration, is
 silent (RMS below -60 dBFS) or clips (any |sample| >= 0.999).
@@ -20,12 +20,9 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
-HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE), str(HERE.parent)]
-from common import REPO  # noqa: E402
-
-from dfcnn.data import read_manifest  # noqa: E402
-from dfcnn.errors import DfcnnError  # noqa: E402
+from dfcnn.data import read_manifest
+from dfcnn.errors import DfcnnError
+from recipes.common import REPO
 
 SPLITS = ("train", "dev", "test")
 
@@ -52,8 +49,9 @@ def measure(path: Path, duration: float) -> tuple[dict, list[str]]:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=REPO / "data" / "synth_english",
-                        help="corpus folder (default: %(default)s)")
+    parser.add_argument(
+        "--out", type=Path, default=REPO / "data" / "synth_english", help="corpus folder (default: %(default)s)"
+    )
     parser.add_argument("--sample", type=int, default=0, help="clips per split to read, seeded (default: all)")
     args = parser.parse_args(argv)
     try:
@@ -76,15 +74,18 @@ def main(argv=None) -> int:
             if levels:
                 speed = details[utt.utt_id]["augment"].get("speed", 1.0)
                 rows[details[utt.utt_id]["voice"]].append(
-                    (utt.duration, utt.duration * speed / len(utt.text.split()), levels["rms_db"], levels["peak"]))
+                    (utt.duration, utt.duration * speed / len(utt.text.split()), levels["rms_db"], levels["peak"])
+                )
     espeak = [key for key in rows if key.startswith("espeak:")]
     if espeak:  # some 90 variants: one row for them all
         rows[f"espeak:* ({len(espeak)} variants)"] = [value for key in espeak for value in rows.pop(key)]
     print("\nvoice                            clips  s/word (at speed 1)  rms dBFS        peak max")
     for voice, values in sorted(rows.items(), key=lambda item: (item[0].startswith("espeak"), item[0])):
         a = np.array(values)
-        print(f"{voice:32s} {len(a):5d}  {a[:, 1].mean():.2f} ({a[:, 1].min():.2f}-{a[:, 1].max():.2f})"
-              f"     {a[:, 2].min():6.1f} ..{a[:, 2].max():6.1f}  {a[:, 3].max():.3f}")
+        print(
+            f"{voice:32s} {len(a):5d}  {a[:, 1].mean():.2f} ({a[:, 1].min():.2f}-{a[:, 1].max():.2f})"
+            f"     {a[:, 2].min():6.1f} ..{a[:, 2].max():6.1f}  {a[:, 3].max():.3f}"
+        )
     for problem in problems[:20]:
         print(f"problem: {problem}", file=sys.stderr)
     print(f"\n{sum(len(v) for v in rows.values())} clips read, {len(problems)} problem(s)")

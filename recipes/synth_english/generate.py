@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -20,14 +18,12 @@ from pathlib import Path
 
 import numpy as np
 import soundfile
-import soxr
 
-HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE), str(HERE.parent)]  # this recipe's modules, recipes/common.py
-import texts  # noqa: E402
-import voices  # noqa: E402
-
-from dfcnn import augment  # noqa: E402
+from dfcnn import augment
+from dfcnn.audio import resample
+from dfcnn.fileio import atomic_write_bytes
+from recipes.espeak.prepare import split_variants
+from recipes.synth_english import texts, voices
 
 SAMPLE_RATE = 16000
 SPLITS = ("train", "dev", "test")
@@ -47,23 +43,9 @@ NATURAL_SPLITS = {
 def default_voices() -> dict[str, tuple[str, ...]]:
     """Voice keys per split: ``NATURAL_SPLITS`` plus eSpeak variants split as the eSpeak demo corpus
     splits them (held-out families for dev and test, the base voice and the rest for train)."""
-    variants = _espeak_recipe().split_variants(voices.espeak.list_variants())
+    variants = split_variants(voices.espeak.list_variants())
     return {split: NATURAL_SPLITS[split] + tuple(voices.espeak_voice(v).key for v in variants[split])
             for split in SPLITS}  # fmt: skip
-
-
-@lru_cache(maxsize=1)
-def _espeak_recipe():
-    """recipes/espeak/prepare.py, loaded by path (this folder has a prepare.py too): its variant families."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("espeak_prepare", HERE.parent / "espeak" / "prepare.py")
-    module, saved = importlib.util.module_from_spec(spec), list(sys.path)
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.path[:] = saved  # it puts recipes/espeak first, where a `prepare` is not ours
-    return module
 
 
 @dataclass(frozen=True)
@@ -96,7 +78,7 @@ def split_sentences(sentences: Sequence[texts.Sentence], config: CorpusConfig) -
     Within a split the small hand-picked sources (LJSpeech, ARCTIC, speechocean762) come first, then
     WordNet's examples, each in seeded hash order, so they are used in full before WordNet fills up.
     """
-    from common import held_out  # recipes/common.py
+    from recipes.common import held_out  # with dfcnn.data (torch): not in the render workers
 
     dev, test = held_out((s.text for s in sentences), (config.dev_fraction, config.test_fraction))
     pools = {"train": [], "dev": [], "test": []}
@@ -180,8 +162,7 @@ def _trim(wave: np.ndarray) -> np.ndarray:
 def finish(wave: np.ndarray, rate: int, job: dict, babble_sources: Sequence[np.ndarray]) -> np.ndarray:
     """Engine output -> the clip: trim, resample to 16 kHz, level, pad, augment, final level, peak <= 0.98."""
     wave = _trim(wave)
-    if rate != SAMPLE_RATE:
-        wave = soxr.resample(wave, rate, SAMPLE_RATE, quality="HQ").astype(np.float32)
+    wave = resample(wave, rate, SAMPLE_RATE, fix=False)  # soxr's own length: the corpus's bytes stay
     wave = wave * np.float32(10 ** (SPEECH_DBFS / 20) / (np.sqrt(np.mean(wave**2)) + 1e-12))
     if "lead_s" in job:
         lead, trail = round(job["lead_s"] * SAMPLE_RATE), round(job["trail_s"] * SAMPLE_RATE)
@@ -226,13 +207,9 @@ def render_chunk(jobs: Sequence[dict], audio_dir: str) -> list[dict]:
             clip = finish(wave, rate, job, bank)
         except voices.VoiceError as error:
             raise voices.VoiceError(f"{job['utt_id']} ({job['voice']}, {job['spoken']!r}): {error}") from None
-        path = audio_path(audio_dir, job)
-        path.parent.mkdir(parents=True, exist_ok=True)
         encoded = io.BytesIO()  # encode in memory, then one write
         soundfile.write(encoded, clip, SAMPLE_RATE, format="FLAC", subtype="PCM_16")
-        tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp")
-        tmp.write_bytes(encoded.getvalue())
-        os.replace(tmp, path)
+        atomic_write_bytes(audio_path(audio_dir, job), encoded.getvalue())
         results[job["utt_id"]] = {"utt_id": job["utt_id"], "samples": len(clip), "peak": float(np.abs(clip).max()),
                                   "rms": float(np.sqrt(np.mean(clip**2)))}  # fmt: skip
     return [results[job["utt_id"]] for job in jobs]

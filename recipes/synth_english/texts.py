@@ -12,16 +12,11 @@ equals one of them (``load_sentences`` does it; ``forbidden_texts`` gives the se
 from __future__ import annotations
 
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-from dfcnn.errors import DfcnnError  # noqa: E402
-from dfcnn.text import normalize_english  # noqa: E402
+from dfcnn.errors import DfcnnError
+from dfcnn.text import normalize_english
 
 MIN_WORDS, MAX_WORDS = 3, 30  # shorter are fragments, longer make clips over ~12 s
 

@@ -21,7 +21,6 @@ import ctypes
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,14 +29,12 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
-HERE = Path(__file__).resolve().parent
-if str(HERE.parent / "espeak") not in sys.path:
-    sys.path.append(str(HERE.parent / "espeak"))  # the eSpeak NG binding of the demo corpus
-import synth as espeak  # noqa: E402
+from recipes.espeak import synth as espeak
 
 INSTALL_HINT = "bash tools/install_tts.sh (apt: flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts)"
 ESPEAK_VOLUME = 70  # eSpeak amplitude (100 = default): some variants clip inside eSpeak at 100
 ESPEAK_WPM = 150  # eSpeak rate at stretch 1 (its default, 175, is brisker than Flite and Festival)
+NEURAL_ENGINES = ("kokoro", "piper", "pico")  # neural_voices.py: keys kokoro:<pack or mixture>, piper:joe, pico:en-US
 
 
 class VoiceError(RuntimeError):
@@ -49,7 +46,7 @@ class Voice:
     """One synthetic voice."""
 
     key: str  # engine:name, as used in plans and manifests
-    engine: str  # flite, festival or espeak
+    engine: str  # flite, festival, espeak, or a neural engine: kokoro, piper, pico
     name: str  # the engine's own name for it (eSpeak: the variant, "" for the base voice)
     speaker: str  # the person (or eSpeak variant) it sounds like: one split per speaker
     about: str  # accent, sex and synthesis method
@@ -79,6 +76,10 @@ def voice(key: str) -> Voice:
             return known
     if key.startswith("espeak:"):
         return espeak_voice("" if key == "espeak:base" else key.split(":", 1)[1])
+    if key.split(":", 1)[0] in NEURAL_ENGINES:
+        from recipes.synth_english import neural_voices  # Kokoro, Piper, Pico (the 'voices' extra)
+
+        return neural_voices.neural_voice(key)
     raise VoiceError(f"unknown voice {key!r}: one of {', '.join(v.key for v in NATURAL)} or espeak:<variant>")
 
 
@@ -88,10 +89,11 @@ class Take:
 
     voice: str  # voice key
     spoken: str  # text to read (letters, apostrophes, pause punctuation)
-    stretch: float = 1.0  # duration factor, > 1 slower: Flite/Festival duration_stretch, eSpeak 150/stretch wpm
-    accent: str = "en-us"  # eSpeak base voice (en-us, en, en-gb-scotland, ...); others ignore it
-    pitch: int = 50  # eSpeak base pitch 0..100; others ignore it
-    seed: int = 0  # eSpeak breath noise
+    stretch: float = 1.0  # duration factor, > 1 slower: Flite/Festival duration_stretch, eSpeak 150/stretch wpm,
+    #   Kokoro speed 1/stretch, Piper length_scale, Pico rate 100/stretch %
+    accent: str = "en-us"  # eSpeak base voice (en-us, en, en-gb-scotland, ...); Kokoro: en-us or en-gb phonemes
+    pitch: int = 50  # eSpeak base pitch 0..100; Pico 90-110% for 25-75; others ignore it
+    seed: int = 0  # eSpeak breath noise; Piper's VITS noise
 
 
 def _die_with_parent():  # runs in the child between fork and exec
@@ -138,8 +140,11 @@ def _festival(takes: Sequence[Take], folder: Path) -> list[tuple[np.ndarray, int
     lines = []
     for index, take in enumerate(takes):
         # every take sets its voice and stretch: the result does not depend on the takes before it
-        lines += [f"(voice_{voice(take.voice).name})", f"(Parameter.set 'Duration_Stretch {take.stretch:.4f})",
-                  f"(utt.save.wave (SynthText {_scheme_string(take.spoken)}) \"{folder / f'{index}.wav'}\" 'riff)"]
+        lines += [
+            f"(voice_{voice(take.voice).name})",
+            f"(Parameter.set 'Duration_Stretch {take.stretch:.4f})",
+            f'(utt.save.wave (SynthText {_scheme_string(take.spoken)}) "{folder / f"{index}.wav"}" \'riff)',
+        ]
     script = folder / "takes.scm"
     script.write_text("\n".join(lines) + "\n")
     done = _run(["festival", "-b", str(script)], timeout=60 + 10 * len(takes))
@@ -174,6 +179,10 @@ def synthesize(takes: Sequence[Take]) -> list[tuple[np.ndarray, int]]:
                 results[index] = _flite(take, folder)
             elif engine == "espeak":
                 results[index] = _espeak(take)
+            elif engine in NEURAL_ENGINES:
+                from recipes.synth_english import neural_voices
+
+                results[index] = neural_voices.synthesize(take)
     return results
 
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Download and unpack THCHS-30 (OpenSLR 18) from openslr.org, checked against its published MD5s.
 
-    python fetch.py --out DIR [--parts data_thchs30 test-noise resource] [--mirror URL] [--remove-archives]
+    python -m recipes.thchs30.fetch --out DIR [--parts data_thchs30 test-noise resource] [--mirror URL]
+        [--remove-archives]
 
 ``data_thchs30.tgz`` (6.4 GB) unpacks into DIR/data_thchs30/. ``test-noise`` (the noisy test sets)
 and ``resource`` (lexicon, LM) are not needed by this recipe. MD5s: those pinned by PaddleSpeech
@@ -11,11 +12,8 @@ and ``resource`` (lexicon, LM) are not needed by this recipe. MD5s: those pinned
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # recipes/download.py
-
-from download import Archive, run_fetch  # noqa: E402
+from recipes.download import Archive, run_fetch
 
 BASE = "https://www.openslr.org/resources/18"
 NOTE = "MD5 as pinned by PaddleSpeech dataset/thchs30/thchs30.py (OpenSLR 18)"

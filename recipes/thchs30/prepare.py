@@ -12,7 +12,7 @@ Splits: the corpus's own train / dev / test folders (10,000 / 893 / 2,495 uttera
 recipe, the transcript is looked up in ``data/``; a split folder's own ``.wav.trn`` is followed when
 ``data/`` lacks it.
 
-    python prepare.py [--corpus-dir /corpora/data_thchs30]
+    python -m recipes.thchs30.prepare [--corpus-dir /corpora/data_thchs30]
 
 ``--corpus-dir`` (default ``data/thchs30`` at the repository root, where ``fetch.py`` puts it) may
 also be the folder holding ``data_thchs30/``. Writes OUT/{train,dev,test}.jsonl
@@ -24,15 +24,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))  # recipes/common.py (which makes `dfcnn` importable)
-
-from common import Splits, run_prepare, write_splits  # noqa: E402
-
-from dfcnn.audio import audio_info  # noqa: E402
-from dfcnn.data import Utterance  # noqa: E402
-from dfcnn.errors import DfcnnError  # noqa: E402
-from dfcnn.text import is_cjk, normalize_mandarin  # noqa: E402
+from dfcnn.audio import audio_info
+from dfcnn.data import Utterance
+from dfcnn.errors import DfcnnError
+from dfcnn.text import is_cjk, normalize_mandarin
+from recipes.common import Splits, run_prepare, write_splits
 
 CORPUS = "thchs30"
 SPLITS = ("train", "dev", "test")
@@ -88,7 +84,7 @@ def read_split(root: Path, split: str) -> list[Utterance]:
     return utterances
 
 
-def prepare(corpus_dir: str | Path, out_dir: str | Path) -> Splits:
+def prepare_thchs30(corpus_dir: str | Path, out_dir: str | Path) -> Splits:
     """Write OUT/{train,dev,test}.jsonl and OUT/vocab.txt; return the utterances of each split."""
     root = find_root(Path(corpus_dir).resolve())
     splits: Splits = {split: read_split(root, split) for split in SPLITS}
@@ -97,7 +93,7 @@ def prepare(corpus_dir: str | Path, out_dir: str | Path) -> Splits:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_prepare(CORPUS, __doc__.split("\n\n")[0], prepare, argv, downloaded=True)
+    return run_prepare(CORPUS, __doc__.split("\n\n")[0], prepare_thchs30, argv, downloaded=True)
 
 
 if __name__ == "__main__":

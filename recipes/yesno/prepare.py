@@ -13,7 +13,7 @@ start with "yes" (``1_*``), so that is the rule used here: ``0_*`` train, ``1_*`
 set is thus every file that starts with "yes"; training never sees "yes" first). Dev is every 8th
 training file (4 of them, spread over the sorted list), so train + dev still hold Kaldi's 31.
 
-    python prepare.py [--corpus-dir $DFCNN_DATA/yesno] [--out recipes/yesno/data]
+    python -m recipes.yesno.prepare [--corpus-dir $DFCNN_DATA/yesno] [--out recipes/yesno/data]
 
 writes OUT/{train,dev,test}.jsonl (absolute audio paths, durations from the headers) and
 OUT/vocab.txt (characters of the train transcripts).
@@ -25,22 +25,17 @@ import re
 import sys
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))  # recipes/common.py (which makes `dfcnn` importable)
-
-from common import Splits, run_prepare, write_splits  # noqa: E402
-
-from dfcnn.audio import audio_info  # noqa: E402
-from dfcnn.data import Utterance  # noqa: E402
-from dfcnn.errors import DfcnnError  # noqa: E402
-from dfcnn.text import normalize_english  # noqa: E402
+from dfcnn.audio import audio_info
+from dfcnn.data import Utterance
+from dfcnn.errors import DfcnnError
+from dfcnn.text import normalize_english
+from recipes.common import Splits, run_prepare, write_splits
 
 CORPUS = "yesno"
 WORDS = {"0": "no", "1": "yes"}
 NAME = re.compile(r"^[01](?:_[01])*$")  # file stem: the words, 0/1, joined by "_"
 DEV_EVERY = 8  # dev = sorted train files [DEV_OFFSET::DEV_EVERY] -> 4 of 31
 DEV_OFFSET = 3
-
 
 
 def find_waves(corpus_dir: Path) -> list[Path]:
@@ -59,7 +54,7 @@ def transcript(stem: str) -> str:
     return " ".join(WORDS[bit] for bit in stem.split("_"))
 
 
-def prepare(corpus_dir: str | Path, out_dir: str | Path) -> Splits:
+def prepare_yesno(corpus_dir: str | Path, out_dir: str | Path) -> Splits:
     """Write OUT/{train,dev,test}.jsonl and OUT/vocab.txt; return the utterances of each split."""
     corpus_dir = Path(corpus_dir).resolve()
     out_dir = Path(out_dir)
@@ -80,7 +75,7 @@ def prepare(corpus_dir: str | Path, out_dir: str | Path) -> Splits:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_prepare(CORPUS, __doc__.split("\n\n")[0], prepare, argv)
+    return run_prepare(CORPUS, __doc__.split("\n\n")[0], prepare_yesno, argv)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,9 @@
 // (the AudioWorklet posts each 100 ms chunk when its last sample arrives) to the moment the partial or
 // final holding that word arrived (event times are seconds of the audio sent).
 //
+// A server of several models (dfcnn serve without --model: the shipped ones) gets a selector; the
+// choice goes to the upload's model field and the stream's ?model=. ?model=NAME preselects one.
+//
 // Test hooks (used by the headless-browser test, harmless otherwise): ?autostart=mic&seconds=N records
 // for N seconds on load; document.body.dataset.state is idle | recording | finishing | done | error,
 // dataset.fileState is idle | working | ready | error; dataset.partialLatency and dataset.finalLatency
@@ -17,6 +20,8 @@ const params = new URLSearchParams(location.search);
 const KEY_STORE = "dfcnn-api-key"; // sessionStorage: the key lasts as long as this tab, never on disk
 const RATE = 16000; // what the worklet sends
 let modelName = "dfcnn";
+let models = []; // [{id, language}] of /health: the first is the server's default
+let backend = "";
 let needsKey = false; // the server was started with --api-key (or DFCNN_API_KEY)
 window.partialTexts = [];
 
@@ -56,14 +61,26 @@ function appendWords(container, words, text) {
   return segment;
 }
 
+function showModel() {
+  const chosen = models.find((model) => model.id === modelName) || { id: modelName, language: null };
+  const language = chosen.language ? `language: ${chosen.language}` : "language unknown";
+  $("model").textContent = `${chosen.id} · ${backend} · ${language}`;
+  $("model").title = chosen.language ? "" : "the server was not told what language this model hears (dfcnn serve --language CODE)";
+}
+
 async function loadInfo() {
   try {
     const health = await (await fetch("/health")).json();
-    modelName = health.model;
+    models = health.models || [{ id: health.model, language: health.language }];
+    modelName = models.some((model) => model.id === params.get("model")) ? params.get("model") : health.model;
+    backend = health.backend;
     needsKey = health.auth;
-    const language = health.language ? `language: ${health.language}` : "language unknown";
-    $("model").textContent = `${health.model} · ${health.backend} · ${language}`;
-    if (!health.language) $("model").title = "the server was not told what language this model hears (dfcnn serve --language CODE)";
+    const choice = $("model-choice");
+    choice.textContent = "";
+    for (const model of models) choice.append(new Option(model.language ? `${model.id} (${model.language})` : model.id, model.id));
+    choice.value = modelName;
+    $("model-field").hidden = models.length < 2;
+    showModel();
     $("key-field").hidden = !health.auth;
     $("api-key").value = sessionStorage.getItem(KEY_STORE) || "";
   } catch (error) {
@@ -106,6 +123,7 @@ function streamUrl() {
   const url = new URL("/v1/stream", location.href);
   url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
   url.searchParams.set("sample_rate", String(RATE));
+  if (models.length > 1) url.searchParams.set("model", modelName);
   return url;
 }
 
@@ -360,6 +378,10 @@ window.addEventListener("DOMContentLoaded", async () => {
   $("api-key").addEventListener("change", () => sessionStorage.setItem(KEY_STORE, apiKey()));
   $("api-key").addEventListener("input", () => $("api-key").classList.remove("missing"));
   $("record").addEventListener("click", toggleRecording);
+  $("model-choice").addEventListener("change", (event) => {
+    modelName = event.target.value;
+    showModel();
+  });
   setUpFiles();
   await loadInfo();
   if (params.get("autostart") === "mic") {

@@ -1,0 +1,1 @@
+"""The AISHELL-1 sample in the shared data: prepare."""

@@ -1,0 +1,1 @@
+"""AN4 (CMU): download (fetch.py) and prepare."""

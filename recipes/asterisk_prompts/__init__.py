@@ -1,0 +1,1 @@
+"""Asterisk's English prompts (Debian packages): fetch and prepare."""

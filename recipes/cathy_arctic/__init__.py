@@ -1,0 +1,1 @@
+"""cathy_arctic (CMU ARCTIC prompts, one US speaker) in the shared data: prepare."""

@@ -1,0 +1,1 @@
+"""The Free Spoken Digit Dataset in the shared data: prepare."""

@@ -1,0 +1,1 @@
+"""LibriSpeech (OpenSLR 12): download (fetch.py) and prepare."""

@@ -1,0 +1,1 @@
+"""The LJSpeech subset in the shared data: prepare."""

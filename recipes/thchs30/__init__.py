@@ -1,0 +1,1 @@
+"""THCHS-30 (OpenSLR 18): download (fetch.py) and prepare."""

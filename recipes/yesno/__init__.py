@@ -1,0 +1,1 @@
+"""yesno (OpenSLR 1) in the shared data: prepare."""
