@@ -10,12 +10,19 @@ folder with best.pt and the decoder.json it ships) is scored greedy and with its
 the same run as PocketSphinx; all are scored by dfcnn's decoders (one scoring path). Writes
 ``bench/pocketsphinx.md`` and ``.json`` (and the hypotheses beside them). pocketsphinx is in the
 lock (the ``compare`` extra).
+
+PocketSphinx is the slow part (about real time on one core) and does not depend on the dfcnn models:
+its hypotheses are kept in ``<out>.sphinx/`` under a fingerprint of everything they depend on (the
+pocketsphinx version, the LM and dictionary files, each audio file's path and size) and reused by a
+later run with the same fingerprint; such a row says so and gives the wall time of the run that
+decoded it. ``--no-sphinx-cache`` decodes again.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import hashlib
 import json
 import multiprocessing
 import shlex
@@ -70,6 +77,39 @@ def run_sphinx(utterances, jobs: int, lm: str | None = None, dictionary: str | N
     return hyps, time.perf_counter() - start
 
 
+def sphinx_fingerprint(utterances, lm: str | None, dictionary: str | None) -> str:
+    """A hash of what PocketSphinx's hypotheses depend on: its version, the LM and dictionary files' bytes
+    and each audio file's path and size (a re-encoded corpus changes the size)."""
+    from importlib.metadata import version
+
+    digest = hashlib.sha256(f"pocketsphinx {version('pocketsphinx')}\n".encode())
+    for path in (lm, dictionary):
+        if path is not None:
+            with open(path, "rb") as stream:
+                for block in iter(lambda: stream.read(1 << 20), b""):
+                    digest.update(block)
+        digest.update(b"\0")
+    for u in utterances:
+        digest.update(f"{u.utt_id}\t{u.audio_filepath}\t{Path(u.audio_filepath).stat().st_size}\n".encode())
+    return digest.hexdigest()[:20]
+
+
+def cached_sphinx(
+    utterances, jobs: int, cache: Path | None, name: str, lm: str | None = None, dictionary: str | None = None
+) -> tuple[list[str], float, int, str | None]:
+    """run_sphinx, or its stored result: (hypotheses, wall seconds, processes, date of the stored run or None)."""
+    if cache is None:
+        return (*run_sphinx(utterances, jobs, lm, dictionary), jobs, None)
+    path = cache / f"{name}-{sphinx_fingerprint(utterances, lm, dictionary)}.json"
+    if path.exists():
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        return stored["hyps"], stored["wall_s"], stored["jobs"], stored["date"]
+    hyps, wall = run_sphinx(utterances, jobs, lm, dictionary)
+    record = {"date": str(datetime.date.today()), "wall_s": wall, "jobs": jobs, "hyps": hyps}
+    atomic_write_text(path, json.dumps(record, ensure_ascii=False) + "\n")
+    return hyps, wall, jobs, None
+
+
 def _sphinx_one(path: str) -> str:
     wave = load_audio(path)  # (N,) float32, 16 kHz
     pcm = (np.clip(wave, -1.0, 1.0) * 32767).astype("<i2").tobytes()
@@ -107,7 +147,13 @@ def main() -> None:
     )
     parser.add_argument("--jobs", type=int, default=2, help="PocketSphinx processes")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "pocketsphinx.md")
+    parser.add_argument(
+        "--no-sphinx-cache",
+        action="store_true",
+        help="decode with PocketSphinx again, even where <out>.sphinx/ holds its result",
+    )
     args = parser.parse_args()
+    cache = None if args.no_sphinx_cache else args.out.with_suffix(".sphinx")
     models = dict(item.split("=", 1) if "=" in item else (Path(item).name, item) for item in args.model)
     decoders = {name: DecoderConfig.from_file(path) for name, path in (item.split("=", 1) for item in args.decoder)}
     sphinx_lms = dict(item.split("=", 1) for item in args.sphinx_lm)
@@ -118,20 +164,21 @@ def main() -> None:
     # PocketSphinx writes words: scored against the references as the first model normalises them
     normalize = load_model(next(iter(models.values())), "cpu", decoder=None).tokenizer.normalize
     references = [normalize(u.text) for u in utterances]
-    sphinx, wall = run_sphinx(utterances, args.jobs)
-    hyps_out["pocketsphinx"] = [normalize(h) for h in sphinx]
-    rows.append(
-        ("PocketSphinx 5.1.1 (en-us model + LM)", score(references, hyps_out["pocketsphinx"]), "WER", wall, args.jobs)
-    )
-    print(f"PocketSphinx: {wall:.0f} s", flush=True)
+
+    def sphinx_row(label: str, key: str, lm: str | None = None, dictionary: str | None = None) -> None:
+        sphinx, wall, jobs, stored = cached_sphinx(utterances, args.jobs, cache, key, lm, dictionary)
+        hyps_out[key] = [normalize(h) for h in sphinx]
+        if stored is not None:
+            label += f" [hypotheses of the run of {stored}, reused]"
+        rows.append((label, score(references, hyps_out[key]), "WER", wall, jobs))
+        print(f"{label}: {wall:.0f} s", flush=True)
+
+    sphinx_row("PocketSphinx 5.1.1 (en-us model + LM)", "pocketsphinx")
     with tempfile.TemporaryDirectory() as scratch:
         for name, folder in sphinx_lms.items():
             dictionary = sphinx_dictionary(Path(folder) / "lexicon.txt", Path(scratch) / f"{name}.dict")
-            sphinx, wall = run_sphinx(utterances, args.jobs, str(Path(folder) / "lm.arpa"), str(dictionary))
-            hyps = hyps_out[f"pocketsphinx-{name}"] = [normalize(h) for h in sphinx]
             label = f"PocketSphinx 5.1.1 (en-us model, LM {name})"
-            rows.append((label, score(references, hyps), "WER", wall, args.jobs))
-            print(f"PocketSphinx with LM {name}: {wall:.0f} s", flush=True)
+            sphinx_row(label, f"pocketsphinx-{name}", str(Path(folder) / "lm.arpa"), str(dictionary))
 
     for name, path in models.items():
         shipped = resolve_decoder(SHIPPED, find_model(path).folder)
