@@ -22,6 +22,7 @@ BEAM_OPTIONS = (
     "words_weight",
     "grammar",
     "grammar_repeat",
+    "blank_penalty",
 )
 
 
@@ -70,6 +71,13 @@ def add_decoder_options(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=None,
         help=f"prune hypotheses this far below the best (default {DecoderConfig.beam_threshold:g})",
+    )
+    group.add_argument(
+        "--blank-penalty",
+        type=float,
+        default=None,
+        help="subtract this from the blank's log-prob at every frame: > 0 writes more (a model that drops "
+        "sounds); alone, on top of the shipped decoder (default: the shipped decoder's, else 0)",
     )
     group.add_argument(
         "--words",

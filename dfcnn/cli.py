@@ -248,9 +248,13 @@ def _tune(args: argparse.Namespace) -> int:
         args.max_batch_duration,
         progress=not args.quiet,
         ship=args.ship,
+        # a --blank-penalty given is kept; else the grid's best greedy output picks one
+        blank_penalties=None if args.blank_penalty is not None else args.blank_penalties,
     )
     print(table)
-    print(f"best: --lm-weight {best.lm_weight:g} --word-score {best.word_score:g}")
+    print(
+        f"best: --lm-weight {best.lm_weight:g} --word-score {best.word_score:g} --blank-penalty {best.blank_penalty:g}"
+    )
     if args.ship:
         print("shipped: the model now decodes with it by default (decoder.json beside its checkpoint)")
     return 0
@@ -547,12 +551,20 @@ def _add_core_commands(commands, defaults) -> None:
     lm.set_defaults(run=_lm)
 
     tune = commands.add_parser(
-        "tune", help="grid-search LM weight and word score on a dev set", formatter_class=defaults
+        "tune",
+        help="pick the blank penalty, then grid-search LM weight and word score on a dev set",
+        formatter_class=defaults,
     )
     tune.add_argument("--model", type=Path, required=True, help="checkpoint, or a folder with best.pt")
     tune.add_argument("--manifest", type=Path, required=True, help="dev manifest with reference texts")
     tune.add_argument("--lm-weights", type=_floats, default=[0.0, 0.5, 1.0, 1.5, 2.0, 3.0], help="comma-separated grid")
     tune.add_argument("--word-scores", type=_floats, default=[-2.0, -1.0, 0.0, 1.0, 2.0], help="comma-separated grid")
+    tune.add_argument(
+        "--blank-penalties",
+        type=_floats,
+        default=[0.0, 0.5, 1.0, 1.5, 2.0],
+        help="comma-separated: the one whose greedy output scores best is kept for the grid (0: none)",
+    )
     tune.add_argument("--out", type=Path, default=None, help="folder for tune.md and best.json")
     tune.add_argument(
         "--ship",

@@ -46,7 +46,8 @@ SHIPPED = "shipped"  # load_model's default decoder: decoder.json beside the che
 DECODER_FILE = "decoder.json"  # the decoder a model ships with, beside its checkpoint (dfcnn tune --ship)
 WRITES = ("units", "words", "hanzi")  # the model's own tokens; lexicon words; Chinese characters (pinyin in)
 DEFAULT_WORDS_WEIGHT = 8.0  # score added per written word of a words file: the best WER of bench/vocabulary.md's sweep
-VOCABULARY_OPTIONS = ("words", "words_weight", "grammar", "grammar_repeat")  # may go on top of a shipped decoder
+VOCABULARY_OPTIONS = ("words", "words_weight", "grammar", "grammar_repeat")
+ON_TOP_OPTIONS = (*VOCABULARY_OPTIONS, "blank_penalty")  # alone, they go on top of a shipped decoder
 PATH_OPTIONS = ("lexicon", "lm", "words", "grammar")  # files, named relative to a decoder.json
 
 
@@ -84,6 +85,9 @@ class DecoderConfig:
     words_weight: float = DEFAULT_WORDS_WEIGHT  # added to the score each time a word of ``words`` is written
     grammar: str | None = None  # grammar file: the output is one of its phrases (its own lexicon, no LM)
     grammar_repeat: bool = False  # with grammar: one or more of its phrases in a row, not exactly one
+    # subtracted from the blank's log-prob at every frame (icefall's --blank-penalty): > 0 writes more
+    # units, for a model that deletes; dfcnn tune picks it on dev, greedy and beam search alike
+    blank_penalty: float = 0.0
 
     def __post_init__(self):
         check_field(
@@ -95,7 +99,7 @@ class DecoderConfig:
             f"must be at least 1, got {self.beam_size_token}",
         )
         check_field(self.nbest >= 1, "nbest", f"must be at least 1, got {self.nbest}")
-        for name in ("beam_threshold", "lm_weight", "word_score", "sil_score", "words_weight"):
+        for name in ("beam_threshold", "lm_weight", "word_score", "sil_score", "words_weight", "blank_penalty"):
             check_field(math.isfinite(getattr(self, name)), name, f"must be a finite number, got {getattr(self, name)}")
         check_field(self.beam_threshold >= 0, "beam_threshold", f"must be >= 0, got {self.beam_threshold}")
         check_field(not math.isnan(self.unk_score), "unk_score", "must be a number or -inf, got nan")
@@ -129,9 +133,10 @@ class DecoderConfig:
         return self.beam_size or max(DEFAULT_BEAM_SIZE, self.nbest)
 
     def describe(self) -> str:
-        """ "greedy", or "beam 50, lexicon, LM lm.bin (weight 2, word score 1)"."""
+        """ "greedy", or "beam 50, lexicon, LM lm.bin (weight 2, word score 1), blank penalty 1"."""
+        penalty = [f"blank penalty {self.blank_penalty:g}"] if self.blank_penalty else []
         if self.is_greedy:
-            return "greedy"
+            return ", ".join(["greedy", *penalty])
         parts = [f"beam {self.beam}"]
         if self.lexicon or self.lm:
             parts.append("lexicon")
@@ -141,7 +146,7 @@ class DecoderConfig:
             parts.append(f"words {Path(self.words).name} (weight {self.words_weight:g})")
         if self.grammar:
             parts.append(f"grammar {Path(self.grammar).name}{' (repeated)' if self.grammar_repeat else ''}")
-        return ", ".join(parts)
+        return ", ".join(parts + penalty)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -210,9 +215,16 @@ class Decoder(ABC):
         self.tokenizer = tokenizer
         self.config = config
 
-    @abstractmethod
     def decode(self, log_probs: torch.Tensor, lengths: torch.Tensor) -> list[list[Hypothesis]]:
         """(B, T, V) log-probs, (B,) valid frames -> the n-best hypotheses of each utterance, best first."""
+        if self.config.blank_penalty:
+            log_probs = log_probs.detach().clone()
+            log_probs[..., self.tokenizer.blank_id] -= self.config.blank_penalty
+        return self._search(log_probs, lengths)
+
+    @abstractmethod
+    def _search(self, log_probs: torch.Tensor, lengths: torch.Tensor) -> list[list[Hypothesis]]:
+        """``decode`` on log-probs with the blank penalty applied."""
 
     def best(self, log_probs: torch.Tensor, lengths: torch.Tensor) -> list[Hypothesis]:
         """The best hypothesis of each utterance."""
@@ -239,7 +251,7 @@ class Decoder(ABC):
 class GreedyDecoder(Decoder):
     """Best-path decoding: writes the model's own units."""
 
-    def decode(self, log_probs: torch.Tensor, lengths: torch.Tensor) -> list[list[Hypothesis]]:
+    def _search(self, log_probs: torch.Tensor, lengths: torch.Tensor) -> list[list[Hypothesis]]:
         import torch
 
         blank = self.tokenizer.blank_id
@@ -338,7 +350,7 @@ class BeamSearchDecoder(Decoder):
         lm, lm_weight = vocabulary.boosted_lm(lexicon, words, config.lm, config.lm_weight, config.words_weight)
         return {"lexicon": lexicon, "lm": lm, "lm_weight": lm_weight}
 
-    def decode(self, log_probs: torch.Tensor, lengths: torch.Tensor) -> list[list[Hypothesis]]:
+    def _search(self, log_probs: torch.Tensor, lengths: torch.Tensor) -> list[list[Hypothesis]]:
         import torch
 
         emissions = log_probs.detach().to("cpu", torch.float32).contiguous()
@@ -390,9 +402,9 @@ class BeamSearchDecoder(Decoder):
 @dataclass(frozen=True)
 class Shipped:
     """The decoder a model ships (``SHIPPED``: decoder.json, or greedy) with your words or grammar on top:
-    what ``decoder_config`` gives for ``VOCABULARY_OPTIONS`` alone. A grammar replaces its lexicon and LM."""
+    what ``decoder_config`` gives for ``ON_TOP_OPTIONS`` alone. A grammar replaces its lexicon and LM."""
 
-    options: dict = field(default_factory=dict)  # DecoderConfig fields, VOCABULARY_OPTIONS only
+    options: dict = field(default_factory=dict)  # DecoderConfig fields, ON_TOP_OPTIONS only
 
 
 def decoder_config(
@@ -400,14 +412,17 @@ def decoder_config(
 ) -> DecoderConfig | Shipped | None | str:
     """The decoder that options ask for, as the command line, ``dfcnn serve`` and Python give them.
 
-    ``greedy``: None, the network's own output; ``config_file`` (``dfcnn tune``'s best.json) with any
-    ``options`` (``DecoderConfig`` fields: beam_size, lm, lm_weight, ...) on top; ``options`` alone;
-    your words or grammar alone (words, words_weight, grammar, grammar_repeat): a ``Shipped``, the
-    model's own decoder with them on top; or, with none of them, ``SHIPPED``: the model's own
+    ``greedy``: None, the network's own output (best path with ``blank_penalty`` if given);
+    ``config_file`` (``dfcnn tune``'s best.json) with any ``options`` (``DecoderConfig`` fields:
+    beam_size, lm, lm_weight, ...) on top; ``options`` alone;
+    your words or grammar or a blank penalty alone (``ON_TOP_OPTIONS``): a ``Shipped``, the model's own
+    decoder with them on top; or, with none of them, ``SHIPPED``: the model's own
     decoder, read when the model is loaded. A bad value is a ``ConfigError`` naming its field.
     """
     options = {key: str(value) if isinstance(value, Path) else value for key, value in options.items()}
     if greedy:
+        if set(options) == {"blank_penalty"} and config_file is None:
+            return DecoderConfig(**options)
         if options or config_file is not None:
             raise DfcnnError(
                 "--greedy decodes without beam search: drop the beam, lexicon, LM, words and grammar options"
@@ -418,7 +433,7 @@ def decoder_config(
     if not options:
         return SHIPPED
     config = DecoderConfig(**options)  # every value checked now, before a model loads
-    return Shipped(options) if set(options) <= set(VOCABULARY_OPTIONS) else config
+    return Shipped(options) if set(options) <= set(ON_TOP_OPTIONS) else config
 
 
 def _on_top(base: DecoderConfig, options: dict) -> DecoderConfig:

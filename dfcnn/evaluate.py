@@ -172,34 +172,57 @@ def tune_decoder(
     max_batch_duration: float = 200.0,
     progress: bool = True,
     ship: bool = False,
+    blank_penalties: list[float] | None = None,
 ) -> tuple[DecoderConfig, str]:
-    """Grid search of ``lm_weight`` x ``word_score`` on a dev manifest, ranked by the decoder's
-    primary metric (WER, or CER for hanzi output), the other breaking ties.
+    """The blank penalty, then a grid search of ``lm_weight`` x ``word_score``, on a dev manifest.
 
-    The network runs once; each grid point only re-runs the beam search. Returns the best config
-    and a markdown table of every point; ``out_dir`` gets ``tune.md`` and ``best.json``; ``ship``
-    writes the best config as the model's decoder.json beside its checkpoint.
+    The penalty is the one of ``blank_penalties`` (None: ``base``'s, not searched) whose greedy output
+    has the lowest unit error rate (PER, CER, syllable ER): it is a property of the network (how readily
+    it writes blank), and one greedy pass per value costs nothing beside the beam search. The grid then
+    runs at that penalty, ranked by the decoder's primary metric (WER, or CER for hanzi output), the
+    other breaking ties. The network runs once. Returns the best config and markdown tables of every
+    point; ``out_dir`` gets ``tune.md`` and ``best.json``; ``ship`` writes the best config as the model's
+    decoder.json beside its checkpoint.
     """
     from tqdm import tqdm
 
     checkpoint = find_model(model_path).network
     recognizer = load_model(checkpoint, device, decoder=None)
     utterances = read_manifest(manifest)
+    references = [u.text for u in utterances]
     log_probs = recognizer.utterance_log_probs(utterances, max_batch_duration, progress=progress)
+
+    def scored(config: DecoderConfig):
+        decoding = build_decoder(recognizer.tokenizer, config)
+        return decoding, decoding.score(references, [decoding.best(lp[None], _length(lp))[0].text for lp in log_probs])
+
+    tables = []
+    if blank_penalties:
+        unit_first = recognizer.tokenizer.unit in ("phone", "pinyin")  # their WER column is the unit error rate
+        penalty_rows = [(p, scored(DecoderConfig(blank_penalty=p))[1]) for p in blank_penalties]
+        penalty = min(
+            penalty_rows, key=lambda row: (row[1].wer, row[1].cer) if unit_first else (row[1].cer, row[1].wer)
+        )
+        base = replace(base, blank_penalty=penalty[0])
+        tables.append(
+            "| blank penalty | greedy WER % | greedy CER % |\n|---:|---:|---:|\n"
+            + "".join(f"| {p:g} | {r.wer:.2f} | {r.cer:.2f} |\n" for p, r in penalty_rows)
+        )
     rows, best = [], None
     grid = list(itertools.product(lm_weights, word_scores))
     for lm_weight, word_score in tqdm(grid, desc="tuning", disable=not progress, leave=False):
         config = replace(base, lm_weight=lm_weight, word_score=word_score)
-        decoding = build_decoder(recognizer.tokenizer, config)
-        hyps = [decoding.best(lp[None], _length(lp))[0].text for lp in log_probs]
-        result = decoding.score([u.text for u in utterances], hyps)
+        decoding, result = scored(config)
         rows.append((lm_weight, word_score, result.wer, result.cer))
         key = (result.cer, result.wer) if decoding.primary_metric == "cer" else (result.wer, result.cer)
         if best is None or key < best[0]:
             best = (key, config)
-    table = "| LM weight | word score | WER % | CER % |\n|---:|---:|---:|---:|\n" + "".join(
-        f"| {w:g} | {s:g} | {wer:.2f} | {cer:.2f} |\n" for w, s, wer, cer in rows
+    penalty_note = f" (blank penalty {base.blank_penalty:g})" if base.blank_penalty else ""
+    tables.append(
+        f"| LM weight | word score | WER %{penalty_note} | CER % |\n|---:|---:|---:|---:|\n"
+        + "".join(f"| {w:g} | {s:g} | {wer:.2f} | {cer:.2f} |\n" for w, s, wer, cer in rows)
     )
+    table = "\n".join(tables)
     assert best is not None
     if out_dir is not None:
         out_dir = Path(out_dir)

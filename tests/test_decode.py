@@ -199,3 +199,36 @@ def test_decoder_config_file_round_trip_and_errors(tmp_path):
     (tmp_path / "type.json").write_text('{"beam_size": "big"}')
     with pytest.raises(ConfigError, match="type.json: decoder option 'beam_size' has the wrong type"):
         DecoderConfig.from_file(tmp_path / "type.json")
+
+
+# --- blank penalty ------------------------------------------------------------------------------
+
+
+def test_blank_penalty_writes_the_units_a_close_blank_hid():
+    # frame 1 holds "b" at 0.4 against the blank's 0.5: dropped as is, written with a penalty of 0.5
+    probs = torch.tensor(
+        [[0.05, 0.05, 0.8, 0.05, 0.05], [0.5, 0.03, 0.04, 0.4, 0.03], [0.8, 0.05, 0.05, 0.05, 0.05]]
+    ).log()[None]
+    lengths = torch.tensor([3])
+    assert greedy_decode(probs, lengths, TOK)[0].text == "a"
+    penalised = DecoderConfig(blank_penalty=0.5)
+    assert penalised.is_greedy and penalised.describe() == "greedy, blank penalty 0.5"
+    assert GreedyDecoder(TOK, penalised).best(probs, lengths)[0].text == "ab"
+    beam = BeamSearchDecoder(TOK, DecoderConfig(beam_size=8, blank_penalty=0.5)).best(probs, lengths)[0]
+    assert beam.text == "ab"
+    assert probs[0, 1, 0] == math.log(0.5)  # the caller's log-probs are left as they were
+    with pytest.raises(ConfigError, match="blank_penalty must be a finite number"):
+        DecoderConfig(blank_penalty=float("inf"))
+
+
+def test_a_blank_penalty_alone_goes_on_top_of_the_shipped_decoder(tmp_path):
+    from dfcnn.decode import Shipped, decoder_config, resolve_decoder
+    from dfcnn.evaluate import write_decoder_config
+
+    write_decoder_config(tmp_path / "decoder.json", DecoderConfig(lm=str(tmp_path / "lm.bin"), lm_weight=1.5))
+    asked = decoder_config(blank_penalty=1.0)
+    assert isinstance(asked, Shipped)
+    resolved = resolve_decoder(asked, tmp_path)
+    assert (resolved.lm_weight, resolved.blank_penalty, Path(resolved.lm).name) == (1.5, 1.0, "lm.bin")
+    assert decoder_config(greedy=True, blank_penalty=1.0) == DecoderConfig(blank_penalty=1.0)
+    assert DecoderConfig.from_dict({"lm_weight": 2}).blank_penalty == 0.0  # decoder.json files written before it

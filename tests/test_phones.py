@@ -205,7 +205,19 @@ def test_a_phone_model_memorises_real_recordings_and_decodes_words(tmp_path, ken
     (tmp_path / "digits.txt").write_text("\n".join(f"{a} {b}" for a in DIGITS for b in DIGITS) + "\n")
     lm = build_lm([tmp_path / "digits.txt"], tmp_path / "lm", memory="64M", tokenizer=PHONE_TOKENIZER)
     base = DecoderConfig(lm=str(lm.binary))
-    tune_decoder(checkpoint, tmp_path / "train.jsonl", base, [0.5, 1.0], [0.0], device="cpu", progress=False, ship=True)
+    best, tune_table = tune_decoder(
+        checkpoint,
+        tmp_path / "train.jsonl",
+        base,
+        [0.5, 1.0],
+        [0.0],
+        device="cpu",
+        progress=False,
+        ship=True,
+        blank_penalties=[1000.0, 0.0, 1.0],  # 1000: blank never wins, a phone at every frame
+    )
+    assert tune_table.count("\n| 1000 |") == 1 and best.blank_penalty in (0.0, 1.0)
+    assert DecoderConfig.from_file(tmp_path / "exp" / "decoder.json").blank_penalty == best.blank_penalty
     assert (tmp_path / "exp" / "decoder.json").is_file()
     shipped, table = evaluate(tmp_path / "exp", tmp_path / "train.jsonl", device="cpu", progress=False)
     assert "### PER" in table and "### WER" in table  # the network's own phones beside the shipped words
