@@ -115,7 +115,9 @@ def test_yesno_lm_tuned_on_dev_and_four_decoders(yesno, kenlm):
     best = json.loads((exp / "tune" / "best.json").read_text())
     assert (exp / "tune" / best["lm"]).resolve() == (exp / "lm" / "lm.bin").resolve()
     assert (exp / "decoder.json").is_file()  # shipped: the model decodes with it wherever it is loaded
-    assert re.search(rf"^best: --lm-weight {best['lm_weight']:g} --word-score {best['word_score']:g}$", out, re.M)
+    weights = f"--lm-weight {best['lm_weight']:g} --word-score {best['word_score']:g}"
+    chosen = f"{weights} --blank-penalty {best['blank_penalty']:g}"
+    assert re.search(rf"^best: {chosen}$", out, re.M)
     rows = table_rows(out)
     assert list(rows) == ["test greedy", "test beam", "test beam+lexicon", "test beam+lexicon+LM"]
     assert rows["test greedy"] == table_rows(recipe["first"].stdout)["test"]  # the same model, the same greedy
