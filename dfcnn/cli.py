@@ -563,7 +563,7 @@ def _add_core_commands(commands, defaults) -> None:
         "--blank-penalties",
         type=_floats,
         default=[0.0, 0.5, 1.0, 1.5, 2.0],
-        help="comma-separated: the one whose greedy output scores best is kept for the grid (0: none)",
+        help="comma-separated: the best greedy one runs the grid, then each is decoded at the grid's best (0: none)",
     )
     tune.add_argument("--out", type=Path, default=None, help="folder for tune.md and best.json")
     tune.add_argument(

@@ -174,15 +174,17 @@ def tune_decoder(
     ship: bool = False,
     blank_penalties: list[float] | None = None,
 ) -> tuple[DecoderConfig, str]:
-    """The blank penalty, then a grid search of ``lm_weight`` x ``word_score``, on a dev manifest.
+    """The blank penalty, a grid search of ``lm_weight`` x ``word_score``, then the penalty again, on a
+    dev manifest.
 
-    The penalty is the one of ``blank_penalties`` (None: ``base``'s, not searched) whose greedy output
-    has the lowest unit error rate (PER, CER, syllable ER): it is a property of the network (how readily
-    it writes blank), and one greedy pass per value costs nothing beside the beam search. The grid then
-    runs at that penalty, ranked by the decoder's primary metric (WER, or CER for hanzi output), the
-    other breaking ties. The network runs once. Returns the best config and markdown tables of every
-    point; ``out_dir`` gets ``tune.md`` and ``best.json``; ``ship`` writes the best config as the model's
-    decoder.json beside its checkpoint.
+    A first penalty is the one of ``blank_penalties`` (None: ``base``'s, not searched) whose greedy
+    output has the lowest unit error rate (PER, CER, syllable ER): one greedy pass per value costs
+    nothing beside the beam search. The grid runs at that penalty, ranked by the decoder's primary
+    metric (WER, or CER for hanzi output), the other breaking ties. Then every penalty is decoded once
+    more at the grid's best weights, and the best of those ships: a penalty that barely moves the greedy
+    unit error rate can still decide how many words the lexicon + LM search deletes. The network runs
+    once. Returns the best config and markdown tables of every point; ``out_dir`` gets ``tune.md`` and
+    ``best.json``; ``ship`` writes the best config as the model's decoder.json beside its checkpoint.
     """
     from tqdm import tqdm
 
@@ -222,8 +224,27 @@ def tune_decoder(
         f"| LM weight | word score | WER %{penalty_note} | CER % |\n|---:|---:|---:|---:|\n"
         + "".join(f"| {w:g} | {s:g} | {wer:.2f} | {cer:.2f} |\n" for w, s, wer, cer in rows)
     )
-    table = "\n".join(tables)
     assert best is not None
+    if blank_penalties and len(blank_penalties) > 1:
+        grid_best, decoded_rows = best, []
+        for penalty in blank_penalties:
+            config = replace(grid_best[1], blank_penalty=penalty)
+            if penalty == grid_best[1].blank_penalty:
+                key = grid_best[0]
+            else:
+                decoding, result = scored(config)
+                key = (result.cer, result.wer) if decoding.primary_metric == "cer" else (result.wer, result.cer)
+            decoded_rows.append((penalty, key))
+            if key < best[0]:
+                best = (key, config)
+        by_cer = build_decoder(recognizer.tokenizer, best[1]).primary_metric == "cer"
+        first, second = ("CER", "WER") if by_cer else ("WER", "CER")
+        weights = f"LM weight {best[1].lm_weight:g}, word score {best[1].word_score:g}"
+        tables.append(
+            f"| blank penalty | {first} % ({weights}) | {second} % |\n|---:|---:|---:|\n"
+            + "".join(f"| {p:g} | {a:.2f} | {b:.2f} |\n" for p, (a, b) in decoded_rows)
+        )
+    table = "\n".join(tables)
     if out_dir is not None:
         out_dir = Path(out_dir)
         atomic_write_text(out_dir / "tune.md", f"model: {model_path}\nmanifest: {manifest}\n\n{table}")

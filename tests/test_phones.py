@@ -216,7 +216,13 @@ def test_a_phone_model_memorises_real_recordings_and_decodes_words(tmp_path, ken
         ship=True,
         blank_penalties=[1000.0, 0.0, 1.0],  # 1000: blank never wins, a phone at every frame
     )
-    assert tune_table.count("\n| 1000 |") == 1 and best.blank_penalty in (0.0, 1.0)
+    greedy_table, grid_table, decoded_table = tune_table.split("\n\n")
+    assert greedy_table.count("\n| 1000 |") == 1 and best.blank_penalty in (0.0, 1.0)
+    # each penalty decoded again at the grid's best weights; the one shipped has the lowest WER there
+    decoded = {
+        float(row[0]): float(row[1]) for row in (line.strip("|").split("|") for line in decoded_table.splitlines()[2:])
+    }
+    assert set(decoded) == {1000.0, 0.0, 1.0} and decoded[best.blank_penalty] == min(decoded.values())
     assert DecoderConfig.from_file(tmp_path / "exp" / "decoder.json").blank_penalty == best.blank_penalty
     assert (tmp_path / "exp" / "decoder.json").is_file()
     shipped, table = evaluate(tmp_path / "exp", tmp_path / "train.jsonl", device="cpu", progress=False)
