@@ -11,7 +11,8 @@
 # Stages: 0 data/train.jsonl: speechocean762, ljspeech_subset, fsdd and cathy_arctic prepared (their stage
 #           0), the synthetic corpus (recipes/synth_english; SYNTH_DIR), the first NEURAL_CLIPS clips of the
 #           neural-voice corpus (prepare_neural; NEURAL_DIR), the Asterisk prompts (ASTERISK_DIR)
-#         1 train conf.yaml -> $EXP
+#         1 train conf.yaml -> $EXP-base (3 epochs), then a warm restart from its best.pt -> $EXP: 2 epochs
+#           more with the learning rate raised again and decayed (RESTART; RESULTS.md)
 #         2 LMs: a 3-gram on speechocean762's training transcripts + LJSpeech text -> $EXP/lm; PocketSphinx's
 #           general LM -> $EXP/lm-general; the two interpolated and pruned -> $EXP/lm-mix (the shipped LM)
 #         3 LM weight and word score tuned on speechocean762 dev and shipped with the model ($EXP/decoder.json);
@@ -24,6 +25,8 @@ NEURAL_CLIPS="${NEURAL_CLIPS:-1000}"  # the corpus is generated in order: its fi
 ASTERISK_DIR="${ASTERISK_DIR:-../asterisk_prompts/data}"  # relative to this folder, where the stages run
 SO762=../speechocean762/data
 DECODER_LM=lm-mix
+# the warm restart's overrides of conf.yaml (the command line's key=value come after, for both runs)
+RESTART=(train.epochs=2 train.lr=1.0e-3 train.warmup_steps=200)
 
 stage_data() {
   local recipe
@@ -43,6 +46,17 @@ stage_data() {
   cp "$SO762/dev.jsonl" "$SO762/test.jsonl" "$DATA/" && cp "$SO762/vocab_phone.txt" "$DATA/vocab.txt"
   "$PYTHON" -m "$PACKAGE.corpus" lm-text --metadata "$DFCNN_DATA/ljspeech_subset/LJSpeech-1.1/metadata.csv" \
     --held-out ../ljspeech_subset/data/{dev,test}.jsonl --out "$DATA/lm_extra.txt"
+}
+
+stage_train() {
+  # both runs resume where an interrupted one stopped, and start fresh when there is none
+  local paths=()
+  if [ "$DATA" != data ]; then
+    paths+=("data.train_manifest=$DATA/train.jsonl" "data.dev_manifest=$DATA/dev.jsonl" "data.vocab=$DATA/vocab.txt")
+  fi
+  dfcnn train conf.yaml --resume "${paths[@]}" "exp_dir=$EXP-base" "${TRAIN_OVERRIDES[@]}"
+  dfcnn train conf.yaml --resume "${paths[@]}" "exp_dir=$EXP" "train.init_from=$EXP-base/best.pt" "${RESTART[@]}" \
+    "${TRAIN_OVERRIDES[@]}"
 }
 
 stage_lms() {
