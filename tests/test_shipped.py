@@ -160,9 +160,12 @@ def test_a_shipped_name_loads_in_python_as_its_folder_does(shipped_env, inputs):
     assert find_model("english").folder == shipped_env / "english"
     by_name = load_model("english", "cpu")
     assert by_name.decoder.config.lexicon == str((shipped_env / "english" / "lexicon.txt").resolve())
+    assert by_name.decoder.config == load_model(shipped_env / "english", "cpu").decoder.config
+    # the network compared greedy: a beam search over this noise model's near-uniform output breaks ties
+    # differently run to run (as the card test above notes)
     assert (
-        by_name.transcribe(inputs["wav"]).text
-        == load_model(shipped_env / "english", "cpu").transcribe(inputs["wav"]).text
+        load_model("english", "cpu", decoder=None).transcribe(inputs["wav"]).text
+        == load_model(shipped_env / "english", "cpu", decoder=None).transcribe(inputs["wav"]).text
     )
     assert [model.name for model in installed()] == ["english", "mandarin"]
 
