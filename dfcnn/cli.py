@@ -250,6 +250,7 @@ def _tune(args: argparse.Namespace) -> int:
         ship=args.ship,
         # a --blank-penalty given is kept; else the grid's best greedy output picks one
         blank_penalties=None if args.blank_penalty is not None else args.blank_penalties,
+        max_rounds=args.max_rounds,
     )
     print(table)
     print(
@@ -552,7 +553,7 @@ def _add_core_commands(commands, defaults) -> None:
 
     tune = commands.add_parser(
         "tune",
-        help="pick the blank penalty, then grid-search LM weight and word score on a dev set",
+        help="pick the blank penalty and grid-search LM weight and word score on a dev set, in turn",
         formatter_class=defaults,
     )
     tune.add_argument("--model", type=Path, required=True, help="checkpoint, or a folder with best.pt")
@@ -563,7 +564,11 @@ def _add_core_commands(commands, defaults) -> None:
         "--blank-penalties",
         type=_floats,
         default=[0.0, 0.5, 1.0, 1.5, 2.0],
-        help="comma-separated: the best greedy one runs the grid, then each is decoded at the grid's best (0: none)",
+        help="comma-separated: the best greedy one runs the grid, then each is decoded at the grid's best; "
+        "another winner runs the grid again (0: none)",
+    )
+    tune.add_argument(
+        "--max-rounds", type=int, default=3, help="grids at most, alternating with the blank penalties until they agree"
     )
     tune.add_argument("--out", type=Path, default=None, help="folder for tune.md and best.json")
     tune.add_argument(

@@ -21,6 +21,7 @@ import torch
 
 from .data import read_manifest, warn_about_references
 from .decode import DECODER_FILE, PATH_OPTIONS, SHIPPED, DecoderConfig, build_decoder
+from .errors import check_field
 from .fileio import atomic_write_text
 from .loading import find_model, load_model
 from .metrics import PHONE_TABLES, Score, format_alignments, format_table
@@ -173,30 +174,43 @@ def tune_decoder(
     progress: bool = True,
     ship: bool = False,
     blank_penalties: list[float] | None = None,
+    max_rounds: int = 3,
 ) -> tuple[DecoderConfig, str]:
-    """The blank penalty, a grid search of ``lm_weight`` x ``word_score``, then the penalty again, on a
-    dev manifest.
+    """The blank penalty and a grid search of ``lm_weight`` x ``word_score``, in turn, on a dev manifest.
 
     A first penalty is the one of ``blank_penalties`` (None: ``base``'s, not searched) whose greedy
     output has the lowest unit error rate (PER, CER, syllable ER): one greedy pass per value costs
     nothing beside the beam search. The grid runs at that penalty, ranked by the decoder's primary
-    metric (WER, or CER for hanzi output), the other breaking ties. Then every penalty is decoded once
-    more at the grid's best weights, and the best of those ships: a penalty that barely moves the greedy
-    unit error rate can still decide how many words the lexicon + LM search deletes. The network runs
-    once. Returns the best config and markdown tables of every point; ``out_dir`` gets ``tune.md`` and
-    ``best.json``; ``ship`` writes the best config as the model's decoder.json beside its checkpoint.
+    metric (WER, or CER for hanzi output), the other breaking ties. Then every penalty is decoded at the
+    grid's best weights: a penalty that barely moves the greedy unit error rate can still decide how
+    many words the lexicon + LM search deletes. Where another penalty wins, the grid runs again at it,
+    and so on until penalty and weights agree or ``max_rounds`` grids have run (a point decoded once is
+    not decoded again). The network runs once. Returns the best config and markdown tables of every
+    pass; ``out_dir`` gets ``tune.md`` and ``best.json``; ``ship`` writes the best config as the
+    model's decoder.json beside its checkpoint.
     """
     from tqdm import tqdm
 
+    check_field(max_rounds >= 1, "max_rounds", f"must be at least 1, got {max_rounds}")
     checkpoint = find_model(model_path).network
     recognizer = load_model(checkpoint, device, decoder=None)
     utterances = read_manifest(manifest)
     references = [u.text for u in utterances]
     log_probs = recognizer.utterance_log_probs(utterances, max_batch_duration, progress=progress)
+    decoded: dict[tuple, tuple] = {}  # (penalty, LM weight, word score) -> (ranking key, result)
 
     def scored(config: DecoderConfig):
-        decoding = build_decoder(recognizer.tokenizer, config)
-        return decoding, decoding.score(references, [decoding.best(lp[None], _length(lp))[0].text for lp in log_probs])
+        """(ranking key, result) of decoding dev with ``config``: the primary metric first."""
+        point = (config.blank_penalty, config.lm_weight, config.word_score)
+        if config.lm is None or point not in decoded:
+            decoding = build_decoder(recognizer.tokenizer, config)
+            hyps = [decoding.best(lp[None], _length(lp))[0].text for lp in log_probs]
+            result = decoding.score(references, hyps)
+            key = (result.cer, result.wer) if decoding.primary_metric == "cer" else (result.wer, result.cer)
+            if config.lm is None:
+                return key, result
+            decoded[point] = key, result
+        return decoded[point]
 
     tables = []
     if blank_penalties:
@@ -210,48 +224,40 @@ def tune_decoder(
             "| blank penalty | greedy WER % | greedy CER % |\n|---:|---:|---:|\n"
             + "".join(f"| {p:g} | {r.wer:.2f} | {r.cer:.2f} |\n" for p, r in penalty_rows)
         )
-    rows, best = [], None
-    grid = list(itertools.product(lm_weights, word_scores))
-    for lm_weight, word_score in tqdm(grid, desc="tuning", disable=not progress, leave=False):
-        config = replace(base, lm_weight=lm_weight, word_score=word_score)
-        decoding, result = scored(config)
-        rows.append((lm_weight, word_score, result.wer, result.cer))
-        key = (result.cer, result.wer) if decoding.primary_metric == "cer" else (result.wer, result.cer)
-        if best is None or key < best[0]:
-            best = (key, config)
-    penalty_note = f" (blank penalty {base.blank_penalty:g})" if base.blank_penalty else ""
-    tables.append(
-        f"| LM weight | word score | WER %{penalty_note} | CER % |\n|---:|---:|---:|---:|\n"
-        + "".join(f"| {w:g} | {s:g} | {wer:.2f} | {cer:.2f} |\n" for w, s, wer, cer in rows)
-    )
-    assert best is not None
-    if blank_penalties and len(blank_penalties) > 1:
-        grid_best, decoded_rows = best, []
-        for penalty in blank_penalties:
-            config = replace(grid_best[1], blank_penalty=penalty)
-            if penalty == grid_best[1].blank_penalty:
-                key = grid_best[0]
-            else:
-                decoding, result = scored(config)
-                key = (result.cer, result.wer) if decoding.primary_metric == "cer" else (result.wer, result.cer)
-            decoded_rows.append((penalty, key))
-            if key < best[0]:
-                best = (key, config)
-        by_cer = build_decoder(recognizer.tokenizer, best[1]).primary_metric == "cer"
-        first, second = ("CER", "WER") if by_cer else ("WER", "CER")
-        weights = f"LM weight {best[1].lm_weight:g}, word score {best[1].word_score:g}"
+    by_cer = build_decoder(recognizer.tokenizer, base).primary_metric == "cer"
+    first, second = ("CER", "WER") if by_cer else ("WER", "CER")
+    best = None
+    for _ in range(max_rounds):
+        grid = [replace(base, lm_weight=w, word_score=s) for w, s in itertools.product(lm_weights, word_scores)]
+        rows = [(config, scored(config)) for config in tqdm(grid, desc="tuning", disable=not progress, leave=False)]
+        best = min(rows, key=lambda row: row[1][0])
+        penalty_note = f" (blank penalty {base.blank_penalty:g})" if base.blank_penalty else ""
+        tables.append(
+            f"| LM weight | word score | WER %{penalty_note} | CER % |\n|---:|---:|---:|---:|\n"
+            + "".join(f"| {c.lm_weight:g} | {c.word_score:g} | {r.wer:.2f} | {r.cer:.2f} |\n" for c, (_, r) in rows)
+        )
+        if not blank_penalties or len(blank_penalties) < 2:
+            break
+        rows = [(config, scored(config)) for config in (replace(best[0], blank_penalty=p) for p in blank_penalties)]
+        weights = f"LM weight {best[0].lm_weight:g}, word score {best[0].word_score:g}"
         tables.append(
             f"| blank penalty | {first} % ({weights}) | {second} % |\n|---:|---:|---:|\n"
-            + "".join(f"| {p:g} | {a:.2f} | {b:.2f} |\n" for p, (a, b) in decoded_rows)
+            + "".join(f"| {c.blank_penalty:g} | {a:.2f} | {b:.2f} |\n" for c, ((a, b), _) in rows)
         )
+        repicked = min(rows, key=lambda row: row[1][0])
+        if repicked[1][0] >= best[1][0]:
+            break  # the grid's weights and the penalty agree
+        best, base = repicked, replace(base, blank_penalty=repicked[0].blank_penalty)
+    assert best is not None
+    best_config = best[0]
     table = "\n".join(tables)
     if out_dir is not None:
         out_dir = Path(out_dir)
         atomic_write_text(out_dir / "tune.md", f"model: {model_path}\nmanifest: {manifest}\n\n{table}")
-        write_decoder_config(out_dir / "best.json", best[1])
+        write_decoder_config(out_dir / "best.json", best_config)
     if ship:
-        write_decoder_config(checkpoint.parent / DECODER_FILE, best[1])
-    return best[1], table
+        write_decoder_config(checkpoint.parent / DECODER_FILE, best_config)
+    return best_config, table
 
 
 def write_decoder_config(path: str | Path, config: DecoderConfig) -> None:
