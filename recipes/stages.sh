@@ -141,15 +141,19 @@ stage_prepare() {
     touch "$DATA/.done"
   fi
 }
-stage_train() {
-  # conf.yaml names data/ and exp: other DATA and EXP folders are passed as overrides. --resume
-  # continues an interrupted run where it stopped, and starts a fresh one when there is none.
-  local paths=()
+train_run() {
+  # train_run EXP_DIR [OVERRIDE...]: conf.yaml trained into EXP_DIR. conf.yaml names data/: another
+  # DATA folder is passed as overrides. --resume continues an interrupted run where it stopped, and
+  # starts a fresh one when there is none.
+  local exp_dir=$1 paths=()
+  shift
   if [ "$DATA" != data ]; then
     paths+=("data.train_manifest=$DATA/train.jsonl" "data.dev_manifest=$DATA/dev.jsonl" "data.vocab=$DATA/vocab.txt")
   fi
-  if [ "$EXP" != exp ]; then paths+=("exp_dir=$EXP"); fi
-  dfcnn train conf.yaml --resume "${paths[@]}" "${TRAIN_OVERRIDES[@]}"
+  dfcnn train conf.yaml --resume "${paths[@]}" "exp_dir=$exp_dir" "$@" "${TRAIN_OVERRIDES[@]}"
+}
+stage_train() {
+  train_run "$EXP"
 }
 stage_evaluate() {
   # WER/CER of best.pt on each of TEST_SETS -> $EXP/eval-<set>/

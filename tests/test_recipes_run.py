@@ -169,7 +169,7 @@ def test_stages_numbered_selected_and_forwarded(tmp_path):
         "==== stage 0 ====",
         "hello DATA=data EXP=exp",  # the defaults: data/ and exp in the recipe folder
         "==== stage 1 ====",
-        "dfcnn train conf.yaml --resume train.epochs=2 model.channels=[8,16]",
+        "dfcnn train conf.yaml --resume exp_dir=exp train.epochs=2 model.channels=[8,16]",
         "==== stage 2 ====",
         "dfcnn tune --model exp/best.pt --manifest data/dev.jsonl --lm exp/lm/lm.bin --out exp/tune --ship --quiet "
         "--lm-weights 1,2",

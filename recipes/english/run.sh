@@ -49,14 +49,9 @@ stage_data() {
 }
 
 stage_train() {
-  # both runs resume where an interrupted one stopped, and start fresh when there is none
-  local paths=()
-  if [ "$DATA" != data ]; then
-    paths+=("data.train_manifest=$DATA/train.jsonl" "data.dev_manifest=$DATA/dev.jsonl" "data.vocab=$DATA/vocab.txt")
-  fi
-  dfcnn train conf.yaml --resume "${paths[@]}" "exp_dir=$EXP-base" "${TRAIN_OVERRIDES[@]}"
-  dfcnn train conf.yaml --resume "${paths[@]}" "exp_dir=$EXP" "train.init_from=$EXP-base/best.pt" "${RESTART[@]}" \
-    "${TRAIN_OVERRIDES[@]}"
+  # conf.yaml into $EXP-base, then the warm restart from its best.pt into $EXP; both resume
+  train_run "$EXP-base"
+  train_run "$EXP" "train.init_from=$EXP-base/best.pt" "${RESTART[@]}"
 }
 
 stage_lms() {
