@@ -184,10 +184,10 @@ def tune_decoder(
     metric (WER, or CER for hanzi output), the other breaking ties. Then every penalty is decoded at the
     grid's best weights: a penalty that barely moves the greedy unit error rate can still decide how
     many words the lexicon + LM search deletes. Where another penalty wins, the grid runs again at it,
-    and so on until penalty and weights agree or ``max_rounds`` grids have run (a point decoded once is
-    not decoded again). The network runs once. Returns the best config and markdown tables of every
-    pass; ``out_dir`` gets ``tune.md`` and ``best.json``; ``ship`` writes the best config as the
-    model's decoder.json beside its checkpoint.
+    and so on until penalty and weights agree (a grid keeps the weights, or the penalty stays) or
+    ``max_rounds`` grids have run; a point decoded once is not decoded again. The network runs once.
+    Returns the best config and markdown tables of every pass; ``out_dir`` gets ``tune.md`` and
+    ``best.json``; ``ship`` writes the best config as the model's decoder.json beside its checkpoint.
     """
     from tqdm import tqdm
 
@@ -226,7 +226,7 @@ def tune_decoder(
         )
     by_cer = build_decoder(recognizer.tokenizer, base).primary_metric == "cer"
     first, second = ("CER", "WER") if by_cer else ("WER", "CER")
-    best = None
+    best, penalties_decoded_at = None, None
     for _ in range(max_rounds):
         grid = [replace(base, lm_weight=w, word_score=s) for w, s in itertools.product(lm_weights, word_scores)]
         rows = [(config, scored(config)) for config in tqdm(grid, desc="tuning", disable=not progress, leave=False)]
@@ -236,12 +236,14 @@ def tune_decoder(
             f"| LM weight | word score | WER %{penalty_note} | CER % |\n|---:|---:|---:|---:|\n"
             + "".join(f"| {c.lm_weight:g} | {c.word_score:g} | {r.wer:.2f} | {r.cer:.2f} |\n" for c, (_, r) in rows)
         )
-        if not blank_penalties or len(blank_penalties) < 2:
-            break
+        weights = (best[0].lm_weight, best[0].word_score)
+        if not blank_penalties or len(blank_penalties) < 2 or weights == penalties_decoded_at:
+            break  # no penalty to pick, or every penalty was decoded at these weights already
+        penalties_decoded_at = weights
         rows = [(config, scored(config)) for config in (replace(best[0], blank_penalty=p) for p in blank_penalties)]
-        weights = f"LM weight {best[0].lm_weight:g}, word score {best[0].word_score:g}"
+        at = f"LM weight {best[0].lm_weight:g}, word score {best[0].word_score:g}"
         tables.append(
-            f"| blank penalty | {first} % ({weights}) | {second} % |\n|---:|---:|---:|\n"
+            f"| blank penalty | {first} % ({at}) | {second} % |\n|---:|---:|---:|\n"
             + "".join(f"| {c.blank_penalty:g} | {a:.2f} | {b:.2f} |\n" for c, ((a, b), _) in rows)
         )
         repicked = min(rows, key=lambda row: row[1][0])

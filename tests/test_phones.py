@@ -224,7 +224,7 @@ def test_a_phone_model_memorises_real_recordings_and_decodes_words(tmp_path, ken
 
     # grids alternate with each penalty decoded at the grid's best weights, until the two agree
     grids, repicks = passes[0::2], passes[1::2]
-    assert len(grids) == len(repicks) and 1 <= len(grids) <= 3
+    assert len(grids) - len(repicks) in (0, 1) and 1 <= len(grids) <= 3 and repicks
     decoded = {row[0]: row[1] for row in rows(repicks[-1])}
     assert set(decoded) == {1000.0, 0.0, 1.0} and decoded[best.blank_penalty] == min(decoded.values())
     # each pass starts from the best point so far: the one shipped is the best WER of every pass
