@@ -25,6 +25,9 @@ NEURAL_CLIPS="${NEURAL_CLIPS:-1000}"  # the corpus is generated in order: its fi
 ASTERISK_DIR="${ASTERISK_DIR:-../asterisk_prompts/data}"  # relative to this folder, where the stages run
 SO762=../speechocean762/data
 DECODER_LM=lm-mix
+# the lexicon + LM search at beam 500 (speechocean762 dev WER 57.2 at 50, 51.8 at 500: ../speechocean762/
+# RESULTS.md), a point of the grid costing ~80 s of one core: a 3 x 3 grid around beam 50's best weights
+TUNE_ARGS=(--beam-size 500 --lm-weights 1.5,2,2.5 --word-scores=-2,-1,0 --blank-penalties 1.5,2)
 # the warm restart's overrides of conf.yaml (the command line's key=value come after, for both runs)
 RESTART=(train.epochs=2 train.lr=1.0e-3 train.warmup_steps=200)
 

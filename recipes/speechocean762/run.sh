@@ -34,6 +34,9 @@ CORPUS="$DFCNN_DATA/speechocean762"
 # references: "mark is going to see elephant", "kate loves china", "two six four eight"
 EXAMPLES=(WAVE/SPEAKER0003/000030012.opus WAVE/SPEAKER0003/000030024.opus WAVE/SPEAKER0003/000030040.opus)
 DECODER_LM=lm-mix  # stage 5 tunes the interpolated LM
+# the lexicon + LM search at beam 500 (speechocean762 dev WER 57.2 at 50, 51.8 at 500: ../speechocean762/
+# RESULTS.md), a point of the grid costing ~80 s of one core: a 3 x 3 grid around beam 50's best weights
+TUNE_ARGS=(--beam-size 500 --lm-weights 1.5,2,2.5 --word-scores=-2,-1,0 --blank-penalties 1.5,2)
 PRETRAINED="${PRETRAINED:-../english/exp}"  # relative to this folder
 
 stage_pretrain_data() {
@@ -92,7 +95,7 @@ stage_lm_table() {
   for name in lm lm-general lm-mix-full; do
     if [ ! "$EXP/tune-$name/best.json" -nt "$EXP/best.pt" ]; then
       dfcnn tune --model "$EXP/best.pt" --manifest "$DATA/dev.jsonl" --lm "$EXP/$name/lm.bin" \
-        --out "$EXP/tune-$name" --quiet
+        --out "$EXP/tune-$name" --quiet "${TUNE_ARGS[@]}"
     fi
     decoders+=(--decoder "$name=$EXP/tune-$name/best.json")
   done
