@@ -396,6 +396,16 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected at least 1, got {text!r}")
+    return value
+
+
 def _add_run_options(parser: argparse.ArgumentParser, batch_help: str) -> None:
     from .options import TranscribeConfig
 
@@ -568,7 +578,10 @@ def _add_core_commands(commands, defaults) -> None:
         "another winner runs the grid again (0: none)",
     )
     tune.add_argument(
-        "--max-rounds", type=int, default=3, help="grids at most, alternating with the blank penalties until they agree"
+        "--max-rounds",
+        type=_positive_int,
+        default=3,
+        help="grids at most, alternating with the blank penalties until they agree",
     )
     tune.add_argument("--out", type=Path, default=None, help="folder for tune.md and best.json")
     tune.add_argument(

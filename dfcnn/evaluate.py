@@ -197,20 +197,17 @@ def tune_decoder(
     utterances = read_manifest(manifest)
     references = [u.text for u in utterances]
     log_probs = recognizer.utterance_log_probs(utterances, max_batch_duration, progress=progress)
-    decoded: dict[tuple, tuple] = {}  # (penalty, LM weight, word score) -> (ranking key, result)
+    decoded: dict[DecoderConfig, tuple] = {}  # config -> (ranking key, result): no point is decoded twice
 
     def scored(config: DecoderConfig):
         """(ranking key, result) of decoding dev with ``config``: the primary metric first."""
-        point = (config.blank_penalty, config.lm_weight, config.word_score)
-        if config.lm is None or point not in decoded:
+        if config not in decoded:
             decoding = build_decoder(recognizer.tokenizer, config)
             hyps = [decoding.best(lp[None], _length(lp))[0].text for lp in log_probs]
             result = decoding.score(references, hyps)
             key = (result.cer, result.wer) if decoding.primary_metric == "cer" else (result.wer, result.cer)
-            if config.lm is None:
-                return key, result
-            decoded[point] = key, result
-        return decoded[point]
+            decoded[config] = key, result
+        return decoded[config]
 
     tables = []
     if blank_penalties:
