@@ -53,14 +53,6 @@ def _train(args: argparse.Namespace) -> int:
         return launch(args.nproc, rank)
     best = train(config, resume=args.resume, progress=not args.quiet, force=args.force)
     print(f"best checkpoint: {best}")
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        # A DDP rank leaves without interpreter teardown: there Gloo's worker threads can still hold
-        # tensors (the DDP module keeps the group alive past destroy_process_group) and abort the rank
-        # with no Python frame ("terminate called without an active exception", exit -6; pytorch#190489).
-        # Everything is saved and closed by now; DataLoader workers end with their iterators.
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(0)
     return 0
 
 
@@ -656,12 +648,17 @@ def main(argv: list[str] | None = None) -> int:
             from .training.allocator import run_under_jemalloc
 
             run_under_jemalloc()
-        return args.run(args)
+        code = args.run(args)
     except DfcnnError as error:
-        return report_error(error)
+        code = report_error(error)
     except KeyboardInterrupt:
         print("dfcnn: interrupted", file=sys.stderr)
-        return 130
+        code = 130
+    if args.command == "train":  # a DDP rank ends here, whatever ended its run
+        from .training.distributed import end_rank
+
+        return end_rank(code)
+    return code
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ from dfcnn.cli import report_error
 from dfcnn.errors import DfcnnError
 from dfcnn.fileio import atomic_write
 from dfcnn.training import train as train_module
-from dfcnn.training.distributed import launch
+from dfcnn.training.distributed import end_rank, launch
 from dfcnn.training.workers import die_with_parent
 
 
@@ -169,4 +169,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(end_rank(main()))  # a rank ends as dfcnn train's do

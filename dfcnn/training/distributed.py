@@ -81,6 +81,22 @@ class Distributed:
         return values
 
 
+def end_rank(code: int) -> int:
+    """``code`` back to the caller (for ``SystemExit``) in a single process; in a DDP rank
+    (``WORLD_SIZE`` > 1), the process ends here with ``code``, without interpreter teardown.
+
+    There Gloo's worker threads can still be releasing the last collective's tensors: the DDP module
+    keeps the process group alive past ``destroy_process_group``, and a worker that needs the GIL
+    while the interpreter finalizes aborts the rank with no Python frame ("terminate called without
+    an active exception", exit -6; pytorch#190489). Call it once everything is saved and closed: a
+    normal end, a stop on a signal and a lost peer alike (DataLoader workers end with their iterators)."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return code
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 # what a collective raises when a peer's process is gone (gloo; NCCL's watchdog says "remote process exited")
 PEER_GONE = (
     "Connection closed by peer",
