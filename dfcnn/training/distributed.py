@@ -52,10 +52,9 @@ class Distributed:
             torch.distributed.init_process_group("nccl" if device_type == "cuda" else "gloo")
 
     def stop(self) -> None:
-        """Leave the process group once every rank is done. Gloo's threads must not outlive it: a rank
-        that exits with the group alive can abort in interpreter teardown ("terminate called without
-        an active exception", exit -6). Only after a run that ended normally on every rank: with a
-        peer gone, destroying the group could wait for it."""
+        """Leave the process group once every rank is done (only after a run that ended normally on
+        every rank: with a peer gone, destroying the group could wait for it). A DDP module still holds
+        the group and its Gloo threads after this: the rank's process ends by ``end_rank``."""
         if self.enabled and torch.distributed.is_initialized():
             torch.distributed.barrier()  # no rank tears down while a peer still talks to it
             torch.distributed.destroy_process_group()
