@@ -654,7 +654,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("dfcnn: interrupted", file=sys.stderr)
         code = 130
-    if args.command == "train":  # a DDP rank ends here, whatever ended its run
+    if args.command in ("train", "finetune"):  # a DDP rank (under torchrun) ends here, whatever ended its run
         from .training.distributed import end_rank
 
         return end_rank(code)
