@@ -26,6 +26,17 @@ BEAM_OPTIONS = (
 )
 
 
+def positive_int(text: str) -> int:
+    """argparse type: a whole number of at least 1 (one line naming the option otherwise)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected at least 1, got {text!r}")
+    return value
+
+
 def device_name(text: str) -> str:
     """argparse type of --device: a name ``resolve_device`` knows."""
     if not DEVICE_PATTERN.fullmatch(text):

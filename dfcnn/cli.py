@@ -29,7 +29,7 @@ from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
-from .arguments import add_decoder_options, decoder_from_args, device_name
+from .arguments import add_decoder_options, decoder_from_args, device_name, positive_int
 from .device import DEVICE_HELP
 from .errors import ConfigError, DfcnnError, Interrupted
 
@@ -388,16 +388,6 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected at least 1, got {text!r}")
-    return value
-
-
 def _add_run_options(parser: argparse.ArgumentParser, batch_help: str) -> None:
     from .options import TranscribeConfig
 
@@ -571,7 +561,7 @@ def _add_core_commands(commands, defaults) -> None:
     )
     tune.add_argument(
         "--max-rounds",
-        type=_positive_int,
+        type=positive_int,
         default=3,
         help="grids at most, alternating with the blank penalties until they agree",
     )

@@ -5,15 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
-    return value
+from ..arguments import positive_int
 
 
 def _inspect(args: argparse.Namespace) -> int:
@@ -60,7 +52,7 @@ def add_commands(subparsers, formatter_class) -> None:
     inspect.add_argument("--model", type=Path, required=True, help="checkpoint (e.g. exp/best.pt)")
     inspect.add_argument("file", type=Path, help="audio file (any format dfcnn reads)")
     inspect.add_argument("--out", type=Path, default=None, help="output folder (default: inspect/FILE_STEM)")
-    inspect.add_argument("--channels", type=_positive_int, default=4, help="most active channels shown per layer")
+    inspect.add_argument("--channels", type=positive_int, default=4, help="most active channels shown per layer")
     inspect.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     inspect.set_defaults(run=_inspect)
 
@@ -76,9 +68,9 @@ def add_commands(subparsers, formatter_class) -> None:
     channel.add_argument("--manifest", type=Path, required=True, help="JSONL manifest with reference texts")
     channel.add_argument("--layer", type=int, required=True, help="conv layer number, from 1")
     channel.add_argument("--channel", type=int, required=True, help="channel of that layer, from 0")
-    channel.add_argument("--top", type=_positive_int, default=16, help="patches shown")
+    channel.add_argument("--top", type=positive_int, default=16, help="patches shown")
     channel.add_argument(
-        "--limit", type=_positive_int, default=300, help="read at most this many utterances of the manifest"
+        "--limit", type=positive_int, default=300, help="read at most this many utterances of the manifest"
     )
     channel.add_argument("--out", type=Path, default=None, help="output folder (default: inspect/layerL-channelC)")
     channel.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
