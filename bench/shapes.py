@@ -184,8 +184,9 @@ def train_probe(data: Path, shape: dict, args, scratch: Path) -> dict:
     for m in metrics:
         if "loss" in m:
             losses.setdefault(m["epoch"], []).append(m["loss"])
-    dev = [
-        {"epoch": m["epoch"], "dev_per": m["dev_wer"], "train_loss": statistics.mean(losses[m["epoch"]])}
+    dev = [  # an epoch shorter than log_every_steps logged no loss
+        {"epoch": m["epoch"], "dev_per": m["dev_wer"]}
+        | ({"train_loss": statistics.mean(losses[m["epoch"]])} if m["epoch"] in losses else {})
         for m in metrics
         if "dev_wer" in m
     ]

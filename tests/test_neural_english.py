@@ -246,9 +246,26 @@ def test_speech_check_scores_every_clip_with_a_model(tmp_path, tiny_model):
     pytest.importorskip("ttspico", reason="ttspico is not installed (pip install -e .[voices])")
     folder = tmp_path / "corpus"
     neural_corpus.build(folder, _tiny(train=3, dev=1, test=1), _sentences(40), TINY_VOICES, log=lambda line: None)
-    assert check_speech.main(["--out", str(folder), "--model", str(tiny_model), "--max-file-error", "1000"]) == 0
+    keep_all = ["--max-file-error", "1000", "--voice-error-floor", "1000"]  # a model trained on noise errs everywhere
+    assert check_speech.main(["--out", str(folder), "--model", str(tiny_model), *keep_all]) == 0
     errors = json.loads((folder / "speech_check.json").read_text())["model_errors"]
     assert len(errors) == 5 and all(0 <= e < 1000 for e in errors.values())
-    assert check_speech.main(["--out", str(folder), "--model", str(tiny_model), "--max-file-error", "0"]) == 0
+    model_voices = json.loads((folder / "speech_check.json").read_text())["model_voices"]
+    assert sum(v["clips"] for v in model_voices.values()) == 5
+    args = ["--out", str(folder), "--model", str(tiny_model), "--max-file-error", "0", "--voice-error-floor", "1000"]
+    assert check_speech.main([*args, "--per-voice", "0"]) == 0  # the model alone judges: no PocketSphinx
+    measures = json.loads((folder / "speech_check.json").read_text())
+    assert measures["voices"] == {} and measures["model_errors"] == errors
     rejected = json.loads((folder / "rejected.json").read_text())["files"]  # a model trained on noise errs
     assert set(rejected) == {u for u, e in errors.items() if e > 0} and rejected
+
+
+def test_the_model_judge_drops_an_outlier_voice_but_not_a_hard_corpus():
+    voice_of = {f"{voice}-{i}": voice for voice in "abcde" for i in range(3)}
+    means = {"a": 50.0, "b": 52.0, "c": 48.0, "d": 55.0, "e": 95.0}  # e: a garbled voice
+    errors = {utt: means[voice] + i for utt, voice in voice_of.items() for i in [int(utt[-1]) - 1]}
+    scores, outliers = check_speech.model_outlier_voices(errors, voice_of)
+    assert scores["e"] == {"clips": 3, "error": 95.0} and list(outliers) == ["e"] and "95.0%" in outliers["e"]
+    hard = {utt: {"a": 10.0, "b": 11.0, "c": 12.0, "d": 40.0, "e": 12.0}[voice] for utt, voice in voice_of.items()}
+    assert check_speech.model_outlier_voices(hard, voice_of)[1] == {}  # far from the rest, but under the floor
+    assert list(check_speech.model_outlier_voices(hard, voice_of, floor=30)[1]) == ["d"]

@@ -2,10 +2,11 @@
 """Check that a generated corpus is speech of its sentences, and drop what is not: cheap checks of
 every clip (silence, clipping, seconds per word), PocketSphinx's WER per voice on a sample of each
 voice's clips (outlier voices are dropped whole), and, once a DFCNN model exists, its error rate on
-each clip (``--model``).
+each clip and each voice (``--model``: clips above a ceiling and outlier voices are dropped).
 
     python -m recipes.synth_english.check_speech --out /work/corpora/neural_english
     python -m recipes.synth_english.check_speech --out /work/corpora/neural_english --model exp/best.pt
+    python -m recipes.synth_english.check_speech --out /work/corpora/neural_english --model english --per-voice 0
 
 Writes OUT/speech_check.json (every measure) and OUT/rejected.json ({"voices": {voice: reason},
 "files": {utt_id: reason}}), and rewrites the manifests without the rejected clips (prepare_neural.py
@@ -36,6 +37,11 @@ CLIP_PEAK = 0.999  # a sample at or above this magnitude clips
 SECONDS_PER_WORD = (0.15, 1.5)  # speech (pads removed, at speed 1) per word: outside is truncated or runaway
 VOICE_WER_RATIO = 2.0  # a voice is an outlier when its WER is above this times the median voice's ...
 VOICE_WER_FLOOR = 60.0  # ... and above this (percent)
+# the model's rule: a voice whose mean error rate is this many robust deviations (1.4826 x the median absolute
+# deviation of the voices' means) above the median voice's, and above the floor. A ratio of the median cannot
+# fire on augmented speech, where the median voice is at 50-60%.
+VOICE_ERROR_DEVIATIONS = 4.0
+VOICE_ERROR_FLOOR = 60.0
 
 
 def clip_problems(wave: np.ndarray, rate: int, text: str, settings: dict) -> list[str]:
@@ -107,6 +113,30 @@ def outlier_voices(scores: dict[str, dict], ratio: float = VOICE_WER_RATIO, floo
             for voice, s in scores.items() if s["wer"] > limit}  # fmt: skip
 
 
+def model_outlier_voices(
+    errors: dict[str, float],
+    voice_of: dict[str, str],
+    deviations: float = VOICE_ERROR_DEVIATIONS,
+    floor: float = VOICE_ERROR_FLOOR,
+) -> tuple[dict[str, dict], dict[str, str]]:
+    """Per voice, the model's mean error rate over its clips ({voice: {"clips", "error"}}), and the
+    outlier voices ({voice: reason}): mean error above median + ``deviations`` x 1.4826 x MAD and ``floor``."""
+    by_voice: dict[str, list[float]] = {}
+    for utt_id, error in errors.items():
+        by_voice.setdefault(voice_of[utt_id], []).append(error)
+    scores = {v: {"clips": len(e), "error": round(float(np.mean(e)), 2)} for v, e in sorted(by_voice.items())}
+    if not scores:
+        return scores, {}
+    means = np.array([s["error"] for s in scores.values()])
+    median = float(np.median(means))
+    spread = 1.4826 * float(np.median(np.abs(means - median)))
+    limit = max(median + deviations * spread, floor)
+    outliers = {voice: f"model error rate {s['error']:.1f}% on {s['clips']} clips (median voice {median:.1f}%, "
+                       f"limit {limit:.1f}%)"
+                for voice, s in scores.items() if s["error"] > limit}  # fmt: skip
+    return scores, outliers
+
+
 def model_errors(model: Path, utterances: list[Utterance]) -> dict[str, float]:
     """{utt_id: error rate, percent} of a trained DFCNN's greedy output on each clip (PER for a phone model)."""
     import torch
@@ -142,7 +172,9 @@ def filter_manifests(out: Path, dropped: dict[str, str]) -> dict[str, int]:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=REPO / "data" / "neural_english", help="corpus folder")
-    parser.add_argument("--per-voice", type=int, default=12, help="clips per voice PocketSphinx scores (default 12)")
+    parser.add_argument(
+        "--per-voice", type=int, default=12, help="clips per voice PocketSphinx scores (default 12; 0: no PocketSphinx)"
+    )
     parser.add_argument(
         "--voice-wer-ratio",
         type=float,
@@ -162,7 +194,22 @@ def main(argv=None) -> int:
         default=80.0,
         help="with --model: drop a clip whose error rate (percent) is above this (default %(default)s)",
     )
+    parser.add_argument(
+        "--voice-error-deviations",
+        type=float,
+        default=VOICE_ERROR_DEVIATIONS,
+        help="with --model: drop a voice whose mean error rate is this many robust deviations above the median "
+        "voice's (default %(default)s) ...",
+    )
+    parser.add_argument(
+        "--voice-error-floor",
+        type=float,
+        default=VOICE_ERROR_FLOOR,
+        help="... and above this, percent (default %(default)s)",
+    )
     args = parser.parse_args(argv)
+    if args.per_voice < 0:
+        parser.error(f"--per-voice must be >= 0, got {args.per_voice}")
     out = args.out.resolve()
     try:
         settings = json.loads((out / "corpus.json").read_text())["utterances"]
@@ -179,18 +226,22 @@ def main(argv=None) -> int:
     print(f"{len(utterances)} clips read, {len(files)} failed the cheap checks")
     voice_of = {u.utt_id: settings[u.utt_id]["voice"] for u in utterances}
     try:
-        scores = voice_scores(sample_by_voice(utterances, voice_of, args.per_voice), Sphinx())
+        scores = voice_scores(sample_by_voice(utterances, voice_of, args.per_voice), Sphinx()) if args.per_voice else {}
         errors = model_errors(args.model, utterances) if args.model else {}
     except DfcnnError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    bad_voices = outlier_voices(scores, args.voice_wer_ratio, args.voice_wer_floor)
+    bad_voices = outlier_voices(scores, args.voice_wer_ratio, args.voice_wer_floor) if scores else {}
+    model_voices, bad_model_voices = model_outlier_voices(
+        errors, voice_of, args.voice_error_deviations, args.voice_error_floor
+    )
+    bad_voices |= {voice: reason for voice, reason in bad_model_voices.items() if voice not in bad_voices}
     for utt in utterances:
         if voice_of[utt.utt_id] in bad_voices:
             files.setdefault(utt.utt_id, f"voice {voice_of[utt.utt_id]}: {bad_voices[voice_of[utt.utt_id]]}")
         elif errors.get(utt.utt_id, 0.0) > args.max_file_error:
             files.setdefault(utt.utt_id, f"{args.model}: error rate {errors[utt.utt_id]:.1f}%")
-    measures = {"voices": scores, "model_errors": errors}
+    measures = {"voices": scores, "model_voices": model_voices, "model_errors": errors}
     atomic_write_text(out / "speech_check.json", json.dumps(measures, indent=1) + "\n")
     atomic_write_text(out / "rejected.json", json.dumps({"voices": bad_voices, "files": files}, indent=1) + "\n")
     removed = filter_manifests(out, files)
