@@ -67,10 +67,12 @@ def main() -> None:
     parser.add_argument("--manifest", type=Path, default=REPO / "recipes/aishell1_sample/data/train.jsonl")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "kokoro_mandarin.md")
     args = parser.parse_args()
+    if not args.manifest.is_file():
+        parser.error(f"{args.manifest}: not found (bash recipes/aishell1_sample/run.sh --stop-stage 0 writes it)")
     rows = [json.loads(line) for line in args.manifest.read_text(encoding="utf-8").splitlines()]
     random.Random(0).shuffle(rows)
     texts = [row["text"] for row in rows[: args.sentences]]
-    kokoro = neural_voices._kokoro()
+    kokoro = neural_voices.kokoro_engine()
     judge = load_model("mandarin", "cpu")
     results = []
     # the judge's ceiling: the AISHELL recordings of the same sentences (it was trained on them)

@@ -182,7 +182,9 @@ def style(name: str) -> np.ndarray:
 
 
 @lru_cache(maxsize=1)
-def _kokoro():
+def kokoro_engine():
+    """kokoro-onnx's ``Kokoro`` on the pinned int8 model, one thread; styles are passed per take
+    (``style``). Raises ``VoiceError`` when kokoro-onnx is missing."""
     try:
         import onnxruntime
         from kokoro_onnx import Kokoro
@@ -199,7 +201,7 @@ def _kokoro():
 
 
 def _kokoro_take(take: Take, voice: Voice) -> tuple[np.ndarray, int]:
-    kokoro = _kokoro()
+    kokoro = kokoro_engine()
     speed = float(np.clip(1.0 / take.stretch, 0.5, 2.0))
     lang = "en-gb" if take.accent == "en-gb" else "en-us"  # eSpeak NG's English phonemisers
     try:
