@@ -238,6 +238,10 @@ def test_speech_check_rejects_silent_garbled_and_outlier_voice_clips(tmp_path):
     assert left == {u.utt_id for u in train} - set(rejected["files"]) and left
     neural_corpus.build(folder, config, _sentences(40), voice_of, log=lambda line: None)  # a later rewrite
     assert {u.utt_id for u in read_manifest(folder / "train.jsonl")} == left  # keeps them out
+    assert check_speech.main(["--out", str(folder), "--per-voice", "0"]) == 0  # a later check sees fewer clips ...
+    assert json.loads((folder / "rejected.json").read_text()) == rejected  # ... and keeps the earlier verdicts
+    neural_corpus.build(folder, config, _sentences(40), voice_of, log=lambda line: None)
+    assert {u.utt_id for u in read_manifest(folder / "train.jsonl")} == left
 
 
 @pytest.mark.slow

@@ -236,6 +236,10 @@ def main(argv=None) -> int:
         errors, voice_of, args.voice_error_deviations, args.voice_error_floor
     )
     bad_voices |= {voice: reason for voice, reason in bad_model_voices.items() if voice not in bad_voices}
+    # an earlier check's verdicts stand: the manifests it rewrote no longer list its clips, so this run cannot judge
+    # them again, and the generator leaves out only what rejected.json names
+    earlier = _earlier(out / "rejected.json")
+    bad_voices = earlier["voices"] | bad_voices
     for utt in utterances:
         if voice_of[utt.utt_id] in bad_voices:
             files.setdefault(utt.utt_id, f"voice {voice_of[utt.utt_id]}: {bad_voices[voice_of[utt.utt_id]]}")
@@ -243,12 +247,26 @@ def main(argv=None) -> int:
             files.setdefault(utt.utt_id, f"{args.model}: error rate {errors[utt.utt_id]:.1f}%")
     measures = {"voices": scores, "model_voices": model_voices, "model_errors": errors}
     atomic_write_text(out / "speech_check.json", json.dumps(measures, indent=1) + "\n")
-    atomic_write_text(out / "rejected.json", json.dumps({"voices": bad_voices, "files": files}, indent=1) + "\n")
-    removed = filter_manifests(out, files)
+    every_file = earlier["files"] | files
+    atomic_write_text(out / "rejected.json", json.dumps({"voices": bad_voices, "files": every_file}, indent=1) + "\n")
+    removed = filter_manifests(out, every_file)
     for voice, reason in bad_voices.items():
         print(f"dropped voice {voice}: {reason}")
-    print(f"rejected {len(files)} clips; manifests rewritten: {removed}")
+    print(f"rejected {len(files)} of the {len(utterances)} clips read ({len(every_file)} in all, with earlier "
+          f"checks'); manifests rewritten: {removed}")  # fmt: skip
     return 0
+
+
+def _earlier(path: Path) -> dict[str, dict[str, str]]:
+    """rejected.json of an earlier check ({"voices": {}, "files": {}} when there is none)."""
+    try:
+        earlier = json.loads(path.read_text())
+        return {"voices": dict(earlier["voices"]), "files": dict(earlier["files"])}
+    except FileNotFoundError:
+        return {"voices": {}, "files": {}}
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        message = f"error: {path}: not a speech check's rejections ({error}); move it away to check afresh"
+        raise SystemExit(message) from None
 
 
 if __name__ == "__main__":
