@@ -261,18 +261,31 @@ def write(out: Path, results: dict, settings: dict) -> None:
     command = "OMP_NUM_THREADS={} nice -n 5 .venv/bin/python bench/shapes.py {}".format(
         settings["threads"], shlex.join(settings["argv"])
     )
-    atomic_write_text(out.with_suffix(".md"), f"    {command}\n\n" + table(results, settings))
+    write_report(out, command, table(results, settings), results)
+
+
+def write_report(out: Path, command: str, markdown: str, results: dict) -> None:
+    """OUT.md (the command, then the tables) and OUT.json (the command and every figure), atomically."""
+    atomic_write_text(out.with_suffix(".md"), f"    {command}\n\n" + markdown)
     atomic_write_text(out.with_suffix(".json"), json.dumps({"command": command, **results}, indent=2) + "\n")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_probe_arguments(parser: argparse.ArgumentParser) -> None:
+    """--data, --lr, --warmup and --seed: the settings of ``train_probe`` (its ``args``)."""
     parser.add_argument(
         "--data",
         type=Path,
         default=REPO / "recipes/speechocean762/data",
         help="prepared speechocean762: train.jsonl, dev.jsonl, vocab_phone.txt (default: %(default)s)",
     )
+    parser.add_argument("--lr", type=float, default=3e-3, help="peak learning rate (default: %(default)s)")
+    parser.add_argument("--warmup", type=int, default=200, help="warmup steps (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=0, help="train.seed: initialisation, batch order, SpecAugment")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_probe_arguments(parser)
     parser.add_argument(
         "--shapes", default=",".join(SHAPES), help="comma-separated names of SHAPES to measure (default: all)"
     )
@@ -282,9 +295,6 @@ def main() -> None:
         help="comma-separated names of the shapes also trained (default: the first ten of SHAPES)",
     )
     parser.add_argument("--epochs", type=int, default=4, help="training epochs per trained shape; 0: none")
-    parser.add_argument("--lr", type=float, default=3e-3, help="peak learning rate (default: %(default)s)")
-    parser.add_argument("--warmup", type=int, default=200, help="warmup steps (default: %(default)s)")
-    parser.add_argument("--seed", type=int, default=0, help="train.seed: initialisation, batch order, SpecAugment")
     parser.add_argument("--repeats", type=int, default=10, help="timed repeats per throughput figure (median)")
     parser.add_argument("--out", type=Path, default=REPO / "bench/shapes", help="writes OUT.md and OUT.json")
     args = parser.parse_args()

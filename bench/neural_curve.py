@@ -1,0 +1,185 @@
+#!/usr/bin/env python3
+"""The neural-voice data curve: does more Kokoro / Piper / Pico speech (recipes/synth_english's
+prepare_neural.py) make a better model of real accented English, and how much?
+
+    bash recipes/speechocean762/run.sh --stop-stage 0        # data/: train, dev, vocab_phone.txt
+    OMP_NUM_THREADS=1 python bench/neural_curve.py --neural /work/corpora/neural_english \\
+        --point 0:4 --point 0.89:3 --point 2.67:2 --point 2.67:4:alone
+
+Each ``--point HOURS:EPOCHS[:alone]`` trains recipes/speechocean762/conf.yaml's shape (the shipped
+wide DFCNN) from scratch, through bench/shapes.py's probe (same learning rate, warmup and seed for
+every point), on speechocean762's train (2.67 h of real speech) plus the first HOURS of the corpus's
+train.jsonl (its clips in order, so a smaller point's clips are a prefix of a larger one's; ``alone``:
+the corpus without the real speech), for EPOCHS epochs, and scores speechocean762 dev (greedy PER,
+10 held-out speakers) after every epoch. The default points hold the audio seen at four passes over
+the real speech (about 10.7 h): 4 epochs of 2.67 h, 3 of 3.56 h and 2 of 5.34 h, so only the share
+of synthetic speech changes, not the compute; the last trains on synthetic speech alone.
+
+``--out``.md and ``--out``.json are rewritten after each point; a point already in the json with the
+same settings and the same clips is not trained again, so a stopped run goes on with the same command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shlex
+import shutil
+import sys
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(1, str(REPO))  # this checkout's dfcnn and recipes, after bench/ (shapes.py, train_probe.py)
+
+from shapes import add_probe_arguments, train_probe, write_report  # noqa: E402
+
+from dfcnn.data import read_manifest  # noqa: E402
+from recipes.english.corpus import pretraining_manifest  # noqa: E402
+
+DEFAULT_POINTS = ["0:4", "0.89:3", "2.67:2", "2.67:4:alone"]
+
+
+def parse_point(text: str) -> dict:
+    """``HOURS:EPOCHS[:alone]`` -> {"hours", "epochs", "alone"}; ValueError with the reason."""
+    parts = text.split(":")
+    if len(parts) not in (2, 3) or (len(parts) == 3 and parts[2] != "alone"):
+        raise ValueError(f"{text!r}: expected HOURS:EPOCHS or HOURS:EPOCHS:alone")
+    try:
+        hours, epochs = float(parts[0]), int(parts[1])
+    except ValueError:
+        raise ValueError(f"{text!r}: HOURS is a number and EPOCHS a whole number") from None
+    if hours < 0 or epochs < 1 or (len(parts) == 3 and hours == 0):
+        raise ValueError(f"{text!r}: hours must be >= 0 (> 0 alone) and epochs >= 1")
+    return {"hours": hours, "epochs": epochs, "alone": len(parts) == 3}
+
+
+def neural_prefix(neural: Path, hours: float) -> tuple[int, dict]:
+    """How many of the corpus's first train clips reach ``hours`` of audio, and what they hold:
+    hours, voices, clips per voice group. SystemExit when the corpus has fewer hours so far."""
+    if hours == 0:
+        return 0, {"clips": 0, "hours": 0.0, "voices": 0, "groups": {}}
+    utterances = read_manifest(neural / "train.jsonl")
+    total, count = 0.0, 0
+    for utterance in utterances:
+        if total >= hours * 3600:
+            break
+        total, count = total + utterance.duration, count + 1
+    if total < hours * 3600:
+        raise SystemExit(f"{neural / 'train.jsonl'}: {total / 3600:.2f} h so far, the point asks for {hours} h")
+    settings = json.loads((neural / "corpus.json").read_text())["utterances"]
+    chosen = [settings[u.utt_id] for u in utterances[:count]]
+    return count, {
+        "clips": count,
+        "hours": round(total / 3600, 3),
+        "voices": len({s["voice"] for s in chosen}),
+        "groups": dict(Counter(s["group"] for s in chosen).most_common()),
+    }
+
+
+def point_data(data: Path, neural: Path, clips: int, alone: bool, scratch: Path) -> Path:
+    """A data folder for the probe: the point's train.jsonl, speechocean762's dev and vocabulary."""
+    folder = scratch / "data"
+    folder.mkdir()
+    sources = {} if alone else {"so762": (data / "train.jsonl", None)}
+    if clips:
+        sources["neural"] = (neural / "train.jsonl", clips)
+    pretraining_manifest(sources, set(), folder / "train.jsonl")
+    for name in ("dev.jsonl", "vocab_phone.txt"):
+        shutil.copy(data / name, folder / name)
+    return folder
+
+
+def label(point: dict) -> str:
+    real = "" if point["alone"] else "real + "
+    return f"{real}{point['hours']:g} h neural, {point['epochs']} epochs"
+
+
+def table(results: dict) -> str:
+    lines = [
+        f"Measured {results['date']} on {platform.processor() or platform.machine()} ({os.cpu_count()} cores, "
+        f"shared), {results['settings']['threads']} torch thread(s), torch {torch.__version__}; from scratch, "
+        f"lr {results['settings']['lr']}, warmup {results['settings']['warmup']} steps, seed "
+        f"{results['settings']['seed']}. Dev: speechocean762 dev (200 sentences, 10 held-out speakers), greedy PER.",
+        "",
+        "|training data|neural clips|neural voices|epochs|audio seen|dev PER, last epoch|best dev PER|"
+        "probe wall / CPU|",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, row in results["points"].items():
+        probe, prefix = row["training"], row["neural"]
+        lines.append(
+            f"|{name}|{prefix['clips']}|{prefix['voices']}|{row['point']['epochs']}|{probe['audio_hours']:.2f} h|"
+            f"{probe['dev_per']:.1f}%|{probe['best_dev_per']:.1f}%|"
+            f"{probe['probe_wall_s'] / 60:.0f} / {probe['probe_cpu_s'] / 60:.0f} min|"
+        )
+    lines += ["", "Dev PER (%) after each epoch (the epoch's mean training CTC loss in brackets):", ""]
+    for name, row in results["points"].items():
+        curve = ", ".join(
+            f"{d['dev_per']:.1f}" + (f" ({d['train_loss']:.2f})" if "train_loss" in d else "")
+            for d in row["training"]["dev"]
+        )
+        lines.append(f"- {name}: {curve}")
+    lines += ["", "Neural clips per voice group (recipes/synth_english/README.md):", ""]
+    for name, row in results["points"].items():
+        if row["neural"]["clips"]:
+            groups = ", ".join(f"{group} {n}" for group, n in row["neural"]["groups"].items())
+            lines.append(f"- {name}: {row['neural']['hours']:.2f} h; {groups}")
+    return "\n".join(lines) + "\n"
+
+
+def write(out: Path, results: dict) -> None:
+    command = "OMP_NUM_THREADS={} python bench/neural_curve.py {}".format(
+        results["settings"]["threads"], shlex.join(results["settings"]["argv"])
+    )
+    write_report(out, command, table(results), results)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_probe_arguments(parser)
+    parser.add_argument("--neural", type=Path, required=True, help="the neural-voice corpus (prepare_neural --out)")
+    parser.add_argument(
+        "--point",
+        action="append",
+        help=f"HOURS:EPOCHS[:alone], repeatable, trained in order (default: {' '.join(DEFAULT_POINTS)})",
+    )
+    parser.add_argument("--out", type=Path, default=REPO / "bench/neural_curve", help="writes OUT.md and OUT.json")
+    args = parser.parse_args()
+    try:
+        points = [parse_point(text) for text in args.point or DEFAULT_POINTS]
+    except ValueError as error:
+        parser.error(f"--point {error}")
+    for path in (args.data / "train.jsonl", args.data / "dev.jsonl", args.neural / "train.jsonl"):
+        if not path.is_file():
+            parser.error(f"{path}: not found")
+    settings = {"threads": torch.get_num_threads(), "lr": args.lr, "warmup": args.warmup, "seed": args.seed}
+    results = {"date": str(datetime.date.today()), "settings": {**settings, "argv": sys.argv[1:]}, "points": {}}
+    json_path = args.out.with_suffix(".json")
+    previous = json.loads(json_path.read_text()) if json_path.exists() else {}
+    for point in points:
+        clips, prefix = neural_prefix(args.neural, point["hours"])
+        name = label(point)
+        old = previous.get("points", {}).get(name)
+        same = old and old["neural"] == prefix and {**previous["settings"], "argv": None} == {**settings, "argv": None}
+        if same:  # a stopped run goes on: this point's clips and settings were trained already
+            results["points"][name] = old
+        else:
+            with tempfile.TemporaryDirectory(prefix="dfcnn-curve-") as scratch:
+                folder = point_data(args.data, args.neural, clips, point["alone"], Path(scratch))
+                probe_args = argparse.Namespace(epochs=point["epochs"], lr=args.lr, warmup=args.warmup, seed=args.seed)
+                training = train_probe(folder, {}, probe_args, Path(scratch))
+            results["points"][name] = {"point": point, "neural": prefix, "training": training}
+            print(f"{name}: {training}", flush=True)
+        write(args.out, results)
+    print(table(results))
+
+
+if __name__ == "__main__":
+    main()
