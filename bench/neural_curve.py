@@ -15,6 +15,7 @@ the corpus without the real speech), for EPOCHS epochs, and scores speechocean76
 the real speech (about 10.7 h): 4 epochs of 2.67 h, 3 of 3.56 h and 2 of 5.34 h, so only the share
 of synthetic speech changes, not the compute; the last trains on synthetic speech alone.
 
+``--jobs 2`` trains two points at once (one process each; the CPU column is each probe's own).
 ``--out``.md and ``--out``.json are rewritten after each point; a point already in the json with the
 same settings and the same clips is not trained again, so a stopped run goes on with the same command.
 """
@@ -22,6 +23,7 @@ same settings and the same clips is not trained again, so a stopped run goes on 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import datetime
 import json
 import os
@@ -30,6 +32,7 @@ import shlex
 import shutil
 import sys
 import tempfile
+import threading
 from collections import Counter
 from pathlib import Path
 
@@ -40,6 +43,7 @@ sys.path.insert(1, str(REPO))  # this checkout's dfcnn and recipes, after bench/
 
 from shapes import add_probe_arguments, train_probe, write_report  # noqa: E402
 
+from dfcnn.arguments import positive_int  # noqa: E402
 from dfcnn.data import read_manifest  # noqa: E402
 from recipes.english.corpus import pretraining_manifest  # noqa: E402
 
@@ -150,6 +154,7 @@ def main() -> None:
         action="append",
         help=f"HOURS:EPOCHS[:alone], repeatable, trained in order (default: {' '.join(DEFAULT_POINTS)})",
     )
+    parser.add_argument("--jobs", type=positive_int, default=1, help="points trained at once, each on its own process")
     parser.add_argument("--out", type=Path, default=REPO / "bench/neural_curve", help="writes OUT.md and OUT.json")
     args = parser.parse_args()
     try:
@@ -163,21 +168,35 @@ def main() -> None:
     results = {"date": str(datetime.date.today()), "settings": {**settings, "argv": sys.argv[1:]}, "points": {}}
     json_path = args.out.with_suffix(".json")
     previous = json.loads(json_path.read_text()) if json_path.exists() else {}
+    done, todo = {}, []
     for point in points:
         clips, prefix = neural_prefix(args.neural, point["hours"])
-        name = label(point)
-        old = previous.get("points", {}).get(name)
+        old = previous.get("points", {}).get(label(point))
         same = old and old["neural"] == prefix and {**previous["settings"], "argv": None} == {**settings, "argv": None}
         if same:  # a stopped run goes on: this point's clips and settings were trained already
-            results["points"][name] = old
+            done[label(point)] = old
         else:
-            with tempfile.TemporaryDirectory(prefix="dfcnn-curve-") as scratch:
-                folder = point_data(args.data, args.neural, clips, point["alone"], Path(scratch))
-                probe_args = argparse.Namespace(epochs=point["epochs"], lr=args.lr, warmup=args.warmup, seed=args.seed)
-                training = train_probe(folder, {}, probe_args, Path(scratch))
-            results["points"][name] = {"point": point, "neural": prefix, "training": training}
-            print(f"{name}: {training}", flush=True)
-        write(args.out, results)
+            todo.append((point, clips, prefix))
+    lock = threading.Lock()
+
+    def record() -> None:  # the points finished so far, in the order asked
+        with lock:
+            results["points"] = {label(p): done[label(p)] for p in points if label(p) in done}
+            write(args.out, results)
+
+    def train(point: dict, clips: int, prefix: dict) -> None:
+        with tempfile.TemporaryDirectory(prefix="dfcnn-curve-") as scratch:
+            folder = point_data(args.data, args.neural, clips, point["alone"], Path(scratch))
+            probe_args = argparse.Namespace(epochs=point["epochs"], lr=args.lr, warmup=args.warmup, seed=args.seed)
+            training = train_probe(folder, {}, probe_args, Path(scratch))
+        done[label(point)] = {"point": point, "neural": prefix, "training": training}
+        print(f"{label(point)}: {training}", flush=True)
+        record()
+
+    record()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        for future in [pool.submit(train, *job) for job in todo]:
+            future.result()
     print(table(results))
 
 

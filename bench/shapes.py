@@ -30,7 +30,6 @@ import datetime
 import json
 import os
 import platform
-import resource
 import shlex
 import statistics
 import subprocess
@@ -156,7 +155,6 @@ def train_probe(data: Path, shape: dict, args, scratch: Path) -> dict:
     exp_dir = scratch / "exp"
     events_path = scratch / "events.jsonl"
     env = {**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads())}
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.monotonic()
     child = launch(
         REPO,
@@ -167,12 +165,13 @@ def train_probe(data: Path, shape: dict, args, scratch: Path) -> dict:
         stderr=subprocess.PIPE,
         text=True,
     )
-    _, stderr = child.communicate()
+    stderr = child.stderr.read()
+    _, status, usage = os.wait4(child.pid, 0)  # this child's own CPU time, even beside other probes
+    child.returncode = os.waitstatus_to_exitcode(status)
     wall = time.monotonic() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if child.returncode != 0:
         raise SystemExit(f"training failed ({child.returncode}):\n{stderr[-3000:]}")
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    cpu = usage.ru_utime + usage.ru_stime
     events = read_events(events_path)
     starts = {e["step"]: e for e in events if e["event"] == "step_start"}
     ends = [e for e in events if e["event"] == "step_end"]
