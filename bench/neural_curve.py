@@ -45,6 +45,7 @@ from shapes import add_probe_arguments, train_probe, write_report  # noqa: E402
 
 from dfcnn.arguments import positive_int  # noqa: E402
 from dfcnn.data import read_manifest  # noqa: E402
+from dfcnn.errors import DfcnnError  # noqa: E402
 from recipes.english.corpus import pretraining_manifest  # noqa: E402
 
 DEFAULT_POINTS = ["0:4", "0.89:3", "2.67:2", "2.67:4:alone"]
@@ -64,20 +65,17 @@ def parse_point(text: str) -> dict:
     return {"hours": hours, "epochs": epochs, "alone": len(parts) == 3}
 
 
-def neural_prefix(neural: Path, hours: float) -> tuple[int, dict]:
-    """How many of the corpus's first train clips reach ``hours`` of audio, and what they hold:
-    hours, voices, clips per voice group. SystemExit when the corpus has fewer hours so far."""
-    if hours == 0:
-        return 0, {"clips": 0, "hours": 0.0, "voices": 0, "groups": {}}
-    utterances = read_manifest(neural / "train.jsonl")
+def neural_prefix(utterances: list, settings: dict, hours: float) -> tuple[int, dict]:
+    """How many of the corpus's first train clips (``utterances``, its train.jsonl in order) reach ``hours``
+    of audio, and what they hold: hours, voices, clips per voice group (``settings``: corpus.json's
+    utterances). ValueError when the corpus has fewer hours so far."""
     total, count = 0.0, 0
     for utterance in utterances:
         if total >= hours * 3600:
             break
         total, count = total + utterance.duration, count + 1
     if total < hours * 3600:
-        raise SystemExit(f"{neural / 'train.jsonl'}: {total / 3600:.2f} h so far, the point asks for {hours} h")
-    settings = json.loads((neural / "corpus.json").read_text())["utterances"]
+        raise ValueError(f"{total / 3600:.2f} h so far, a point asks for {hours} h")
     chosen = [settings[u.utt_id] for u in utterances[:count]]
     return count, {
         "clips": count,
@@ -164,13 +162,18 @@ def main() -> None:
     for path in (args.data / "train.jsonl", args.data / "dev.jsonl", args.neural / "train.jsonl"):
         if not path.is_file():
             parser.error(f"{path}: not found")
+    try:  # the corpus is read once: every point is a prefix of its train.jsonl
+        corpus = read_manifest(args.neural / "train.jsonl")
+        voices = json.loads((args.neural / "corpus.json").read_text(encoding="utf-8"))["utterances"]
+        prefixes = [neural_prefix(corpus, voices, point["hours"]) for point in points]
+    except (DfcnnError, OSError, ValueError, KeyError) as error:
+        parser.error(f"{args.neural}: {error}")
     settings = {"threads": torch.get_num_threads(), "lr": args.lr, "warmup": args.warmup, "seed": args.seed}
     results = {"date": str(datetime.date.today()), "settings": {**settings, "argv": sys.argv[1:]}, "points": {}}
     json_path = args.out.with_suffix(".json")
     previous = json.loads(json_path.read_text()) if json_path.exists() else {}
     done, todo = {}, []
-    for point in points:
-        clips, prefix = neural_prefix(args.neural, point["hours"])
+    for point, (clips, prefix) in zip(points, prefixes):
         old = previous.get("points", {}).get(label(point))
         same = old and old["neural"] == prefix and {**previous["settings"], "argv": None} == {**settings, "argv": None}
         if same:  # a stopped run goes on: this point's clips and settings were trained already
@@ -179,8 +182,10 @@ def main() -> None:
             todo.append((point, clips, prefix))
     lock = threading.Lock()
 
-    def record() -> None:  # the points finished so far, in the order asked
+    def record(point: dict | None = None, row: dict | None = None) -> None:  # the points finished, in the order asked
         with lock:
+            if point:
+                done[label(point)] = row
             results["points"] = {label(p): done[label(p)] for p in points if label(p) in done}
             write(args.out, results)
 
@@ -189,14 +194,18 @@ def main() -> None:
             folder = point_data(args.data, args.neural, clips, point["alone"], Path(scratch))
             probe_args = argparse.Namespace(epochs=point["epochs"], lr=args.lr, warmup=args.warmup, seed=args.seed)
             training = train_probe(folder, {}, probe_args, Path(scratch))
-        done[label(point)] = {"point": point, "neural": prefix, "training": training}
         print(f"{label(point)}: {training}", flush=True)
-        record()
+        record(point, {"point": point, "neural": prefix, "training": training})
 
     record()
     with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        for future in [pool.submit(train, *job) for job in todo]:
-            future.result()
+        futures = [pool.submit(train, *job) for job in todo]
+        try:
+            for future in futures:
+                future.result()
+        except BaseException:  # a failed probe (or ^C): the points not started are not started
+            pool.shutdown(cancel_futures=True)
+            raise
     print(table(results))
 
 

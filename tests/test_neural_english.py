@@ -267,7 +267,7 @@ def test_speech_check_scores_every_clip_with_a_model(tmp_path, tiny_model):
 def test_the_model_judge_drops_an_outlier_voice_but_not_a_hard_corpus():
     voice_of = {f"{voice}-{i}": voice for voice in "abcde" for i in range(3)}
     means = {"a": 50.0, "b": 52.0, "c": 48.0, "d": 55.0, "e": 95.0}  # e: a garbled voice
-    errors = {utt: means[voice] + i for utt, voice in voice_of.items() for i in [int(utt[-1]) - 1]}
+    errors = {f"{voice}-{i}": mean + i - 1 for voice, mean in means.items() for i in range(3)}  # clips: mean -1, 0, +1
     scores, outliers = check_speech.model_outlier_voices(errors, voice_of)
     assert scores["e"] == {"clips": 3, "error": 95.0} and list(outliers) == ["e"] and "95.0%" in outliers["e"]
     hard = {utt: {"a": 10.0, "b": 11.0, "c": 12.0, "d": 40.0, "e": 12.0}[voice] for utt, voice in voice_of.items()}

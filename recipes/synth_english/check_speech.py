@@ -211,6 +211,13 @@ def main(argv=None) -> int:
     if args.per_voice < 0:
         parser.error(f"--per-voice must be >= 0, got {args.per_voice}")
     out = args.out.resolve()
+    # an earlier check's verdicts stand: the manifests it rewrote no longer list its clips, so this run cannot judge
+    # them again, and the generator leaves out only what rejected.json names
+    earlier = _earlier(out / "rejected.json")
+    if earlier is None:
+        print(f"error: {out / 'rejected.json'}: not a speech check's rejections; move it away to check afresh",
+              file=sys.stderr)  # fmt: skip
+        return 1
     try:
         settings = json.loads((out / "corpus.json").read_text())["utterances"]
         utterances = [u for s in SPLITS if (out / f"{s}.jsonl").is_file() for u in read_manifest(out / f"{s}.jsonl")]
@@ -236,9 +243,6 @@ def main(argv=None) -> int:
         errors, voice_of, args.voice_error_deviations, args.voice_error_floor
     )
     bad_voices |= {voice: reason for voice, reason in bad_model_voices.items() if voice not in bad_voices}
-    # an earlier check's verdicts stand: the manifests it rewrote no longer list its clips, so this run cannot judge
-    # them again, and the generator leaves out only what rejected.json names
-    earlier = _earlier(out / "rejected.json")
     bad_voices = earlier["voices"] | bad_voices
     for utt in utterances:
         if voice_of[utt.utt_id] in bad_voices:
@@ -257,16 +261,15 @@ def main(argv=None) -> int:
     return 0
 
 
-def _earlier(path: Path) -> dict[str, dict[str, str]]:
-    """rejected.json of an earlier check ({"voices": {}, "files": {}} when there is none)."""
+def _earlier(path: Path) -> dict[str, dict[str, str]] | None:
+    """rejected.json of an earlier check ({"voices": {}, "files": {}} when there is none; None when unreadable)."""
     try:
         earlier = json.loads(path.read_text())
         return {"voices": dict(earlier["voices"]), "files": dict(earlier["files"])}
     except FileNotFoundError:
         return {"voices": {}, "files": {}}
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        message = f"error: {path}: not a speech check's rejections ({error}); move it away to check afresh"
-        raise SystemExit(message) from None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 if __name__ == "__main__":
