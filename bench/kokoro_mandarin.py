@@ -2,11 +2,10 @@
 model: is there a Mandarin judge here good enough to check a Mandarin pre-training corpus?
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/kokoro_mandarin.py
-    PYTHONPATH=/tmp/misaki .venv/bin/python bench/kokoro_mandarin.py   # misaki[zh] installed with pip --target
 
 Twenty sentences of aishell1_sample's train split (seeded sample, recipes/aishell1_sample/data), each
 read by two packs through eSpeak NG's `cmn` (kokoro-onnx's own phonemiser) and, when `misaki[zh]` is
-importable (it is not in the lock), through misaki's Mandarin phonemes, which Kokoro v1.0 was trained
+importable (the `voices` extra has it), through misaki's Mandarin phonemes, which Kokoro v1.0 was trained
 on. Scored by the shipped `mandarin` model (and, as its ceiling, the AISHELL recordings of the same
 sentences, which it was trained on), with its shipped decoder: CER, and the toneless pinyin syllable
 error rate (pypinyin, when importable). Writes bench/kokoro_mandarin.md and .json. Needs the `voices`
@@ -40,16 +39,10 @@ def phonemisers() -> dict:
     """{name: text -> (phonemes or text, is_phonemes)}: eSpeak NG's cmn always, misaki when importable."""
     found = {"espeak-cmn": lambda text: (text, False)}
     try:
-        from misaki import zh
-    except ImportError:
+        misaki = neural_voices.mandarin_phonemiser()  # the corpus's own (recipes/synth_mandarin)
+    except neural_voices.VoiceError:
         return found
-    g2p = zh.ZHG2P()
-
-    def misaki(text: str):
-        phonemes = g2p(text)
-        return (phonemes[0] if isinstance(phonemes, tuple) else phonemes), True
-
-    found["misaki-zh"] = misaki
+    found["misaki-zh"] = lambda text: (misaki(text), True)
     return found
 
 

@@ -35,6 +35,7 @@ SPLITS = ("dev", "test", "train")  # the rendering order: dev and test exist ear
 SPLIT_CODE = {"train": 0, "dev": 1, "test": 2, "babble": 3, "mixtures": 4}  # seeds each one's generators
 BLOCK = 100  # utterances between manifest rewrites (and progress lines)
 HELDOUT_SHARES = {"pack": 0.8, "mixture": 0.2}  # dev and test: utterances by held-out packs, by their mixtures
+LANGUAGES = {"en": "char", "zh": "pinyin"}  # corpus language: the token unit of its vocab.txt
 
 # Kokoro packs never heard in training (their persons): American, British, Mandarin and other-L1 voices
 DEV_PACKS = ("af_nova", "am_eric", "bf_lily", "zm_yunyang", "if_sara", "jm_kumo")
@@ -63,13 +64,18 @@ class NeuralConfig:
     pad_s: tuple[float, float] = (0.05, 0.35)  # silence before and after the speech, before augmentation
     babble_clips: int = 40  # clean train-voice clips of the last train sentences, for babble noise
     augment: augment.AugmentConfig = field(default_factory=augment.AugmentConfig)  # per-utterance effects
+    language: str = "en"  # en: Kokoro reads through eSpeak NG's English; zh: misaki's Mandarin phonemes
+
+    def __post_init__(self):
+        if self.language not in LANGUAGES:
+            raise ValueError(f"language must be one of {', '.join(LANGUAGES)}, got {self.language!r}")
 
 
 def _group(pack: str) -> str:
     return "english" if pack[0] in "ab" else "mandarin" if pack[0] == "z" else "other"
 
 
-def _mixtures(rng: np.random.Generator, packs: list[str], count: int, config: NeuralConfig,
+def draw_mixtures(rng: np.random.Generator, packs: list[str], count: int, config: NeuralConfig,
               first: list[str] | None = None, second: list[str] | None = None) -> list[str]:  # fmt: skip
     """``count`` distinct two-pack mixtures: the first pack from ``first`` (default: packs), the other
     from ``second`` (default: packs), weight of the first drawn from ``config.mix_weight``."""
@@ -96,21 +102,22 @@ def default_voices(config: NeuralConfig, packs: list[str] | None = None) -> dict
     mandarin = [p for p in train if _group(p) == "mandarin"]
     english = [p for p in train if _group(p) == "english"]
     half = config.train_mixtures // 2
-    mixtures = _mixtures(rng, train, half, config, mandarin, english)
-    mixtures += [m for m in _mixtures(rng, train, config.train_mixtures, config) if m not in mixtures]
+    mixtures = draw_mixtures(rng, train, half, config, mandarin, english)
+    mixtures += [m for m in draw_mixtures(rng, train, config.train_mixtures, config) if m not in mixtures]
     groups = {g: [f"kokoro:{p}" for p in train if _group(p) == g] for g in ("english", "mandarin", "other")}
     groups["mixture"] = [f"kokoro:{m}" for m in mixtures[: config.train_mixtures]]
     groups["piper"], groups["pico"] = [neural_voices.PIPER.key], [v.key for v in neural_voices.PICO]
     split_voices = {"train": groups}
     for split, held in (("dev", DEV_PACKS), ("test", TEST_PACKS)):
-        mixed = _mixtures(rng, list(held), config.heldout_mixtures, config)
+        mixed = draw_mixtures(rng, list(held), config.heldout_mixtures, config)
         split_voices[split] = {"pack": [f"kokoro:{p}" for p in held], "mixture": [f"kokoro:{m}" for m in mixed]}
     return split_voices
 
 
-def _accent(key: str) -> str:
-    """The phonemiser Kokoro gets: British English for a British pack (first pack of a mixture)."""
-    return "en-gb" if key.startswith("kokoro:b") else "en-us"
+def _accent(key: str, language: str) -> str:
+    """The phonemiser Kokoro gets: misaki's Mandarin for zh; British English for a British pack (first
+    pack of a mixture)."""
+    return "zh" if language == "zh" else "en-gb" if key.startswith("kokoro:b") else "en-us"
 
 
 def _job(config: NeuralConfig, split: str, index: int, sentence: texts.Sentence, groups: dict[str, list[str]]) -> dict:
@@ -123,7 +130,7 @@ def _job(config: NeuralConfig, split: str, index: int, sentence: texts.Sentence,
     job = {"utt_id": f"{split}-{index:05d}", "split": split, "text": sentence.text, "spoken": sentence.spoken,
            "source": sentence.source, "ref": sentence.ref, "voice": key, "group": group,
            "stretch": round(float(rng.uniform(*config.stretch)), 3),
-           "accent": _accent(key) if key.startswith("kokoro:") else "",
+           "accent": _accent(key, config.language) if key.startswith("kokoro:") else "",
            "pitch": int(rng.integers(config.pitch[0], config.pitch[1] + 1)),
            "take_seed": int(rng.integers(2**31))}  # fmt: skip
     if split != "babble":
@@ -163,6 +170,8 @@ def fingerprint(config: NeuralConfig, sentences, split_voices) -> dict:
     """What the audio depends on (not the sizes): a changed value makes the old audio stale."""
     digest = hashlib.md5("\n".join(f"{s.spoken}\t{s.source}" for s in sentences).encode()).hexdigest()
     settings = {k: v for k, v in dataclasses.asdict(config).items() if not k.startswith("num_")}
+    if settings["language"] == "en":  # English corpora made before the field existed stay valid
+        del settings["language"]
     return json.loads(json.dumps({"version": VERSION, "config": settings, "sentences_md5": digest,
                                   "voices": split_voices, "kokoro_sha256": neural_voices.KOKORO_SHA256}))  # fmt: skip
 
@@ -175,9 +184,9 @@ def rejected(out: Path) -> dict[str, str]:
         return {}
 
 
-def write_manifests(out: Path, jobs: list[dict], done: dict[str, dict]) -> dict[str, dict]:
+def write_manifests(out: Path, jobs: list[dict], done: dict[str, dict], unit: str = "char") -> dict[str, dict]:
     """Each split's manifest of its finished clips (the finished prefix) less the rejected ones;
-    vocab.txt of the train transcripts. {split: {utterances, hours}}."""
+    vocab.txt of the train transcripts (``unit``: char, or pinyin syllables). {split: {utterances, hours}}."""
     dropped, summary = rejected(out), {}
     for split in SPLITS:
         utterances = []
@@ -194,7 +203,7 @@ def write_manifests(out: Path, jobs: list[dict], done: dict[str, dict]) -> dict[
             hours = round(sum(u.duration for u in utterances) / 3600, 4)
             summary[split] = {"utterances": len(utterances), "hours": hours}
         if split == "train" and utterances:
-            save_vocab(build_vocab(u.text for u in utterances), out / "vocab.txt")
+            save_vocab(build_vocab((u.text for u in utterances), unit=unit), out / "vocab.txt")
     return summary
 
 
@@ -246,7 +255,7 @@ def build(out: Path, config: NeuralConfig, sentences, split_voices, workers: int
         run["clips_made"] += len(made)
         run["audio_s_made"] = round(run["audio_s_made"] + sum(r["samples"] for r in made) / generate.SAMPLE_RATE, 2)
         run["wall_s"], run["cpu_s"] = round(time.time() - begin, 1), round(_cpu_seconds() - cpu0, 1)
-        summary = write_manifests(out, jobs, done)
+        summary = write_manifests(out, jobs, done, LANGUAGES[config.language])
         record["splits"] = summary
         atomic_write_text(record_path, json.dumps(record, indent=1) + "\n")
         if missing:

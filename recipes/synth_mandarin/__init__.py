@@ -1,0 +1,1 @@
+"""The synthetic Mandarin pre-training corpus: Kokoro's Mandarin voices reading news sentences (prepare.py)."""
