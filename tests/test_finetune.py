@@ -178,7 +178,8 @@ def test_bad_manifest_entries_are_one_line_each_before_any_training(shipped, cor
     assert lines[0].startswith(f"{tmp_path / 'bad.jsonl'}:5: cannot be spelt in the vocabulary of the model english")
     assert lines[1].startswith(f"{tmp_path / 'bad.jsonl'}:6: audio ") and "gone.wav" in lines[1]
     assert lines[2] == (
-        "dfcnn: error: 2 bad entries (listed above): nothing trained; fix them, or pass --skip-bad to leave them out"
+        "dfcnn: error: 2 bad entries (listed above): nothing trained; fix them (--new-tokens adds the characters "
+        "the model lacks), or pass --skip-bad to leave them out"
     )
     assert len(lines) == 3 and not (out / "last.pt").exists() and not (out / "vocab.txt").exists()
 
@@ -208,6 +209,28 @@ def test_bad_manifest_entries_are_one_line_each_before_any_training(shipped, cor
     )
     kept = read_manifest(out / "train.jsonl") + read_manifest(out / "dev.jsonl")
     assert {u.utt_id for u in kept} == {u.utt_id for u in good[:4]}
+
+
+def test_new_tokens_joins_the_vocabulary_the_rest_carried_over(shipped, corpus, tmp_path, capsys):
+    """Transcripts with characters the model lacks: refused with a hint, then learnt with --new-tokens."""
+    good = read_manifest(corpus["train"])
+    texts = ["abc", "cab", "ad", *TEXTS[: len(good) - 3]]  # c and d: not in the tiny model's vocabulary
+    write_manifest(tmp_path / "new.jsonl", [dataclasses.replace(u, text=t) for u, t in zip(good, texts)])
+    command = ["finetune", "--model", "english", "--train", str(tmp_path / "new.jsonl"), "--dev", str(corpus["dev"])]
+    assert main([*command, "--out", str(tmp_path / "refused")]) == 1
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "dfcnn: error: 3 bad entries (listed above): nothing trained; fix them (--new-tokens adds the characters "
+        "the model lacks), or pass --skip-bad to leave them out"
+    )
+    out = tmp_path / "mine"
+    assert main([*command, "--out", str(out), "--new-tokens", *FAST]) == 0
+    said = capsys.readouterr()
+    assert "--new-tokens: c d, which english lacks, added with untrained output rows" in said.err
+    base = load_checkpoint(shipped / "best.pt")["tokenizer"]["tokens"]
+    assert (out / "vocab.txt").read_text().split() == [*base, "c", "d"]
+    assert f"{len(base)} of {len(base) + 2} output tokens carried over" in said.out + said.err
+    assert load_checkpoint(out / "best.pt")["tokenizer"]["tokens"] == [*base, "c", "d"]
+    assert isinstance(load_model(out, "cpu").transcribe(corpus["wav"]).text, str)
 
 
 @pytest.mark.parametrize(("utterances", "seconds"), [(300, 3.0), (12, 1.0), (20_000, 3.0)])

@@ -18,6 +18,7 @@ def _finetune(args: argparse.Namespace) -> int:
         dev_fraction=args.dev_fraction,
         decoder=not args.no_decoder,
         skip_bad=args.skip_bad,
+        new_tokens=args.new_tokens,
         resume=args.resume,
         force=args.force,
         progress=not args.quiet,
@@ -71,6 +72,12 @@ def add_commands(subparsers, formatter_class) -> None:
     )
     finetune.add_argument(
         "--skip-bad", action="store_true", help="leave bad manifest entries out (still listed) instead of stopping"
+    )
+    finetune.add_argument(
+        "--new-tokens",
+        action="store_true",
+        help="add the characters (syllables) your transcripts spell and the model lacks, with untrained output "
+        "rows, instead of refusing those entries",
     )
     finetune.add_argument("--resume", action="store_true", help="continue OUT/last.pt exactly where it stopped")
     finetune.add_argument(

@@ -16,8 +16,11 @@ defaults of ``small_data_settings`` (each with its reason), then the user's ``ke
 
 Before any training every transcript is checked as ``dfcnn manifest`` checks one, spelt in the model's
 vocabulary: one line per bad entry (FILE:LINE: what), and nothing trains while one is bad unless
-``skip_bad``. Without a dev manifest, ``dev_fraction`` of the training utterances, chosen by a hash of
-their utt_id (the same on every machine), become OUT/dev.jsonl and the rest OUT/train.jsonl.
+``skip_bad``. With ``new_tokens`` the characters (syllables) the transcripts spell and the model lacks
+join its vocabulary first, with untrained output rows: a Mandarin speaker's rarer syllables are learnt
+instead of their sentences being refused. Without a dev manifest, ``dev_fraction`` of the training
+utterances, chosen by a hash of their utt_id (the same on every machine), become OUT/dev.jsonl and the
+rest OUT/train.jsonl.
 
 The decoder the model ships (decoder.json with its lexicon and LM) is copied into OUT when the run
 starts, so the fine-tuned model writes words as the base model does (a phone model's own greedy
@@ -35,7 +38,7 @@ from pathlib import Path
 
 from .. import config as config_io
 from ..checkpoint import load_checkpoint
-from ..data import DurationBatchSampler, Utterance, write_manifest
+from ..data import DurationBatchSampler, Utterance, read_manifest, write_manifest
 from ..decode import DECODER_FILE, SHIPPED, resolve_decoder
 from ..deploy.export import ship_decoder
 from ..errors import DfcnnError
@@ -45,7 +48,7 @@ from ..loading import find_model
 from ..manifest import check_manifest, split_dev
 from ..model import ModelConfig
 from ..options import FINETUNE_DEV_FRACTION
-from ..text import Tokenizer, save_vocab
+from ..text import WORD_SEPARATOR, Tokenizer, build_vocab, save_vocab
 from .exp_dir import ExpDirLock
 from .exp_dir import prepare as prepare_exp_dir
 from .experiment import DataConfig, ExperimentConfig
@@ -75,6 +78,8 @@ class FinetuneConfig:
     dev_fraction: float = DEV_FRACTION  # without dev_manifest: this share of the training utterances is dev
     decoder: bool = True  # copy the base model's shipped decoder (decoder.json, lexicon, LM) into out
     skip_bad: bool = False  # leave bad manifest entries out (listed all the same) instead of stopping
+    # add the tokens the manifests spell and the model lacks (fresh output rows) instead of refusing their entries
+    new_tokens: bool = False
     resume: bool = False  # continue out/last.pt, as dfcnn train --resume
     force: bool = False  # start over in an out folder holding an earlier run (removes its checkpoints)
     progress: bool = True  # progress bars
@@ -174,7 +179,11 @@ def manifests(
         bad += dev_bad
     if bad and not config.skip_bad:
         count = f"{len(bad)} bad entries" if len(bad) > 1 else "1 bad entry"
-        raise DfcnnError(f"{count} (listed above): nothing trained; fix them, or pass --skip-bad to leave them out")
+        spelling = any(problem.kind == "unspellable" for problem in bad) and not config.new_tokens
+        hint = " (--new-tokens adds the characters the model lacks)" if spelling else ""
+        raise DfcnnError(
+            f"{count} (listed above): nothing trained; fix them{hint}, or pass --skip-bad to leave them out"
+        )
     if bad:
         _say(f"left out {len(bad)} bad entries (listed above)")
     if not train_good:
@@ -199,6 +208,17 @@ def manifests(
         write_manifest(out / name, absolute)
         written.append(str(out / name))
     return written[0], written[1], train_good
+
+
+def with_new_tokens(tokenizer: Tokenizer, paths: list[str]) -> tuple[Tokenizer, list[str]]:
+    """``tokenizer`` with the tokens the manifests' transcripts spell and it lacks appended, sorted, and
+    those tokens. Their output rows start fresh; ``transfer_weights`` carries every other row over by
+    token. Unit phone adds none (its 39 phones are all there); a transcript holding the word separator
+    adds none (the manifest check names it)."""
+    texts = [tokenizer.normalize(u.text) for path in paths for u in read_manifest(path)]
+    spelt = build_vocab([text for text in texts if WORD_SEPARATOR not in text], unit=tokenizer.unit)
+    new = sorted(set(spelt) - set(tokenizer.tokens))
+    return dataclasses.replace(tokenizer, tokens=tokenizer.tokens + tuple(new)), new
 
 
 def carry_decoder(config: FinetuneConfig, model_folder: Path, tokenizer: Tokenizer) -> None:
@@ -227,6 +247,11 @@ def finetune_experiment(config: FinetuneConfig) -> ExperimentConfig:
     if not config.force:
         prepare_exp_dir(out, config.resume, force=False)  # an earlier run: refused before anything is written
     tokenizer = Tokenizer.from_dict(payload["tokenizer"])
+    if config.new_tokens:
+        tokenizer, new = with_new_tokens(tokenizer, [p for p in (config.train_manifest, config.dev_manifest) if p])
+        if new:
+            shown = " ".join(new[:20]) + (f" ... ({len(new)} in all)" if len(new) > 20 else "")
+            _say(f"--new-tokens: {shown}, which {config.model} lacks, added with untrained output rows")
     start = base_experiment(payload, files.network, out)
     training = config_io.load_config(ExperimentConfig, None, list(config.overrides), start=start)
     train_manifest, dev_manifest, utterances = manifests(config, training, tokenizer)
