@@ -8,6 +8,9 @@ transcript line per example file, the LM, the decoder tuned on dev and the test 
 ways with it. Stages 4-5 run in a second invocation on the first one's outputs, as ``--stage 4``
 does for a user; they need KenLM.
 
+recipes/aishell3_SSB0139/run.sh's training stage fine-tunes the shipped mandarin model, its missing
+syllables added (one epoch; slow).
+
 Every run.sh is also run with ``--stage 99`` (it names only stages that exist) and ``-h``, and
 recipes/stages.sh is tested on a recipe of its own whose ``dfcnn`` only prints its arguments.
 """
@@ -193,3 +196,36 @@ def test_stages_refuse_unknown_options_and_stages(tmp_path):
     (tmp_path / "fake" / "run.sh").write_text(f'source "{RECIPES / "stages.sh"}" "$@"\nstandard_stages prepare trian\n')
     result = subprocess.run(["bash", str(tmp_path / "fake" / "run.sh")], capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "names a stage 'trian'" in result.stderr and "====" not in result.stdout
+
+
+@pytest.mark.slow
+def test_aishell3_fine_tunes_the_shipped_mandarin_model_with_the_syllables_it_lacks(tmp_path):
+    from dfcnn.checkpoint import load_checkpoint
+    from dfcnn.shipped import find_shipped
+
+    corpus = shared_corpus("aishell3_SSB0139")
+    env = {
+        **clean_env(),
+        "DATA": str(tmp_path / "data"),
+        "EXP": str(tmp_path / "exp"),
+        "PYTHON": sys.executable,
+        "DFCNN_DATA": str(corpus.parent),
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    result = subprocess.run(
+        ["bash", str(RECIPES / "aishell3_SSB0139" / "run.sh"), "--stop-stage", "1", "train.epochs=1"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
+    base = load_checkpoint(find_shipped("mandarin").folder / "best.pt")
+    tuned = load_checkpoint(tmp_path / "exp" / "best.pt")
+    added = tuned["tokenizer"]["tokens"][len(base["tokenizer"]["tokens"]) :]
+    assert tuned["tokenizer"]["tokens"][: len(base["tokenizer"]["tokens"])] == base["tokenizer"]["tokens"]
+    assert len(added) > 10 and {"bing3", "o2"} <= set(added)  # syllables SSB0139 reads and mandarin lacks
+    assert f"--new-tokens: {' '.join(added[:20])}" in result.stderr
+    assert tuned["model_config"] == {**base["model_config"], "vocab_size": len(tuned["tokenizer"]["tokens"])}
+    assert tuned["config"]["train"]["epochs"] == 1  # the command line's override came after the recipe's 30
+    assert tuned["config"]["train"]["lr"] == pytest.approx(1e-3)
