@@ -15,6 +15,11 @@ the corpus without the real speech), for EPOCHS epochs, and scores speechocean76
 the real speech (about 10.7 h): 4 epochs of 2.67 h, 3 of 3.56 h and 2 of 5.34 h, so only the share
 of synthetic speech changes, not the compute; the last trains on synthetic speech alone.
 
+``--init-from CHECKPOINT`` fine-tunes every point from a trained model of that shape and vocabulary
+instead (the recipe's protocol: the shipped ``english``, pre-trained on 16.41 h, then fine-tuned on the
+real speech; pass the recipe's ``--lr 1e-3 --warmup 100``), where the real-only run has stopped
+improving with more epochs, so extra data can show its worth.
+
 ``--jobs 2`` trains two points at once (one process each; the CPU column is each probe's own).
 ``--out``.md and ``--out``.json are rewritten after each point; a point already in the json with the
 same settings and the same clips is not trained again, so a stopped run goes on with the same command.
@@ -103,10 +108,15 @@ def label(point: dict) -> str:
     return f"{real}{point['hours']:g} h neural, {point['epochs']} epochs"
 
 
+def start(results: dict) -> str:
+    init_from = results["settings"].get("init_from")
+    return f"fine-tuned from {init_from}" if init_from else "from scratch"
+
+
 def table(results: dict) -> str:
     lines = [
         f"Measured {results['date']} on {platform.processor() or platform.machine()} ({os.cpu_count()} cores, "
-        f"shared), {results['settings']['threads']} torch thread(s), torch {torch.__version__}; from scratch, "
+        f"shared), {results['settings']['threads']} torch thread(s), torch {torch.__version__}; {start(results)}, "
         f"lr {results['settings']['lr']}, warmup {results['settings']['warmup']} steps, seed "
         f"{results['settings']['seed']}. Dev: speechocean762 dev (200 sentences, 10 held-out speakers), greedy PER.",
         "",
@@ -152,6 +162,9 @@ def main() -> None:
         action="append",
         help=f"HOURS:EPOCHS[:alone], repeatable, trained in order (default: {' '.join(DEFAULT_POINTS)})",
     )
+    parser.add_argument(
+        "--init-from", type=Path, default=None, help="fine-tune every point from this checkpoint (default: scratch)"
+    )
     parser.add_argument("--jobs", type=positive_int, default=1, help="points trained at once, each on its own process")
     parser.add_argument("--out", type=Path, default=REPO / "bench/neural_curve", help="writes OUT.md and OUT.json")
     args = parser.parse_args()
@@ -159,8 +172,8 @@ def main() -> None:
         points = [parse_point(text) for text in args.point or DEFAULT_POINTS]
     except ValueError as error:
         parser.error(f"--point {error}")
-    for path in (args.data / "train.jsonl", args.data / "dev.jsonl", args.neural / "train.jsonl"):
-        if not path.is_file():
+    for path in (args.data / "train.jsonl", args.data / "dev.jsonl", args.neural / "train.jsonl", args.init_from):
+        if path is not None and not path.is_file():
             parser.error(f"{path}: not found")
     try:  # the corpus is read once: every point is a prefix of its train.jsonl
         corpus = read_manifest(args.neural / "train.jsonl")
@@ -169,6 +182,8 @@ def main() -> None:
     except (DfcnnError, OSError, ValueError, KeyError) as error:
         parser.error(f"{args.neural}: {error}")
     settings = {"threads": torch.get_num_threads(), "lr": args.lr, "warmup": args.warmup, "seed": args.seed}
+    if args.init_from:  # the checkpoint's path as given: a moved checkout does not retrain its points
+        settings["init_from"] = str(args.init_from)
     results = {"date": str(datetime.date.today()), "settings": {**settings, "argv": sys.argv[1:]}, "points": {}}
     json_path = args.out.with_suffix(".json")
     previous = json.loads(json_path.read_text()) if json_path.exists() else {}
@@ -193,7 +208,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="dfcnn-curve-") as scratch:
             folder = point_data(args.data, args.neural, clips, point["alone"], Path(scratch))
             probe_args = argparse.Namespace(epochs=point["epochs"], lr=args.lr, warmup=args.warmup, seed=args.seed)
-            training = train_probe(folder, {}, probe_args, Path(scratch))
+            training = train_probe(folder, {}, probe_args, Path(scratch), args.init_from)
         print(f"{label(point)}: {training}", flush=True)
         record(point, {"point": point, "neural": prefix, "training": training})
 

@@ -130,15 +130,16 @@ SHAPES = {
 TRAINED = list(SHAPES)[:10]
 
 
-def experiment(data: Path, exp_dir: Path, shape: dict, args) -> list[str]:
-    """``dfcnn train`` arguments of one probe: conf.yaml from scratch on ``data``, the shape's model."""
+def experiment(data: Path, exp_dir: Path, shape: dict, args, init_from: Path | None = None) -> list[str]:
+    """``dfcnn train`` arguments of one probe: conf.yaml on ``data``, the shape's model, from scratch or
+    fine-tuned from ``init_from`` (a checkpoint of the same shape and vocabulary)."""
     overrides = [
         f"exp_dir={exp_dir}",
         f"data.train_manifest={data / 'train.jsonl'}",
         f"data.dev_manifest={data / 'dev.jsonl'}",
         f"data.vocab={data / 'vocab_phone.txt'}",
         "data.num_workers=0",
-        "train.init_from=",
+        f"train.init_from={init_from or ''}",
         f"train.epochs={args.epochs}",
         f"train.lr={args.lr}",
         f"train.warmup_steps={args.warmup}",
@@ -150,15 +151,15 @@ def experiment(data: Path, exp_dir: Path, shape: dict, args) -> list[str]:
     return [str(RECIPE), *overrides]
 
 
-def train_probe(data: Path, shape: dict, args, scratch: Path) -> dict:
-    """Train one shape in a child process; its dev PER per epoch and its times."""
+def train_probe(data: Path, shape: dict, args, scratch: Path, init_from: Path | None = None) -> dict:
+    """Train one shape in a child process (from ``init_from`` when given); its dev PER per epoch and its times."""
     exp_dir = scratch / "exp"
     events_path = scratch / "events.jsonl"
     env = {**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads())}
     start = time.monotonic()
     child = launch(
         REPO,
-        experiment(data, exp_dir, shape, args),
+        experiment(data, exp_dir, shape, args, init_from),
         events_path,
         env=env,
         stdout=subprocess.DEVNULL,
