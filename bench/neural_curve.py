@@ -108,7 +108,7 @@ def label(point: dict) -> str:
     return f"{real}{point['hours']:g} h neural, {point['epochs']} epochs"
 
 
-def start(results: dict) -> str:
+def starting_point(results: dict) -> str:
     init_from = results["settings"].get("init_from")
     return f"fine-tuned from {init_from}" if init_from else "from scratch"
 
@@ -116,9 +116,10 @@ def start(results: dict) -> str:
 def table(results: dict) -> str:
     lines = [
         f"Measured {results['date']} on {platform.processor() or platform.machine()} ({os.cpu_count()} cores, "
-        f"shared), {results['settings']['threads']} torch thread(s), torch {torch.__version__}; {start(results)}, "
-        f"lr {results['settings']['lr']}, warmup {results['settings']['warmup']} steps, seed "
-        f"{results['settings']['seed']}. Dev: speechocean762 dev (200 sentences, 10 held-out speakers), greedy PER.",
+        f"shared), {results['settings']['threads']} torch thread(s), torch {torch.__version__}; "
+        f"{starting_point(results)}, lr {results['settings']['lr']}, warmup {results['settings']['warmup']} steps, "
+        f"seed {results['settings']['seed']}. "
+        "Dev: speechocean762 dev (200 sentences, 10 held-out speakers), greedy PER.",
         "",
         "|training data|neural clips|neural voices|epochs|audio seen|dev PER, last epoch|best dev PER|"
         "probe wall / CPU|",

@@ -39,6 +39,18 @@ def clean_env() -> dict[str, str]:
     return {key: value for key, value in os.environ.items() if key not in ("DATA", "EXP", "DATA_DIR", "DOWNLOAD_DIR")}
 
 
+def recipe_env(work: Path, corpora: Path) -> dict[str, str]:
+    """A run.sh environment: DATA and EXP under ``work``, the shared corpora at ``corpora``, no bytecode."""
+    return {
+        **clean_env(),
+        "DATA": str(work / "data"),
+        "EXP": str(work / "exp"),
+        "PYTHON": sys.executable,
+        "DFCNN_DATA": str(corpora),
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+
+
 def snapshot(folder: Path) -> dict[str, int]:
     """Every file and folder below ``folder`` with its modification time."""
     return {str(path.relative_to(folder)): path.stat().st_mtime_ns for path in folder.rglob("*")}
@@ -58,14 +70,7 @@ def table_rows(text: str) -> dict[str, list[str]]:
 def yesno(tmp_path_factory):
     corpus = shared_corpus("yesno")
     work = tmp_path_factory.mktemp("yesno")
-    env = {
-        **clean_env(),
-        "DATA": str(work / "data"),
-        "EXP": str(work / "exp"),
-        "PYTHON": sys.executable,
-        "DFCNN_DATA": str(corpus.parent),
-        "PYTHONDONTWRITEBYTECODE": "1",
-    }
+    env = recipe_env(work, corpus.parent)
     before = snapshot(RECIPE)
 
     def run(*args: str) -> subprocess.CompletedProcess:
@@ -204,19 +209,11 @@ def test_aishell3_fine_tunes_the_shipped_mandarin_model_with_the_syllables_it_la
     from dfcnn.shipped import find_shipped
 
     corpus = shared_corpus("aishell3_SSB0139")
-    env = {
-        **clean_env(),
-        "DATA": str(tmp_path / "data"),
-        "EXP": str(tmp_path / "exp"),
-        "PYTHON": sys.executable,
-        "DFCNN_DATA": str(corpus.parent),
-        "PYTHONDONTWRITEBYTECODE": "1",
-    }
     result = subprocess.run(
         ["bash", str(RECIPES / "aishell3_SSB0139" / "run.sh"), "--stop-stage", "1", "train.epochs=1"],
         capture_output=True,
         text=True,
-        env=env,
+        env=recipe_env(tmp_path, corpus.parent),
         timeout=900,
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]

@@ -28,10 +28,9 @@ from pathlib import Path
 
 from recipes.common import REPO, data_root
 from recipes.synth_english import neural_corpus, neural_voices, texts, voices
-from recipes.synth_english.prepare import ignored_by_git
+from recipes.synth_english.prepare import WORDNET, add_source_arguments, ignored_by_git
 
 DEFAULT_OUT = REPO / "data" / "neural_english"
-WORDNET = Path("/usr/share/wordnet")  # Debian's wordnet-base
 
 
 def check_engines(split_voices) -> list[str]:
@@ -99,11 +98,7 @@ def corpus_settings(parser: argparse.ArgumentParser, args: argparse.Namespace, d
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     defaults = neural_corpus.NeuralConfig()
-    parser.add_argument("--data-dir", type=Path, default=None,
-                        help=f"folder holding ljspeech_subset/, cathy_arctic/, speechocean762/, kokoro_voices/ "
-                             f"(default: $DFCNN_DATA or {data_root()})")  # fmt: skip
-    parser.add_argument("--wordnet-dir", type=Path, default=WORDNET, help="WordNet 3.0 data (default: %(default)s)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default: %(default)s)")
+    add_source_arguments(parser, DEFAULT_OUT, "ljspeech_subset/, cathy_arctic/, speechocean762/, kokoro_voices/")
     add_corpus_arguments(parser, defaults)
     args = parser.parse_args(argv)
     settings = corpus_settings(parser, args, defaults)

@@ -28,7 +28,7 @@ import numpy as np
 
 from recipes.common import REPO, data_root
 from recipes.synth_english import neural_corpus, neural_voices, prepare_neural, texts, voices
-from recipes.synth_english.prepare import ignored_by_git
+from recipes.synth_english.prepare import add_source_arguments, ignored_by_git
 from recipes.synth_mandarin import sentences as mandarin_sentences
 
 DEFAULT_OUT = REPO / "data" / "neural_mandarin"
@@ -98,9 +98,7 @@ def prepare_neural_mandarin(out_dir: str | Path = DEFAULT_OUT, config: neural_co
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     defaults = default_config()
-    parser.add_argument("--data-dir", type=Path, default=None,
-                        help=f"folder holding kokoro_voices/ (default: $DFCNN_DATA or {data_root()})")  # fmt: skip
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default: %(default)s)")
+    add_source_arguments(parser, DEFAULT_OUT, "kokoro_voices/", wordnet=False)
     parser.add_argument("--exclude", type=Path, nargs="*", default=[],
                         help="manifests whose transcripts the corpus never speaks (evaluation sets)")  # fmt: skip
     prepare_neural.add_corpus_arguments(parser, defaults)
